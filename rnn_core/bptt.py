@@ -1,0 +1,162 @@
+"""The backward pass: backpropagation through time, eqs. (4)-(7) and (10).
+
+    (4)  L_t = loss(o_t, y_t)
+    (5)  L   = sum_t w_t L_t,   w_t = m_t ('sum') or m_t / sum(m) ('mean'); batch-averaged
+    (6)  dL/do_t = w_t dL_t/do_t
+    (7)  dL/dh_t = W_hy^T dL/do_t  +  W_hh^T (f'(a_{t+1}) * dL/dh_{t+1})
+                   `-- direct --'     `-------- indirect (0 at t = T) --'
+    (10) delta_t = f'(a_t) * dL/dh_t
+         dL/dW_hh = sum_t delta_t h_{t-1}^T    dL/dW_xh = sum_t delta_t x_t^T    dL/db_h = sum_t delta_t
+         dL/dW_hy = sum_t dL/do_t h_t^T        dL/db_y  = sum_t dL/do_t
+
+Truncated variants change only which paths of eq. (7) are followed (see truncation.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import check_h0, check_mask, check_xs, check_ys, first_nonfinite_step, step_weights
+from .activations import Activation, get_activation
+from .forward import Trace, run_forward
+from .losses import Loss, get_loss
+from .params import Params, validate_params
+from .truncation import Truncation, parse_truncation
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class BPTTResult:
+    """The loss, its gradients and the flow of gradient through the states.
+
+    loss: L (float). step_losses (T,): L_t averaged over the batch, unweighted.
+    weights (T,): w_t of eq. (5), including the batch's 1/B is *not* folded in here.
+    grads: Params of dL/dW_xh, dL/dW_hh, dL/db_h, dL/dW_hy, dL/db_y.
+    dL_do (T, [B,] O): eq. (6). dL_dh (T, [B,] H): the total derivative of eq. (7) (index i is
+    step t = i + 1); dL_dh_direct + dL_dh_indirect == dL_dh. dL_da (T, [B,] H): delta_t of eq. (10).
+    dL_dh0 (H,) for one sequence, (B, H) for a batch. With a batch every gradient carries 1/B.
+    overflow_step: first forward step with a non-finite value (None if none);
+    grad_overflow_step: the step where dL/dh_t first became non-finite, going back from T.
+    """
+
+    loss: float
+    step_losses: Array
+    weights: Array
+    grads: Params
+    dL_do: Array
+    dL_dh: Array
+    dL_dh_direct: Array
+    dL_dh_indirect: Array
+    dL_da: Array
+    dL_dh0: Array
+    trace: Trace
+    truncation: Truncation
+    overflow_step: int | None
+    grad_overflow_step: int | None
+
+    @property
+    def overflow(self) -> bool:
+        return self.overflow_step is not None or self.grad_overflow_step is not None
+
+
+def backward_through_time(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
+                          trunc: Truncation) -> tuple[Array, Array, Array]:
+    """Eq. (7) backward from T to 1 on a batch.
+
+    direct (T, B, H): W_hy^T dL/do_t. Returns the indirect part (T, B, H), dL_da (T, B, H) and
+    dL_dh0 (B, H); the total dL/dh_t is direct + indirect.
+    """
+    T, B, H = direct.shape
+    window = trunc.window(T)
+    if window is not None:
+        return _backward_k_step(W_hh, direct, A, Hs, act, window)
+    r = trunc.step_factors(T)
+    indirect = np.empty_like(direct)
+    dL_da = np.empty_like(direct)
+    carry = np.zeros((B, H))                               # the indirect part is 0 at t = T
+    for t in range(T - 1, -1, -1):
+        indirect[t] = carry
+        dL_da[t] = (direct[t] + carry) * act.df(A[t], Hs[t])  # eqs. (7) and (10): delta_t
+        carry = dL_da[t] @ W_hh                            # back through W_hh into h_{t-1}
+        if r is not None:
+            carry *= r[t]                                  # detached or randomly truncated step
+    return indirect, dL_da, carry
+
+
+def _backward_k_step(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
+                     k: int) -> tuple[Array, Array, Array]:
+    """Eq. (7) where each loss term reaches back through k states only.
+
+    `inflight[j]` holds the gradient that loss term t + j sends into h_t (j = 0 .. k-1); at each
+    step the oldest is dropped, so all k sources move back together in one matmul.
+    """
+    T, B, H = direct.shape
+    indirect = np.empty_like(direct)
+    dL_da = np.empty_like(direct)
+    inflight = np.zeros((k, B, H))
+    arriving = np.zeros((k, B, H))
+    for t in range(T - 1, -1, -1):
+        inflight[1:] = arriving[:-1]                       # sources t+1 .. t+k-1, one step older
+        inflight[0] = direct[t]                            # source t enters at its own state
+        indirect[t] = inflight[1:].sum(axis=0)
+        per_source_da = inflight * act.df(A[t], Hs[t])
+        dL_da[t] = per_source_da.sum(axis=0)
+        arriving = per_source_da @ W_hh                    # each source's gradient at h_{t-1}
+    # into h0 arrive the sources t = 1 .. k: exactly those whose window reaches h_1.
+    return indirect, dL_da, arriving.sum(axis=0)
+
+
+def parameter_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, dL_do: Array) -> Params:
+    """Eq. (10): every sum over t and over the batch as one BLAS matmul."""
+    T, B, D = X.shape
+    H, O = Hs.shape[2], dL_do.shape[2]
+    H_prev = np.concatenate([H0[None], Hs[:-1]], axis=0).reshape(T * B, H)
+    delta = dL_da.reshape(T * B, H)
+    g_o = dL_do.reshape(T * B, O)
+    return Params(W_xh=delta.T @ X.reshape(T * B, D), W_hh=delta.T @ H_prev, b_h=delta.sum(axis=0),
+                  W_hy=g_o.T @ Hs.reshape(T * B, H), b_y=g_o.sum(axis=0))
+
+
+def bptt(params: Params, xs, ys, *, activation: str, loss: str, reduction: str = "sum",
+         mask=None, h0=None, truncation=None) -> BPTTResult:
+    """Loss and exact gradients of the RNN by backpropagation through time.
+
+    xs (T, D) with ys (T,) int classes [softmax_ce] or (T, O) [mse, sigmoid_bce]; or a batch
+    xs (T, B, D) with ys (T, B) or (T, B, O), where the loss is also averaged over B.
+    mask (T,): non-negative weights m_t of the loss terms. h0 (H,) or (B, H), zeros by default.
+    truncation: None (exact), ("k_step", k), ("chunked", k), ("randomized", p[, seed | xi]) or
+    ("randomized", xi); see rnn_core.truncation.
+
+    Overflow is reported, not raised: see `overflow_step` and `grad_overflow_step`.
+    """
+    act, out = get_activation(activation), get_loss(loss)
+    D, H, O = validate_params(params)
+    X, batched = check_xs(xs, D)
+    T, B, _ = X.shape
+    H0 = check_h0(h0, B, H, batched)
+    Y = check_ys(ys, T, B, O, batched, out.integer_targets)
+    w = step_weights(check_mask(mask, T), reduction)
+    trunc = parse_truncation(truncation, T)
+    with np.errstate(all="ignore"):
+        A, Hs, O_ = run_forward(params, X, H0, act)
+        per_term = out.value(O_, Y)                                     # (T, B), eq. (4)
+        step_losses = per_term.mean(axis=1)
+        total = float(np.sum(np.where(w > 0, w * step_losses, 0.0)))    # eq. (5)
+        dL_do = out.grad(O_, Y) * (w / B)[:, None, None]                # eq. (6)
+        dL_do[w == 0] = 0.0                                             # masked terms send nothing
+        direct = dL_do @ params.W_hy                                    # eq. (7), direct part
+        indirect, dL_da, dL_dh0 = backward_through_time(params.W_hh, direct, A, Hs, act, trunc)
+        dL_dh = direct + indirect                                       # eq. (7)
+        grads = parameter_gradients(X, H0, Hs, dL_da, dL_do)            # eq. (10)
+        overflow = first_nonfinite_step(np.concatenate([A, Hs, O_], axis=-1))
+        grad_overflow = first_nonfinite_step(dL_dh, from_end=True)
+    squeeze = (lambda z: z) if batched else (lambda z: z[:, 0])
+    trace = Trace(xs=X if batched else X[:, 0], h0=H0 if batched else H0[0], a=squeeze(A),
+                  h=squeeze(Hs), o=squeeze(O_), activation=act.name, overflow_step=overflow)
+    return BPTTResult(loss=total, step_losses=step_losses, weights=w, grads=grads,
+                      dL_do=squeeze(dL_do), dL_dh=squeeze(dL_dh), dL_dh_direct=squeeze(direct),
+                      dL_dh_indirect=squeeze(indirect), dL_da=squeeze(dL_da),
+                      dL_dh0=dL_dh0 if batched else dL_dh0[0], trace=trace, truncation=trunc,
+                      overflow_step=overflow, grad_overflow_step=grad_overflow)

@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+import rnn_core as rc
+
+
+def make_case(*, T=5, B=None, D=3, H=4, O=3, loss="mse", seed=0, bias=0.1, h0=False):
+    """A small random model and data: (params, xs, ys, h0 or None)."""
+    rng = np.random.default_rng(seed)
+    p = rc.init_params(D, H, O, seed=seed, scale=0.8)
+    p = p.replace(b_h=bias * rng.standard_normal(H), b_y=bias * rng.standard_normal(O))
+    lead = (T,) if B is None else (T, B)
+    xs = rng.standard_normal(lead + (D,))
+    if loss == "softmax_ce":
+        ys = rng.integers(0, O, lead)
+    elif loss == "sigmoid_bce":
+        ys = rng.random(lead + (O,))
+    else:
+        ys = rng.standard_normal(lead + (O,))
+    h = 0.5 * rng.standard_normal(lead[1:] + (H,)) if h0 else None
+    return p, xs, ys, h
+
+
+@pytest.fixture
+def case():
+    return make_case
