@@ -1,0 +1,1 @@
+"""Streamlit glue and figures. Arrows point one way: pages -> ui -> rnn_core."""

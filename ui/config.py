@@ -1,0 +1,275 @@
+"""One frozen, hashable config holding every user choice, built from one declarative schema.
+
+The schema (`FIELDS`: name, kind, default, range or options, label) drives three things, so
+they cannot drift apart:
+- validation: `parse(raw)` turns any mapping of strings (URL query parameters, widget values)
+  into a valid `Config` plus one message per value it had to replace;
+- the URL: `to_query(config)` writes only the non-default values, `parse(to_query(c)) == c`;
+- the widgets: ui/sidebar.py builds a widget per field from the same table.
+
+A Config also builds the model and data deterministically (`build_params`), and it is the key
+of every `st.cache_data` call (it is hashable; arrays never are keys).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields as dc_fields, make_dataclass, replace
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+import rnn_core as rc
+from ui.notation import NOTATIONS
+
+# Limits chosen so that every page recomputes within a slider move at the largest sizes.
+MAX_T = 500
+MAX_H = 256
+MAX_D = 64
+MAX_O = 64
+MAX_SEED = 2**31 - 1
+MAX_RHO = 5.0
+MAX_URL_EDITS_CHARS = 2000   # beyond this the link would be unwieldy: offer a weights file
+
+
+@dataclass(frozen=True)
+class Field:
+    """One user choice. kind: 'int', 'float', 'choice', 'bool', 'floats' (a tuple), 'edits'."""
+
+    name: str
+    kind: str
+    default: Any
+    label: str
+    lo: float | None = None
+    hi: float | None = None
+    options: tuple = ()
+    help: str = ""
+    group: str = "model"      # which part of the UI shows it: model, data, truncation, training, view
+
+    def coerce(self, raw: Any) -> Any:
+        """The value `raw` (a string from a URL, or a widget's value) as this field's type.
+
+        Raises ValueError with a short reason; range problems are handled by `clamp`.
+        """
+        if self.kind == "int":
+            value = _number(raw)
+            if not value.is_integer():
+                raise ValueError("is not a whole number")
+            return int(value)
+        if self.kind == "float":
+            value = _number(raw)
+            if not math.isfinite(value):
+                raise ValueError("is not a finite number")
+            return value
+        if self.kind == "bool":
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("is not true or false")
+        if self.kind == "choice":
+            if raw not in self.options:
+                raise ValueError(f"is not one of {', '.join(map(str, self.options))}")
+            return raw
+        if self.kind == "floats":
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            values = tuple(sorted({_number(v) for v in items if str(v).strip() != ""}))
+            if not values or not all(math.isfinite(v) for v in values):
+                raise ValueError("is not a list of finite numbers")
+            return values
+        if self.kind == "edits":
+            return decode_edits(raw) if isinstance(raw, str) else tuple(raw)
+        raise AssertionError(f"unknown field kind {self.kind}")
+
+    def clamp(self, value: Any) -> Any:
+        if self.lo is None:
+            return value
+        if self.kind == "floats":
+            return tuple(sorted({min(max(v, self.lo), self.hi) for v in value}))
+        return type(value)(min(max(value, self.lo), self.hi))
+
+    def encode(self, value: Any) -> str:
+        if self.kind == "bool":
+            return "1" if value else "0"
+        if self.kind == "float":
+            return repr(float(value))
+        if self.kind == "floats":
+            return ",".join(repr(float(v)) for v in value)
+        if self.kind == "edits":
+            return encode_edits(value)
+        return str(value)
+
+
+def _number(raw: Any) -> float:
+    try:
+        return float(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("is not a number") from None
+
+
+FIELDS: tuple[Field, ...] = (
+    # the model
+    Field("T", "int", 12, "Sequence length T", 1, MAX_T),
+    Field("H", "int", 8, "Hidden units H", 1, MAX_H),
+    Field("D", "int", 3, "Inputs D", 1, MAX_D),
+    Field("O", "int", 3, "Outputs O", 1, MAX_O),
+    Field("activation", "choice", "tanh", "Activation f", options=tuple(rc.ACTIVATIONS)),
+    Field("loss", "choice", "softmax_ce", "Output and loss", options=tuple(rc.LOSSES)),
+    Field("reduction", "choice", "sum", "Reduction over time", options=("sum", "mean")),
+    Field("loss_at", "choice", "every", "Loss at", options=("every", "last"),
+          help="every step (many-to-many) or only the last step (many-to-one)"),
+    Field("init", "choice", "normal", "Initialiser", options=rc.INITIALISERS),
+    Field("rho", "float", 0.9, "Spectral radius of W_hh", 0.0, MAX_RHO,
+          help="W_hh is rescaled so that its largest |eigenvalue| is this"),
+    Field("seed", "int", 0, "Seed", 0, MAX_SEED),
+    Field("notation", "choice", "wxh", "Notation", options=tuple(NOTATIONS)),
+    Field("edits", "edits", (), "Hand-edited weights"),
+    # data
+    Field("task", "choice", "random", "Task", options=("random",), group="data"),
+    # truncation and training
+    Field("truncation", "choice", "full", "Truncation",
+          options=("full", "k_step", "chunked", "randomized"), group="truncation"),
+    Field("trunc_k", "int", 5, "Truncation k", 1, MAX_T, group="truncation"),
+    Field("trunc_p", "float", 0.5, "Randomized: keep probability p", 0.05, 1.0, group="truncation"),
+    # presentation
+    Field("presentation", "bool", False, "Presentation mode", group="view",
+          help="larger fonts and fewer controls, for a projector"),
+)
+FIELD_BY_NAME = {f.name: f for f in FIELDS}
+
+_ConfigBase = make_dataclass("_ConfigBase", [(f.name, Any, f.default) for f in FIELDS], frozen=True)
+
+
+class Config(_ConfigBase):
+    """Every user choice; frozen and hashable. Build one with `parse` or `DEFAULT.replace`."""
+
+    def replace(self, **changes: Any) -> "Config":
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dc_fields(self)}
+
+    @property
+    def truncation_spec(self):
+        """The `truncation=` argument for rnn_core.bptt."""
+        if self.truncation == "full":
+            return None
+        if self.truncation == "randomized":
+            return ("randomized", self.trunc_p, self.seed)
+        return (self.truncation, self.trunc_k)
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """(T,) weights of the loss terms: None (all ones) or only the last step."""
+        if self.loss_at == "every":
+            return None
+        m = np.zeros(self.T)
+        m[-1] = 1.0
+        return m
+
+
+DEFAULT = Config()
+
+
+# ---- hand-edited weights: a sorted tuple of (param name, flat index, value) ----------------
+
+def encode_edits(edits: Iterable[tuple[str, int, float]]) -> str:
+    """'W_hh.3=0.5~b_h.0=-1.25': name.flat_index=value, joined by '~' (URL-safe)."""
+    return "~".join(f"{name}.{index}={value!r}" for name, index, value in edits)
+
+
+def decode_edits(text: str) -> tuple[tuple[str, int, float], ...]:
+    edits = {}
+    for item in filter(None, text.split("~")):
+        try:
+            target, value = item.split("=")
+            name, index = target.split(".")
+            index, value = int(index), float(value)
+        except ValueError:
+            raise ValueError(f"has a malformed entry {item[:40]!r}") from None
+        if name not in rc.PARAM_NAMES or index < 0 or not math.isfinite(value):
+            raise ValueError(f"has an invalid entry {item[:40]!r}")
+        edits[(name, index)] = value
+    return tuple((name, index, value) for (name, index), value in sorted(edits.items()))
+
+
+def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
+    D, H, O = config.D, config.H, config.O
+    return {"W_xh": (H, D), "W_hh": (H, H), "b_h": (H,), "W_hy": (O, H), "b_y": (O,)}
+
+
+def edits_fit(config: Config) -> bool:
+    shapes = param_shapes(config)
+    return all(index < math.prod(shapes[name]) for name, index, _ in config.edits)
+
+
+# ---- parsing, validation and the URL --------------------------------------------------------
+
+def parse(raw: Mapping[str, Any], *, base: Config = DEFAULT) -> tuple[Config, list[str]]:
+    """A valid Config from `raw` (e.g. st.query_params), plus one message per replaced value.
+
+    Unknown keys are ignored with a message; values that cannot be read keep the `base`
+    value; numbers outside their range are clamped to it. Never raises.
+    """
+    values = base.as_dict()
+    messages = []
+    for key, text in raw.items():
+        field = FIELD_BY_NAME.get(key)
+        shown = str(text)[:40] + ("..." if len(str(text)) > 40 else "")
+        if field is None:
+            messages.append(f"Ignored the unknown setting '{str(key)[:40]}'.")
+            continue
+        try:
+            value = field.coerce(text)
+        except ValueError as err:
+            messages.append(f"{field.label} = '{shown}' {err}; using {field.encode(values[key])} instead.")
+            continue
+        clamped = field.clamp(value)
+        if clamped != value:
+            messages.append(f"{field.label} = {shown} is outside [{field.encode(field.lo)}, {field.encode(field.hi)}]; "
+                            f"using {field.encode(clamped)} instead.")
+        values[key] = clamped
+    config = Config(**values)
+    if not edits_fit(config):
+        messages.append("The hand-edited weights do not fit the model's sizes; they were dropped.")
+        config = config.replace(edits=())
+    return config, messages
+
+
+def to_query(config: Config) -> dict[str, str]:
+    """The non-default values as URL query parameters (short links; defaults are implied)."""
+    query = {}
+    for field in FIELDS:
+        value = getattr(config, field.name)
+        if value != field.default:
+            query[field.name] = field.encode(value)
+    if len(query.get("edits", "")) > MAX_URL_EDITS_CHARS:
+        del query["edits"]
+    return query
+
+
+def link_is_complete(config: Config) -> bool:
+    """False when the weight edits are too long for a URL (the link then needs a weights file)."""
+    return len(encode_edits(config.edits)) <= MAX_URL_EDITS_CHARS
+
+
+# ---- building the model --------------------------------------------------------------------
+
+def build_params(config: Config) -> rc.Params:
+    """The initialised parameters with the hand edits applied; same config, same numbers."""
+    params = rc.init_params(config.D, config.H, config.O, seed=config.seed, init=config.init,
+                            spectral_radius=config.rho)
+    arrays = params.to_dict()
+    for name, index, value in config.edits:
+        arrays[name].reshape(-1)[index] = value
+    return rc.Params(**arrays)
+
+
+def edits_between(base: rc.Params, edited: rc.Params) -> tuple[tuple[str, int, float], ...]:
+    """The sparse edits that turn `base` into `edited` (same shapes)."""
+    edits = []
+    for name, a in base.items():
+        b = getattr(edited, name)
+        for index in np.flatnonzero(a.reshape(-1) != b.reshape(-1)):
+            edits.append((name, int(index), float(b.reshape(-1)[index])))
+    return tuple(edits)
