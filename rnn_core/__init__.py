@@ -25,12 +25,13 @@ from .losses import LOSSES, Loss, get_loss
 from .params import (INITIALISERS, PARAM_NAMES, Params, init_params, scale_to_spectral_radius,
                      spectral_radius, zeros_like)
 from .truncation import Truncation, draw_xi, parse_truncation
-from .tasks import TASKS, Task, TaskData, decode, encode, make_task_data, make_task_sampler, preview
+from .tasks import (TASKS, Task, TaskData, decode, encode, make_task_data, make_task_sampler,
+                    task_preview)
 
 __all__ = [
     "ACTIVATIONS", "Activation", "get_activation", "BPTTResult", "bptt", "Trace", "forward",
     "LOSSES", "Loss", "get_loss", "INITIALISERS", "PARAM_NAMES", "Params", "init_params",
     "scale_to_spectral_radius", "spectral_radius", "zeros_like", "Truncation", "draw_xi",
     "parse_truncation",
-    "TASKS", "Task", "TaskData", "decode", "encode", "make_task_data", "make_task_sampler", "preview",
+    "TASKS", "Task", "TaskData", "decode", "encode", "make_task_data", "make_task_sampler", "task_preview",
 ]

@@ -111,7 +111,7 @@ class TaskData:
     """One draw of a task, in the layout `rnn_core.bptt` takes.
 
     xs (T, D) or (T, B, D) float64; ys (T, [B,]) int or (T, [B,] O) float64; mask (T,) or None.
-    info: what previews need (e.g. 'vocab', 'words', 'tags', marker steps); see `preview`.
+    info: what previews need (e.g. 'vocab', 'words', 'tags', marker steps); see `task_preview`.
     """
 
     name: str
@@ -350,7 +350,7 @@ def decode(ids, vocab: str) -> str:
     return "".join(vocab[i] for i in ids)
 
 
-def preview(data: TaskData, n: int = 3) -> list[str]:
+def task_preview(data: TaskData, n: int = 3) -> list[str]:
     """Up to n one-line, human-readable descriptions of the sequences in `data`."""
     xs = data.xs if data.batched else data.xs[:, None]
     ys = data.ys if data.batched else data.ys[:, None]

@@ -4,7 +4,7 @@ import pytest
 
 import rnn_core as rc
 from rnn_core.tasks import (BUILTIN_TEXT, MAX_TEXT_CHARS, MAX_VOCAB, POS_LEXICON, TASKS, decode, encode,
-                            make_task_data, make_task_sampler, preview)
+                            make_task_data, make_task_sampler, task_preview)
 
 SIZES = {"random": dict(D=3, O=4)}   # the only task whose D and O are free
 
@@ -27,7 +27,7 @@ def test_every_task_is_accepted_by_bptt(name, batch):
     p = rc.init_params(d.D, 4, d.O, seed=0)
     res = rc.bptt(p, d.xs, d.ys, activation="tanh", loss=d.loss, reduction="mean", mask=d.mask)
     assert np.isfinite(res.loss) and res.dL_dh.shape == lead + (4,)
-    assert len(preview(d, n=2)) == (1 if batch is None else 2)
+    assert len(task_preview(d, n=2)) == (1 if batch is None else 2)
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
