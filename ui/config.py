@@ -29,6 +29,8 @@ MAX_O = 64
 MAX_SEED = 2**31 - 1
 MAX_RHO = 5.0
 MAX_URL_EDITS_CHARS = 2000   # beyond this the link would be unwieldy: offer a weights file
+MAX_TRAIN_STEPS = 2000       # training page: a run stays within seconds at lecture sizes
+MAX_TRAIN_BATCH = 128
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,24 @@ FIELDS: tuple[Field, ...] = (
           options=("full", "k_step", "chunked", "randomized"), group="truncation"),
     Field("trunc_k", "int", 5, "Truncation k", 1, MAX_T, group="truncation"),
     Field("trunc_p", "float", 0.5, "Randomized: keep probability p", 0.05, 1.0, group="truncation"),
+    # training page (pages/training.py): task, SGD and clipping; drawn on the page, not the sidebar
+    Field("tr_task", "choice", "char_lm", "Training task",
+          options=("char_lm", "pos_tagging", "sine", "adding", "copy"), group="training"),
+    Field("tr_text", "choice", "builtin", "Text", options=("builtin", "upload"), group="training",
+          help="the language model's text: the built-in one or a .txt file you upload"),
+    Field("tr_delay", "int", 5, "Recall delay", 1, MAX_T - 1, group="training",
+          help="the copy task outputs the symbol shown this many steps earlier"),
+    Field("tr_lr", "float", 0.1, "Learning rate", 1e-4, 5.0, group="training"),
+    Field("tr_momentum", "float", 0.9, "Momentum", 0.0, 0.99, group="training"),
+    Field("tr_steps", "int", 300, "Training steps", 1, MAX_TRAIN_STEPS, group="training"),
+    Field("tr_batch", "int", 16, "Batch size", 1, MAX_TRAIN_BATCH, group="training"),
+    Field("tr_clip", "choice", "norm", "Gradient clipping", options=("none", "norm", "value"),
+          group="training", help="none, by global norm (rescale g if ||g|| > c), or element-wise to [-c, c]"),
+    Field("tr_clip_c", "float", 5.0, "Clipping threshold c", 0.01, 100.0, group="training"),
+    Field("tr_view", "choice", "train", "Section", options=("train", "truncation", "clipping"),
+          group="training"),
+    Field("tr_compare", "choice", "all", "Compare the gradient of", options=("all", "W_hh"),
+          group="training", help="all five parameters, or W_hh alone (truncation never changes dL/dW_hy, dL/db_y)"),
     # presentation
     Field("presentation", "bool", False, "Presentation mode", group="view",
           help="larger fonts and fewer controls, for a projector"),

@@ -1,0 +1,299 @@
+"""Figures of the training page: numpy arrays in, plotly Figure (or HTML text) out.
+
+Shape legend: n training steps recorded, T time steps, B sequences, K window lengths.
+Nothing here imports streamlit; labels use the notation's symbols as plain text.
+Non-finite values (an exploding run) are never dropped silently: they become gaps, and the
+step where a run diverged is marked in the overflow colour.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, GRADIENT_SCALE, INDIRECT_COLOUR, OVERFLOW_COLOUR,
+                              SEQUENCE_COLOURS, apply_style)
+from ui.notation import NOTATIONS
+
+Array = np.ndarray
+CORRECT_COLOUR = "#0072B2"        # a tag the model got right (Okabe-Ito blue)
+WRONG_COLOUR = OVERFLOW_COLOUR    # and one it got wrong (vermillion)
+
+
+def plain(latex: str) -> str:
+    """A notation symbol as plain text for chart labels: 'W_{xh}' -> 'W_xh', 'h^{(t)}' -> 'h^(t)'."""
+    return re.sub(r"\\[a-zA-Z]+\s*", "", latex).replace("{", "").replace("}", "")
+
+
+def param_label(name: str, notation: str) -> str:
+    """'W_hh' in the chosen notation, as plain text (e.g. 'W' for the Deep Learning Book)."""
+    return plain(NOTATIONS[notation].param(name))
+
+
+def state_label(notation: str, t: str = "t") -> str:
+    n = NOTATIONS[notation]
+    return plain(n.at(n.h, t))
+
+
+def _finite_or_gap(values: Array, *, positive: bool = False) -> Array:
+    """float copy with non-finite (and, for log axes, non-positive) values as nan = a gap."""
+    v = np.array(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(v) | ((v <= 0) if positive else False)
+    v[bad] = np.nan
+    return v
+
+
+def _steps(n: int, steps: Array | None) -> Array:
+    return np.arange(1, n + 1) if steps is None else np.asarray(steps)
+
+
+# ------------------------------------------------------------------------------- training curves
+
+def loss_figure(curves: Mapping[str, Array], *, diverged: Mapping[str, int | None] | None = None,
+                title: str = "Training loss", ytitle: str = "loss L (mean per step)", log_y: bool = False,
+                presentation: bool = False, height: int = 360) -> go.Figure:
+    """One line per run: curves[label] (n,) the loss at steps 1..n.
+
+    diverged[label]: the step where that run stopped on a non-finite value, drawn as a cross.
+    """
+    fig = go.Figure()
+    for i, (label, values) in enumerate(curves.items()):
+        colour = SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)]
+        y = _finite_or_gap(values, positive=log_y)
+        fig.add_trace(go.Scatter(x=_steps(len(y), None), y=y, mode="lines", name=label,
+                                 line=dict(color=colour, width=2),
+                                 hovertemplate=f"{label}<br>step %{{x}}<br>loss %{{y:.4g}}<extra></extra>"))
+        step = (diverged or {}).get(label)
+        if step is not None:
+            finite = y[np.isfinite(y)]
+            fig.add_trace(go.Scatter(x=[step], y=[finite[-1] if finite.size else 0.0], mode="markers+text",
+                                     marker=dict(symbol="x", size=14, color=OVERFLOW_COLOUR),
+                                     text=[f"diverged at step {step}"], textposition="top left",
+                                     textfont=dict(color=OVERFLOW_COLOUR), showlegend=False,
+                                     hoverinfo="skip"))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title=ytitle, type="log" if log_y else "linear")
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return apply_style(fig, title=title, presentation=presentation, height=height)
+
+
+def accuracy_figure(accuracy: Array, *, presentation: bool = False, height: int = 300) -> go.Figure:
+    """accuracy (n,) in [0, 1] at steps 1..n, on the training batches."""
+    y = _finite_or_gap(accuracy)
+    fig = go.Figure(go.Scatter(x=_steps(len(y), None), y=y, mode="lines", line=dict(color=DIRECT_COLOUR),
+                               hovertemplate="step %{x}<br>accuracy %{y:.1%}<extra></extra>", showlegend=False))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%")
+    return apply_style(fig, title="Accuracy on the training batch", presentation=presentation, height=height)
+
+
+def grad_norms_figure(param_norms: Array, names: Sequence[str], *, total: Array | None = None,
+                      applied: Array | None = None, threshold: float | None = None, notation: str = "wxh",
+                      presentation: bool = False, height: int = 380) -> go.Figure:
+    """Per-parameter gradient norms on a log axis.
+
+    param_norms (n, 5): ||dL/dtheta|| per step, columns in the order of `names` (engine names).
+    total (n,): ||g|| of all five before clipping; applied (n,): ||g|| after clipping;
+    threshold: the global-norm clipping threshold c, drawn as a horizontal line.
+    Zeros and non-finite values are gaps (a log axis cannot show them).
+    """
+    n = param_norms.shape[0]
+    x = _steps(n, None)
+    fig = go.Figure()
+    for j, name in enumerate(names):
+        label = f"‖∂L/∂{param_label(name, notation)}‖"
+        fig.add_trace(go.Scatter(x=x, y=_finite_or_gap(param_norms[:, j], positive=True), mode="lines",
+                                 name=label, line=dict(color=SEQUENCE_COLOURS[j], width=1.5),
+                                 hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>"))
+    if total is not None:
+        fig.add_trace(go.Scatter(x=x, y=_finite_or_gap(total, positive=True), mode="lines", name="‖g‖ (all, raw)",
+                                 line=dict(color="black", width=2.5),
+                                 hovertemplate="‖g‖ raw<br>step %{x}<br>%{y:.3g}<extra></extra>"))
+    if applied is not None:
+        fig.add_trace(go.Scatter(x=x, y=_finite_or_gap(applied, positive=True), mode="lines",
+                                 name="‖g‖ applied (clipped)", line=dict(color="black", width=2, dash="dot"),
+                                 hovertemplate="‖g‖ applied<br>step %{x}<br>%{y:.3g}<extra></extra>"))
+    if threshold is not None:
+        fig.add_hline(y=threshold, line=dict(color=BOUND_COLOUR, dash="dash"),
+                      annotation_text=f"clip at c = {threshold:g}", annotation_position="top right")
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title="gradient norm (log)", type="log", exponentformat="power")
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return apply_style(fig, title="Gradient norms per parameter", presentation=presentation, height=height)
+
+
+def dL_dh_heatmap(norms: Array, *, notation: str = "wxh", presentation: bool = False,
+                  height: int = 420) -> go.Figure:
+    """||dL/dh_t|| over time step t (x) and training step (y), colour on a log10 scale.
+
+    norms (n, T). Zeros and non-finite entries are left blank (a log scale cannot show them).
+    """
+    n, T = norms.shape
+    v = _finite_or_gap(norms, positive=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.log10(v)
+    h_t = state_label(notation)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=np.arange(1, T + 1), y=np.arange(1, n + 1), customdata=v, colorscale=GRADIENT_SCALE,
+        colorbar=dict(title=dict(text="log10", side="right")),
+        hovertemplate=f"t = %{{x}}<br>training step %{{y}}<br>‖∂L/∂{h_t}‖ = %{{customdata:.3g}}<extra></extra>"))
+    fig.update_xaxes(title="time step t", showgrid=False)
+    fig.update_yaxes(title="training step", showgrid=False)
+    return apply_style(fig, title=f"‖∂L/∂{h_t}‖ over time step × training step", presentation=presentation,
+                       height=height)
+
+
+# ------------------------------------------------------------------------------- truncation and clipping
+
+def truncation_figure(ks: Array, cosine: Mapping[str, Array], ratio: Mapping[str, Array], *, T: int,
+                      k_marker: int | None = None, presentation: bool = False, height: int = 420) -> go.Figure:
+    """Cosine similarity (left) and norm ratio (right, log) to the full gradient against k.
+
+    ks (K,); cosine[method], ratio[method]: (K,), nan where a method is undefined at that k.
+    k_marker: the k chosen in the sidebar, drawn as a dotted vertical line.
+    """
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("cosine to the full gradient", "‖g_trunc‖ / ‖g_full‖"))
+    dashes = ("solid", "dash", "dot", "solid")
+    for i, method in enumerate(cosine):
+        colour = SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)]
+        common = dict(x=ks, mode="lines+markers", line=dict(color=colour, dash=dashes[i % 4], width=2),
+                      marker=dict(size=7), legendgroup=method)
+        fig.add_trace(go.Scatter(y=_finite_or_gap(cosine[method]), name=method, **common,
+                                 hovertemplate=f"{method}<br>k = %{{x}}<br>cosine %{{y:.4f}}<extra></extra>"),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(y=_finite_or_gap(ratio[method], positive=True), name=method, showlegend=False,
+                                 **common, hovertemplate=f"{method}<br>k = %{{x}}<br>ratio %{{y:.4g}}<extra></extra>"),
+                      row=1, col=2)
+    for col in (1, 2):
+        fig.add_vline(x=T, line=dict(color=BOUND_COLOUR, dash="dash"), row=1, col=col)
+        if k_marker is not None:
+            fig.add_vline(x=k_marker, line=dict(color=INDIRECT_COLOUR, dash="dot", width=2), row=1, col=col)
+        fig.update_xaxes(title="window length k (log)", type="log", row=1, col=col)
+    fig.add_hline(y=1.0, line=dict(color=BOUND_COLOUR, width=1), row=1, col=2)
+    fig.update_yaxes(range=[-1.05, 1.05], row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    fig = apply_style(fig, presentation=presentation, height=height)
+    fig.update_layout(margin=dict(t=50, b=110))
+    return fig
+
+
+def clipping_figure(labels: Sequence[str], cosine: Sequence[float], norms: Sequence[float], *,
+                    raw_norm: float, threshold: float, presentation: bool = False,
+                    height: int = 340) -> go.Figure:
+    """Bars per clipping rule: cosine to the raw gradient (left) and ||g applied|| (right, log)."""
+    colours = [SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)] for i in range(len(labels))]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=("cosine to the raw gradient", "‖g applied‖ (log)"))
+    cos = _finite_or_gap(cosine)
+    nrm = _finite_or_gap(norms, positive=True)
+    fig.add_trace(go.Bar(x=list(labels), y=cos, marker_color=colours, text=[f"{c:.3f}" for c in cos],
+                         textposition="auto", showlegend=False, hovertemplate="%{x}: %{y:.4f}<extra></extra>"),
+                  row=1, col=1)
+    fig.add_trace(go.Bar(x=list(labels), y=nrm, marker_color=colours, text=[f"{v:.3g}" for v in nrm],
+                         textposition="auto", showlegend=False, hovertemplate="%{x}: %{y:.4g}<extra></extra>"),
+                  row=1, col=2)
+    fig.update_yaxes(range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
+    if np.isfinite(raw_norm) and raw_norm > 0:
+        fig.add_hline(y=raw_norm, line=dict(color=BOUND_COLOUR, dash="dash"), row=1, col=2,
+                      annotation_text="raw ‖g‖", annotation_position="top left")
+    fig.add_hline(y=threshold, line=dict(color=INDIRECT_COLOUR, dash="dot"), row=1, col=2,
+                  annotation_text=f"c = {threshold:g}", annotation_position="bottom left")
+    return apply_style(fig, presentation=presentation, height=height)
+
+
+# ------------------------------------------------------------------------------- task previews and results
+
+def sine_figure(x: Array, *, target: Array | None = None, prediction: Array | None = None,
+                title: str = "Noisy sine waves: the input x_t", presentation: bool = False,
+                height: int = 300) -> go.Figure:
+    """x (T, S): S input series against t. With target/prediction (T,) one series' next values."""
+    T = x.shape[0]
+    t = np.arange(1, T + 1)
+    fig = go.Figure()
+    for s in range(x.shape[1]):
+        fig.add_trace(go.Scatter(x=t, y=x[:, s], mode="lines+markers", marker=dict(size=4),
+                                 line=dict(color=SEQUENCE_COLOURS[s % len(SEQUENCE_COLOURS)]),
+                                 name=f"input, sequence {s + 1}" if target is not None or x.shape[1] > 1 else "input"))
+    if target is not None:
+        fig.add_trace(go.Scatter(x=t, y=target, mode="markers", marker=dict(size=8, symbol="circle-open",
+                                 color="black"), name="target y_t = x_{t+1}"))
+    if prediction is not None:
+        fig.add_trace(go.Scatter(x=t, y=_finite_or_gap(prediction), mode="lines",
+                                 line=dict(color=OVERFLOW_COLOUR, width=3, dash="dash"), name="prediction o_t"))
+    fig.update_xaxes(title="time step t")
+    fig.update_yaxes(title="value")
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return apply_style(fig, title=title, presentation=presentation, height=height)
+
+
+def adding_figure(values: Array, markers: Array, targets: Array, *, predictions: Array | None = None,
+                  presentation: bool = False, height: int = 320) -> go.Figure:
+    """values, markers (T, S): S adding-problem sequences, one row each; marked values coloured.
+
+    targets (S,): the sum of the two marked values; predictions (S,): the model's o_T.
+    """
+    T, S = values.shape
+    titles = []
+    for s in range(S):
+        text = f"target {targets[s]:.2f}"
+        if predictions is not None:
+            text += f", prediction {predictions[s]:.2f}"
+        titles.append(text)
+    fig = make_subplots(rows=S, cols=1, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=titles)
+    t = np.arange(1, T + 1)
+    for s in range(S):
+        marked = markers[:, s] > 0
+        colours = np.where(marked, INDIRECT_COLOUR, "#c8c8c8")
+        fig.add_trace(go.Bar(x=t, y=values[:, s], marker_color=colours.tolist(), showlegend=False,
+                             hovertemplate="t = %{x}<br>value %{y:.2f}<extra></extra>"), row=s + 1, col=1)
+        fig.update_yaxes(range=[0, 1], title="", row=s + 1, col=1)
+    fig.update_xaxes(title="time step t", row=S, col=1)
+    fig = apply_style(fig, presentation=presentation, height=height)
+    fig.update_layout(bargap=0.15)
+    return fig
+
+
+def adding_scatter(targets: Array, predictions: Array, *, presentation: bool = False,
+                   height: int = 340) -> go.Figure:
+    """Prediction o_T against the true sum on held-out sequences; the diagonal is perfect."""
+    p = _finite_or_gap(predictions)
+    fig = go.Figure([
+        go.Scatter(x=[0, 2], y=[0, 2], mode="lines", line=dict(color=BOUND_COLOUR, dash="dash"),
+                   name="perfect", hoverinfo="skip"),
+        go.Scatter(x=targets, y=p, mode="markers", marker=dict(color=DIRECT_COLOUR, size=7), name="sequences",
+                   hovertemplate="true %{x:.2f}<br>predicted %{y:.2f}<extra></extra>"),
+    ])
+    fig.update_xaxes(title="true sum", range=[0, 2])
+    fig.update_yaxes(title="prediction o_T")
+    return apply_style(fig, title="Adding problem: prediction against the true sum",
+                       presentation=presentation, height=height)
+
+
+def tagged_sentence_html(words: Sequence[str], tags: Sequence[str], predicted: Sequence[str] | None = None,
+                         *, font_size: int = 17) -> str:
+    """One sentence as word/tag chips; with predictions, each chip is coloured by correctness.
+
+    All text is escaped (words and tags come from the built-in grammar, never from users).
+    """
+    chips = []
+    for i, (word, tag) in enumerate(zip(words, tags)):
+        if predicted is None:
+            colour, label = "#555555", tag
+        elif predicted[i] == tag:
+            colour, label = CORRECT_COLOUR, f"{predicted[i]} ✓"
+        else:
+            colour, label = WRONG_COLOUR, f"{predicted[i]} ✗ ({tag})"
+        chips.append(
+            f'<span style="display:inline-block;margin:3px 4px;padding:3px 8px;border:2px solid {colour};'
+            f'border-radius:6px;text-align:center;font-size:{font_size}px;line-height:1.3">'
+            f'{html.escape(word)}<br><span style="color:{colour};font-size:{int(font_size * 0.75)}px;'
+            f'font-weight:600">{html.escape(label)}</span></span>')
+    return '<div style="line-height:2.4">' + "".join(chips) + "</div>"
