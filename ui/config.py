@@ -35,7 +35,8 @@ MAX_TRAIN_BATCH = 128
 
 @dataclass(frozen=True)
 class Field:
-    """One user choice. kind: 'int', 'float', 'choice', 'bool', 'floats' (a tuple), 'edits'."""
+    """One user choice. kind: 'int', 'float', 'choice', 'bool', 'floats' (a tuple), 'edits',
+    'choices' (a tuple of some of `options`, in their order; may be empty)."""
 
     name: str
     kind: str
@@ -45,7 +46,7 @@ class Field:
     hi: float | None = None
     options: tuple = ()
     help: str = ""
-    group: str = "model"      # which part of the UI shows it: model, data, truncation, training, view
+    group: str = "model"      # who draws it: model, data, truncation, app (the sidebar); view, ... (pages)
 
     def coerce(self, raw: Any) -> Any:
         """The value `raw` (a string from a URL, or a widget's value) as this field's type.
@@ -81,6 +82,13 @@ class Field:
             return values
         if self.kind == "edits":
             return decode_edits(raw) if isinstance(raw, str) else tuple(raw)
+        if self.kind == "choices":
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            chosen = {str(v).strip() for v in items} - {""}
+            unknown = sorted(chosen - set(self.options))
+            if unknown:
+                raise ValueError(f"names {', '.join(unknown)[:40]}, not among {', '.join(self.options)}")
+            return tuple(o for o in self.options if o in chosen)   # one order: equal sets, equal configs
         raise AssertionError(f"unknown field kind {self.kind}")
 
     def clamp(self, value: Any) -> Any:
@@ -99,6 +107,8 @@ class Field:
             return ",".join(repr(float(v)) for v in value)
         if self.kind == "edits":
             return encode_edits(value)
+        if self.kind == "choices":
+            return ",".join(value)
         return str(value)
 
 
@@ -151,8 +161,18 @@ FIELDS: tuple[Field, ...] = (
           group="training"),
     Field("tr_compare", "choice", "all", "Compare the gradient of", options=("all", "W_hh"),
           group="training", help="all five parameters, or W_hh alone (truncation never changes dL/dW_hy, dL/db_y)"),
+    # vanishing & exploding page (pages/vanishing.py)
+    Field("v_norm", "choice", "2", "Matrix norm", options=("2", "fro"), group="view",
+          help="2: spectral norm (largest singular value), the one the bound of eq. (11) holds for; "
+               "fro: Frobenius norm"),
+    Field("v_axis", "choice", "k", "Horizontal axis", options=("k", "distance"), group="view",
+          help="the earlier step k, or the distance T - k back from the last step"),
+    Field("v_radii", "floats", (0.5, 0.9, 1.0, 1.1, 1.5), "Spectral radii to sweep", 0.0, MAX_RHO,
+          group="view"),
+    Field("v_acts", "choices", ("tanh", "relu", "identity"), "Activations to compare",
+          options=tuple(rc.ACTIVATIONS), group="view"),
     # presentation
-    Field("presentation", "bool", False, "Presentation mode", group="view",
+    Field("presentation", "bool", False, "Presentation mode", group="app",
           help="larger fonts and fewer controls, for a projector"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}

@@ -1,0 +1,46 @@
+"""BPTT Explorer: entry point. Page navigation, the shared sidebar, URL <-> config sync.
+
+Run: streamlit run app.py
+"""
+from pathlib import Path
+
+import streamlit as st
+
+from ui import sidebar, state
+
+ROOT = Path(__file__).parent
+
+# The one table of pages: (file, title, icon). A page whose file does not exist yet is skipped.
+PAGES = (
+    ("pages/home.py", "Home", ":material/home:"),
+    ("pages/graph.py", "Unrolled graph", ":material/account_tree:"),
+    ("pages/vanishing.py", "Vanishing & exploding", ":material/show_chart:"),
+    ("pages/model.py", "Model & weights", ":material/grid_on:"),
+    ("pages/derivation.py", "Derivation", ":material/functions:"),
+    ("pages/training.py", "Training & truncation", ":material/model_training:"),
+)
+
+PRESENTATION_CSS = """
+<style>
+html { font-size: 20px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.15rem; }
+.katex { font-size: 1.35em; }
+[data-testid="stSidebar"] { min-width: 300px; }
+</style>
+"""
+
+
+def main() -> None:
+    st.set_page_config(page_title="BPTT Explorer", page_icon=":material/timeline:", layout="wide")
+    config = state.start_run()
+    pages = [st.Page(file, title=title, icon=icon, default=(file == "pages/home.py"))
+             for file, title, icon in PAGES if (ROOT / file).exists()]
+    page = st.navigation(pages)
+    if config.presentation:
+        st.html(PRESENTATION_CSS)
+    sidebar.render(config)
+    state.sync_url()
+    page.run()
+
+
+main()

@@ -1,0 +1,159 @@
+"""End-to-end fixtures: `streamlit run app.py` on a free port, driven by headless Chromium.
+
+Importable helpers for every e2e module (`from tests.e2e.conftest import ...` or, with
+pytest's rootdir on sys.path, `from conftest import ...`):
+    wait_idle(page)                         the script finished and the app is connected
+    open_page(page, app_url, nav_label, query="")   load the app, then nav_to(page, nav_label)
+    nav_to(page, nav_label)                  click a page in the sidebar nav (settings kept)
+    plotly_figures(page) -> list[dict]      data and layout of every drawn plotly chart
+    screenshot(page, name) -> Path          PNG under <repo>/screenshots/ (git-ignored)
+    assert_no_exception(page)
+Mark e2e tests with `pytestmark = pytest.mark.e2e`.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import expect
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1600, "height": 1000}
+IDLE = ('[data-testid="stApp"][data-test-script-state="notRunning"]'
+        '[data-test-connection-state="CONNECTED"]')
+TIMEOUT_MS = 30_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"streamlit did not answer {url}/_stcore/health within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The base URL of a fresh `streamlit run app.py` for the whole session."""
+    port = _free_port()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    log = open(SCREENSHOTS / "streamlit.log", "w")   # the server's output, for a failing test
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://localhost:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium: Playwright's own browsers cannot be downloaded here."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": VIEWPORT}
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def wait_idle(page, timeout: float = TIMEOUT_MS) -> None:
+    """Wait until the script run finished and no status widget ('Running...') is shown.
+
+    A fast rerun may never show 'running': wait for the expected content first, then this.
+    """
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=timeout)
+
+
+def open_page(page, app_url: str, nav_label: str | None = None, query: str | dict = "") -> None:
+    """Load the app (with `query`, a string 'a=1&b=2' or a dict) and click `nav_label` in the nav.
+
+    Clicking the sidebar link, as a user does, keeps the session (and its settings); with
+    nav_label None the app's home page is shown.
+    """
+    if isinstance(query, dict):
+        query = urlencode(query)
+    page.goto(f"{app_url}/?{query}" if query else app_url)
+    page.get_by_test_id("stSidebar").wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    if nav_label is not None:
+        nav_to(page, nav_label)
+
+
+def nav_to(page, nav_label: str) -> None:
+    """Click `nav_label` in the sidebar's page list (same session, settings kept) and wait."""
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=nav_label, exact=True)
+    link.click()
+    expect(link).to_have_attribute("aria-current", "page", timeout=TIMEOUT_MS)
+    wait_idle(page)
+
+
+_PLOTLY_JS = """
+() => {
+  const plain = v => (ArrayBuffer.isView(v) ? Array.from(v)
+                      : Array.isArray(v) ? v.map(plain)
+                      : (v && typeof v === 'object') ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
+                      : v);
+  return Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+    .map(el => ({data: plain(el.data || []), layout: plain(el.layout || {})}));
+}
+"""
+
+
+def plotly_figures(page, *, at_least: int = 1) -> list[dict]:
+    """[{'data': [...traces], 'layout': {...}}] of every plotly chart on the page, plain lists."""
+    if at_least:
+        page.wait_for_function(
+            "n => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .js-plotly-plot').length >= n",
+            arg=at_least, timeout=TIMEOUT_MS)
+    return page.evaluate(_PLOTLY_JS)
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def assert_no_exception(page) -> None:
+    errors = page.get_by_test_id("stException")
+    assert errors.count() == 0, "the page shows an exception:\n" + "\n".join(errors.all_inner_texts())

@@ -1,0 +1,91 @@
+"""The shared sidebar: one widget per schema field of the model, data and truncation groups.
+
+Drawn by app.py on every run, before the page, so every page reads the same config. In
+presentation mode only the settings a lecture changes live are in view; the rest fold away.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import state
+from ui.config import Config, link_is_complete, to_query
+from ui.notation import NOTATIONS
+
+# How choices read on screen (the URL keeps the short keys).
+CHOICE_LABELS = {
+    "activation": {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity (linear RNN)"},
+    "loss": {"softmax_ce": "softmax + cross-entropy", "mse": "identity + MSE",
+             "sigmoid_bce": "sigmoid + binary cross-entropy"},
+    "reduction": {"sum": "sum over t", "mean": "mean over t"},
+    "loss_at": {"every": "every step (many-to-many)", "last": "last step only (many-to-one)"},
+    "init": {"normal": "normal", "uniform": "uniform", "orthogonal": "orthogonal W_hh",
+             "identity": "identity W_hh (IRNN)"},
+    "truncation": {"full": "full BPTT", "k_step": "k-step truncation", "chunked": "chunked (detach every k)",
+                   "randomized": "randomized"},
+    "notation": {key: f"{n.title} ({n.source})" for key, n in NOTATIONS.items()},
+}
+
+# Widget and step per field, where the kind's default would not suit.
+WIDGET_OPTIONS = {
+    "rho": {"step": 0.05, "format": "%.2f"},
+    "trunc_p": {"step": 0.05, "format": "%.2f"},
+    "seed": {"widget": "number_input", "step": 1},
+    "activation": {"widget": "segmented_control"},
+    "reduction": {"widget": "segmented_control"},
+}
+
+# The settings that stay in view in presentation mode; the others fold into an expander.
+LECTURE_FIELDS = ("activation", "rho", "T")
+
+
+def field_widget(name: str) -> None:
+    options = dict(WIDGET_OPTIONS.get(name, {}))
+    if name in CHOICE_LABELS:
+        labels = CHOICE_LABELS[name]
+        options["format_func"] = lambda key, labels=labels: labels.get(key, key)
+    state.schema_widget(name, **options)
+
+
+def render(config: Config) -> None:
+    """Draw the sidebar's settings and the share link for `config` (this run's config)."""
+    with st.sidebar:
+        if config.presentation:
+            st.subheader("Settings")
+            for name in LECTURE_FIELDS:
+                field_widget(name)
+            with st.expander("More settings"):
+                _all_settings(skip=LECTURE_FIELDS)
+        else:
+            _all_settings(skip=())
+        field_widget("presentation")
+        share_link(config)
+
+
+def _all_settings(skip: tuple[str, ...]) -> None:
+    st.subheader("Model")
+    for name in ("T", "H", "D", "O", "activation", "loss", "reduction", "loss_at", "init", "rho", "seed"):
+        if name not in skip:
+            field_widget(name)
+    st.subheader("Data and notation")
+    field_widget("task")
+    field_widget("notation")
+    st.subheader("Truncation")
+    field_widget("truncation")
+    field_widget("trunc_k")
+    field_widget("trunc_p")
+
+
+def share_url(config: Config) -> str:
+    """The URL of the current page with the config's non-default values as query parameters."""
+    from urllib.parse import urlencode, urlsplit, urlunsplit
+
+    base = urlsplit(st.context.url or "http://localhost:8501/")
+    return urlunsplit((base.scheme, base.netloc, base.path, urlencode(to_query(config)), ""))
+
+
+def share_link(config: Config) -> None:
+    with st.expander("Share this view", icon=":material/link:"):
+        st.code(share_url(config), language=None, wrap_lines=True)
+        if not link_is_complete(config):
+            st.warning("The hand-edited weights are too many for a link: it carries the other "
+                       "settings only. Send the weights file from *Model & weights* with it.")

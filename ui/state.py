@@ -1,0 +1,244 @@
+"""The session's one Config, kept in step with the widgets and the URL; cached model and data.
+
+How the config flows through a run (app.py calls `start_run` first, then `sync_url`):
+1. On a session's first run the config is parsed from the URL (`st.query_params`); every value
+   that had to be replaced gets one `st.warning`.
+2. On later runs the canonical config in `st.session_state` is updated from the values of the
+   widgets that exist (keys `cfg_<field>`), validated by the same `parse`.
+3. Widgets are seeded from the config when their key is missing (first run, or a page that was
+   not shown), and never get `value=`: Streamlit then never sees two sources for one value.
+   So a widget of another page keeps its value across page switches: the config holds it.
+4. `sync_url` writes `to_query(config)` into the URL only when it changed.
+
+Pages read `config()`, `params()`, `data()` and `bptt_result()`; each is cached on the Config
+(hashable), never on arrays. Page-level settings are schema fields rendered by `view_widget`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import streamlit as st
+
+import rnn_core as rc
+from ui.config import FIELD_BY_NAME, FIELDS, Config, Field, build_params, parse, to_query
+
+CONFIG_KEY = "_config"
+WARNED_KEY = "_warned"
+WIDGET_PREFIX = "cfg_"
+SIDEBAR_GROUPS = ("model", "data", "truncation", "app")   # fields rendered by ui/sidebar.py
+CACHE_ENTRIES = 32
+
+
+def widget_key(name: str) -> str:
+    return WIDGET_PREFIX + name
+
+
+def _config_hash(config: Config) -> str:
+    # Config is hashable, but st.cache_data wants a stable digest; the sorted field values are one.
+    return repr(sorted(config.as_dict().items()))
+
+
+# ---- the canonical config ----------------------------------------------------------------------
+
+def start_run() -> Config:
+    """This run's config: from the URL on the session's first run, else from the widgets.
+
+    Shows one warning per value that had to be replaced. Call once per run, before any widget.
+    """
+    if CONFIG_KEY not in st.session_state:
+        config, messages = parse(st.query_params.to_dict())
+    else:
+        config, messages = _from_widgets(st.session_state[CONFIG_KEY])
+    st.session_state[CONFIG_KEY] = config
+    st.session_state[WARNED_KEY] = set()
+    warn_once(messages)
+    return config
+
+
+def _from_widgets(base: Config) -> tuple[Config, list[str]]:
+    """`base` updated with the current value of every widget that has state this run."""
+    raw = {f.name: st.session_state[widget_key(f.name)] for f in FIELDS
+           if widget_key(f.name) in st.session_state}
+    config, messages = parse(raw, base=base)
+    for name, value in raw.items():
+        # a rejected or clamped widget value is put back to what the config holds
+        if value != to_widget_value(FIELD_BY_NAME[name], getattr(config, name)):
+            st.session_state[widget_key(name)] = to_widget_value(FIELD_BY_NAME[name], getattr(config, name))
+    return config, messages
+
+
+def config() -> Config:
+    """This run's validated config (computed once per run by app.py)."""
+    if CONFIG_KEY not in st.session_state:
+        return start_run()
+    return st.session_state[CONFIG_KEY]
+
+
+def set_config(new: Config, *, reset_widgets: bool = True) -> None:
+    """Make `new` the session's config (presets, weight edits, uploads).
+
+    Safe in callbacks and before the widgets are drawn; after that, follow it with st.rerun().
+    With reset_widgets the widget states are dropped so they are re-seeded from `new`.
+    """
+    st.session_state[CONFIG_KEY] = new
+    if reset_widgets:
+        for field in FIELDS:
+            st.session_state.pop(widget_key(field.name), None)
+
+
+def sync_url() -> None:
+    """Write the config's non-default values into the URL, only when they differ."""
+    query = to_query(config())
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+def warn_once(messages: Iterable[str]) -> None:
+    """One st.warning per distinct message in this run (repeats within the run are dropped)."""
+    shown = st.session_state.setdefault(WARNED_KEY, set())   # emptied by start_run
+    for message in messages:
+        if message not in shown:
+            shown.add(message)
+            st.warning(message, icon=":material/warning:")
+
+
+# ---- widgets built from the schema -------------------------------------------------------------
+
+def to_widget_value(field: Field, value: Any) -> Any:
+    """The config's value as its widget holds it (floats lists are typed as text)."""
+    if field.kind == "floats":
+        return ", ".join(f"{v:g}" for v in value)
+    return value
+
+
+def _default_widget(field: Field) -> str:
+    if field.kind == "bool":
+        return "toggle"
+    if field.kind == "choice":
+        return "selectbox"
+    if field.kind == "floats":
+        return "text_input"
+    if field.kind in ("int", "float"):
+        return "slider" if field.lo is not None else "number_input"
+    raise ValueError(f"field {field.name!r} of kind {field.kind!r} has no widget")
+
+
+WIDGETS: dict[str, Callable] = {
+    "slider": st.slider, "number_input": st.number_input, "selectbox": st.selectbox,
+    "radio": st.radio, "segmented_control": st.segmented_control, "pills": st.pills,
+    "select_slider": st.select_slider, "toggle": st.toggle, "checkbox": st.checkbox,
+    "text_input": st.text_input, "multiselect": st.multiselect,
+}
+
+
+def schema_widget(name: str, *, widget: str | None = None, **kwargs: Any) -> Any:
+    """Draw the widget of schema field `name`, seeded from the config; returns its typed value.
+
+    `widget` picks the Streamlit widget (default by kind: slider, selectbox, toggle, ...);
+    other keyword arguments go to it (label, min_value, max_value, step, format_func, ...).
+    min_value / max_value narrower than the schema clamp the value (and the config).
+    """
+    field = FIELD_BY_NAME[name]
+    kind = widget or _default_widget(field)
+    key = widget_key(name)
+    value = _clamped_to_widget_range(field, getattr(config(), name), kwargs)
+    if key not in st.session_state or st.session_state[key] != to_widget_value(field, value):
+        st.session_state[key] = to_widget_value(field, value)
+    options = {}
+    if kind in ("slider", "number_input") and field.lo is not None:
+        options = {"min_value": type(value)(field.lo), "max_value": type(value)(field.hi)}
+    if kind in ("selectbox", "radio", "segmented_control", "pills", "select_slider"):
+        options = {"options": field.options}
+    kwargs.setdefault("help", field.help or None)
+    label = kwargs.pop("label", field.label)
+    raw = WIDGETS[kind](label, key=key, **{**options, **kwargs})
+    typed, _ = parse({name: raw}, base=config())
+    return getattr(typed, name)
+
+
+def _clamped_to_widget_range(field: Field, value: Any, kwargs: dict) -> Any:
+    """The value inside a page's narrower [min_value, max_value]; the config follows."""
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    if field.kind not in ("int", "float") or (lo is None and hi is None):
+        return value
+    clamped = type(value)(min(max(value, lo if lo is not None else value), hi if hi is not None else value))
+    if clamped != value:
+        st.session_state[CONFIG_KEY] = config().replace(**{field.name: clamped})
+        sync_url()
+    return clamped
+
+
+def view_widget(name: str, **widget_kwargs: Any) -> Any:
+    """A page-level widget of a schema field (group 'view', or any group the sidebar does not
+    draw), its value kept in the config and the URL across reruns and page switches.
+
+    e.g. `step = state.view_widget("g_step", min_value=1, max_value=config().T)`.
+    """
+    field = FIELD_BY_NAME[name]
+    if field.group in SIDEBAR_GROUPS:
+        raise ValueError(f"view_widget: field {name!r} is drawn by the sidebar (group {field.group!r})")
+    return schema_widget(name, **widget_kwargs)
+
+
+# ---- the model, the data and the gradients, cached on the config ---------------------------------
+
+@dataclass(frozen=True, eq=False)
+class SequenceData:
+    """One sequence: xs (T, D), ys (T,) ints [softmax_ce] or (T, O), mask (T,) or None."""
+
+    name: str
+    xs: np.ndarray
+    ys: np.ndarray
+    mask: np.ndarray | None
+
+
+_HASH = {Config: _config_hash}
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+def _cached_params(config: Config) -> rc.Params:
+    return build_params(config)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+def _cached_data(config: Config) -> SequenceData:
+    return make_data(config)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+def _cached_bptt(config: Config) -> rc.BPTTResult:
+    data = make_data(config)
+    return rc.bptt(build_params(config), data.xs, data.ys, activation=config.activation,
+                   loss=config.loss, reduction=config.reduction, mask=data.mask,
+                   truncation=config.truncation_spec)
+
+
+def make_data(config: Config) -> SequenceData:
+    """The config's sequence, deterministic in the seed (a stream apart from the weights')."""
+    rng = np.random.default_rng([config.seed, 1])
+    T, D, O = config.T, config.D, config.O
+    xs = rng.standard_normal((T, D))
+    if config.loss == "softmax_ce":
+        ys = rng.integers(0, O, T)
+    elif config.loss == "sigmoid_bce":
+        ys = rng.random((T, O))
+    else:
+        ys = rng.standard_normal((T, O))
+    return SequenceData(config.task, xs, ys, config.mask)
+
+
+def params(cfg: Config | None = None) -> rc.Params:
+    """W_xh (H, D), W_hh (H, H), b_h (H,), W_hy (O, H), b_y (O,) of the config, edits applied."""
+    return _cached_params(cfg or config())
+
+
+def data(cfg: Config | None = None) -> SequenceData:
+    """The config's one sequence: xs (T, D), ys, mask."""
+    return _cached_data(cfg or config())
+
+
+def bptt_result(cfg: Config | None = None) -> rc.BPTTResult:
+    """rnn_core.bptt of the config's model on its sequence, with its truncation."""
+    return _cached_bptt(cfg or config())
