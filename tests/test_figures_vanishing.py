@@ -1,0 +1,293 @@
+"""The vanishing & exploding page's figure builders draw exactly rnn_core's numbers."""
+import numpy as np
+import pytest
+
+import rnn_core as rc
+from rnn_core.jacobians import (SATURATION, StepFactorStats, jacobian_norms_to_last,
+                                pairwise_jacobian_norms, step_factor_stats)
+from rnn_core.spectral import (classify_factor, fit_decay_factor, jacobian_bound, memory_horizon,
+                               singular_values)
+from ui.figures import vanishing as fv
+from ui.notation import NOTATIONS
+
+NT = NOTATIONS["wxh"]
+
+
+def model(*, H=6, D=3, T=20, rho=0.9, seed=0, init="normal", bias=0.0):
+    p = rc.init_params(D, H, 2, seed=seed, init=init, spectral_radius=rho)
+    rng = np.random.default_rng(seed + 100)
+    p = p.replace(b_h=bias * np.ones(H))
+    return p, rng.standard_normal((T, D))
+
+
+def traces(fig, meta):
+    return [t for t in fig.data if t.meta == meta]
+
+
+def one(fig, meta):
+    found = traces(fig, meta)
+    assert len(found) == 1, f"expected one trace with meta {meta!r}, got {[t.meta for t in fig.data]}"
+    return found[0]
+
+
+# ---- the main curve -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("ord", ["2", "fro"])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "identity"])
+def test_curve_values_equal_engine_norms(activation, ord):
+    p, xs = model(T=15)
+    norms = jacobian_norms_to_last(p, xs, activation=activation, ord=2 if ord == "2" else "fro")
+    bound = fv.bound_for_norm(jacobian_bound(p, activation, 15), ord, H=6)
+    fig = fv.curve_figure(norms, bound, nt=NT, ord=ord)
+    curve = one(fig, "curve")
+    np.testing.assert_array_equal(np.asarray(curve.x), np.arange(1, 16))
+    np.testing.assert_allclose(np.asarray(curve.y, dtype=float), norms, rtol=0, atol=0)
+    np.testing.assert_allclose(np.asarray(one(fig, "bound").y, dtype=float), bound, rtol=0, atol=0)
+
+
+def test_distance_axis_puts_k_at_T_minus_k():
+    norms = 0.5 ** np.arange(9, -1, -1.0)        # entry k-1 = 0.5^(T-k), T = 10
+    fig = fv.curve_figure(norms, norms, nt=NT, axis="distance")
+    curve = one(fig, "curve")
+    np.testing.assert_array_equal(np.asarray(curve.x), 10 - np.arange(1, 11))
+    assert fig.layout.xaxis.autorange == "reversed"    # distance 0 (= k = T) stays on the right
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bound_lies_above_the_measured_curve_on_random_cases(seed):
+    rng = np.random.default_rng(seed)
+    activation = ["tanh", "relu", "sigmoid", "identity"][seed % 4]
+    H, T = int(rng.integers(1, 9)), int(rng.integers(1, 30))
+    p, xs = model(H=H, T=T, rho=float(rng.uniform(0.2, 2.0)), seed=seed, bias=float(rng.normal()))
+    for ord in ("2", "fro"):
+        norms = jacobian_norms_to_last(p, xs, activation=activation, ord=2 if ord == "2" else "fro")
+        fig = fv.curve_figure(norms, fv.bound_for_norm(jacobian_bound(p, activation, T), ord, H=H), nt=NT, ord=ord)
+        measured = np.asarray(one(fig, "curve").y, dtype=float)
+        bound = np.asarray(one(fig, "bound").y, dtype=float)
+        drawn = np.isfinite(measured) & np.isfinite(bound)
+        assert drawn[-1] and np.all(measured[drawn] <= bound[drawn] * (1 + 1e-10)), (activation, ord, measured, bound)
+
+
+def test_identity_curve_equals_matrix_powers():
+    p, xs = model(H=5, T=25, rho=1.05, bias=0.3)
+    for ord in ("2", "fro"):
+        engine = jacobian_norms_to_last(p, xs, activation="identity", ord=2 if ord == "2" else "fro")
+        independent = np.array([np.linalg.norm(np.linalg.matrix_power(p.W_hh, 25 - k), 2 if ord == "2" else "fro")
+                                for k in range(1, 26)])
+        powers = fv.matrix_power_norms(p.W_hh, 25, ord)
+        np.testing.assert_allclose(powers, independent, rtol=1e-12)
+        assert fv.relative_gap(engine, powers) < 1e-10
+        fig = fv.curve_figure(engine, engine, nt=NT, ord=ord, matrix_powers=powers)
+        np.testing.assert_allclose(np.asarray(one(fig, "powers").y, dtype=float), independent, rtol=1e-12)
+    # with tanh the curve is not the matrix powers: the check can fail
+    tanh = jacobian_norms_to_last(p, xs, activation="tanh", ord=2)
+    assert fv.relative_gap(tanh, fv.matrix_power_norms(p.W_hh, 25, "2")) > 1e-3
+
+
+def test_horizon_star_and_factor_label_sit_where_the_engine_says():
+    p, xs = model(T=40, rho=0.7)
+    norms = jacobian_norms_to_last(p, xs, activation="tanh", ord=2)
+    horizon = memory_horizon(norms)
+    kind, label = classify_factor(fit_decay_factor(norms))
+    assert kind == "vanishing" and 0 < horizon < 39
+    fig = fv.curve_figure(norms, jacobian_bound(p, "tanh", 40), nt=NT, horizon=horizon, factor_label=label)
+    star = one(fig, "horizon")
+    assert list(star.x) == [40 - horizon]
+    assert star.y[0] == norms[40 - horizon - 1]
+    assert star.y[0] >= 0.01 * norms[-1] and norms[40 - horizon - 2] < 0.01 * norms[-1]
+    assert label in fig.layout.annotations[0].text
+
+
+def test_overflow_and_zeros_are_pinned_to_the_axis_edges():
+    norms = np.array([np.inf, np.nan, 1e5, 10.0, 0.0, 0.0, 1.0])
+    fig = fv.curve_figure(norms, np.ones(7), nt=NT)
+    lo, hi = fig.layout.yaxis.range
+    edges = traces(fig, "edge")
+    top = [t for t in edges if t.marker.symbol == fv.OVERFLOW_SYMBOL]
+    bottom = [t for t in edges if t.marker.symbol == fv.ZERO_SYMBOL]
+    assert list(top[0].x) == [1, 2] and np.allclose(np.log10(top[0].y), hi)
+    assert list(bottom[0].x) == [5, 6] and np.allclose(np.log10(bottom[0].y), lo)
+    assert lo < 0 < np.log10(1e5) < hi
+    curve_y = np.asarray(one(fig, "curve").y, dtype=float)
+    assert np.isnan(curve_y[[0, 1, 4, 5]]).all() and list(curve_y[[2, 3, 6]]) == [1e5, 10.0, 1.0]
+    notes = fv.log_notes(norms, "the curve")
+    assert len(notes) == 2 and "2 value(s)" in notes[0] and "overflowed" in notes[0] and "exactly 0" in notes[1]
+    assert fv.log_notes(np.ones(3), "x") == []
+
+
+def test_relu_with_dead_units_gives_exact_zeros_that_are_drawn():
+    p, xs = model(T=12, bias=-50.0)               # every pre-activation negative: all ReLUs dead
+    norms = jacobian_norms_to_last(p, xs, activation="relu", ord=2)
+    assert norms[-1] == 1.0 and np.all(norms[:-1] == 0.0)
+    fig = fv.curve_figure(norms, jacobian_bound(p, "relu", 12), nt=NT)
+    bottom = [t for t in traces(fig, "edge") if t.marker.symbol == fv.ZERO_SYMBOL]
+    assert list(bottom[0].x) == list(range(1, 12))
+
+
+# ---- sweeps -------------------------------------------------------------------------------
+
+def test_sweep_has_one_trace_per_radius_with_the_engines_values():
+    radii = (0.5, 0.9, 1.0, 1.1, 1.5)
+    _, xs = model(T=30)
+    curves, horizons = [], []
+    for r in radii:
+        p, _ = model(T=30, rho=r)                # same seed: only the radius changes
+        norms = jacobian_norms_to_last(p, xs, activation="tanh", ord=2)
+        curves.append((f"ρ = {r:g}", norms))
+        horizons.append(memory_horizon(norms))
+    fig = fv.sweep_figure(curves, nt=NT, horizons=horizons, highlight="ρ = 0.9")
+    drawn = traces(fig, "curve")
+    assert len(drawn) == len(radii)
+    for trace, (name, norms), horizon in zip(drawn, curves, horizons):
+        assert trace.name.startswith(name) and f"horizon {horizon}" in trace.name
+        np.testing.assert_array_equal(np.asarray(trace.y, dtype=float), norms)
+    assert drawn[1].line.width > drawn[0].line.width
+    stars = one(fig, "horizon")
+    assert list(stars.x) == [30 - h for h in horizons]
+    assert horizons == sorted(horizons)          # a larger radius remembers at least as far back
+
+
+def test_sweep_without_curves_is_an_empty_figure():
+    fig = fv.sweep_figure([], nt=NT)
+    assert traces(fig, "curve") == []
+
+
+# ---- spectrum -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_spectrum_points_equal_numpy_eigenvalues_and_singular_values(activation):
+    p, _ = model(H=7, rho=1.3, seed=3)
+    ev = np.linalg.eigvals(p.W_hh)
+    sv = singular_values(p.W_hh)
+    gamma = rc.get_activation(activation).gamma
+    fig = fv.spectrum_figure(ev, sv[::-1], gamma=gamma, rho=1.3, nt=NT)
+    eig = one(fig, "eigenvalues")
+    np.testing.assert_array_equal(np.asarray(eig.x), ev.real)
+    np.testing.assert_array_equal(np.asarray(eig.y), ev.imag)
+    np.testing.assert_array_equal(np.asarray(one(fig, "singular").y), np.linalg.svd(p.W_hh, compute_uv=False))
+    rho_circle = one(fig, "rho")
+    assert np.allclose(np.hypot(rho_circle.x, rho_circle.y), 1.3)
+    assert np.isclose(np.max(np.abs(ev)), 1.3)           # the largest eigenvalue lies on the ρ circle
+    inverse = traces(fig, "inv_gamma")
+    if activation == "sigmoid":
+        assert np.allclose(np.hypot(inverse[0].x, inverse[0].y), 4.0)
+        assert fig.layout.xaxis.range[1] > 4.0
+    else:
+        assert inverse == [] and "γ = 1" in one(fig, "unit").name
+
+
+# ---- all pairs, dL/dh ---------------------------------------------------------------------
+
+def test_pairwise_heatmap_is_log10_of_the_engine_lower_triangle():
+    p, xs = model(T=9)
+    P = pairwise_jacobian_norms(p, xs, activation="tanh", ord=2)
+    fig = fv.pairwise_figure(P, nt=NT)
+    z = np.array(fig.data[0].z, dtype=float)
+    lower = np.tril(np.ones((9, 9), dtype=bool))
+    np.testing.assert_allclose(z[lower], np.log10(P[lower]), rtol=1e-14)
+    assert np.isnan(z[~lower]).all()
+    np.testing.assert_array_equal(np.array(fig.data[0].customdata, dtype=float)[lower], P[lower])
+
+
+def test_pairwise_heatmap_colours_zeros_and_overflow_at_the_ends():
+    P = np.tril(np.full((4, 4), 2.0))
+    P[3, 0], P[2, 0] = 0.0, np.inf
+    fig = fv.pairwise_figure(P, nt=NT)
+    z = np.array(fig.data[0].z, dtype=float)
+    assert z[3, 0] == fig.data[0].zmin and z[2, 0] == fig.data[0].zmax
+    assert np.isclose(z[1, 1], np.log10(2.0))
+
+
+def test_dl_dh_curve_equals_the_bptt_result():
+    p, xs = model(T=10)
+    ys = np.random.default_rng(1).integers(0, 2, 10)
+    res = rc.bptt(p, xs, ys, activation="tanh", loss="softmax_ce")
+    fig = fv.dl_dh_figure(res.dL_dh, nt=NT)
+    np.testing.assert_allclose(np.asarray(one(fig, "curve").y, dtype=float), np.linalg.norm(res.dL_dh, axis=1),
+                               rtol=1e-14)
+    assert np.isinf(fv.step_norms(np.array([[np.nan, 1.0], [3.0, 4.0]]))[0])
+    assert fv.step_norms(np.array([[3.0, 4.0]]))[0] == 5.0
+
+
+# ---- why it fades -------------------------------------------------------------------------
+
+def test_fade_figure_draws_the_engines_step_statistics():
+    p, xs = model(T=14, rho=1.2)
+    stats = step_factor_stats(p, xs, activation="tanh")
+    fig = fv.fade_figure(stats, activation="tanh", nt=NT)
+    np.testing.assert_array_equal(np.asarray(one(fig, "step").y, dtype=float), stats.factor_norm)
+    np.testing.assert_array_equal(np.asarray(one(fig, "activation").y, dtype=float), stats.fprime_max)
+    np.testing.assert_array_equal(np.asarray(one(fig, "weight").y, dtype=float), np.full(14, stats.W_hh_norm))
+    np.testing.assert_allclose(np.asarray(one(fig, "saturated").y, dtype=float), 100 * stats.saturated_fraction)
+    assert "saturated" in one(fig, "saturated").name
+    assert "dead" in one(fv.fade_figure(stats, activation="relu", nt=NT), "saturated").name
+
+
+def test_derivative_heatmap_is_units_by_time():
+    df = np.random.default_rng(0).random((11, 4))
+    fig = fv.derivative_heatmap(df, gamma=1.0, nt=NT)
+    np.testing.assert_array_equal(np.array(fig.data[0].z), df.T)
+    assert (fig.data[0].zmin, fig.data[0].zmax) == (0.0, 1.0)
+
+
+def stats_with(W_hh_norm, factor_norm, saturated, gamma=1.0):
+    T = len(factor_norm)
+    return StepFactorStats(W_hh_norm=W_hh_norm, fprime_max=np.ones(T), fprime_mean=np.ones(T),
+                           saturated_fraction=np.asarray(saturated, dtype=float),
+                           factor_norm=np.asarray(factor_norm, dtype=float), gamma=gamma, overflow_step=None)
+
+
+def test_fade_verdict_names_the_cause():
+    assert "from the weights" in fv.fade_verdict(stats_with(0.5, [0.5] * 5, [0] * 5), activation="identity")
+    assert "dead ReLUs (60 %" in fv.fade_verdict(stats_with(1.2, [0.3] * 5, [0.6] * 5), activation="relu")
+    assert "saturation (80 %" in fv.fade_verdict(stats_with(1.2, [0.2] * 5, [0.8] * 5), activation="tanh")
+    assert "small slope" in fv.fade_verdict(stats_with(1.2, [0.3] * 5, [0] * 5, 0.25), activation="sigmoid")
+    assert "can grow" in fv.fade_verdict(stats_with(1.5, [1.4] * 5, [0] * 5), activation="tanh")
+    assert "overflowed" in fv.fade_verdict(stats_with(1e200, [np.inf] * 3, [0] * 3), activation="relu")
+
+
+def test_fade_verdict_on_engine_cases():
+    p, xs = model(T=30, rho=0.5)
+    stats = step_factor_stats(p, xs, activation="identity")
+    assert "from the weights" in fv.fade_verdict(stats, activation="identity")
+    p, xs = model(T=30, rho=1.5, bias=-3.0)
+    stats = step_factor_stats(p, xs, activation="relu")
+    assert stats.saturated_fraction.mean() > 0.5 and "dead ReLUs" in fv.fade_verdict(stats, activation="relu")
+    assert SATURATION < 0.1
+
+
+# ---- export and labels --------------------------------------------------------------------
+
+def test_curves_frame_holds_every_curve_per_step():
+    norms, bound, dl = np.array([0.1, 0.5, 1.0]), np.array([0.25, 0.5, 1.0]), np.array([3.0, 2.0, 1.0])
+    frame = fv.curves_frame(norms, bound, dl, [("ρ = 0.5", np.array([0.01, 0.1, 1.0]))])
+    assert list(frame.columns) == ["step", "distance_T_minus_k", "norm_dhT_dhk", "bound", "norm_dL_dh_t",
+                                   "sweep ρ = 0.5"]
+    assert list(frame["distance_T_minus_k"]) == [2, 1, 0]
+    np.testing.assert_array_equal(frame["norm_dhT_dhk"], norms)
+    assert "inf" in fv.curves_frame(np.array([np.inf, 1.0]), np.ones(2), np.ones(2)).to_csv()
+
+
+def test_bound_for_the_frobenius_norm_is_scaled_by_sqrt_H():
+    b = np.array([4.0, 2.0, 1.0])
+    np.testing.assert_array_equal(fv.bound_for_norm(b, "2", H=9), b)
+    np.testing.assert_array_equal(fv.bound_for_norm(b, "fro", H=9), 3 * b)
+
+
+def test_labels_follow_the_notation():
+    assert fv.html_symbol("W_{hh}") == "W<sub>hh</sub>"
+    assert fv.html_symbol("W_h") == "W<sub>h</sub>"
+    assert fv.html_symbol("U") == "U"
+    assert fv.state_at(NOTATIONS["dlbook"], "T") == "h<sup>(T)</sup>"
+    assert fv.jacobian_label(NT, "T", "k", "fro") == "‖∂h<sub>T</sub>/∂h<sub>k</sub>‖<sub>F</sub>"
+    p, _ = model(H=3)
+    fig = fv.spectrum_figure(np.linalg.eigvals(p.W_hh), singular_values(p.W_hh), gamma=1.0, rho=0.9,
+                             nt=NOTATIONS["dlbook"])
+    assert "eigenvalues of W" in fig.layout.annotations[0].text
+
+
+def test_presentation_mode_enlarges_fonts():
+    norms = np.array([0.5, 1.0])
+    small = fv.curve_figure(norms, norms, nt=NT)
+    big = fv.curve_figure(norms, norms, nt=NT, presentation=True)
+    assert big.layout.font.size > small.layout.font.size and big.layout.height > small.layout.height

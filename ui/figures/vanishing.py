@@ -1,0 +1,486 @@
+"""Figures of the vanishing & exploding page: numpy arrays in, plotly Figures out.
+
+Every quantity is indexed by step, array index i holding step i + 1 (k or t = 1..T), as in
+rnn_core. Norm curves are drawn on log axes, where two kinds of value cannot be placed:
+exact zeros (dead ReLUs) and overflow (inf/nan). Both are drawn as markers pinned to the
+bottom and top edge of the axis, never dropped silently; `log_notes` words the note the page
+shows beside them.
+
+Labels are plotly HTML (<sub>, <sup>) in the user's chosen notation.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, GRADIENT_SCALE, INDIRECT_COLOUR,
+                              OVERFLOW_COLOUR, SEQUENCE_COLOURS, apply_style)
+from rnn_core.jacobians import SATURATION, StepFactorStats
+from ui.notation import Notation
+
+Array = np.ndarray
+NORM_NAMES = {"2": "spectral", "fro": "Frobenius"}
+HORIZON_SYMBOL = "star"
+ZERO_SYMBOL = "triangle-down"
+OVERFLOW_SYMBOL = "triangle-up"
+GREEN = SEQUENCE_COLOURS[2]          # singular values (Okabe-Ito bluish green)
+
+
+# ---- labels in the user's notation ---------------------------------------------------------
+
+def html_symbol(latex: str) -> str:
+    """A notation's LaTeX symbol as plotly HTML: 'W_{hh}' -> 'W<sub>hh</sub>', 'U' -> 'U'."""
+    return re.sub(r"_\{?([^{}]+)\}?$", r"<sub>\1</sub>", latex)
+
+
+def state_at(nt: Notation, t: str) -> str:
+    """h_t (or h^(t) in the Deep Learning book's notation) as plotly HTML."""
+    return f"{nt.h}<sup>({t})</sup>" if nt.superscript_time else f"{nt.h}<sub>{t}</sub>"
+
+
+def jacobian_label(nt: Notation, t: str, k: str, ord: str) -> str:
+    """'‖∂h_T/∂h_k‖₂' as HTML; the subscript names the norm (2: spectral, F: Frobenius)."""
+    norm = "2" if ord == "2" else "F"
+    return f"‖∂{state_at(nt, t)}/∂{state_at(nt, k)}‖<sub>{norm}</sub>"
+
+
+# ---- values a log axis cannot show ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class LogSplit:
+    """A curve split for a log axis. y: the positive finite values (nan elsewhere);
+    zero: exact zeros (or negatives, which norms never are); overflow: inf or nan."""
+
+    y: Array
+    zero: Array
+    overflow: Array
+
+
+def split_for_log(values) -> LogSplit:
+    v = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(v)
+    positive = finite & (v > 0)
+    return LogSplit(y=np.where(positive, v, np.nan), zero=finite & (v <= 0), overflow=~finite)
+
+
+def log_range(*curves) -> tuple[float, float]:
+    """(lo, hi) in log10 units covering every positive finite value, with a margin.
+
+    The margins leave room for the edge markers of zeros (at lo) and overflow (at hi).
+    """
+    values = np.concatenate([np.ravel(np.asarray(c, dtype=np.float64)) for c in curves] or [np.ones(1)])
+    good = values[np.isfinite(values) & (values > 0)]
+    if good.size == 0:
+        return -1.0, 1.0
+    lo, hi = float(np.log10(good.min())), float(np.log10(good.max()))
+    pad = max(0.3, 0.06 * (hi - lo))
+    return lo - pad, hi + pad
+
+
+def log_notes(values, what: str) -> list[str]:
+    """Plain sentences about the zeros and overflow in `values`, for the page's st.info."""
+    split = split_for_log(values)
+    notes = []
+    if split.overflow.any():
+        notes.append(f"{int(split.overflow.sum())} value(s) of {what} overflowed (inf or nan): they are "
+                     "drawn as ▲ markers pinned to the top edge.")
+    if split.zero.any():
+        notes.append(f"{int(split.zero.sum())} value(s) of {what} are exactly 0 (every path goes through "
+                     "a unit with f' = 0, e.g. dead ReLUs): a log axis has no 0, so they are drawn as ▼ "
+                     "markers on the bottom edge.")
+    return notes
+
+
+def _edge_markers(fig: go.Figure, x: Array, split: LogSplit, lo: float, hi: float, *, colour: str,
+                  name: str, row: int | None = None, col: int | None = None) -> None:
+    """Zeros as ▼ on the bottom edge, overflow as ▲ on the top edge of a log axis."""
+    for mask, level, symbol, what in ((split.zero, lo, ZERO_SYMBOL, "exactly 0"),
+                                      (split.overflow, hi, OVERFLOW_SYMBOL, "overflow (inf/nan)")):
+        if mask.any():
+            fig.add_trace(go.Scatter(
+                x=x[mask], y=np.full(int(mask.sum()), 10.0 ** level), mode="markers",
+                marker=dict(symbol=symbol, size=11, color=OVERFLOW_COLOUR if symbol == OVERFLOW_SYMBOL else colour,
+                            line=dict(width=1, color=colour)),
+                name=f"{name}: {what}", meta="edge", hovertemplate=f"%{{x}}: {what}<extra></extra>"),
+                row=row, col=col)
+
+
+def _steps_axis(T: int, axis: str) -> tuple[Array, str]:
+    """x values for k = 1..T: k itself, or the distance T - k."""
+    k = np.arange(1, T + 1)
+    return (k, "k (the earlier step)") if axis == "k" else (T - k, "distance T − k (steps back from T)")
+
+
+# ---- the main curve -------------------------------------------------------------------------
+
+def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
+                 horizon: int | None = None, factor_label: str = "", matrix_powers=None,
+                 presentation: bool = False) -> go.Figure:
+    """||dh_T/dh_k|| against k (or T - k) on a log axis, with the bound of eq. (11).
+
+    norms (T,): entry k-1 is ||dh_T/dh_k||. bound (T,): the bound at k, same indexing.
+    horizon: the memory horizon as a distance T - k (a ★ on the curve). matrix_powers (T,):
+    ||W_hh^(T-k)||, overlaid for the identity activation where it equals the curve.
+    """
+    norms = np.asarray(norms, dtype=np.float64)
+    T = norms.shape[0]
+    x, xlabel = _steps_axis(T, axis)
+    jac = jacobian_label(nt, "T", "k", ord)
+    split = split_for_log(norms)
+    bound_split = split_for_log(bound)
+    lo, hi = log_range(norms, bound)
+    fig = go.Figure()
+    scale = "" if ord == "2" else "√H · "
+    fig.add_trace(go.Scatter(
+        x=x, y=bound_split.y, mode="lines", name=f"bound {scale}(γ σ<sub>max</sub>)<sup>T−k</sup>, eq. (11)",
+        line=dict(color=BOUND_COLOUR, dash="dash", width=2), meta="bound",
+        hovertemplate="bound: %{y:.3g}<extra></extra>"))
+    if matrix_powers is not None:
+        fig.add_trace(go.Scatter(
+            x=x, y=split_for_log(matrix_powers).y, mode="markers", meta="powers",
+            name=f"‖{html_symbol(nt.W_hh)}<sup>T−k</sup>‖ (matrix powers)",
+            marker=dict(symbol="circle-open", size=9, color=INDIRECT_COLOUR),
+            hovertemplate="matrix power: %{y:.3g}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=x, y=split.y, mode="lines+markers", name=jac, meta="curve",
+        line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
+        hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"))
+    _edge_markers(fig, x, split, lo, hi, colour=DIRECT_COLOUR, name="curve")
+    if horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon]):
+        fig.add_trace(go.Scatter(
+            x=[x[T - 1 - horizon]], y=[split.y[T - 1 - horizon]], mode="markers", meta="horizon",
+            name=f"memory horizon: {horizon} step{'s' if horizon != 1 else ''}",
+            marker=dict(symbol=HORIZON_SYMBOL, size=18, color="#000000"),
+            hovertemplate="memory horizon<br>%{y:.3g}<extra></extra>"))
+    if factor_label:
+        fig.add_annotation(text=f"<b>{factor_label}</b>", xref="paper", yref="paper", x=0.99, y=0.98,
+                           xanchor="right", yanchor="top", showarrow=False,
+                           bgcolor="rgba(255,255,255,0.85)", bordercolor="#444444", borderwidth=1)
+    apply_style(fig, presentation=presentation, height=430)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.0))
+    fig.update_xaxes(title_text=xlabel, autorange="reversed" if axis == "distance" else True)
+    fig.update_yaxes(type="log", range=[lo, hi], title_text=f"{jac} (log)", exponentformat="power")
+    return fig
+
+
+def bound_for_norm(bound, ord: str, *, H: int) -> Array:
+    """The bound of eq. (11) for the chosen norm: as is for the spectral norm; times
+    ||I||_F = sqrt(H) for the Frobenius norm, since ||A B||_F <= ||A||_2 ||B||_F.
+
+    bound (T,): (gamma sigma_max)^(T-k) from rnn_core.jacobian_bound.
+    """
+    b = np.asarray(bound, dtype=np.float64)
+    if ord == "2":
+        return b
+    with np.errstate(over="ignore"):
+        return b * np.sqrt(H)
+
+
+def matrix_power_norms(W: Array, T: int, ord: str = "2") -> Array:
+    """(T,): entry k-1 is ||W^(T-k)||, the identity-activation Jacobian dh_T/dh_k (eq. (8)).
+
+    W (H, H). Powers are built by repeated multiplication, independent of the engine's
+    cumulative product, so the page can check the two against each other.
+    """
+    norm_ord = 2 if ord == "2" else "fro"
+    out = np.empty(T)
+    power = np.eye(W.shape[0])
+    with np.errstate(all="ignore"):
+        for n in range(T):                         # n = T - k steps
+            out[T - 1 - n] = np.linalg.norm(power, norm_ord) if np.all(np.isfinite(power)) else np.inf
+            power = W @ power
+    return out
+
+
+def relative_gap(a, b) -> float:
+    """max |a - b| / max(|b|, tiny) over the entries where both are finite."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    both = np.isfinite(a) & np.isfinite(b)
+    if not both.any():
+        return 0.0
+    return float(np.max(np.abs(a[both] - b[both]) / np.maximum(np.abs(b[both]), 1e-300)))
+
+
+# ---- sweeps ---------------------------------------------------------------------------------
+
+def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str = "2",
+                 axis: str = "k", horizons: Sequence[int | None] = (), title: str = "",
+                 highlight: str | None = None, presentation: bool = False) -> go.Figure:
+    """Several ||dh_T/dh_k|| curves overlaid on one log axis: one line trace per curve.
+
+    curves: (name, norms (T,)) pairs, all the same T. horizons: the memory horizon (distance
+    T - k) of each curve, marked with a ★. highlight: the name of the curve matching the
+    sidebar, drawn thicker.
+    """
+    T = np.asarray(curves[0][1]).shape[0] if curves else 1
+    x, xlabel = _steps_axis(T, axis)
+    lo, hi = log_range(*(c for _, c in curves))
+    fig = go.Figure()
+    star_x, star_y, star_c, star_text = [], [], [], []
+    horizons = list(horizons) + [None] * (len(curves) - len(horizons))
+    for i, ((name, norms), horizon) in enumerate(zip(curves, horizons)):
+        colour = SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)]
+        split = split_for_log(norms)
+        shown = name if horizon is None else f"{name} · horizon {horizon}"
+        fig.add_trace(go.Scatter(
+            x=x, y=split.y, mode="lines", name=shown, meta="curve",
+            line=dict(color=colour, width=4.5 if name == highlight else 2.5),
+            hovertemplate=f"{name}<br>%{{x}}: %{{y:.3g}}<extra></extra>"))
+        _edge_markers(fig, x, split, lo, hi, colour=colour, name=name)
+        if horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon]):
+            star_x.append(x[T - 1 - horizon])
+            star_y.append(split.y[T - 1 - horizon])
+            star_c.append(colour)
+            star_text.append(f"{name}: horizon {horizon}")
+    if star_x:
+        fig.add_trace(go.Scatter(
+            x=star_x, y=star_y, mode="markers", name="memory horizons (1 %)", meta="horizon",
+            marker=dict(symbol=HORIZON_SYMBOL, size=16, color=star_c, line=dict(width=1, color="#000")),
+            text=star_text, hovertemplate="%{text}<extra></extra>"))
+    apply_style(fig, title=title or None, presentation=presentation, height=430)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.0))
+    fig.update_xaxes(title_text=xlabel, autorange="reversed" if axis == "distance" else True)
+    fig.update_yaxes(type="log", range=[lo, hi], title_text=f"{jacobian_label(nt, 'T', 'k', ord)} (log)",
+                     exponentformat="power")
+    return fig
+
+
+# ---- the spectrum ---------------------------------------------------------------------------
+
+def _circle(radius: float, n: int = 241) -> tuple[Array, Array]:
+    angle = np.linspace(0.0, 2.0 * np.pi, n)
+    return radius * np.cos(angle), radius * np.sin(angle)
+
+
+def spectrum_figure(eigenvalues, singular_values, *, gamma: float, rho: float, nt: Notation,
+                    presentation: bool = False) -> go.Figure:
+    """Left: the eigenvalues of W_hh on the complex plane with the unit circle, the 1/gamma
+    circle of the activation and the circle of the sidebar's spectral radius rho.
+    Right: the singular values of W_hh, largest first, against 1 and 1/gamma.
+
+    eigenvalues (H,) complex; singular_values (H,) (any order; drawn sorted).
+    """
+    ev = np.asarray(eigenvalues, dtype=np.complex128)
+    sv = np.sort(np.asarray(singular_values, dtype=np.float64))[::-1]
+    W = html_symbol(nt.W_hh)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
+                        subplot_titles=(f"eigenvalues of {W}", f"singular values of {W}"))
+    cx, cy = _circle(1.0)
+    same = np.isclose(gamma, 1.0)
+    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color="#444444", width=1.5),
+                             name="unit circle" + (" = 1/γ circle (γ = 1)" if same else ""),
+                             meta="unit", hoverinfo="skip"), row=1, col=1)
+    if not same:
+        gx, gy = _circle(1.0 / gamma)
+        fig.add_trace(go.Scatter(x=gx, y=gy, mode="lines", line=dict(color=INDIRECT_COLOUR, dash="dash"),
+                                 name=f"1/γ circle (γ = {gamma:g})", meta="inv_gamma", hoverinfo="skip"),
+                      row=1, col=1)
+    rx, ry = _circle(rho)
+    fig.add_trace(go.Scatter(x=rx, y=ry, mode="lines", line=dict(color=DIRECT_COLOUR, dash="dot"),
+                             name=f"ρ = {rho:g} (sidebar)", meta="rho", hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(go.Scatter(
+        x=ev.real, y=ev.imag, mode="markers", name="eigenvalues", meta="eigenvalues",
+        marker=dict(size=8, color=DIRECT_COLOUR, line=dict(width=1, color="#000000")),
+        customdata=np.abs(ev), hovertemplate="%{x:.3f} %{y:+.3f}i<br>|λ| = %{customdata:.3f}<extra></extra>"),
+        row=1, col=1)
+    extent = 1.12 * max(1.0, rho, 1.0 / gamma, float(np.max(np.abs(ev), initial=0.0)))
+    fig.update_xaxes(range=[-extent, extent], title_text="Re λ", row=1, col=1, constrain="domain")
+    fig.update_yaxes(range=[-extent, extent], title_text="Im λ", row=1, col=1,
+                     scaleanchor="x", scaleratio=1, constrain="domain")
+
+    i = np.arange(1, sv.size + 1)
+    fig.add_trace(go.Scatter(x=i, y=sv, mode="markers+lines", name="singular values", meta="singular",
+                             marker=dict(size=7, color=GREEN), line=dict(color=GREEN, width=1),
+                             hovertemplate="σ<sub>%{x}</sub> = %{y:.3f}<extra></extra>"), row=1, col=2)
+    levels = [(1.0, "1", "#444444")] + ([] if same else [(1.0 / gamma, "1/γ", INDIRECT_COLOUR)])
+    for level, text, colour in levels:
+        fig.add_hline(y=level, line=dict(color=colour, dash="dash", width=1.5), row=1, col=2,
+                      annotation_text=text, annotation_position="top right")
+    top = max(float(sv.max(initial=0.0)), 1.0, 0.0 if same else 1.0 / gamma)
+    fig.update_xaxes(title_text="index i (largest first)", row=1, col=2)
+    fig.update_yaxes(title_text="σ<sub>i</sub>", range=[0, 1.1 * top], row=1, col=2)
+    apply_style(fig, presentation=presentation, height=440)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0))
+    return fig
+
+
+
+# ---- all pairs and the gradient each step receives -----------------------------------------
+
+def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", presentation: bool = False) -> go.Figure:
+    """Heatmap of log10 ||dh_t/dh_k|| over t (rows, top to bottom) and k (columns), k <= t.
+
+    pairwise (T, T): entry [t-1, k-1] = ||dh_t/dh_k|| for k <= t; the upper triangle is not
+    drawn. Zeros take the bottom colour and overflow the top colour (see `log_notes`).
+    """
+    P = np.asarray(pairwise, dtype=np.float64)
+    T = P.shape[0]
+    lower = np.tril(np.ones((T, T), dtype=bool))
+    split = split_for_log(np.where(lower, P, 1.0))
+    lo, hi = log_range(np.where(lower, P, np.nan))
+    with np.errstate(divide="ignore"):
+        z = np.log10(split.y)
+    z = np.where(split.zero, lo, np.where(split.overflow, hi, z))
+    z = np.where(lower, z, np.nan)
+    shown = np.where(lower, P, np.nan)
+    ticks = np.arange(np.ceil(lo), np.floor(hi) + 1)
+    if ticks.size > 8:                              # at most ~8 labels on the colour bar
+        ticks = ticks[:: int(np.ceil(ticks.size / 8))]
+    steps = np.arange(1, T + 1)
+    fig = go.Figure(go.Heatmap(
+        x=steps, y=steps, z=z, zmin=lo, zmax=hi, colorscale=GRADIENT_SCALE, customdata=shown,
+        colorbar=dict(title=dict(text="norm"), tickvals=ticks, ticktext=[f"10<sup>{int(v)}</sup>" for v in ticks]),
+        hovertemplate="t = %{y}, k = %{x}<br>norm = %{customdata:.3g}<extra></extra>", meta="pairwise"))
+    apply_style(fig, presentation=presentation, height=460)
+    fig.update_xaxes(title_text="k (from)", showgrid=False)
+    fig.update_yaxes(title_text="t (to)", autorange="reversed", showgrid=False)
+    return fig
+
+
+def dl_dh_figure(dL_dh, *, nt: Notation, presentation: bool = False) -> go.Figure:
+    """||dL/dh_t|| against t on a log axis: the total gradient each state receives (eq. (7)).
+
+    dL_dh (T, H); the curve is its row-wise Euclidean norm.
+    """
+    norms = step_norms(dL_dh)
+    T = norms.shape[0]
+    t = np.arange(1, T + 1)
+    split = split_for_log(norms)
+    lo, hi = log_range(norms)
+    label = f"‖∂{nt.L}/∂{state_at(nt, 't')}‖"
+    fig = go.Figure(go.Scatter(x=t, y=split.y, mode="lines+markers", name=label, meta="curve",
+                               line=dict(color=INDIRECT_COLOUR, width=3), marker=dict(size=5),
+                               hovertemplate="t = %{x}<br>%{y:.3g}<extra></extra>"))
+    _edge_markers(fig, t, split, lo, hi, colour=INDIRECT_COLOUR, name="gradient")
+    apply_style(fig, presentation=presentation, height=460)
+    fig.update_layout(showlegend=False)
+    fig.update_xaxes(title_text="t")
+    fig.update_yaxes(type="log", range=[lo, hi], title_text=f"{label} (log)", exponentformat="power")
+    return fig
+
+
+def step_norms(rows) -> Array:
+    """(T,) Euclidean norm of each row of a (T, H) array; inf where a row is not finite."""
+    R = np.asarray(rows, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        norms = np.sqrt(np.sum(R * R, axis=1))
+    return np.where(np.all(np.isfinite(R), axis=1), norms, np.inf)
+
+
+# ---- why it fades, step by step -------------------------------------------------------------
+
+def saturation_label(activation: str, threshold: float) -> str:
+    """What a unit passing almost no gradient is called for this activation."""
+    if activation == "relu":
+        return "dead units (f′ = 0)"
+    return f"saturated units (f′ < {100 * threshold:g} % of γ)"
+
+
+def fade_figure(stats: StepFactorStats, *, activation: str, nt: Notation,
+                presentation: bool = False) -> go.Figure:
+    """Each step's factor dh_t/dh_{t-1} = diag(f'(a_t)) W_hh (eq. (8)) split into its parts.
+
+    Top (log): ||W_hh||_2 (the weight part), max_i |f'(a_t)_i| (the activation part) and
+    ||diag(f'(a_t)) W_hh||_2 (the whole factor), with 1 marked. Bottom: the share of units
+    that pass almost no gradient at each step (saturated for tanh/sigmoid, dead for ReLU).
+    stats: rnn_core.step_factor_stats of one sequence; its arrays are (T,), t = 1..T.
+    """
+    T = stats.factor_norm.shape[0]
+    t = np.arange(1, T + 1)
+    W = html_symbol(nt.W_hh)
+    parts = ((np.full(T, stats.W_hh_norm), f"‖{W}‖<sub>2</sub> (weights)", DIRECT_COLOUR, "dash", "weight"),
+             (stats.fprime_max, "max |f′(a<sub>t</sub>)| (activation)", INDIRECT_COLOUR, "dot", "activation"),
+             (stats.factor_norm, f"‖diag(f′(a<sub>t</sub>)) {W}‖<sub>2</sub> (step factor)", "#000000", "solid",
+              "step"))
+    lo, hi = log_range(*(p[0] for p in parts), np.ones(1))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.64, 0.36], vertical_spacing=0.08)
+    for values, name, colour, dash, meta in parts:
+        split = split_for_log(values)
+        fig.add_trace(go.Scatter(x=t, y=split.y, mode="lines", name=name, meta=meta,
+                                 line=dict(color=colour, dash=dash, width=3 if meta == "step" else 2.5),
+                                 hovertemplate="t = %{x}: %{y:.3g}<extra></extra>"), row=1, col=1)
+        _edge_markers(fig, t, split, lo, hi, colour=colour, name=meta, row=1, col=1)
+    fig.add_hline(y=1.0, line=dict(color=BOUND_COLOUR, width=1.5), row=1, col=1,
+                  annotation_text="1: neither grows nor shrinks", annotation_position="bottom left")
+    fig.add_trace(go.Bar(x=t, y=100.0 * np.asarray(stats.saturated_fraction, dtype=np.float64),
+                         name=saturation_label(activation, SATURATION), meta="saturated",
+                         marker_color=OVERFLOW_COLOUR if activation == "relu" else INDIRECT_COLOUR,
+                         hovertemplate="t = %{x}: %{y:.0f} %<extra></extra>"), row=2, col=1)
+    apply_style(fig, presentation=presentation, height=520)
+    fig.update_layout(bargap=0.05, legend=dict(orientation="h", yanchor="top", y=-0.14, x=0.0))
+    fig.update_yaxes(type="log", range=[lo, hi], title_text="per-step factor", exponentformat="power",
+                     row=1, col=1)
+    fig.update_yaxes(title_text="% of units", range=[0, 100], row=2, col=1)
+    fig.update_xaxes(title_text="step t", row=2, col=1)
+    return fig
+
+
+def derivative_heatmap(df, *, gamma: float, nt: Notation, presentation: bool = False) -> go.Figure:
+    """f'(a_t) for every hidden unit (rows) and step t (columns), on a scale from 0 to gamma.
+
+    df (T, H). Dark columns are steps where most units pass little gradient back.
+    """
+    D = np.asarray(df, dtype=np.float64)
+    T, H = D.shape
+    fig = go.Figure(go.Heatmap(
+        x=np.arange(1, T + 1), y=np.arange(1, H + 1), z=D.T, zmin=0.0, zmax=gamma, colorscale=GRADIENT_SCALE,
+        colorbar=dict(title=dict(text="f′")), meta="df",
+        hovertemplate="t = %{x}, unit %{y}<br>f′ = %{z:.3g}<extra></extra>"))
+    apply_style(fig, presentation=presentation, height=max(300, min(520, 120 + 6 * H)))
+    fig.update_xaxes(title_text="step t", showgrid=False)
+    fig.update_yaxes(title_text="hidden unit", showgrid=False, autorange="reversed")
+    return fig
+
+
+def fade_verdict(stats: StepFactorStats, *, activation: str) -> str:
+    """One sentence naming what shrinks (or grows) the gradient most, from per-step numbers.
+
+    Compares the typical step factor (geometric mean of ||diag(f'(a_t)) W_hh||_2) with what
+    the weights alone allow (||W_hh||_2): the difference is what the activation takes away.
+    """
+    s = np.asarray(stats.factor_norm, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return "The step factors overflowed: the state itself blew up, so nothing can be read per step."
+    typical = float(np.exp(np.mean(np.log(np.maximum(s, 1e-300)))))
+    weights = stats.W_hh_norm
+    kept_by_activation = typical / weights if weights > 0 else 0.0
+    share = float(np.nanmean(stats.saturated_fraction))
+    head = f"A typical step scales the gradient by at most ×{typical:.3g} (geometric mean of ‖diag(f′) W‖₂); "
+    if typical >= 1.0:
+        return head + (f"the weights alone allow ×{weights:.3g} per step and the activation does not hold "
+                       "that back, so the gradient can grow.")
+    if kept_by_activation > 0.8:
+        return head + (f"the weights alone already shrink it (‖W‖₂ = {weights:.3g}), so the gradient dies "
+                       "from the weights.")
+    if activation == "relu":
+        cause = f"dead ReLUs ({100 * share:.0f} % of units pass no gradient on a typical step)"
+    elif activation == "sigmoid" and share < 0.5:
+        cause = f"the sigmoid's small slope (its derivative is at most γ = {stats.gamma:g})"
+    else:
+        cause = f"saturation ({100 * share:.0f} % of units sit where f′ ≈ 0 on a typical step)"
+    return head + (f"the weights alone would give ×{weights:.3g}, so most of the shrinking comes from the "
+                   f"activation: {cause}.")
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+def curves_frame(norms, bound, dL_dh_norms, sweeps: Sequence[tuple[str, Array]] = ()) -> pd.DataFrame:
+    """All curves of the page as one table, a row per step (for the CSV download).
+
+    norms, bound (T,): ||dh_T/dh_k|| and its bound at k; dL_dh_norms (T,): ||dL/dh_t|| at t;
+    sweeps: (name, norms (T,)) pairs, one column each.
+    """
+    T = np.asarray(norms).shape[0]
+    k = np.arange(1, T + 1)
+    columns = {"step": k, "distance_T_minus_k": T - k, "norm_dhT_dhk": np.asarray(norms, dtype=np.float64),
+               "bound": np.asarray(bound, dtype=np.float64), "norm_dL_dh_t": np.asarray(dL_dh_norms, dtype=np.float64)}
+    for name, values in sweeps:
+        columns[f"sweep {name}"] = np.asarray(values, dtype=np.float64)
+    return pd.DataFrame(columns)
