@@ -27,6 +27,8 @@ from .params import (INITIALISERS, PARAM_NAMES, Params, init_params, scale_to_sp
 from .truncation import Truncation, draw_xi, parse_truncation
 from .tasks import (TASKS, Task, TaskData, decode, encode, make_task_data, make_task_sampler,
                     task_preview)
+from .training import (MAX_STEPS, TrainResult, clip_by_global_norm, clip_by_value, generate, sgd_step,
+                       train)
 
 __all__ = [
     "ACTIVATIONS", "Activation", "get_activation", "BPTTResult", "bptt", "Trace", "forward",
@@ -34,4 +36,5 @@ __all__ = [
     "scale_to_spectral_radius", "spectral_radius", "zeros_like", "Truncation", "draw_xi",
     "parse_truncation",
     "TASKS", "Task", "TaskData", "decode", "encode", "make_task_data", "make_task_sampler", "task_preview",
+    "MAX_STEPS", "TrainResult", "clip_by_global_norm", "clip_by_value", "generate", "sgd_step", "train",
 ]
