@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 import rnn_core as rc
+from ui.derivation import STAGE_KEYS as DERIVATION_STAGES
 from ui.notation import NOTATIONS
 
 # Limits chosen so that every page recomputes within a slider move at the largest sizes.
@@ -137,7 +138,8 @@ FIELDS: tuple[Field, ...] = (
     Field("notation", "choice", "wxh", "Notation", options=tuple(NOTATIONS)),
     Field("edits", "edits", (), "Hand-edited weights"),
     # data
-    Field("task", "choice", "random", "Task", options=("random",), group="data"),
+    Field("task", "choice", "random", "Task", options=tuple(rc.TASKS), group="data",
+          help="the sequence the model reads; tasks other than random fix some sizes and the loss"),
     # truncation and training
     Field("truncation", "choice", "full", "Truncation",
           options=("full", "k_step", "chunked", "randomized"), group="truncation"),
@@ -171,6 +173,14 @@ FIELDS: tuple[Field, ...] = (
           group="view"),
     Field("v_acts", "choices", ("tanh", "relu", "identity"), "Activations to compare",
           options=tuple(rc.ACTIVATIONS), group="view"),
+    # derivation page (pages/derivation.py): the stage of the walk, the step t, the update's eta
+    Field("d_stage", "choice", "forward", "Stage", options=DERIVATION_STAGES, group="view"),
+    Field("d_step", "int", 5, "Step t", 1, MAX_T, group="view",
+          help="the time step whose numbers fill the equations (at most T)"),
+    Field("d_lr", "float", 0.1, "Learning rate η", 1e-4, 10.0, group="view",
+          help="the step size of the update (12) shown on this page"),
+    Field("d_all", "bool", False, "Show every stage", group="view",
+          help="the whole derivation at once instead of one stage at a time"),
     # presentation
     Field("presentation", "bool", False, "Presentation mode", group="app",
           help="larger fonts and fewer controls, for a projector"),
@@ -245,6 +255,45 @@ def edits_fit(config: Config) -> bool:
 
 # ---- parsing, validation and the URL --------------------------------------------------------
 
+def task_fixes(task: str) -> dict[str, Any]:
+    """The fields a task fixes, e.g. {'loss': 'mse', 'D': 1, 'O': 1} for 'sine'; {} for 'random'."""
+    return dict(_TASK_FIXES.get(task, {}))
+
+
+def _learn_task_fixes() -> dict[str, dict[str, Any]]:
+    # One small draw of each task tells its sizes and loss (char_lm's D = O follow from its text).
+    fixes = {}
+    for name, task in rc.TASKS.items():
+        if name == "random":
+            continue
+        data = rc.make_task_data(name, T=MIN_TASK_T)
+        fixes[name] = {"loss": data.loss, "D": data.D, "O": data.O}
+        if task.many_to_one:
+            fixes[name]["loss_at"] = "last"
+    return fixes
+
+
+MIN_TASK_T = 8                   # long enough for every task's defaults (copy's delay is 5)
+_TASK_FIXES = _learn_task_fixes()
+TASK_MIN_T = {"copy": 2}         # copy recalls a symbol at least one step back
+
+
+def _apply_task(values: dict[str, Any], raw: Mapping[str, Any]) -> list[str]:
+    """Force the fields the task fixes; a message for each one `raw` asked to be different."""
+    messages = []
+    task = rc.TASKS[values["task"]]
+    for name, fixed in task_fixes(values["task"]).items():
+        if values[name] != fixed and name in raw:
+            messages.append(f"The task '{task.title}' fixes {FIELD_BY_NAME[name].label} = {fixed}; "
+                            f"using it instead of {FIELD_BY_NAME[name].encode(values[name])}.")
+        values[name] = fixed
+    min_T = TASK_MIN_T.get(values["task"], 1)
+    if values["T"] < min_T:
+        messages.append(f"The task '{task.title}' needs T >= {min_T}; using T = {min_T}.")
+        values["T"] = min_T
+    return messages
+
+
 def parse(raw: Mapping[str, Any], *, base: Config = DEFAULT) -> tuple[Config, list[str]]:
     """A valid Config from `raw` (e.g. st.query_params), plus one message per replaced value.
 
@@ -269,6 +318,7 @@ def parse(raw: Mapping[str, Any], *, base: Config = DEFAULT) -> tuple[Config, li
             messages.append(f"{field.label} = {shown} is outside [{field.encode(field.lo)}, {field.encode(field.hi)}]; "
                             f"using {field.encode(clamped)} instead.")
         values[key] = clamped
+    messages += _apply_task(values, raw)
     config = Config(**values)
     if not edits_fit(config):
         messages.append("The hand-edited weights do not fit the model's sizes; they were dropped.")

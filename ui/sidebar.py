@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+import rnn_core as rc
 from ui import state
-from ui.config import Config, link_is_complete, to_query
+from ui.config import Config, link_is_complete, task_fixes, to_query
 from ui.notation import NOTATIONS
 
 # How choices read on screen (the URL keeps the short keys).
@@ -23,6 +24,7 @@ CHOICE_LABELS = {
     "truncation": {"full": "full BPTT", "k_step": "k-step truncation", "chunked": "chunked (detach every k)",
                    "randomized": "randomized"},
     "notation": {key: f"{n.title} ({n.source})" for key, n in NOTATIONS.items()},
+    "task": {key: t.title for key, t in rc.TASKS.items()},
 }
 
 # Widget and step per field, where the kind's default would not suit.
@@ -43,7 +45,19 @@ def field_widget(name: str) -> None:
     if name in CHOICE_LABELS:
         labels = CHOICE_LABELS[name]
         options["format_func"] = lambda key, labels=labels: labels.get(key, key)
+    if name in task_fixes(state.config().task):
+        options["disabled"] = True     # the task decides it; the caption under Task says so
     state.schema_widget(name, **options)
+
+
+def task_caption(config: Config) -> None:
+    task = rc.TASKS[config.task]
+    fixed = task_fixes(config.task)
+    text = f"{task.description}"
+    if fixed:
+        text += " It fixes " + ", ".join(f"{name} = {CHOICE_LABELS.get(name, {}).get(v, v)}"
+                                         for name, v in fixed.items()) + "."
+    st.caption(text)
 
 
 def render(config: Config) -> None:
@@ -68,6 +82,7 @@ def _all_settings(skip: tuple[str, ...]) -> None:
             field_widget(name)
     st.subheader("Data and notation")
     field_widget("task")
+    task_caption(state.config())
     field_widget("notation")
     st.subheader("Truncation")
     field_widget("truncation")

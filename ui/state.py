@@ -15,14 +15,14 @@ Pages read `config()`, `params()`, `data()` and `bptt_result()`; each is cached 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
-import numpy as np
 import streamlit as st
 
 import rnn_core as rc
-from ui.config import FIELD_BY_NAME, FIELDS, Config, Field, build_params, parse, to_query
+from rnn_core.tasks import DEFAULT_DELAY
+from ui.config import FIELD_BY_NAME, FIELDS, Config, Field, build_params, parse, task_fixes, to_query
 
 CONFIG_KEY = "_config"
 WARNED_KEY = "_warned"
@@ -61,6 +61,9 @@ def _from_widgets(base: Config) -> tuple[Config, list[str]]:
     """`base` updated with the current value of every widget that has state this run."""
     raw = {f.name: st.session_state[widget_key(f.name)] for f in FIELDS
            if widget_key(f.name) in st.session_state}
+    # fields the (new) task fixes are not the user's choice: their widgets are disabled
+    for name in task_fixes(raw.get("task", base.task)):
+        raw.pop(name, None)
     config, messages = parse(raw, base=base)
     for name, value in raw.items():
         # a rejected or clamped widget value is put back to what the config holds
@@ -110,6 +113,8 @@ def to_widget_value(field: Field, value: Any) -> Any:
     """The config's value as its widget holds it (floats lists are typed as text)."""
     if field.kind == "floats":
         return ", ".join(f"{v:g}" for v in value)
+    if field.kind == "choices":
+        return list(value)
     return value
 
 
@@ -120,6 +125,8 @@ def _default_widget(field: Field) -> str:
         return "selectbox"
     if field.kind == "floats":
         return "text_input"
+    if field.kind == "choices":
+        return "multiselect"
     if field.kind in ("int", "float"):
         return "slider" if field.lo is not None else "number_input"
     raise ValueError(f"field {field.name!r} of kind {field.kind!r} has no widget")
@@ -149,7 +156,7 @@ def schema_widget(name: str, *, widget: str | None = None, **kwargs: Any) -> Any
     options = {}
     if kind in ("slider", "number_input") and field.lo is not None:
         options = {"min_value": type(value)(field.lo), "max_value": type(value)(field.hi)}
-    if kind in ("selectbox", "radio", "segmented_control", "pills", "select_slider"):
+    if kind in ("selectbox", "radio", "segmented_control", "pills", "select_slider", "multiselect"):
         options = {"options": field.options}
     kwargs.setdefault("help", field.help or None)
     label = kwargs.pop("label", field.label)
@@ -184,16 +191,6 @@ def view_widget(name: str, **widget_kwargs: Any) -> Any:
 
 # ---- the model, the data and the gradients, cached on the config ---------------------------------
 
-@dataclass(frozen=True, eq=False)
-class SequenceData:
-    """One sequence: xs (T, D), ys (T,) ints [softmax_ce] or (T, O), mask (T,) or None."""
-
-    name: str
-    xs: np.ndarray
-    ys: np.ndarray
-    mask: np.ndarray | None
-
-
 _HASH = {Config: _config_hash}
 
 
@@ -203,7 +200,7 @@ def _cached_params(config: Config) -> rc.Params:
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
-def _cached_data(config: Config) -> SequenceData:
+def _cached_data(config: Config) -> rc.TaskData:
     return make_data(config)
 
 
@@ -215,18 +212,20 @@ def _cached_bptt(config: Config) -> rc.BPTTResult:
                    truncation=config.truncation_spec)
 
 
-def make_data(config: Config) -> SequenceData:
-    """The config's sequence, deterministic in the seed (a stream apart from the weights')."""
-    rng = np.random.default_rng([config.seed, 1])
-    T, D, O = config.T, config.D, config.O
-    xs = rng.standard_normal((T, D))
-    if config.loss == "softmax_ce":
-        ys = rng.integers(0, O, T)
-    elif config.loss == "sigmoid_bce":
-        ys = rng.random((T, O))
-    else:
-        ys = rng.standard_normal((T, O))
-    return SequenceData(config.task, xs, ys, config.mask)
+def make_data(config: Config) -> rc.TaskData:
+    """The config's one sequence (rnn_core.tasks), deterministic in the seed.
+
+    The task's own mask (e.g. copy's first steps, adding's last step) is multiplied by the
+    config's (loss only at the last step when loss_at is 'last').
+    """
+    options = {"loss": config.loss} if config.task == "random" else {}
+    if config.task == "copy":
+        options["delay"] = min(DEFAULT_DELAY, config.T - 1)   # shorter sequences recall sooner
+    data = rc.make_task_data(config.task, T=config.T, D=config.D, O=config.O, seed=config.seed, **options)
+    if config.mask is None:
+        return data
+    mask = config.mask if data.mask is None else data.mask * config.mask
+    return replace(data, mask=mask)
 
 
 def params(cfg: Config | None = None) -> rc.Params:
@@ -234,8 +233,8 @@ def params(cfg: Config | None = None) -> rc.Params:
     return _cached_params(cfg or config())
 
 
-def data(cfg: Config | None = None) -> SequenceData:
-    """The config's one sequence: xs (T, D), ys, mask."""
+def data(cfg: Config | None = None) -> rc.TaskData:
+    """The config's one sequence: xs (T, D), ys (T,) ints or (T, O), mask (T,) or None."""
     return _cached_data(cfg or config())
 
 
