@@ -1,0 +1,552 @@
+"""The derivation of BPTT, stage by stage, with the numbers of one model at one step t.
+
+Pure (numpy and rnn_core; no streamlit): `build(problem, result, t=..., notation=..., lr=...)`
+returns the stages of the walk, each a list of `Equation`s whose LaTeX shows the symbols of the
+chosen textbook notation, then the same equation with the model's numbers substituted, then the
+result. Equation numbers are those of rnn_core/__init__.py, (1)-(12).
+
+Numbers are printed with DIGITS significant digits. A dimension of at most FULL_LIMIT entries is
+printed whole; a longer one shows its first PREVIEW entries, an ellipsis, and the array's norm.
+Row-vector notation prints vectors as rows and every parameter (and its gradient) transposed,
+as that text names them (W_x = W_xh^T).
+
+Shapes: T steps, D inputs, H hidden units, O outputs; one sequence (no batch).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import rnn_core as rc
+from rnn_core.jacobians import jacobian_norms_to_last
+from rnn_core.spectral import singular_values
+from ui import notation as nt
+from ui.notation import Notation, d
+
+Array = np.ndarray
+THETA = r"\theta"
+
+DIGITS = 4          # significant digits of every printed number
+FULL_LIMIT = 6      # a dimension up to this size is printed whole
+PREVIEW = 4         # else its first PREVIEW entries, an ellipsis and the norm
+
+# (key, title, equation numbers) of the walk, in order. d_stage in ui/config.py uses the keys.
+STAGES = (
+    ("forward", "Forward pass", "(1)-(5)"),
+    ("output", "Output gradient", "(6)"),
+    ("last", "Where the recursion starts: dL/dh_T", "(7)"),
+    ("recursion", "The recursion: direct + indirect", "(7)"),
+    ("factor", "The factor dh_{t+1}/dh_t", "(8), (11)"),
+    ("double_sum", "The double sum, term by term", "(9)"),
+    ("params", "Every parameter gradient as a sum over t", "(10)"),
+    ("update", "The update", "(12)"),
+)
+STAGE_KEYS = tuple(key for key, _, _ in STAGES)
+
+# The output function that turns o_t into y-hat_t ("" for the identity of MSE).
+OUTPUT_FUNCTION = {"softmax_ce": r"\operatorname{softmax}", "mse": "", "sigmoid_bce": r"\sigma"}
+
+# f'(a_t) written through what the forward pass cached, as min-char-rnn computes it.
+DERIVATIVE_NOTE = {
+    "tanh": r"f'(a) = 1 - \tanh^2(a) = 1 - h^2",
+    "relu": r"f'(a) = 1 \text{ if } a > 0 \text{ else } 0",
+    "sigmoid": r"f'(a) = \sigma(a)\,(1 - \sigma(a)) = h\,(1 - h)",
+    "identity": r"f'(a) = 1",
+}
+
+
+# ---- printing numbers -------------------------------------------------------------------------
+
+def number(value: float) -> str:
+    """LaTeX of one number with DIGITS significant digits: 0.1235, -1.235{\\times}10^{-5}, \\infty."""
+    v = float(value)
+    if np.isnan(v):
+        return r"\mathrm{nan}"
+    if np.isinf(v):
+        return r"\infty" if v > 0 else r"-\infty"
+    text = f"{v:.{DIGITS}g}"
+    if text == "-0":
+        text = "0"
+    mantissa, _, exponent = text.partition("e")
+    return rf"{mantissa}{{\times}}10^{{{int(exponent)}}}" if exponent else mantissa
+
+
+def norm(values) -> float:
+    """The Euclidean (vector) or Frobenius (matrix) norm; inf or nan when an entry is."""
+    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    with np.errstate(all="ignore"):
+        biggest = np.max(np.abs(a), initial=0.0)
+        if biggest == 0 or not np.isfinite(biggest):
+            return float(biggest) if not np.isnan(a).any() else float("nan")
+        return float(biggest * np.sqrt(np.sum((a / biggest) ** 2)))   # no overflow of the squares
+
+
+def array(values, *, row: bool = False) -> str:
+    """bmatrix LaTeX of a vector (a column, or a row if `row`) or a matrix.
+
+    A dimension longer than FULL_LIMIT shows its first PREVIEW entries and an ellipsis, and
+    then the norm of the whole array is printed as a subscript.
+    """
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim == 0:
+        return number(a)
+    M = a if a.ndim == 2 else (a.reshape(1, -1) if row else a.reshape(-1, 1))
+    cut_rows, cut_cols = M.shape[0] > FULL_LIMIT, M.shape[1] > FULL_LIMIT
+    shown = M[:PREVIEW if cut_rows else None, :PREVIEW if cut_cols else None]
+    lines = [" & ".join([number(v) for v in r] + ([r"\cdots"] if cut_cols else [])) for r in shown]
+    if cut_rows:
+        lines.append(" & ".join([r"\vdots"] * shown.shape[1] + ([r"\ddots"] if cut_cols else [])))
+    body = r" \\ ".join(lines)
+    latex = rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+    if cut_rows or cut_cols:
+        which = r"_F" if a.ndim == 2 else ""
+        latex += rf"_{{\lVert\cdot\rVert{which} = {number(norm(a))}}}"
+    return latex
+
+
+@dataclass(frozen=True)
+class Printer:
+    """Prints arrays the way notation `n` writes them (rows and transposes for row vectors)."""
+
+    n: Notation
+
+    def vec(self, v: Array) -> str:
+        """A state vector: a column, or a row in row-vector notation."""
+        return array(v, row=self.n.row_vectors)
+
+    def vec_t(self, v: Array) -> str:
+        """A state vector transposed, as in delta h^T: a row (or a column in row notation)."""
+        return array(v, row=not self.n.row_vectors)
+
+    def param(self, M: Array) -> str:
+        """A parameter or its gradient as this text names it (row notation: W_x = W_xh^T)."""
+        return array(M.T if self.n.row_vectors and M.ndim == 2 else M, row=self.n.row_vectors)
+
+    def param_t(self, M: Array) -> str:
+        """The transpose of a parameter as written in an equation, e.g. W_hy^T (row: W_y^T = W_hy)."""
+        return array(M if self.n.row_vectors else M.T)
+
+    def apply(self, M: Array, v: str, *, transpose: bool = False) -> str:
+        """Numeric W v (or v W in row notation), mirroring Notation.times."""
+        W = self.param_t(M) if transpose else self.param(M)
+        return f"{v} {W}" if self.n.row_vectors else f"{W} {v}"
+
+    def outer(self, left: Array, right: Array) -> str:
+        """Numeric left right^T (row notation: right^T left), mirroring Notation.outer."""
+        if self.n.row_vectors:
+            return f"{self.vec_t(right)} {self.vec(left)}"
+        return f"{self.vec(left)} {self.vec_t(right)}"
+
+
+# ---- the equations ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Equation:
+    """One equation: symbols, then numbers, then the result.
+
+    key names the quantity `value` shows (e.g. "a", "dL_dh"), so tests can compare it with
+    rnn_core; tag is its number in rnn_core/__init__.py ("" if unnumbered). `steps` are the
+    right side with numbers substituted, one line each.
+    """
+
+    key: str
+    tag: str
+    lhs: str
+    rhs: str
+    steps: tuple[str, ...] = ()
+    value: str = ""
+    rel: str = "="
+    note: str = ""        # markdown shown under the equation
+
+    def latex(self) -> str:
+        """One display formula: aligned lines lhs = rhs = steps = value, with the tag."""
+        lines = [f"{self.lhs} &{self.rel} {self.rhs}"]
+        lines += [f"&= {s}" for s in self.steps]
+        if self.value:
+            lines.append(f"&= {self.value}")
+        tag = rf" \tag{{{self.tag}}}" if self.tag else ""
+        return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}" + tag
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """One model on one sequence: xs (T, D), ys (T,) ints [softmax_ce] or (T, O), mask (T,) or None."""
+
+    params: rc.Params
+    xs: Array
+    ys: Array
+    mask: Array | None
+    activation: str
+    loss: str
+    reduction: str = "sum"
+
+    @property
+    def T(self) -> int:
+        return self.xs.shape[0]
+
+    def solve(self, params: rc.Params | None = None) -> rc.BPTTResult:
+        """Exact BPTT (no truncation: the derivation is the exact one)."""
+        return rc.bptt(params or self.params, self.xs, self.ys, activation=self.activation,
+                       loss=self.loss, reduction=self.reduction, mask=self.mask)
+
+
+@dataclass(frozen=True, eq=False)
+class DoubleSum:
+    """The terms of eq. (9) for one loss term t: how dL_t/dW_hh splits over the steps k <= t.
+
+    pieces (t, H, H): term k-1 is the part of d(w_t L_t)/dW_hh that flows through step k's own
+    use of W_hh; norms (t,) their Frobenius norms; shares (t,) norms / sum(norms) (nan if all 0);
+    total (H, H): their sum, which is d(w_t L_t)/dW_hh.
+    """
+
+    t: int
+    pieces: Array
+    norms: Array
+    shares: Array
+    total: Array
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    title: str
+    tags: str
+    intro: str                          # markdown (with $inline$ LaTeX)
+    equations: tuple[Equation, ...]
+    notes: tuple[str, ...] = field(default=())   # markdown after the equations
+
+
+# ---- the walk, stage by stage ---------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class _Step:
+    """Everything one stage needs at step t (1-based; arrays indexed by i = t - 1)."""
+
+    problem: Problem
+    result: rc.BPTTResult
+    t: int
+    n: Notation
+    p: Printer
+    lr: float
+
+    @property
+    def i(self) -> int:
+        return self.t - 1
+
+    def at(self, symbol: str, t: int | str) -> str:
+        return self.n.at(symbol, str(t))
+
+    def h_prev(self, t: int) -> Array:
+        """h_{t-1} (H,), h_0 at t = 1."""
+        return self.result.trace.h0 if t == 1 else self.result.trace.h[t - 2]
+
+    def fprime(self, t: int) -> Array:
+        """f'(a_t) (H,)."""
+        tr = self.result.trace
+        return rc.get_activation(self.problem.activation).df(tr.a[t - 1], tr.h[t - 1])
+
+
+def build(problem: Problem, result: rc.BPTTResult, *, t: int, notation: str, lr: float,
+          double_sum: DoubleSum | None = None) -> tuple[Stage, ...]:
+    """Every stage of the derivation at step t (1..T) in `notation` with learning rate lr.
+
+    result: `problem.solve()`. double_sum: `double_sum_terms(problem, t)` (None leaves that
+    stage with the symbolic equation and a note).
+    """
+    if not 1 <= t <= problem.T:
+        raise ValueError(f"t must lie in [1, T={problem.T}], got {t!r}")
+    n = nt.NOTATIONS[notation]
+    s = _Step(problem, result, t, n, Printer(n), float(lr))
+    with np.errstate(all="ignore"):
+        return (_forward(s), _output(s), _last(s), _recursion(s), _factor(s),
+                _double_sum(s, double_sum), _params(s), _update(s))
+
+
+def _stage(key: str, intro: str, equations, notes=()) -> Stage:
+    _, title, tags = STAGES[STAGE_KEYS.index(key)]
+    return Stage(key, title, tags, intro, tuple(equations), tuple(notes))
+
+
+def _forward(s: _Step) -> Stage:
+    n, p, t, i, tr = s.n, s.p, s.t, s.i, s.result.trace
+    prob = s.problem
+    out = rc.get_loss(prob.loss)
+    act = rc.get_activation(prob.activation)
+    x, h_prev = p.vec(prob.xs[i]), p.vec(s.h_prev(t))
+    terms = [p.apply(prob.params.W_xh, x), p.apply(prob.params.W_hh, h_prev), p.vec(prob.params.b_h)]
+    a_eq = Equation("a", "1", s.at(n.a, t), n.pre_activation(str(t), str(t - 1)),
+                    (" + ".join(terms[::-1] if n.bias_first else terms),), p.vec(tr.a[i]),
+                    note=f"${s.at(n.h, 0)} = 0$: the state before the first step." if t == 1 else "")
+    h_eq = Equation("h", "2", s.at(n.h, t), rf"{act.latex}({s.at(n.a, t)})",
+                    (rf"{act.latex}\!\left({p.vec(tr.a[i])}\right)",), p.vec(tr.h[i]))
+    o_terms = [p.apply(prob.params.W_hy, p.vec(tr.h[i])), p.vec(prob.params.b_y)]
+    o_eq = Equation("o", "3", s.at(n.o, t), n.output(str(t)),
+                    (" + ".join(o_terms[::-1] if n.bias_first else o_terms),), p.vec(tr.o[i]))
+    y_hat = out.predict(tr.o[i])
+    squash = OUTPUT_FUNCTION[prob.loss]
+    yhat_eq = Equation("y_hat", "", s.at(n.y_hat, t), nt.y_hat_definition(n, prob.loss, str(t)),
+                       (rf"{squash}\!\left({p.vec(tr.o[i])}\right)",) if squash else (), p.vec(y_hat))
+    return _stage("forward", (
+        "The forward pass at the chosen step: the new state mixes the input with the previous "
+        "state (1), goes through the activation (2), is read out (3) and scored (4); "
+        "the loss of the sequence adds up every step's loss with its weight (5)."),
+        [a_eq, h_eq, o_eq, yhat_eq, _step_loss(s, y_hat), _total_loss(s)])
+
+
+def _step_loss(s: _Step, y_hat: Array) -> Equation:
+    n, p, t, i, prob = s.n, s.p, s.t, s.i, s.problem
+    value = number(s.result.step_losses[i])
+    rhs = nt.step_loss(n, prob.loss, str(t))
+    if prob.loss == "softmax_ce":
+        target = int(prob.ys[i])
+        return Equation("L_t", "4", s.at(n.L, t), rhs, (rf"-\log {number(y_hat[target])}",), value,
+                        note=f"The target class is ${s.at(n.y, t)} = {target}$ (counting from 0): "
+                             f"the loss is minus the log of the probability given to it.")
+    if prob.loss == "mse":
+        step = rf"\tfrac12 \left\lVert {p.vec(s.result.trace.o[i])} - {p.vec(prob.ys[i])} \right\rVert^2"
+        return Equation("L_t", "4", s.at(n.L, t), rhs, (step,), value)
+    y, yh = p.vec(prob.ys[i]), p.vec(y_hat)
+    step = (rf"-\mathbf{{1}}^{{\top}}\Big[{y} \odot \log {yh} + \big(1 - {y}\big) \odot "
+            rf"\log\big(1 - {yh}\big)\Big]")
+    return Equation("L_t", "4", s.at(n.L, t), rhs, (step,), value,
+                    note="Computed from the logits as $\\sum_j \\operatorname{softplus}(o_j) - y_j o_j$, "
+                         "which never takes the log of 0.")
+
+
+def _total_loss(s: _Step) -> Equation:
+    """Eq. (5) with every term for T <= FULL_LIMIT, else the first two, an ellipsis and the last."""
+    n, T, res = s.n, s.problem.T, s.result
+    w, Ls = res.weights, res.step_losses
+    show_w = not np.all(w == 1.0)
+    idx = list(range(T)) if T <= FULL_LIMIT else [0, 1, None, T - 1]
+    terms = [r"\cdots" if j is None else
+             (rf"{number(w[j])} \cdot {number(Ls[j])}" if show_w else number(Ls[j])) for j in idx]
+    rhs = rf"\sum_{{t=1}}^{{{T}}} {s.at('w', 't')} {s.at(n.L, 't')}"
+    return Equation("L", "5", n.L, rhs, (" + ".join(terms),), number(res.loss),
+                    note=_weights_note(s))
+
+
+def _weights_note(s: _Step) -> str:
+    prob = s.problem
+    counted = prob.T if prob.mask is None else int(np.count_nonzero(prob.mask))
+    if prob.reduction == "sum":
+        return f"Each step's loss has weight $w_t = m_t$; {counted} of {prob.T} steps count."
+    return f"'mean' divides each weight by the mask's sum; {counted} of {prob.T} steps count."
+
+
+def _output(s: _Step) -> Stage:
+    n, p, t, i, prob, res = s.n, s.p, s.t, s.i, s.problem, s.result
+    out = rc.get_loss(prob.loss)
+    w = res.weights[i]
+    m = 1.0 if prob.mask is None else prob.mask[i]
+    w_steps = () if prob.reduction == "sum" else (
+        rf"\frac{{{number(m)}}}{{{number(prob.T if prob.mask is None else np.sum(prob.mask))}}}",)
+    w_eq = Equation("w", "5", s.at("w", t), nt.step_weight(n, prob.reduction, str(t)), w_steps, number(w))
+    o = res.trace.o[i]
+    if prob.loss == "softmax_ce":
+        target = np.zeros_like(o)
+        target[int(prob.ys[i])] = 1.0
+        inner = rf"{p.vec(out.predict(o))} - {p.vec(target)}"
+    elif prob.loss == "mse":
+        inner = rf"{p.vec(o)} - {p.vec(prob.ys[i])}"
+    else:
+        inner = rf"{p.vec(out.predict(o))} - {p.vec(prob.ys[i])}"
+    g_eq = Equation("dL_do", "6", d(n.L, s.at(n.o, t)),
+                    rf"{s.at('w', t)} \big({nt.output_gradient(n, prob.loss, str(t))}\big)",
+                    (rf"{number(w)} \left({inner}\right)",), p.vec(res.dL_do[i]),
+                    note="This step carries no loss (its mask is 0), so nothing enters here."
+                    if w == 0 else "")
+    why = {"softmax_ce": "softmax and cross-entropy together give the famously simple "
+                         "$\\hat y_t - \\operatorname{onehot}(y_t)$: predicted minus wanted probabilities",
+           "mse": "half the squared error gives the residual $o_t - y_t$",
+           "sigmoid_bce": "a sigmoid with binary cross-entropy gives $\\sigma(o_t) - y_t$"}[prob.loss]
+    return _stage("output", f"The gradient enters at the outputs: {why}, scaled by the step's "
+                            "weight $w_t$ in (5).", [w_eq, g_eq])
+
+
+def _last(s: _Step) -> Stage:
+    n, p, prob, res = s.n, s.p, s.problem, s.result
+    T = prob.T
+    dL_do = d(n.L, s.at(n.o, T))
+    eq = Equation("dL_dh_T", "7", d(n.L, s.at(n.h, T)), n.times("W_hy", dL_do, transpose=True),
+                  (p.apply(prob.params.W_hy, p.vec(res.dL_do[T - 1]), transpose=True),),
+                  p.vec(res.dL_dh[T - 1]))
+    return _stage("last", f"The last state $h_T$ (here $T = {T}$) feeds only its own output: "
+                          "nothing comes after it, so the indirect part of (7) is 0 and the gradient "
+                          "is just the output gradient sent back through the read-out weights.", [eq])
+
+
+def _recursion(s: _Step) -> Stage:
+    n, p, t, i, prob, res = s.n, s.p, s.t, s.i, s.problem, s.result
+    direct_sym, indirect_sym = nt.recursion(n, str(t), str(t + 1))
+    direct_num = p.apply(prob.params.W_hy, p.vec(res.dL_do[i]), transpose=True)
+    lhs = d(n.L, s.at(n.h, t))
+    if t == prob.T:
+        eq = Equation("dL_dh", "7", lhs, direct_sym, (direct_num,), p.vec(res.dL_dh[i]),
+                      note=f"At $t = T$ there is no $h_{{T+1}}$: the indirect part is 0.")
+    else:
+        fp, nxt = p.vec(s.fprime(t + 1)), p.vec(res.dL_dh[i + 1])
+        inner = rf"\left({nxt} \odot {fp}\right)" if n.row_vectors else rf"\left({fp} \odot {nxt}\right)"
+        indirect_num = p.apply(prob.params.W_hh, inner, transpose=True)
+        eq = Equation("dL_dh", "7", lhs, rf"{direct_sym} + {indirect_sym}",
+                      (rf"{direct_num} + {indirect_num}",
+                       rf"\underbrace{{{p.vec(res.dL_dh_direct[i])}}}_{{\text{{direct}}}} + "
+                       rf"\underbrace{{{p.vec(res.dL_dh_indirect[i])}}}_{{\text{{indirect}}}}"),
+                      p.vec(res.dL_dh[i]))
+    share = _share(norm(res.dL_dh_direct[i]), norm(res.dL_dh_indirect[i]))
+    return _stage("recursion", (
+        f"Going backward from $T$, the state $h_t$ gets gradient two ways: *directly* through its own "
+        f"output $o_t$, and *indirectly* through the next state $h_{{t+1}}$, which already holds "
+        f"everything later steps send back. Here the indirect part is {share} of the two norms."),
+        [eq])
+
+
+def _share(direct: float, indirect: float) -> str:
+    total = direct + indirect
+    return f"{indirect / total:.0%}" if np.isfinite(total) and total > 0 else "undefined"
+
+
+def _factor(s: _Step) -> Stage:
+    n, p, t, prob, res = s.n, s.p, s.t, s.problem, s.result
+    T = prob.T
+    equations = []
+    notes = []
+    if T == 1:
+        notes.append("With $T = 1$ there is no recurrence to go through: no factor.")
+    else:
+        j = t + 1 if t < T else T            # the factor dh_j/dh_{j-1} shown
+        if t == T:
+            notes.append(f"$h_T$ has no successor; shown instead is the factor into $h_T$ from $h_{{T-1}}$.")
+        fp = s.fprime(j)
+        J = fp[:, None] * prob.params.W_hh
+        W = p.param_t(prob.params.W_hh) if n.row_vectors else p.param(prob.params.W_hh)
+        equations.append(Equation(
+            "factor", "8", d(s.at(n.h, j), s.at(n.h, j - 1)), n.jacobian_factor(str(j)),
+            (rf"\operatorname{{diag}}\!\left({p.vec(fp)}\right) {W}",), array(J),
+            note=rf"Entry $[r, c]$ is $\partial {s.at(n.h, j)}[r] / \partial {s.at(n.h, j - 1)}[c]$ in "
+                 rf"every notation; here ${DERIVATIVE_NOTE[prob.activation]}$."))
+    norms = jacobian_norms_to_last(prob.params, prob.xs[t - 1:], activation=prob.activation,
+                                   h0=s.h_prev(t), ord=2)
+    gamma = rc.get_activation(prob.activation).gamma
+    sigma = float(singular_values(prob.params.W_hh)[0])
+    dist = T - t
+    prod = rf"\Big\lVert \prod_{{i={t + 1}}}^{{{T}}} {d(s.at(n.h, 'i'), s.at(n.h, 'i-1'))} \Big\rVert_2"
+    equations.append(Equation("jac_norm", "8", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
+                              prod if dist else r"\lVert I \rVert_2", (), number(norms[0])))
+    equations.append(Equation(
+        "bound", "11", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
+        rf"\big(\gamma\, \sigma_{{\max}}({n.W_hh})\big)^{{T - t}}",
+        (rf"\big({number(gamma)} \cdot {number(sigma)}\big)^{{{dist}}}",),
+        number(_power(gamma * sigma, dist)), rel=r"\le"))
+    return _stage("factor", (
+        "Every step back multiplies the gradient by the Jacobian of one step, (8). Their product "
+        "over many steps shrinks or grows like a power of the factor's size: bounded by "
+        "$(\\gamma\\,\\sigma_{\\max})^{T-t}$ (11), where $\\gamma$ bounds $|f'|$."), equations, notes)
+
+
+def _power(base: float, exponent: int) -> float:
+    with np.errstate(over="ignore"):
+        return float(np.float64(base) ** exponent)
+
+
+def _double_sum(s: _Step, terms: DoubleSum | None) -> Stage:
+    n, t = s.n, s.t
+    lhs = d(rf"({s.at('w', t)} {s.at(n.L, t)})", n.W_hh)
+    rhs = rf"\sum_{{k=1}}^{{{t}}} {nt.double_sum_term(n, str(t))}"
+    intro = (f"Loss term $t = {t}$ depends on $W_{{hh}}$ through every step $k \\le t$: the "
+             "gradient made at step $k$ (where $W_{hh}$ multiplies $h_{k-1}$) travels forward to "
+             "$h_t$ through the product of factors (8). Distant terms carry long products, so they "
+             "shrink (vanishing) or grow (exploding). Summing these terms over $t$ gives (9).")
+    if terms is None:
+        return _stage("double_sum", intro, [Equation("double_sum", "9", lhs, rhs)],
+                      ["The term-by-term split is not available for this model."])
+    p = s.p
+    steps = ()
+    if t <= FULL_LIMIT:
+        steps = (" + ".join(rf"\underbrace{{{p.param(piece)}}}_{{k={k}}}"
+                            for k, piece in enumerate(terms.pieces, start=1)),)
+    eq = Equation("double_sum", "9", lhs, rhs, steps, p.param(terms.total),
+                  note="Each term $k$ is $\\big(f'(a_k) \\odot (\\partial h_t/\\partial h_k)^{\\top} "
+                       "\\partial (w_t L_t)/\\partial h_t\\big)\\, h_{k-1}^{\\top}$: a piece of "
+                       "$\\delta_k h_{k-1}^{\\top}$ in (10).")
+    notes = [] if t <= FULL_LIMIT else [
+        f"With $t = {t}$ terms the sum is shown as a table and chart only (written out for t up to {FULL_LIMIT})."]
+    return _stage("double_sum", intro, [eq], notes)
+
+
+def _params(s: _Step) -> Stage:
+    n, p, t, i, prob, res = s.n, s.p, s.t, s.i, s.problem, s.result
+    T = prob.T
+    delta_sym = s.at(r"\delta", t)
+    fp, dh = p.vec(s.fprime(t)), p.vec(res.dL_dh[i])
+    equations = [Equation("delta", "10", delta_sym, nt.delta(n, str(t)), (rf"{fp} \odot {dh}",),
+                          p.vec(res.dL_da[i]), note=f"${DERIVATIVE_NOTE[prob.activation]}$.")]
+    factors = {
+        "W_xh": lambda: p.outer(res.dL_da[i], prob.xs[i]),
+        "W_hh": lambda: p.outer(res.dL_da[i], s.h_prev(t)),
+        "b_h": lambda: p.vec(res.dL_da[i]),
+        "W_hy": lambda: p.outer(res.dL_do[i], res.trace.h[i]),
+        "b_y": lambda: p.vec(res.dL_do[i]),
+    }
+    for name in nt.PARAMS:
+        term = rf"\underbrace{{{factors[name]()}}}_{{\text{{term }} s = t}}"
+        before = r"\cdots + " if t > 1 else ""
+        after = r" + \cdots" if t < T else ""
+        equations.append(Equation(
+            f"grad_{name}", "10", d(n.L, n.param(name)),
+            rf"\sum_{{s=1}}^{{{T}}} {nt.gradient_term(n, name, 's')}",
+            (before + term + after,), p.param(getattr(res.grads, name))))
+    equations.append(Equation("dL_dh0", "7", d(n.L, s.at(n.h, 0)),
+                              n.times("W_hh", s.at(r"\delta", 1), transpose=True),
+                              (p.apply(prob.params.W_hh, p.vec(res.dL_da[0]), transpose=True),),
+                              p.vec(res.dL_dh0), note="The gradient that reaches the initial state."))
+    return _stage("params", (
+        "The same weights act at every step, so each parameter's gradient is a sum over the steps "
+        "of what that step contributes, through $\\delta_t$, the gradient at the pre-activation. "
+        f"Shown: the term of step $s = t = {t}$ with its numbers, and the whole sum."), equations)
+
+
+def _update(s: _Step) -> Stage:
+    n, p, prob, res = s.n, s.p, s.problem, s.result
+    eta = s.lr
+    new = {name: getattr(prob.params, name) - eta * getattr(res.grads, name) for name in nt.PARAMS}
+    equations = [
+        Equation(f"update_{name}", "12", n.param(name), rf"{n.param(name)} - \eta\, {d(n.L, n.param(name))}",
+                 (rf"{p.param(getattr(prob.params, name))} - {number(eta)}\, {p.param(getattr(res.grads, name))}",),
+                 p.param(new[name]), rel=r"\leftarrow")
+        for name in nt.PARAMS]
+    after = prob.solve(rc.Params(**new)).loss if all(np.all(np.isfinite(a)) for a in new.values()) else np.nan
+    equations.append(Equation("L_new", "", rf"{n.L}_{{\text{{after}}}}",
+                              rf"{n.L}\big({THETA} - \eta\, {d(n.L, THETA)}\big)", (), number(after),
+                              note=f"Before the step $L = {number(res.loss)}$."))
+    return _stage("update", (
+        f"One step of gradient descent with learning rate $\\eta = {number(eta)}$ moves every "
+        "parameter against its gradient (no clipping here; the Training page adds it)."), equations)
+
+
+# ---- export --------------------------------------------------------------------------------------
+
+def to_markdown(stages: tuple[Stage, ...], *, title: str, header: list[str],
+                tables: dict[str, list[dict]] | None = None) -> str:
+    """The derivation as Markdown with $$...$$ display LaTeX, for lecture notes.
+
+    header: lines of markdown under the title (the model, the notation); tables: heading ->
+    rows (dicts with the same keys), appended as Markdown tables.
+    """
+    out = [f"# {title}", "", *header, ""]
+    for number_, stage in enumerate(stages, start=1):
+        out += [f"## {number_}. {stage.title} {stage.tags}", "", stage.intro, ""]
+        for eq in stage.equations:
+            out += ["$$", eq.latex(), "$$", ""]
+            if eq.note:
+                out += [eq.note, ""]
+        out += [note + "\n" for note in stage.notes]
+    for heading, rows in (tables or {}).items():
+        if rows:
+            keys = list(rows[0])
+            out += [f"## {heading}", "", "| " + " | ".join(keys) + " |",
+                    "|" + "---|" * len(keys)]
+            out += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+            out.append("")
+    return "\n".join(out)
