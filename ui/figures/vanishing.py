@@ -6,11 +6,10 @@ exact zeros (dead ReLUs) and overflow (inf/nan). Both are drawn as markers pinne
 bottom and top edge of the axis, never dropped silently; `log_notes` words the note the page
 shows beside them.
 
-Labels are plotly HTML (<sub>, <sup>) in the user's chosen notation.
+Labels are plotly HTML (<sub>, <sup>) in the user's chosen notation (Notation.html_at/html_param).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -34,20 +33,10 @@ GREEN = SEQUENCE_COLOURS[2]          # singular values (Okabe-Ito bluish green)
 
 # ---- labels in the user's notation ---------------------------------------------------------
 
-def html_symbol(latex: str) -> str:
-    """A notation's LaTeX symbol as plotly HTML: 'W_{hh}' -> 'W<sub>hh</sub>', 'U' -> 'U'."""
-    return re.sub(r"_\{?([^{}]+)\}?$", r"<sub>\1</sub>", latex)
-
-
-def state_at(nt: Notation, t: str) -> str:
-    """h_t (or h^(t) in the Deep Learning book's notation) as plotly HTML."""
-    return f"{nt.h}<sup>({t})</sup>" if nt.superscript_time else f"{nt.h}<sub>{t}</sub>"
-
-
 def jacobian_label(nt: Notation, t: str, k: str, ord: str) -> str:
     """'‖∂h_T/∂h_k‖₂' as HTML; the subscript names the norm (2: spectral, F: Frobenius)."""
     norm = "2" if ord == "2" else "F"
-    return f"‖∂{state_at(nt, t)}/∂{state_at(nt, k)}‖<sub>{norm}</sub>"
+    return f"‖∂{nt.html_at(nt.h, t)}/∂{nt.html_at(nt.h, k)}‖<sub>{norm}</sub>"
 
 
 # ---- values a log axis cannot show ----------------------------------------------------------
@@ -144,7 +133,7 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
     if matrix_powers is not None:
         fig.add_trace(go.Scatter(
             x=x, y=split_for_log(matrix_powers).y, mode="markers", meta="powers",
-            name=f"‖{html_symbol(nt.W_hh)}<sup>T−k</sup>‖ (matrix powers)",
+            name=f"‖{nt.html_param('W_hh')}<sup>T−k</sup>‖ (matrix powers)",
             marker=dict(symbol="circle-open", size=9, color=INDIRECT_COLOUR),
             hovertemplate="matrix power: %{y:.3g}<extra></extra>"))
     fig.add_trace(go.Scatter(
@@ -268,7 +257,7 @@ def spectrum_figure(eigenvalues, singular_values, *, gamma: float, rho: float, n
     """
     ev = np.asarray(eigenvalues, dtype=np.complex128)
     sv = np.sort(np.asarray(singular_values, dtype=np.float64))[::-1]
-    W = html_symbol(nt.W_hh)
+    W = nt.html_param("W_hh")
     fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
                         subplot_titles=(f"eigenvalues of {W}", f"singular values of {W}"))
     cx, cy = _circle(1.0)
@@ -353,7 +342,7 @@ def dl_dh_figure(dL_dh, *, nt: Notation, presentation: bool = False) -> go.Figur
     t = np.arange(1, T + 1)
     split = split_for_log(norms)
     lo, hi = log_range(norms)
-    label = f"‖∂{nt.L}/∂{state_at(nt, 't')}‖"
+    label = f"‖∂{nt.L}/∂{nt.html_at(nt.h, 't')}‖"
     fig = go.Figure(go.Scatter(x=t, y=split.y, mode="lines+markers", name=label, meta="curve",
                                line=dict(color=INDIRECT_COLOUR, width=3), marker=dict(size=5),
                                hovertemplate="t = %{x}<br>%{y:.3g}<extra></extra>"))
@@ -393,7 +382,7 @@ def fade_figure(stats: StepFactorStats, *, activation: str, nt: Notation,
     """
     T = stats.factor_norm.shape[0]
     t = np.arange(1, T + 1)
-    W = html_symbol(nt.W_hh)
+    W = nt.html_param("W_hh")
     parts = ((np.full(T, stats.W_hh_norm), f"‖{W}‖<sub>2</sub> (weights)", DIRECT_COLOUR, "dash", "weight"),
              (stats.fprime_max, "max |f′(a<sub>t</sub>)| (activation)", INDIRECT_COLOUR, "dot", "activation"),
              (stats.factor_norm, f"‖diag(f′(a<sub>t</sub>)) {W}‖<sub>2</sub> (step factor)", "#000000", "solid",
