@@ -1,4 +1,64 @@
-"""Home: what BPTT is, what each page shows, lecture presets."""
+"""Home: what BPTT is, what each page shows, one-click lecture presets and the share link."""
+from pathlib import Path
+
 import streamlit as st
 
+from ui import sidebar, state
+from ui.presets import PRESETS
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS_PER_ROW = 4
+
+# What each page shows, in the order of the navigation (pages not written yet are left out).
+PAGE_SUMMARIES = (
+    ("pages/graph.py", "The network unrolled over time, coloured by gradient size; play the gradient "
+                       "flowing back from step T to step 1."),
+    ("pages/vanishing.py", "How ||dh_T/dh_k|| shrinks or grows with the distance T - k, the eigenvalues "
+                           "of W_hh and the bound that explains it."),
+    ("pages/model.py", "The equations of the current model, its five weight matrices as heatmaps and "
+                       "tables you can edit, upload and download."),
+    ("pages/derivation.py", "Every equation of BPTT in your textbook's notation with the live numbers at "
+                            "a step you pick, checked against finite differences."),
+    ("pages/training.py", "Train on small built-in tasks; compare full, truncated and randomized BPTT "
+                          "and gradient clipping."),
+)
+
+
+def apply_preset(key: str) -> None:
+    state.set_config(PRESETS[key].apply(state.config()))
+    st.toast(f"Preset loaded: {PRESETS[key].title}", icon=":material/check:")
+
+
 st.title("BPTT Explorer")
+st.markdown(
+    r"""
+A recurrent network applies the **same weights at every step**:
+$a_t = W_{xh}x_t + W_{hh}h_{t-1} + b_h$, $h_t = f(a_t)$, $o_t = W_{hy}h_t + b_y$.
+**Backpropagation through time** unrolls this loop into a deep feed-forward graph, one layer per
+step, and runs ordinary backpropagation on it. The gradient of $W_{hh}$ then sums a contribution
+from every step, and each contribution travels back through a product of Jacobians
+$\partial h_t/\partial h_{t-1} = \mathrm{diag}(f'(a_t))\,W_{hh}$, which is why gradients **vanish**
+or **explode** over long sequences. Every number here is computed live from the model in the sidebar.
+"""
+)
+
+st.subheader("The pages")
+for file, summary in PAGE_SUMMARIES:
+    if (ROOT / file).exists():
+        st.page_link(file, help=summary)
+        st.caption(summary)
+
+st.subheader("Lecture presets")
+st.caption("One click sets the model in the sidebar; every page then shows it.")
+keys = list(PRESETS)
+for start in range(0, len(keys), PRESETS_PER_ROW):
+    for column, key in zip(st.columns(PRESETS_PER_ROW, border=True), keys[start:start + PRESETS_PER_ROW]):
+        with column:
+            st.button(PRESETS[key].title, key=f"preset_{key}", on_click=apply_preset, args=(key,),
+                      width="stretch", type="primary")
+            st.caption(PRESETS[key].sentence)
+
+st.subheader("Share this view")
+st.caption("This link opens the app with exactly these settings (hand-edited weights included while "
+           "they fit). *Presentation mode* in the sidebar enlarges the text for a projector.")
+sidebar.share_link_body(state.config())

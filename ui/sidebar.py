@@ -100,7 +100,12 @@ def share_url(config: Config) -> str:
 
 def share_link(config: Config) -> None:
     with st.expander("Share this view", icon=":material/link:"):
-        st.code(share_url(config), language=None, wrap_lines=True)
-        if not link_is_complete(config):
-            st.warning("The hand-edited weights are too many for a link: it carries the other "
-                       "settings only. Send the weights file from *Model & weights* with it.")
+        share_link_body(config)
+
+
+def share_link_body(config: Config) -> None:
+    """The link (copy button included) and, when the weight edits do not fit in it, what to do."""
+    st.code(share_url(config), language=None, wrap_lines=True)
+    if not link_is_complete(config):
+        st.warning("The hand-edited weights are too many for a link: it carries the other settings "
+                   "only. Download the weights file on *Model & weights* and send it with the link.")
