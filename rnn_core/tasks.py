@@ -46,7 +46,7 @@ BUILTIN_TEXT = (
     "training calm. Small examples like this one let us watch every number move."
 )
 
-# The toy grammar of pos_tagging. Each clause is
+# The toy grammar of pos_tagging. Clauses follow each other; each is
 #   DET ADJ{0,2} NOUN VERB DET ADJ{0,2} NOUN [ADV] PUNCT
 # "fish", "watch", "light" and "train" are both nouns and verbs: only the context tells which.
 POS_TAGS = ("DET", "ADJ", "NOUN", "VERB", "ADV", "PUNCT")
@@ -59,8 +59,15 @@ POS_LEXICON = {
     "PUNCT": (".",),
 }
 POS_WORDS = tuple(sorted({w for words in POS_LEXICON.values() for w in words}))
-ADJ_COUNT_PROBS = (0.5, 0.35, 0.15)   # P(0, 1, 2 adjectives before a noun)
-ADV_PROB = 0.3
+# The same grammar as a Markov chain over slots of the clause, so that all B sentences grow
+# together, one vectorised step per token. slot -> (its tag, {next slot: probability}).
+# 0 or 1 or 2 adjectives before a noun with probabilities 0.5, 0.35, 0.15; ADV with 0.3.
+POS_SLOTS = (
+    ("DET", {1: 0.5, 3: 0.5}), ("ADJ", {2: 0.3, 3: 0.7}), ("ADJ", {3: 1.0}),      # 0-2  subject
+    ("NOUN", {4: 1.0}), ("VERB", {5: 1.0}),                                       # 3-4
+    ("DET", {6: 0.5, 8: 0.5}), ("ADJ", {7: 0.3, 8: 0.7}), ("ADJ", {8: 1.0}),      # 5-7  object
+    ("NOUN", {9: 0.3, 10: 0.7}), ("ADV", {10: 1.0}), ("PUNCT", {0: 1.0}),         # 8-10
+)
 
 
 @dataclass(frozen=True)
@@ -211,15 +218,16 @@ def _make_char_lm(T, D, O, *, text):
     return V, V, "softmax_ce", None, draw
 
 
-def _pos_tag_lines(rng, T: int) -> list[int]:
-    """Tag indices of clauses chained until T tokens, cut at T."""
-    det, adj, noun, verb, adv, punct = range(len(POS_TAGS))
-    tags: list[int] = []
-    while len(tags) < T:
-        n1, n2 = rng.choice(3, size=2, p=ADJ_COUNT_PROBS)
-        tags += [det] + [adj] * n1 + [noun, verb, det] + [adj] * n2 + [noun]
-        tags += ([adv] if rng.random() < ADV_PROB else []) + [punct]
-    return tags[:T]
+def _pos_slot_chain():
+    """(tag of each slot (S,), cumulative transition probabilities (S, S)) of POS_SLOTS."""
+    S = len(POS_SLOTS)
+    P = np.zeros((S, S))
+    for i, (_, nxt) in enumerate(POS_SLOTS):
+        for j, prob in nxt.items():
+            P[i, j] = prob
+    cum = np.cumsum(P, axis=1)
+    cum /= cum[:, -1:]              # each row ends at exactly 1.0, above any uniform draw u < 1
+    return np.array([POS_TAGS.index(tag) for tag, _ in POS_SLOTS]), cum
 
 
 def _make_pos_tagging(T, D, O):
@@ -229,10 +237,15 @@ def _make_pos_tagging(T, D, O):
     table = np.array([[word_index[POS_LEXICON[t][j % len(POS_LEXICON[t])]] for j in range(counts.max())]
                       for t in POS_TAGS])
     one_hot = np.eye(len(POS_WORDS))
+    slot_tag, cum = _pos_slot_chain()
 
     def draw(rng, B):
-        tags = np.array([_pos_tag_lines(rng, T) for _ in range(B)]).T          # (T, B)
-        pick = (rng.random((T, B)) * counts[tags]).astype(np.intp)            # uniform within a tag
+        slots = np.zeros((T, B), dtype=np.intp)                     # every sentence starts at DET
+        u = rng.random((T, B))
+        for t in range(1, T):
+            slots[t] = (u[t, :, None] < cum[slots[t - 1]]).argmax(axis=1)  # next slot of the chain
+        tags = slot_tag[slots]                                      # (T, B)
+        pick = (rng.random((T, B)) * counts[tags]).astype(np.intp)  # uniform within a tag
         words = table[tags, pick]
         return one_hot[words], tags, {"words": POS_WORDS, "tags": POS_TAGS}
     return len(POS_WORDS), len(POS_TAGS), "softmax_ce", None, draw
@@ -345,7 +358,8 @@ def encode(text: str, vocab: str) -> Array:
 def decode(ids, vocab: str) -> str:
     """The string of character indices `ids` (any 1-D int sequence) in `vocab`."""
     ids = np.asarray(ids)
-    if ids.ndim != 1 or (ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= len(vocab))):
+    in_range = ids.size == 0 or (ids.dtype.kind in "iu" and 0 <= ids.min() and ids.max() < len(vocab))
+    if ids.ndim != 1 or not in_range:
         raise ValueError(f"ids must be a 1-D sequence of integers in [0, {len(vocab) - 1}], got {ids!r}")
     return "".join(vocab[i] for i in ids)
 

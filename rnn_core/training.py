@@ -82,7 +82,8 @@ def apply_clip(grads: Params, clip: tuple[str, float] | None) -> Params:
 
 def _check_lr_momentum(lr, momentum) -> tuple[float, float]:
     lr = _positive_finite("lr", lr)
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.number)) or not 0 <= momentum < 1:
+    is_number = isinstance(momentum, (int, float, np.number)) and not isinstance(momentum, bool)
+    if not is_number or not 0 <= momentum < 1:
         raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
     return lr, float(momentum)
 

@@ -100,6 +100,11 @@ def test_pos_tags_agree_with_the_lexicon_and_ambiguous_words_need_context():
         seen.setdefault(words[w], set()).add(tags[t])
     assert seen["watch"] == {"NOUN", "VERB"} and seen["the"] == {"DET"}
     assert d.ys[0].tolist() == [tags.index("DET")] * 40     # sentences start at a clause
+    allowed = {("DET", "ADJ"), ("DET", "NOUN"), ("ADJ", "ADJ"), ("ADJ", "NOUN"), ("NOUN", "VERB"),
+               ("NOUN", "ADV"), ("NOUN", "PUNCT"), ("VERB", "DET"), ("ADV", "PUNCT"), ("PUNCT", "DET")}
+    names = np.array(tags)[d.ys]
+    assert set(zip(names[:-1].ravel(), names[1:].ravel())) == allowed
+    assert not np.any((names[:-2] == "ADJ") & (names[1:-1] == "ADJ") & (names[2:] == "ADJ"))
 
 
 def test_sine_target_is_the_next_input():

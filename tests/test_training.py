@@ -113,7 +113,8 @@ def test_histories_match_bptt_on_the_first_batch():
     d = rc.make_task_data("adding", T=8, batch=5, seed=(4, 1))      # the batch of step 1
     res = rc.bptt(p, d.xs, d.ys, activation="tanh", loss="mse", reduction="mean", mask=d.mask)
     assert r.loss[0] == res.loss and r.grad_norm[0] == pytest.approx(res.grads.global_norm(), rel=1e-14)
-    assert r.param_grad_norms[0] == pytest.approx([np.linalg.norm(a) for _, a in res.grads.items()], rel=1e-14)
+    per_param = [np.linalg.norm(a) for _, a in res.grads.items()]
+    assert r.param_grad_norms[0] == pytest.approx(per_param, rel=1e-14)
     assert r.applied_norm[0] == pytest.approx(min(0.01, r.grad_norm[0]), rel=1e-12)
     # ||dL/dh_t||, averaged over sequences, each sequence's own loss on its own
     per_seq = [np.linalg.norm(rc.bptt(p, d.xs[:, b], d.ys[:, b], activation="tanh", loss="mse",
@@ -137,7 +138,8 @@ def test_same_seed_same_run_and_a_data_function_gives_the_same_run():
     kw = dict(steps=5, lr=0.2, momentum=0.5, activation="relu")
     a = train(p, "copy", T=9, batch=4, delay=3, seed=11, **kw)
     b = train(p, lambda s: rc.make_task_data("copy", T=9, batch=4, delay=3, seed=(11, s)), **kw)
-    assert np.array_equal(a.loss, b.loss) and np.array_equal(a.dL_dh_norms, b.dL_dh_norms) and a.params == b.params
+    assert np.array_equal(a.loss, b.loss) and np.array_equal(a.dL_dh_norms, b.dL_dh_norms)
+    assert a.params == b.params
     assert not np.array_equal(a.loss, train(p, "copy", T=9, batch=4, delay=3, seed=12, **kw).loss)
 
 
@@ -231,11 +233,13 @@ def char_model():
 def test_generate_returns_n_characters_of_the_vocabulary(char_model):
     params, info = char_model
     greedy = generate(params, info, "The ", 40, activation="tanh")
-    sampled = generate(params, info, "The ", 40, activation="tanh", greedy=False, temperature=0.8, seed=1)
+    sample = dict(activation="tanh", greedy=False, temperature=0.8, seed=1)
+    sampled = generate(params, info, "The ", 40, **sample)
     for text in (greedy, sampled):
         assert len(text) == 40 and set(text) <= set(info["vocab"])
     assert greedy == generate(params, info, "The ", 40, activation="tanh")
-    assert sampled == generate(params, info, "The ", 40, activation="tanh", greedy=False, temperature=0.8, seed=1)
+    assert sampled == generate(params, info, "The ", 40, **sample)
+    assert sampled != generate(params, info, "The ", 40, **{**sample, "seed": 2})
     assert generate(params, info, "a", 0, activation="tanh") == ""
 
 
