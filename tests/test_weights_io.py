@@ -1,0 +1,257 @@
+"""ui.weights_io: exact round trips, and every hostile upload refused with one clear sentence."""
+import io
+import json
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import rnn_core as rc
+from ui.weights_io import (MAX_FILE_BYTES, MAX_UNCOMPRESSED_BYTES, WeightsFileError, load_weights,
+                           to_json_bytes, to_npz_bytes)
+
+
+def params(D=3, H=4, O=2, seed=0):
+    p = rc.init_params(D, H, O, seed=seed)
+    rng = np.random.default_rng(seed)
+    return p.replace(b_h=rng.standard_normal(H), b_y=rng.standard_normal(O))
+
+
+def npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def good_arrays(**overrides):
+    return {**params().to_dict(), **overrides}
+
+
+def refused(filename, data) -> str:
+    with pytest.raises(WeightsFileError) as info:
+        load_weights(filename, data)
+    message = str(info.value)
+    assert "\n" not in message and 10 < len(message) < 300, message
+    return message
+
+
+# ---- round trips ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sizes", [(1, 1, 1), (3, 4, 2), (5, 16, 7)])
+@pytest.mark.parametrize("fmt", ["npz", "json"])
+def test_round_trip_is_exact(sizes, fmt):
+    p = params(*sizes, seed=sum(sizes))
+    data = to_npz_bytes(p) if fmt == "npz" else to_json_bytes(p)
+    loaded = load_weights(f"weights.{fmt}", data)
+    assert loaded == p
+    assert all(a.dtype == np.float64 for _, a in loaded.items())
+
+
+def test_json_written_is_plain_and_labelled():
+    doc = json.loads(to_json_bytes(params()))
+    assert doc["format"] == "bptt-explorer-weights"
+    assert doc["sizes"] == {"D": 3, "H": 4, "O": 2}
+    assert np.array(doc["W_hy"]).shape == (2, 4)
+
+
+def test_float32_upload_is_accepted_as_float64():
+    arrays = {k: v.astype(np.float32) for k, v in good_arrays().items()}
+    loaded = load_weights("w.npz", npz_bytes(**arrays))
+    assert loaded.W_hh.dtype == np.float64
+    np.testing.assert_array_equal(loaded.W_hh, arrays["W_hh"].astype(np.float64))
+
+
+def test_other_sizes_are_read_as_the_file_gives_them():
+    loaded = load_weights("w.npz", to_npz_bytes(params(7, 9, 5)))
+    assert loaded.sizes == (7, 9, 5)
+
+
+# ---- hostile .npz -----------------------------------------------------------------------------
+
+def test_pickle_inside_npz_is_refused_unread():
+    class Boom:
+        def __reduce__(self):
+            return (pytest.fail, ("the pickle was executed",))
+
+    data = npz_bytes(**good_arrays(W_hh=np.array([Boom()], dtype=object)))
+    assert "pickle" in refused("w.npz", data)
+
+
+def test_zip_bomb_is_refused_before_inflating():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, array in good_arrays().items():
+            archive.writestr(f"{name}.npy", _npy(array))
+        with archive.open("W_big.npy", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 20)
+            for _ in range(2 * MAX_UNCOMPRESSED_BYTES >> 20):
+                member.write(chunk)
+    data = buffer.getvalue()
+    assert len(data) < MAX_FILE_BYTES            # small on the wire, large once unpacked
+    start = time.perf_counter()
+    message = refused("w.npz", data)
+    assert time.perf_counter() - start < 0.5
+    assert "W_big" in message or "unpack" in message
+
+
+def test_zip_bomb_with_only_the_five_names_is_refused():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, array in good_arrays().items():
+            if name != "W_hh":
+                archive.writestr(f"{name}.npy", _npy(array))
+        with archive.open("W_hh.npy", "w", force_zip64=True) as member:
+            member.write(_npy(np.zeros((1000, 1000)))[:128])
+            chunk = bytes(1 << 20)
+            for _ in range(2 * MAX_UNCOMPRESSED_BYTES >> 20):
+                member.write(chunk)
+    assert "unpack" in refused("w.npz", buffer.getvalue())
+
+
+def test_npy_header_claiming_more_data_than_the_member_holds_is_refused():
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (10**9,)})
+    arrays = {name: _npy(a) for name, a in good_arrays().items()}
+    arrays["W_hh"] = header.getvalue() + bytes(64)
+    assert "claims shape" in refused("w.npz", _zip(arrays))
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"W_hh": np.zeros((4, 5))}, "W_hh (4, 5)"),
+    ({"b_y": np.zeros(3)}, "b_y (3,)"),
+    ({"W_xh": np.zeros(12)}, "W_xh must be a matrix"),
+    ({"W_xh": np.zeros((300, 3)), "W_hh": np.zeros((300, 300)), "b_h": np.zeros(300),
+      "W_hy": np.zeros((2, 300))}, "H = 300"),
+])
+def test_wrong_shapes_are_refused(change, expected):
+    assert expected in refused("w.npz", npz_bytes(**good_arrays(**change)))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.complex128, np.bool_, "U3"])
+def test_wrong_dtypes_are_refused(dtype):
+    arrays = good_arrays()
+    arrays["W_hh"] = arrays["W_hh"].astype(dtype)
+    assert "dtype" in refused("w.npz", npz_bytes(**arrays))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_are_refused(bad):
+    arrays = good_arrays()
+    arrays["b_h"] = arrays["b_h"].copy()
+    arrays["b_h"][1] = bad
+    assert "NaN or infinite" in refused("w.npz", npz_bytes(**arrays))
+
+
+def test_missing_and_extra_keys_are_refused():
+    arrays = good_arrays()
+    del arrays["b_y"]
+    assert "missing b_y" in refused("w.npz", npz_bytes(**arrays))
+    assert "unexpected extra" in refused("w.npz", npz_bytes(**good_arrays(extra=np.zeros(2))))
+
+
+@pytest.mark.parametrize("data, expected", [
+    (b"", "empty"),
+    (b"W_xh,W_hh\n1,2\n", "not a zip"),
+    (b"PK\x03\x04garbage", "damaged"),
+    (bytes(MAX_FILE_BYTES + 1), "at most"),
+])
+def test_empty_text_and_oversized_files_are_refused(data, expected):
+    assert expected in refused("w.npz", data)
+
+
+def test_truncated_npz_is_refused():
+    data = to_npz_bytes(params(4, 16, 3))
+    for cut in (len(data) // 3, len(data) // 2, len(data) - 10):
+        refused("w.npz", data[:cut])
+
+
+def test_empty_zip_is_refused():
+    assert "missing" in refused("w.npz", _zip({}))
+
+
+def test_unknown_extension_is_refused():
+    assert "neither" in refused("weights.pkl", to_npz_bytes(params()))
+
+
+# ---- hostile .json ----------------------------------------------------------------------------
+
+def _json(**overrides) -> bytes:
+    doc = {k: v.tolist() for k, v in good_arrays().items()}
+    doc.update(overrides)
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("data, expected", [
+    (b"[1, 2, 3]", "must hold an object"),
+    (b"{not json", "not valid JSON"),
+    (b"\xff\xfe\x00", "UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested"),
+    (b'{"W_xh": [[[[1]]]]}', "nested"),
+    (_json(W_hh=[["1", "2"]] * 4), "list of lists) of numbers"),
+    (_json(b_h=[True, False, True, False]), "of numbers"),
+    (_json(b_h=[None, 1, 2, 3]), "of numbers"),
+    (_json(W_hh=[[1.0, 2.0], [3.0]]), "rectangular"),
+    (_json(b_y=[10**400, 1.0]), "rectangular"),
+    (_json(b_y=[1e999, 1.0]), "NaN or infinite"),
+    (_json(W_xh=float("nan")), "of numbers"),
+    (_json(W_extra=[1.0]), "unexpected W_extra"),
+])
+def test_hostile_json_is_refused(data, expected):
+    assert expected in refused("w.json", data)
+
+
+def test_json_nan_literal_is_refused():
+    doc = {k: v.tolist() for k, v in good_arrays().items()}
+    doc["b_h"][0] = float("nan")
+    assert "NaN or infinite" in refused("w.json", json.dumps(doc).encode())
+
+
+def test_huge_json_is_refused_by_size():
+    data = b'{"W_xh": [' + b"1.0, " * (MAX_FILE_BYTES // 5) + b"1.0]}"
+    assert "at most" in refused("w.json", data)
+
+
+# ---- anything else: only WeightsFileError, never another exception ---------------------------
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_corrupted_files_raise_only_weights_file_error(data):
+    original = data.draw(st.sampled_from([to_npz_bytes(params()), npz_bytes(**good_arrays()),
+                                          to_json_bytes(params())]))
+    suffix = "json" if original.startswith(b"{") else "npz"
+    blob = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 8))):
+        position = data.draw(st.integers(0, len(blob) - 1))
+        blob[position] = data.draw(st.integers(0, 255))
+    try:
+        load_weights(f"w.{suffix}", bytes(blob))
+    except WeightsFileError:
+        pass
+
+
+@given(st.binary(max_size=2000), st.sampled_from(["w.npz", "w.json"]))
+@settings(max_examples=150, deadline=None)
+def test_random_bytes_raise_only_weights_file_error(blob, name):
+    try:
+        load_weights(name, blob)
+    except WeightsFileError:
+        pass
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def _npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, blob in members.items():
+            archive.writestr(f"{name}.npy", blob)
+    return buffer.getvalue()
