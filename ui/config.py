@@ -181,6 +181,16 @@ FIELDS: tuple[Field, ...] = (
           help="the step size of the update (12) shown on this page"),
     Field("d_all", "bool", False, "Show every stage", group="view",
           help="the whole derivation at once instead of one stage at a time"),
+    # unrolled graph page (pages/graph.py): the window of steps, the step in detail, what to draw
+    Field("g_step", "int", 1, "Step t in detail", 1, MAX_T, group="view",
+          help="the step whose numbers and eq. (7) are shown below the graph (at most T)"),
+    Field("g_start", "int", 1, "First step in view", 1, MAX_T, group="view",
+          help="a long sequence shows a window of steps; h_0 and L stay at its ends"),
+    Field("g_window", "int", 16, "Steps in view", 4, 30, group="view"),
+    Field("g_split", "bool", False, "Colour the direct / indirect parts", group="view",
+          help="edges o_t → h_t (direct part of dL/dh_t) in blue, h_{t+1} → h_t (indirect part) in orange"),
+    Field("g_source", "int", 0, "Follow one loss term", 0, MAX_T, group="view",
+          help="0: the whole loss L; s: the single term L_s alone, propagated back through the recurrence"),
     # presentation
     Field("presentation", "bool", False, "Presentation mode", group="app",
           help="larger fonts and fewer controls, for a projector"),
