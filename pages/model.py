@@ -1,0 +1,150 @@
+"""Model & weights: the equations of the chosen model, its five parameters as heatmaps and
+editable tables, reset, download and upload. Edits become config.edits and reach every page."""
+import numpy as np
+import streamlit as st
+
+import rnn_core as rc
+from ui import state
+from ui.config import build_params, edits_between, link_is_complete, parse, task_fixes
+from ui.figures.model import weight_heatmaps
+from ui.notation import NOTATIONS, equations
+from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
+from ui.weights_table import array_from_table, editor_key, table_of
+
+UPLOAD_KEY = "weights_upload"
+UPLOAD_RESULT = "_weights_upload_result"     # (file_id, ok, message) of the last processed file
+FORWARD_EQUATIONS = ("1", "2", "3", "y_hat", "4", "5")
+LONG_TABLE_ROWS = 16                         # taller tables scroll
+
+
+def derivative_latex(n, activation: str) -> str:
+    """f'(a_t) of the activation, written as rnn_core computes it (eq. (8) uses it)."""
+    a, h = n.at(n.a, "t"), n.at(n.h, "t")
+    return {"tanh": rf"f'({a}) = 1 - {h}^{{2}}",
+            "relu": rf"f'({a}) = \mathbb{{1}}[{a} > 0] \quad (\text{{ReLU}}'(0) = 0)",
+            "sigmoid": rf"f'({a}) = {h}\,(1 - {h})",
+            "identity": rf"f'({a}) = 1"}[activation]
+
+
+def apply_upload() -> None:
+    """on_change of the uploader: read the file; on success adopt its weights (and sizes)."""
+    upload = st.session_state.get(UPLOAD_KEY)
+    if upload is None:
+        st.session_state.pop(UPLOAD_RESULT, None)
+        return
+    ok, message = adopt_weights(upload.name, upload.getvalue())
+    st.session_state[UPLOAD_RESULT] = (upload.file_id, ok, message)
+
+
+def adopt_weights(filename: str, data: bytes) -> tuple[bool, str]:
+    """Make the file's weights the config's (as edits on the initialiser); keep the old on error."""
+    config = state.config()
+    try:
+        uploaded = load_weights(filename, data)
+    except WeightsFileError as err:
+        return False, f"Could not use '{filename[:60]}': {err} The previous weights are kept."
+    D, H, O = uploaded.sizes
+    fixed = task_fixes(config.task)
+    clashes = [f"{k} = {fixed[k]} (the file has {v})" for k, v in (("D", D), ("O", O)) if k in fixed and fixed[k] != v]
+    if clashes:
+        return False, (f"Could not use '{filename[:60]}': the task '{rc.TASKS[config.task].title}' needs "
+                       f"{', '.join(clashes)}. The previous weights are kept.")
+    sized, _ = parse({"D": D, "H": H, "O": O}, base=config.replace(edits=()))
+    state.set_config(sized.replace(edits=edits_between(build_params(sized), uploaded)))
+    resized = (D, H, O) != (config.D, config.H, config.O)
+    return True, (f"Loaded the weights of '{filename[:60]}'" +
+                  (f"; the model now has D = {D}, H = {H}, O = {O} as in the file." if resized else "."))
+
+
+def reset_weights() -> None:
+    state.set_config(state.config().replace(edits=()), reset_widgets=False)
+
+
+def weight_editor(name: str, params: rc.Params, base: rc.Params, n) -> None:
+    """A data_editor of one parameter; a changed cell becomes config.edits, then a rerun."""
+    config = state.config()
+    table = table_of(getattr(params, name), name, n)
+    edited = st.data_editor(
+        table, key=editor_key(config, name), width="stretch",
+        height="auto" if table.shape[0] <= LONG_TABLE_ROWS else 36 * LONG_TABLE_ROWS,
+        column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in table.columns})
+    new = array_from_table(edited, name, n)
+    if np.array_equal(new, getattr(params, name)):
+        return
+    if not np.all(np.isfinite(new)):
+        st.error(f"An emptied or non-numeric cell of {name} is not a weight; the previous value is kept.")
+        return
+    changed = params.replace(**{name: new})
+    state.set_config(config.replace(edits=edits_between(base, changed)), reset_widgets=False)
+    st.rerun()
+
+
+config = state.config()
+n = NOTATIONS[config.notation]
+params = state.params()
+base = state.params(config.replace(edits=()))
+
+st.title("Model & weights")
+st.caption(f"In the notation of {n.source} ({n.title}). Change the model in the sidebar; edit, "
+           "upload or download its weights here. Every page uses these weights.")
+
+left, right = st.columns([3, 2], gap="large")
+with left:
+    st.subheader("The model")
+    eqs = equations(n, activation=config.activation, loss=config.loss, reduction=config.reduction)
+    for key in FORWARD_EQUATIONS:
+        st.latex(eqs[key] + (rf"\tag{{{key}}}" if key.isdigit() else ""))
+    st.latex(derivative_latex(n, config.activation))
+    if config.loss_at == "last":
+        st.caption("Many-to-one: the mask m_t is 1 at the last step only, so only L_T counts.")
+    with st.expander("The same in the engine's names"):
+        st.latex(n.mapping())
+with right:
+    st.subheader("Sizes and spectrum")
+    sizes = st.columns(4)
+    for column, (label, value) in zip(sizes, (("T steps", config.T), ("D inputs", config.D),
+                                              ("H hidden", config.H), ("O outputs", config.O))):
+        column.metric(label, value)
+    spectrum = st.columns(3)
+    spectrum[0].metric("spectral radius ρ(W_hh)", f"{rc.spectral_radius(params.W_hh):.3f}",
+                       help="largest |eigenvalue|; the initialiser scales W_hh to the sidebar's ρ, "
+                            "hand edits can change it")
+    spectrum[1].metric("σ_max(W_hh)", f"{np.linalg.norm(params.W_hh, 2):.3f}",
+                       help="largest singular value: with γ = sup|f'| it bounds each step's gain, eq. (11)")
+    spectrum[2].metric("hand-edited entries", len(config.edits))
+    st.caption(f"Initialiser: {config.init}, seed {config.seed}, W_hh scaled to ρ = {config.rho:g}; "
+               "biases start at zero.")
+
+st.subheader("Weights")
+edited_entries = {(name, index) for name, index, _ in config.edits}
+st.plotly_chart(weight_heatmaps(params, n, edited=edited_entries, presentation=config.presentation),
+                key="weights_heatmaps", config={"displayModeBar": False})
+if config.edits:
+    st.caption("Outlined cells are hand-edited.")
+
+st.subheader("Edit the weights")
+st.caption("Type a new value into a cell and press Enter: the heatmaps and every page follow.")
+tabs = st.tabs([name for name in rc.PARAM_NAMES])
+for tab, name in zip(tabs, rc.PARAM_NAMES):
+    with tab:
+        weight_editor(name, params, base, n)
+
+actions = st.columns([1, 1, 1, 2])
+actions[0].button("Reset to the initialiser", on_click=reset_weights, disabled=not config.edits,
+                  icon=":material/restart_alt:", width="stretch")
+actions[1].download_button("Download .npz", to_npz_bytes(params), file_name="bptt_weights.npz",
+                           mime="application/octet-stream", on_click="ignore",
+                           icon=":material/download:", width="stretch")
+actions[2].download_button("Download .json", to_json_bytes(params), file_name="bptt_weights.json",
+                           mime="application/json", on_click="ignore", icon=":material/download:",
+                           width="stretch")
+if not link_is_complete(config):
+    actions[3].info("These edits are too many for a share link: send the weights file with it.",
+                    icon=":material/link_off:")
+
+upload = st.file_uploader(
+    f"Upload weights (.npz or .json, at most {MAX_FILE_BYTES // 2**20} MB): the five arrays "
+    "W_xh, W_hh, b_h, W_hy, b_y", type=["npz", "json"], key=UPLOAD_KEY, on_change=apply_upload)
+result = st.session_state.get(UPLOAD_RESULT)
+if upload is not None and result is not None and result[0] == upload.file_id:
+    (st.success if result[1] else st.error)(result[2])
