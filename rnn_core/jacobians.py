@@ -1,0 +1,258 @@
+"""Jacobians of the hidden states, eq. (8), and why they vanish or explode.
+
+    (8)  dh_t/dh_{t-1} = diag(f'(a_t)) W_hh,     dh_T/dh_k = prod_{i=k+1}^{T} dh_i/dh_{i-1}
+                                                           = dh_T/dh_{k+1} diag(f'(a_{k+1})) W_hh
+
+Convention: entry [r, c] of dh_t/dh_k is d h_t[r] / d h_k[c] (rows follow the later state), so
+for the identity activation dh_T/dh_k = W_hh^(T-k), not its transpose. Array index k-1 holds
+state h_k (h_0 is the initial state and has no entry).
+
+Every function here takes ONE sequence xs (T, D): a Jacobian belongs to one trajectory. Shapes:
+T steps, D inputs, H hidden units.
+
+Overflow is not an error. Once a product leaves the float range its entries are inf or nan, and
+so are the norms computed from it; where a pre-activation a_t itself is nan (a forward overflow),
+f'(a_t) is taken as nan rather than 0, so the Jacobians through that step say "unknown" instead
+of pretending the gradient died. `step_factor_stats(...).overflow_step` names the first step
+whose forward values are not finite. No numpy warning escapes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import as_float_array, check_h0, check_xs, first_nonfinite_step
+from .activations import get_activation
+from .forward import run_forward
+from .params import Params, validate_params
+
+Array = np.ndarray
+
+SATURATION = 0.05   # a unit is saturated (or dead) when f'(a) < SATURATION * gamma
+NORM_BLOCK = 32     # spectral norms are computed for this many stacked matrices at a time
+# Squared Frobenius norms inside this range neither overflow nor lose digits to underflow.
+_SAFE_SQUARES = (1e-290, 1e290)
+
+
+@dataclass(frozen=True)
+class _Sequence:
+    """One sequence's forward pass, as the Jacobians need it: a (T, H), fp (T, H) = f'(a_t)."""
+
+    a: Array
+    fp: Array
+    gamma: float
+    overflow_step: int | None
+
+
+def _run_one_sequence(params: Params, xs, activation: str, h0) -> _Sequence:
+    """Validate the arguments and run eqs. (1)-(2) on one sequence xs (T, D)."""
+    act = get_activation(activation)
+    D, H, _ = validate_params(params)
+    X = as_float_array("xs", xs)
+    if X.ndim == 3:
+        raise ValueError(f"xs must be one sequence of shape (T, D={D}) for Jacobians, got a batch of "
+                         f"shape {X.shape}; pass xs[:, b] for sequence b")
+    X, _ = check_xs(X, D)
+    H0 = check_h0(h0, 1, H, batched=False)
+    with np.errstate(all="ignore"):
+        A, Hs, _ = run_forward(params, X, H0, act)
+        a, h = A[:, 0], Hs[:, 0]
+        fp = act.df(a, h)
+        fp[np.isnan(a)] = np.nan    # f' of an overflowed pre-activation is unknown, not 0
+    overflow = first_nonfinite_step(np.concatenate([a, h], axis=1))
+    return _Sequence(a=a, fp=fp, gamma=act.gamma, overflow_step=overflow)
+
+
+def _check_ord(ord) -> str | int:
+    if isinstance(ord, str) and ord == "fro":
+        return "fro"
+    if not isinstance(ord, (str, bool)) and ord == 2:
+        return 2
+    raise ValueError(f"ord must be 'fro' or 2, got {ord!r}")
+
+
+# ---------------------------------------------------------------------------------- norms
+def _fro_norms(stack: Array) -> Array:
+    """||M||_F of each matrix of stack (n, H, H), without overflow or underflow of the squares.
+
+    The fast path is one dot product per matrix; matrices whose sum of squares leaves the safe
+    range are rescaled by their largest entry first. inf stays inf, nan stays nan.
+    """
+    flat = stack.reshape(stack.shape[0], -1)
+    squares = np.vecdot(flat, flat)
+    norms = np.sqrt(squares)
+    unsafe = ~((squares > _SAFE_SQUARES[0]) & (squares < _SAFE_SQUARES[1]))
+    for i in np.flatnonzero(unsafe):
+        biggest = np.max(np.abs(flat[i]))
+        if biggest == 0 or not np.isfinite(biggest):
+            norms[i] = biggest      # exactly 0, inf, or nan when a nan is present
+        else:
+            scaled = flat[i] / biggest
+            norms[i] = biggest * np.sqrt(scaled @ scaled)
+    return norms
+
+
+def _spectral_norms(stack: Array) -> Array:
+    """sigma_max of each matrix M of stack (n, H, H).
+
+    sigma_max(M)^2 is the largest eigenvalue of the Gram matrix G = M M^T: a symmetric eigenvalue
+    problem is about twice as fast as an SVD, and its largest eigenvalue is accurate to a few
+    ulps relative (only small singular values would lose digits). M is divided by ||M||_F first
+    so G can neither overflow nor underflow. A non-finite M has the norm inf (or nan).
+    """
+    fro = _fro_norms(stack)
+    out = fro.copy()                     # 0, inf and nan are their own spectral norms
+    ok = np.isfinite(fro) & (fro > 0)
+    if ok.any():
+        scaled = stack[ok] / fro[ok, None, None]
+        gram = np.matmul(scaled, scaled.transpose(0, 2, 1))
+        largest = np.linalg.eigvalsh(gram)[:, -1]
+        out[ok] = fro[ok] * np.sqrt(np.clip(largest, 0.0, 1.0))   # 0 <= sigma_max^2/||M||_F^2 <= 1
+    return out
+
+
+def _norms(stack: Array, ord: str | int) -> Array:
+    return _fro_norms(stack) if ord == "fro" else _spectral_norms(stack)
+
+
+# ------------------------------------------------------------------------------ Jacobians
+def step_jacobians(params: Params, xs, *, activation: str, h0=None) -> Array:
+    """dh_t/dh_{t-1} = diag(f'(a_t)) W_hh for t = 1..T (eq. (8)): (T, H, H); entry t-1 is step t.
+
+    xs (T, D) one sequence; h0 (H,) or None (zeros). Their product from the right end gives
+    `jacobians_to_last`.
+    """
+    seq = _run_one_sequence(params, xs, activation, h0)
+    with np.errstate(all="ignore"):
+        return seq.fp[:, :, None] * params.W_hh[None]
+
+
+def jacobians_to_last(params: Params, xs, *, activation: str, h0=None) -> Array:
+    """dh_T/dh_k for k = 1..T (eq. (8)): (T, H, H); entry k-1 is dh_T/dh_k, entry T-1 is I.
+
+    Entry [k-1, r, c] = d h_T[r] / d h_k[c]. For the identity activation entry k-1 equals
+    W_hh^(T-k). xs (T, D) one sequence (a batch is a ValueError); h0 (H,) or None (zeros).
+    Computed backward from k = T with one matrix product per step:
+    dh_T/dh_k = (dh_T/dh_{k+1} * f'(a_{k+1})[None, :]) @ W_hh (columns scaled, then W_hh).
+    Memory is T H^2; for norms alone use `jacobian_norms_to_last`, which streams.
+    """
+    seq = _run_one_sequence(params, xs, activation, h0)
+    T, H = seq.fp.shape
+    J = np.empty((T, H, H))
+    J[T - 1] = np.eye(H)
+    scaled = np.empty((H, H))
+    with np.errstate(all="ignore"):
+        for k in range(T - 2, -1, -1):              # index k holds dh_T/dh_{k+1}
+            np.multiply(J[k + 1], seq.fp[k + 1], out=scaled)   # ... diag(f'(a_{k+2}))
+            np.matmul(scaled, params.W_hh, out=J[k])           # ... W_hh
+    return J
+
+
+def _walk_back_to_first(W_hh: Array, fp: Array):
+    """Yield (i, dh_T/dh_{i+1}) for i = T-1 down to 0, keeping only two H x H matrices.
+
+    The yielded array is overwritten by the next step: copy it to keep it.
+    """
+    T, H = fp.shape
+    current, scratch = np.eye(H), np.empty((H, H))
+    yield T - 1, current
+    for i in range(T - 2, -1, -1):
+        np.multiply(current, fp[i + 1], out=scratch)       # dh_T/dh_{i+2} diag(f'(a_{i+2}))
+        np.matmul(scratch, W_hh, out=current)              # ... W_hh = dh_T/dh_{i+1}
+        yield i, current
+
+
+def jacobian_norms_to_last(params: Params, xs, *, activation: str, h0=None, ord="fro") -> Array:
+    """||dh_T/dh_k|| for k = 1..T: (T,); entry k-1 is the norm for h_k, entry T-1 is ||I||.
+
+    ord 'fro' (Frobenius; ||I|| = sqrt(H)) or 2 (spectral; ||I|| = 1). xs (T, D) one sequence;
+    h0 (H,) or None. Streams over k (eq. (8) backward) with O(H^2) memory for the running
+    product; spectral norms are computed in blocks of NORM_BLOCK matrices (see
+    `_spectral_norms`). The bound of eq. (11) is `rnn_core.spectral.jacobian_bound`.
+    """
+    ord = _check_ord(ord)
+    seq = _run_one_sequence(params, xs, activation, h0)
+    T, H = seq.fp.shape
+    norms = np.empty(T)
+    block = np.empty((min(NORM_BLOCK, T), H, H))
+    filled, first = 0, T          # block[j] holds the Jacobian of index first + filled - 1 - j
+    with np.errstate(all="ignore"):
+        for i, J in _walk_back_to_first(params.W_hh, seq.fp):
+            block[filled] = J
+            filled, first = filled + 1, i
+            if filled == len(block) or i == 0:
+                norms[first:first + filled] = _norms(block[:filled], ord)[::-1]
+                filled = 0
+    return norms
+
+
+def pairwise_jacobian_norms(params: Params, xs, *, activation: str, h0=None, ord="fro") -> Array:
+    """||dh_t/dh_k|| for every pair: (T, T); entry [t-1, k-1] for k <= t, 0 above the diagonal.
+
+    The diagonal is ||I|| (sqrt(H) for 'fro', 1 for ord=2); row T-1 equals
+    `jacobian_norms_to_last`. xs (T, D) one sequence; h0 (H,) or None.
+    Going forward in t, dh_t/dh_k = diag(f'(a_t)) W_hh dh_{t-1}/dh_k (eq. (8)) for all k < t at
+    once: the transposes (dh_t/dh_k)^T are stacked as rows of one (t H, H) array, so one step is
+    a single matrix product with W_hh^T diag(f'(a_t)). Time ~ T^2 H^3, memory ~ T H^2.
+    """
+    ord = _check_ord(ord)
+    seq = _run_one_sequence(params, xs, activation, h0)
+    T, H = seq.fp.shape
+    out = np.zeros((T, T))
+    stack, spare = np.empty((T * H, H)), np.empty((T * H, H))
+    eye = np.eye(H)
+    with np.errstate(all="ignore"):
+        for t in range(T):                                 # index t holds step t+1
+            rows = t * H                                   # k = 1..t already in the stack
+            if t > 0:
+                step_T = params.W_hh.T * seq.fp[t]         # (dh_{t+1}/dh_t)^T = W_hh^T diag(f'(a_{t+1}))
+                np.matmul(stack[:rows], step_T, out=spare[:rows])
+                stack, spare = spare, stack
+            stack[rows:rows + H] = eye                     # dh_{t+1}/dh_{t+1} = I
+            out[t, :t + 1] = _norms(stack[:rows + H].reshape(t + 1, H, H), ord)
+    return out
+
+
+# ------------------------------------------------------------------- why the product fades
+@dataclass(frozen=True, eq=False)
+class StepFactorStats:
+    """Per step t = 1..T (index t-1), the pieces of the factor dh_t/dh_{t-1} = diag(f'(a_t)) W_hh.
+
+    W_hh_norm: ||W_hh||_2 (the same every step; a float). fprime_max (T,): max_i |f'(a_t)_i|.
+    fprime_mean (T,): mean_i f'(a_t)_i. saturated_fraction (T,): the fraction of units with
+    f'(a_t)_i < SATURATION * gamma, i.e. passing under 5% of the largest possible gradient:
+    saturated units for tanh/sigmoid, dead units (f' = 0) for ReLU, never for identity.
+    factor_norm (T,): ||diag(f'(a_t)) W_hh||_2, at most gamma * W_hh_norm.
+    gamma: the activation's derivative bound. overflow_step: first step with a non-finite a_t
+    or h_t (None if none); from there on the statistics may be nan.
+    """
+
+    W_hh_norm: float
+    fprime_max: Array
+    fprime_mean: Array
+    saturated_fraction: Array
+    factor_norm: Array
+    gamma: float
+    overflow_step: int | None
+
+
+def step_factor_stats(params: Params, xs, *, activation: str, h0=None) -> StepFactorStats:
+    """Why ||dh_T/dh_k|| fades or grows, step by step (eq. (8) and the bound (11)).
+
+    xs (T, D) one sequence; h0 (H,) or None. See StepFactorStats for the fields.
+    """
+    seq = _run_one_sequence(params, xs, activation, h0)
+    fp = seq.fp
+    T, H = fp.shape
+    factor_norm = np.empty(T)
+    with np.errstate(all="ignore"):
+        for start in range(0, T, NORM_BLOCK):
+            factors = fp[start:start + NORM_BLOCK, :, None] * params.W_hh[None]
+            factor_norm[start:start + len(factors)] = _spectral_norms(factors)
+        saturated = np.where(np.isnan(fp), np.nan, fp < SATURATION * seq.gamma)
+        return StepFactorStats(
+            W_hh_norm=float(_spectral_norms(params.W_hh[None])[0]),
+            fprime_max=np.max(np.abs(fp), axis=1), fprime_mean=np.mean(fp, axis=1),
+            saturated_fraction=np.mean(saturated, axis=1), factor_norm=factor_norm,
+            gamma=seq.gamma, overflow_step=seq.overflow_step)
