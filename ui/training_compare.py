@@ -146,3 +146,25 @@ def compare_clipping(grads: rc.Params, c: float) -> ClippingComparison:
         norms = tuple(float(np.linalg.norm(flat(g))) for g in applied)
     return ClippingComparison(c=float(c), raw_norm=norms[0], cosine=tuple(p[0] for p in pairs),
                               applied_norm=norms)
+
+
+# ---------------------------------------------------------------------------- cost
+
+SECONDS_PER_UNIT = 20e-9       # as ui.training_run: multiply-adds -> seconds on a loaded 2-core machine
+COMPARE_BUDGET = 8.0           # seconds the gradient comparison may take
+
+
+def comparison_seconds(T: int, B: int, H: int, D: int, O: int, ks: Array, draws: int = RANDOM_DRAWS) -> float:
+    """Estimated seconds of `compare_truncations`: every bptt call costs T B H (H + D + O), and a
+    k-step window with k < T carries k gradients back at once (T k B H^2 more)."""
+    ks = np.asarray(ks)
+    calls = 1 + 2 * len(ks) + draws * int(np.sum(ks > 1))
+    windows = float(np.sum(ks[ks < T]))
+    return (calls * T * B * H * (H + D + O) + windows * T * B * H * H) * SECONDS_PER_UNIT
+
+
+def affordable_batch(T: int, B: int, H: int, D: int, O: int, ks: Array, draws: int = RANDOM_DRAWS,
+                     budget: float = COMPARE_BUDGET) -> int:
+    """The most sequences (<= B) the comparison can use within `budget` seconds (0: not even one)."""
+    per_sequence = comparison_seconds(T, 1, H, D, O, ks, draws)
+    return int(min(B, budget // per_sequence))

@@ -23,15 +23,36 @@ import numpy as np
 import rnn_core as rc
 from rnn_core.tasks import BUILTIN_TEXT
 from rnn_core.training import TrainResult, generate, train
+from ui.presets import PRESETS
 
 REDUCTION = "mean"
 STORE_ENTRIES = 24           # finished runs kept (a run at the largest settings is ~10 MB)
 HELD_OUT_SEED = 999_983      # batches for evaluation come from a stream training never draws
 HELD_OUT_BATCH = 64
 SAMPLE_CHARS = 240
-# The "exploding" model of the clipping comparison: ReLU with spectral radius 1.5, as the
-# lecture preset of the same name; everything else follows the current settings.
-EXPLODING = {"activation": "relu", "rho": 1.5}
+
+def exploding_settings() -> dict:
+    """What makes the lecture preset 'exploding' explode (activation, initialiser, spectral
+    radius); the clipping comparison applies these to the current task and sizes."""
+    preset = PRESETS["exploding"].config()
+    return {"activation": preset.activation, "init": preset.init, "rho": float(preset.rho)}
+
+
+# Cost model: one training step (forward + backward) does about T B H (H + D + O) multiply-adds.
+# SECONDS_PER_UNIT is measured on this 2-core machine under load (bench/training.py), so the
+# estimate errs on the slow side; a run is bounded to TIME_BUDGET seconds.
+SECONDS_PER_UNIT = 20e-9
+TIME_BUDGET = 60.0
+
+
+def step_seconds(T: int, batch: int, H: int, D: int, O: int) -> float:
+    """Estimated seconds of one SGD step (bptt on a batch) at these sizes."""
+    return T * batch * H * (H + D + O) * SECONDS_PER_UNIT
+
+
+def affordable_steps(spec: "TrainSpec", D: int, O: int, budget: float = TIME_BUDGET) -> int:
+    """How many steps of `spec` fit in `budget` seconds (0: not even one)."""
+    return int(budget // step_seconds(spec.T, spec.batch, spec.H, D, O))
 
 
 def text_digest(text: str | None) -> str:
@@ -138,20 +159,34 @@ class ResultStore:
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """The trained model on held-out data (never seen in training).
+    """The trained model on held-out sequences (a seed stream training never draws).
 
-    loss: mean loss per step on HELD_OUT_BATCH sequences; accuracy: for class tasks, else None.
-    data: one held-out batch; outputs (T, B, O): the model's o_t on it. sample_greedy /
-    sample_drawn: generated text (char_lm only).
+    loss: mean loss per step over HELD_OUT_BATCH sequences; accuracy: for class tasks, else None.
+    examples: the first EXAMPLES of those sequences (xs (T, n, D), ys, info as drawn) and
+    outputs (T, n, O) the model's o_t on them; final_targets / final_outputs (B, O): y_T and o_T
+    of every held-out sequence (the adding problem's answers). sample_greedy / sample_drawn:
+    text generated after `prefix` (char_lm only).
     """
 
     loss: float
     accuracy: float | None
-    data: rc.TaskData
+    examples: rc.TaskData
     outputs: np.ndarray
+    final_targets: np.ndarray
+    final_outputs: np.ndarray
     sample_greedy: str | None = None
     sample_drawn: str | None = None
     prefix: str | None = None
+
+
+EXAMPLES = 4
+
+
+def _first_sequences(data: rc.TaskData, n: int) -> rc.TaskData:
+    """The first n sequences of a batch (per-sequence info arrays sliced alike)."""
+    B = data.xs.shape[1]
+    info = {k: v[:n] if isinstance(v, np.ndarray) and v.shape[:1] == (B,) else v for k, v in data.info.items()}
+    return rc.TaskData(data.name, data.xs[:, :n], data.ys[:, :n], data.mask, data.D, data.O, data.loss, info)
 
 
 def evaluate(spec: TrainSpec, text: str | None, params: rc.Params) -> Evaluation:
@@ -171,5 +206,6 @@ def evaluate(spec: TrainSpec, text: str | None, params: rc.Params) -> Evaluation
         greedy = generate(params, data.info, prefix, SAMPLE_CHARS, activation=spec.activation, greedy=True)
         drawn = generate(params, data.info, prefix, SAMPLE_CHARS, activation=spec.activation, greedy=False,
                          seed=spec.seed)
-    return Evaluation(loss=res.loss, accuracy=accuracy, data=data, outputs=res.trace.o,
+    return Evaluation(loss=res.loss, accuracy=accuracy, examples=_first_sequences(data, EXAMPLES),
+                      outputs=res.trace.o[:, :EXAMPLES], final_targets=data.ys[-1], final_outputs=res.trace.o[-1],
                       sample_greedy=greedy, sample_drawn=drawn, prefix=prefix)

@@ -1,14 +1,13 @@
 """Figures of the training page: numpy arrays in, plotly Figure (or HTML text) out.
 
 Shape legend: n training steps recorded, T time steps, B sequences, K window lengths.
-Nothing here imports streamlit; labels use the notation's symbols as plain text.
+Nothing here imports streamlit; labels use the notation's symbols (plotly HTML).
 Non-finite values (an exploding run) are never dropped silently: they become gaps, and the
 step where a run diverged is marked in the overflow colour.
 """
 from __future__ import annotations
 
 import html
-import re
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -24,19 +23,15 @@ CORRECT_COLOUR = "#0072B2"        # a tag the model got right (Okabe-Ito blue)
 WRONG_COLOUR = OVERFLOW_COLOUR    # and one it got wrong (vermillion)
 
 
-def plain(latex: str) -> str:
-    """A notation symbol as plain text for chart labels: 'W_{xh}' -> 'W_xh', 'h^{(t)}' -> 'h^(t)'."""
-    return re.sub(r"\\[a-zA-Z]+\s*", "", latex).replace("{", "").replace("}", "")
-
-
 def param_label(name: str, notation: str) -> str:
-    """'W_hh' in the chosen notation, as plain text (e.g. 'W' for the Deep Learning Book)."""
-    return plain(NOTATIONS[notation].param(name))
+    """'W_hh' in the chosen notation as plotly HTML (e.g. 'W' for the Deep Learning Book)."""
+    return NOTATIONS[notation].html_param(name)
 
 
 def state_label(notation: str, t: str = "t") -> str:
+    """h_t in the chosen notation as plotly HTML (h<sub>t</sub> or h<sup>(t)</sup>)."""
     n = NOTATIONS[notation]
-    return plain(n.at(n.h, t))
+    return n.html_at(n.h, t)
 
 
 def _finite_or_gap(values: Array, *, positive: bool = False) -> Array:
@@ -127,11 +122,12 @@ def grad_norms_figure(param_norms: Array, names: Sequence[str], *, total: Array 
     return apply_style(fig, title="Gradient norms per parameter", presentation=presentation, height=height)
 
 
-def dL_dh_heatmap(norms: Array, *, notation: str = "wxh", presentation: bool = False,
-                  height: int = 420) -> go.Figure:
+def dL_dh_heatmap(norms: Array, *, steps: Array | None = None, notation: str = "wxh",
+                  presentation: bool = False, height: int = 420) -> go.Figure:
     """||dL/dh_t|| over time step t (x) and training step (y), colour on a log10 scale.
 
-    norms (n, T). Zeros and non-finite entries are left blank (a log scale cannot show them).
+    norms (n, T); steps (n,): the training step of each row (default 1..n; pass it when rows
+    were thinned). Zeros and non-finite entries are left blank (a log scale cannot show them).
     """
     n, T = norms.shape
     v = _finite_or_gap(norms, positive=True)
@@ -139,7 +135,7 @@ def dL_dh_heatmap(norms: Array, *, notation: str = "wxh", presentation: bool = F
         z = np.log10(v)
     h_t = state_label(notation)
     fig = go.Figure(go.Heatmap(
-        z=z, x=np.arange(1, T + 1), y=np.arange(1, n + 1), customdata=v, colorscale=GRADIENT_SCALE,
+        z=z, x=np.arange(1, T + 1), y=_steps(n, steps), customdata=v, colorscale=GRADIENT_SCALE,
         colorbar=dict(title=dict(text="log10", side="right")),
         hovertemplate=f"t = %{{x}}<br>training step %{{y}}<br>‖∂L/∂{h_t}‖ = %{{customdata:.3g}}<extra></extra>"))
     fig.update_xaxes(title="time step t", showgrid=False)

@@ -1,0 +1,519 @@
+"""Training & truncation: learn a small task with SGD, watch the gradients, compare truncated
+and randomized BPTT and clipping with the full gradient.
+
+Thin: widgets from the config schema (fields tr_*), computation in rnn_core and
+ui.training_run / ui.training_compare, figures from ui.figures.training.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import rnn_core as rc
+from ui import state
+from ui.config import FIELD_BY_NAME, Config
+from ui.figures import training as figs
+from ui.text_upload import MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, read_text_upload
+from ui.training_compare import (COMPARE_BUDGET, affordable_batch, compare_clipping, compare_truncations, comparison_seconds,
+                                 window_lengths)
+from ui.training_run import (REDUCTION, TIME_BUDGET, ResultStore, TrainSpec, affordable_steps, evaluate,
+                             exploding_settings, initial_params, run_training, sample_data,
+                             step_seconds)
+
+UPLOAD_KEY = "tr_upload"            # the file_uploader widget
+TEXT_KEY = "tr_accepted_text"       # session: {"name", "text"} of the last accepted upload
+SEEN_KEY = "tr_seen_upload"         # session: file_id of the last upload checked
+COMPARE_STEPS = 150                 # training steps of each side-by-side run (kept quick)
+HEATMAP_ROWS = 300                  # rows of the dL/dh heatmap (training steps are thinned to this)
+LIVE_REDRAW_SECONDS = 0.8           # how often the live charts are redrawn while training
+HUGE_NORM = 1e6                     # a gradient norm worth a note: it has exploded
+
+VIEW_LABELS = {"train": "Train a task", "truncation": "Truncated BPTT", "clipping": "Gradient clipping"}
+TEXT_LABELS = {"builtin": "built-in text", "upload": "my own .txt file"}
+CLIP_LABELS = {"none": "none", "norm": "by global norm", "value": "element-wise"}
+COMPARE_LABELS = {"all": "all five parameters", "W_hh": "W_hh only"}
+
+
+# ---------------------------------------------------------------------------- caches
+
+@st.cache_resource
+def _store() -> ResultStore:
+    """Finished runs, shared by every session: a second viewer of the same settings does not retrain."""
+    return ResultStore()
+
+
+def _first_batch(spec: TrainSpec, text: str | None) -> rc.TaskData:
+    # not cached: drawing is quick, and a one-hot batch can be tens of MB
+    return sample_data(spec, text, batch=spec.batch, seed=spec.seed)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _truncation_table(spec: TrainSpec, text: str | None, names: tuple[str, ...], ks: tuple[int, ...],
+                      batch: int):
+    data = sample_data(spec.replace(batch=batch), text, batch=batch, seed=spec.seed)
+    params = initial_params(spec, data.D, data.O)
+    return compare_truncations(params, data.xs, data.ys, activation=spec.activation, loss=data.loss,
+                               reduction=REDUCTION, mask=data.mask, ks=np.array(ks), seed=spec.seed, names=names)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _clipping_table(spec: TrainSpec, text: str | None, c: float, batch: int):
+    data = sample_data(spec.replace(batch=batch), text, batch=batch, seed=spec.seed)
+    res = rc.bptt(initial_params(spec, data.D, data.O), data.xs, data.ys, activation=spec.activation,
+                  loss=data.loss, reduction=REDUCTION, mask=data.mask)
+    return compare_clipping(res.grads, c), res.overflow
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _evaluation(spec: TrainSpec, text: str | None, _result):
+    """Held-out numbers of a finished run; the spec decides the run, so `_result` is not hashed."""
+    return evaluate(spec, text, _result.params)
+
+
+# ---------------------------------------------------------------------------- the uploaded text
+
+def uploaded_text(config: Config) -> str | None:
+    """The char_lm text the config asks for: an accepted upload, or None for the built-in text.
+
+    A new upload is checked once; a bad one gets a message and leaves the last good text (and
+    everything else in the session) as it was.
+    """
+    if config.tr_text != "upload":
+        return None
+    file = st.file_uploader("Upload a plain-text file (.txt, UTF-8)", type=["txt"], key=UPLOAD_KEY,
+                            max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20),
+                            help=f"at most {MAX_UPLOAD_BYTES // 1024} kB and 96 distinct characters")
+    if file is not None and st.session_state.get(SEEN_KEY) != file.file_id:
+        checked = read_text_upload(file.getvalue(), name=file.name, min_chars=max(MIN_TEXT_CHARS, config.T + 1))
+        if checked.ok:
+            st.session_state[SEEN_KEY] = file.file_id
+            st.session_state[TEXT_KEY] = {"name": file.name, "text": checked.text}
+            if checked.message:
+                st.info(checked.message)
+        else:
+            st.error(checked.message, icon=":material/error:")
+    accepted = st.session_state.get(TEXT_KEY)
+    if accepted is None:
+        st.info("No text uploaded yet: the built-in text is used until a file is accepted.")
+        return None
+    text = accepted["text"]
+    st.caption(f"Using **{accepted['name']}**: {len(text):,} characters, {len(set(text))} distinct. "
+               "A shared link cannot carry an upload: viewers of the link get the built-in text.")
+    return text
+
+
+# ---------------------------------------------------------------------------- settings
+
+TRAINABLE = FIELD_BY_NAME["tr_task"].options
+
+
+def _use_task(task: str) -> None:
+    """Callback: train on `task` (the sidebar's), keeping every other setting."""
+    state.set_config(state.config().replace(tr_task=task), reset_widgets=False)
+    st.session_state.pop(state.widget_key("tr_task"), None)
+
+
+def task_settings(config: Config) -> str | None:
+    """Task choice, its options and description; returns the uploaded text (or None)."""
+    cols = st.columns([2, 2, 3])
+    with cols[0]:
+        task = state.view_widget("tr_task", format_func=lambda name: rc.TASKS[name].title)
+    text = None
+    with cols[1]:
+        if task == "char_lm":
+            state.view_widget("tr_text", widget="radio", horizontal=True, format_func=TEXT_LABELS.get)
+        elif task == "copy":
+            if config.T >= 2:
+                state.view_widget("tr_delay", min_value=1, max_value=config.T - 1)
+            else:
+                st.warning("The copy task needs T >= 2.")
+    with cols[2]:
+        info = rc.TASKS[task]
+        st.markdown(f"**{info.title}.** {info.description}  \n*{info.sizes}; loss: {info.loss}*"
+                    f"{'; only the last step counts' if info.many_to_one else ''}.")
+        sidebar_task = config.task
+        if sidebar_task != task and sidebar_task in TRAINABLE:
+            st.button(f"Use the sidebar's task ({rc.TASKS[sidebar_task].title})", key="tr_use_sidebar_task",
+                      on_click=_use_task, args=(sidebar_task,))
+    if task == "char_lm":
+        text = uploaded_text(state.config())
+    return text
+
+
+def sgd_settings(config: Config) -> None:
+    cols = st.columns(6)
+    with cols[0]:
+        state.view_widget("tr_lr", widget="number_input", step=0.01, format="%.4g")
+    with cols[1]:
+        state.view_widget("tr_momentum", step=0.01)
+    with cols[2]:
+        state.view_widget("tr_steps", widget="number_input", step=50)
+    with cols[3]:
+        state.view_widget("tr_batch")
+    with cols[4]:
+        state.view_widget("tr_clip", format_func=CLIP_LABELS.get)
+    with cols[5]:
+        state.view_widget("tr_clip_c", widget="number_input", step=0.5, format="%.3g",
+                          disabled=state.config().tr_clip == "none")
+
+
+def checked_spec(config: Config, text: str | None) -> tuple[TrainSpec, rc.TaskData] | None:
+    """The run's spec and its first batch, or None after a message if the task refuses the sizes."""
+    spec = TrainSpec.from_config(config, text)
+    try:
+        return spec, _first_batch(spec, text)
+    except ValueError as err:
+        st.warning(f"The task *{rc.TASKS[spec.task].title}* cannot run with these settings: {err}. "
+                   "Change T in the sidebar or pick another task.", icon=":material/warning:")
+        return None
+
+
+# ---------------------------------------------------------------------------- task preview
+
+def task_preview(spec: TrainSpec, data: rc.TaskData, presentation: bool) -> None:
+    st.markdown("**A few examples** (the first sequences of the first training batch)")
+    n = min(3, data.xs.shape[1])
+    if spec.task == "sine":
+        st.plotly_chart(figs.sine_figure(data.xs[:, :n, 0], presentation=presentation), key="preview_sine")
+        st.caption("Each sequence is a sine wave of random period and phase plus noise; the target at "
+                   "every step is the next value.")
+    elif spec.task == "adding":
+        markers = data.xs[:, :n, 1]
+        targets = data.ys[-1, :n, 0]
+        st.plotly_chart(figs.adding_figure(data.xs[:, :n, 0], markers, targets, presentation=presentation,
+                                           height=110 * n + 90), key="preview_adding")
+        st.caption("Orange bars are the two marked values; the network must output their sum at the last "
+                   "step, so it has to remember the first one across many steps.")
+    elif spec.task == "pos_tagging":
+        words, tags = _sentence(data, 0)
+        st.html(figs.tagged_sentence_html(words, tags))
+        st.caption("Each word carries its tag. *fish, watch, light, train* are nouns or verbs: "
+                   "only the words before them tell which.")
+    else:
+        st.code("\n".join(rc.task_preview(data, n)), language=None, wrap_lines=True)
+        if spec.task == "char_lm":
+            st.caption("Input window → target window: the target is the input shifted by one character.")
+
+
+def _sentence(data: rc.TaskData, b: int, outputs: np.ndarray | None = None):
+    words = [data.info["words"][i] for i in data.xs[:, b].argmax(axis=-1)]
+    tags = [data.info["tags"][i] for i in data.ys[:, b]]
+    if outputs is None:
+        return words, tags
+    return words, tags, [data.info["tags"][i] for i in outputs[:, b].argmax(axis=-1)]
+
+
+# ---------------------------------------------------------------------------- training
+
+class LiveCharts:
+    """Placeholders for the progress bar and charts, redrawn during and after training."""
+
+    def __init__(self):
+        self.progress = st.empty()
+        left, right = st.columns(2)
+        self.loss, self.grads = left.empty(), right.empty()
+        self.extra = st.empty()
+        self.heatmap = st.empty()
+        self._last_draw = 0.0
+        self._draws = 0     # each redraw gets its own key: identical figures may not share an id
+
+    def callback(self, steps: int, config: Config, clip_c: float | None):
+        def on_step(s: int, partial) -> None:
+            loss = partial.loss[-1]
+            self.progress.progress(s / steps, text=f"Training: step {s} of {steps}, loss {loss:.4g}")
+            now = time.monotonic()
+            if now - self._last_draw > LIVE_REDRAW_SECONDS:
+                self._last_draw = now
+                self.draw_curves(partial, config, clip_c)
+        return on_step
+
+    def draw_curves(self, result, config: Config, clip_c: float | None) -> None:
+        presentation, notation = config.presentation, config.notation
+        self._draws += 1
+        diverged = {"loss": result.diverged_step} if result.diverged_step else None
+        self.loss.plotly_chart(figs.loss_figure({"loss": result.loss}, diverged=diverged,
+                                                presentation=presentation), key=f"tr_loss_{self._draws}")
+        self.grads.plotly_chart(figs.grad_norms_figure(
+            result.param_grad_norms, result.param_names, total=result.grad_norm,
+            applied=result.applied_norm if clip_c is not None else None, threshold=clip_c,
+            notation=notation, presentation=presentation), key=f"tr_grads_{self._draws}")
+
+
+def train_with_progress(spec: TrainSpec, text: str | None, charts: LiveCharts, config: Config):
+    clip_c = spec.clip[1] if spec.clip and spec.clip[0] == "norm" else None
+    result = run_training(spec, text, callback=charts.callback(spec.steps, config, clip_c))
+    _store().put(spec, result)
+    charts.progress.progress(1.0, text=f"Trained {result.steps_done} steps.")
+    return result
+
+
+def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
+    sgd_settings(config)
+    config = state.config()
+    spec = TrainSpec.from_config(config, text)
+    affordable = affordable_steps(spec, data.D, data.O)
+    if affordable < 1:
+        st.warning(f"One training step at T = {spec.T}, H = {spec.H}, batch {spec.batch} would take about "
+                   f"{step_seconds(spec.T, spec.batch, spec.H, data.D, data.O):.0f} s. Lower T, H or the "
+                   "batch size to train here.", icon=":material/warning:")
+        return
+    if spec.steps > affordable:
+        st.info(f"At these sizes {spec.steps} steps would take too long: training runs {affordable} steps "
+                f"(about a minute).")
+        spec = spec.replace(steps=affordable)
+    store = _store()
+    cols = st.columns([1, 4])
+    pressed = cols[0].button("Train", type="primary", icon=":material/play_arrow:", key="tr_train")
+    cols[1].caption(f"SGD on a fresh batch each step, minimising the mean loss per step; update of eq. (12). "
+                    f"Same settings, same run: finished runs are kept and shown to every viewer.")
+    with st.expander("The task", expanded=spec not in store):
+        task_preview(spec, data, config.presentation)
+    charts = LiveCharts()
+    result = store.get(spec)
+    if result is None and pressed:
+        result = train_with_progress(spec, text, charts, config)
+    if result is None:
+        charts.progress.info("Press **Train** to train with these settings.", icon=":material/info:")
+        return
+    show_training(config, spec, data, text, result, charts)
+
+
+def show_training(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None, result,
+                  charts: LiveCharts) -> None:
+    clip_c = spec.clip[1] if spec.clip and spec.clip[0] == "norm" else None
+    charts.draw_curves(result, config, clip_c)
+    if result.diverged:
+        charts.progress.warning(
+            f"Training stopped at step {result.diverged_step}: the loss or the gradient became inf/nan "
+            "(exploding gradients). Turn clipping on, lower the learning rate or the spectral radius.",
+            icon=":material/warning:")
+    else:
+        first, last = np.mean(result.loss[:10]), np.mean(result.loss[-10:])
+        charts.progress.success(f"Trained {result.steps_done} steps: loss {first:.4g} → {last:.4g} "
+                                f"(means of the first and last 10 steps).", icon=":material/check_circle:")
+    with charts.extra.container():
+        st.caption("**Left:** the loss of each step's batch (it is noisy: every step sees new sequences). "
+                   "**Right:** the norm of each parameter's gradient on a log axis; the black line is the "
+                   "whole gradient before clipping, the dotted one what the update used.")
+    with charts.heatmap.container():
+        rows = np.unique(np.linspace(0, result.steps_done - 1, min(result.steps_done, HEATMAP_ROWS)).astype(int))
+        st.plotly_chart(figs.dL_dh_heatmap(result.dL_dh_norms[rows], steps=rows + 1, notation=config.notation,
+                                           presentation=config.presentation), key="tr_heatmap")
+        st.caption("How much gradient reaches each state h_t during training. A dark band at the early "
+                   "time steps is vanishing: the first steps get little signal from later losses. "
+                   + ("For the adding problem only the last step has a loss, so every other step's "
+                      "gradient arrives through the recurrence alone." if spec.task == "adding" else ""))
+        if result.accuracy is not None:
+            st.plotly_chart(figs.accuracy_figure(result.accuracy, presentation=config.presentation),
+                            key="tr_accuracy")
+        task_result(config, spec, text, result)
+
+
+def task_result(config: Config, spec: TrainSpec, text: str | None, result) -> None:
+    """What the trained model does on held-out sequences, per task."""
+    if result.diverged:
+        return
+    ev = _evaluation(spec, text, result)
+    st.subheader("The trained model on new sequences")
+    summary = f"Held-out loss {ev.loss:.4g}" + (f", accuracy {ev.accuracy:.1%}" if ev.accuracy is not None else "")
+    st.markdown(summary + ".")
+    if spec.task == "char_lm":
+        st.markdown(f"Generated after reading *{ev.prefix!r}*:")
+        cols = st.columns(2)
+        cols[0].markdown("**Greedy** (always the most likely character)")
+        cols[0].code(ev.sample_greedy, language=None, wrap_lines=True)
+        cols[1].markdown("**Sampled** from the softmax (temperature 1)")
+        cols[1].code(ev.sample_drawn, language=None, wrap_lines=True)
+        st.caption("Greedy text tends to loop on the commonest words; sampled text is more varied and "
+                   "shows what the model has picked up (spaces, word shapes, frequent words).")
+    elif spec.task == "pos_tagging":
+        words, tags, predicted = _sentence(ev.examples, 0, ev.outputs)
+        st.html(figs.tagged_sentence_html(words, tags, predicted))
+        st.caption("Blue ✓: the predicted tag is right; vermillion ✗: wrong (the true tag in brackets).")
+    elif spec.task == "sine":
+        st.plotly_chart(figs.sine_figure(ev.examples.xs[:, :1, 0], target=ev.examples.ys[:, 0, 0],
+                                         prediction=ev.outputs[:, 0, 0], title="Next-value prediction",
+                                         presentation=config.presentation), key="tr_sine_result")
+        st.caption("The dashed line is the model's prediction of the next value; the circles are the truth.")
+    elif spec.task == "adding":
+        targets, predictions = ev.final_targets[:, 0], ev.final_outputs[:, 0]
+        st.plotly_chart(figs.adding_scatter(targets, predictions, presentation=config.presentation),
+                        key="tr_adding_result")
+        st.caption("Points on the diagonal are right. Answering 1.0 always (the mean sum) scores a loss of "
+                   "about 0.083: only a loss well below that means the model remembers the marked values.")
+    elif spec.task == "copy":
+        d = ev.examples.info["delay"]
+        x, y, o = ev.examples.xs[:, 0].argmax(-1), ev.examples.ys[:, 0], ev.outputs[:, 0].argmax(-1)
+        st.code(f"input      {' '.join(map(str, x))}\ntarget     {'  ' * d}{' '.join(map(str, y[d:]))}\n"
+                f"predicted  {'  ' * d}{' '.join(map(str, o[d:]))}", language=None)
+        st.caption(f"The target is the input {d} steps earlier; the first {d} steps have no target.")
+
+
+# ---------------------------------------------------------------------------- truncation
+
+def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
+    st.markdown("The same model (initial weights) and the same batch; only how far the gradient flows back "
+                "through the recurrence changes. Choose the truncation used for training and its k or p "
+                "in the sidebar.")
+    compare = state.view_widget("tr_compare", widget="radio", horizontal=True, format_func=COMPARE_LABELS.get)
+    names = rc.PARAM_NAMES if compare == "all" else ("W_hh",)
+    ks = window_lengths(spec.T, extra=config.trunc_k)
+    batch = affordable_batch(spec.T, spec.batch, spec.H, data.D, data.O, ks)
+    if batch < 1:
+        st.warning(f"The comparison at T = {spec.T}, H = {spec.H} would take about "
+                   f"{comparison_seconds(spec.T, 1, spec.H, data.D, data.O, ks):.0f} s even for one sequence. "
+                   "Lower T or H.", icon=":material/warning:")
+        return
+    if batch < spec.batch:
+        st.info(f"To stay quick the comparison uses the first {batch} of the batch's {spec.batch} sequences.")
+    table = _truncation_table(spec, text, names, tuple(int(k) for k in ks), batch)
+    st.plotly_chart(figs.truncation_figure(table.ks, table.cosine, table.ratio, T=spec.T, k_marker=config.trunc_k,
+                                           presentation=config.presentation), key="tr_trunc_fig")
+    st.caption(f"Cosine 1 and ratio 1 mean the truncated gradient is the full one (grey dashed line: k = T, "
+               f"orange dotted: the sidebar's k = {config.trunc_k}). k-step and chunked truncation reach it "
+               f"at k = T. Randomized truncation keeps each step's factor with probability p = 1 − 1/k (scaled "
+               f"by 1/p): one draw is noisy, but the mean of {table.draws} draws approaches the full gradient "
+               "(it is unbiased). ‖g_full‖ = " + f"{table.full_norm:.4g}.")
+    if not np.isfinite(table.full_norm):
+        st.warning("The full gradient is not finite at these settings (it overflowed): the comparison is "
+                   "undefined. Lower the spectral radius.", icon=":material/warning:")
+    frame = pd.DataFrame(table.rows())
+    with st.expander("The numbers", expanded=not config.presentation):
+        st.dataframe(frame.pivot_table(index="k", columns="method", values=["cosine to full", "norm ratio"],
+                                       dropna=False).round(4), key="tr_trunc_table")
+    side_by_side_truncation(config, spec, data, text)
+
+
+def comparison_steps(spec: TrainSpec, data: rc.TaskData, runs: int) -> int:
+    """Steps of each side-by-side run: at most COMPARE_STEPS, and all `runs` within the time budget."""
+    return min(spec.steps, COMPARE_STEPS, affordable_steps(spec, data.D, data.O, TIME_BUDGET / runs))
+
+
+def too_slow(spec: TrainSpec, data: rc.TaskData) -> None:
+    st.warning(f"Training side by side at T = {spec.T}, H = {spec.H}, batch {spec.batch} would take too long "
+               f"(about {step_seconds(spec.T, spec.batch, spec.H, data.D, data.O):.1f} s per step). Lower T, H "
+               "or the batch size.", icon=":material/warning:")
+
+
+def truncation_variants(spec: TrainSpec, config: Config, steps: int) -> dict[str, TrainSpec]:
+    base = spec.replace(steps=steps)
+    k, p = config.trunc_k, config.trunc_p
+    return {"full BPTT": base.replace(truncation=None),
+            f"k-step, k = {k}": base.replace(truncation=("k_step", k)),
+            f"chunked, k = {k}": base.replace(truncation=("chunked", k)),
+            f"randomized, p = {p:g}": base.replace(truncation=("randomized", p, spec.seed))}
+
+
+def side_by_side_truncation(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
+    st.subheader("Training curves: full against truncated")
+    steps = comparison_steps(spec, data, 4)
+    if steps < 1:
+        too_slow(spec, data)
+        return
+    variants = truncation_variants(spec, config, steps)
+    results = run_variants(variants, text, "tr_train_trunc", "Train all four")
+    if results is None:
+        return
+    curves = {label: r.loss for label, r in results.items()}
+    diverged = {label: r.diverged_step for label, r in results.items()}
+    st.plotly_chart(figs.loss_figure(curves, diverged=diverged, title="Loss, same seed and batches",
+                                     presentation=config.presentation), key="tr_trunc_curves")
+    st.caption(f"{steps} steps each, same initial weights and the same batches, with the learning rate and "
+               "clipping of *Train a task*. When the task needs memory longer than k, the truncated runs "
+               "level off higher: their gradient cannot see the dependency.")
+
+
+def run_variants(variants: dict[str, TrainSpec], text: str | None, key: str, label: str) -> dict | None:
+    """Finished runs of every variant (trained on a button press, with one progress bar)."""
+    store = _store()
+    missing = [name for name, s in variants.items() if s not in store]
+    if missing and not st.button(label, key=key, icon=":material/play_arrow:"):
+        st.info(f"Press **{label}** to train the runs side by side ({len(missing)} to train).",
+                icon=":material/info:")
+        return None
+    bar = st.empty()
+    for i, name in enumerate(missing):
+        spec = variants[name]
+
+        def on_step(s, partial, i=i, name=name, steps=spec.steps):
+            bar.progress((i + s / steps) / len(missing), text=f"Training {name}: step {s} of {steps}")
+        store.put(spec, run_training(spec, text, callback=on_step))
+    bar.empty()
+    return {name: store.get(s) for name, s in variants.items()}
+
+
+# ---------------------------------------------------------------------------- clipping
+
+def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
+    settings = exploding_settings()
+    exploding = spec.replace(**settings)
+    c = float(config.tr_clip_c)
+    st.markdown(f"The **exploding** model: the current task and sizes with activation {settings['activation']} "
+                f"and spectral radius {settings['rho']:g} (the lecture preset). Both rules use the threshold c = {c:g} "
+                "(set it on *Train a task*): by global norm, g is rescaled to norm c when ‖g‖ > c; element-wise, "
+                "each entry is clipped to [−c, c] as min-char-rnn does with c = 5.")
+    batch = int(min(spec.batch, COMPARE_BUDGET // step_seconds(spec.T, 1, spec.H, data.D, data.O)))
+    if batch < 1:
+        too_slow(spec, data)
+        return
+    if batch < spec.batch:
+        st.info(f"To stay quick the gradients are compared on the first {batch} of the batch's {spec.batch} "
+                "sequences.")
+    table, overflow = _clipping_table(exploding, text, c, batch)
+    if overflow or not np.isfinite(table.raw_norm):
+        st.warning("The exploding model overflows on this batch (inf/nan): there is no gradient to clip. "
+                   "Lower T in the sidebar.", icon=":material/warning:")
+        return
+    st.plotly_chart(figs.clipping_figure(table.labels, table.cosine, table.applied_norm, raw_norm=table.raw_norm,
+                                         threshold=c, presentation=config.presentation), key="tr_clip_fig")
+    st.caption("Clipping by global norm only shortens the gradient: its cosine to the raw gradient stays 1. "
+               "Element-wise clipping cuts the large entries and keeps the small ones, so it also turns the "
+               "direction (cosine below 1) whenever some entry exceeds c.")
+    st.dataframe(pd.DataFrame(table.rows()).round(4), hide_index=True, key="tr_clip_table")
+    if table.raw_norm > HUGE_NORM:
+        st.info(f"The raw gradient's norm is {table.raw_norm:.3g}: it has exploded. An unclipped SGD step with "
+                f"learning rate {spec.lr:g} would move the weights by about {spec.lr * table.raw_norm:.3g}.")
+    st.subheader("Training curves: none, global norm, element-wise")
+    steps = comparison_steps(exploding, data, 3)
+    if steps < 1:
+        too_slow(spec, data)
+        return
+    base = exploding.replace(steps=steps)
+    variants = {"no clipping": base.replace(clip=None), f"global norm, c = {c:g}": base.replace(clip=("norm", c)),
+                f"element-wise, c = {c:g}": base.replace(clip=("value", c))}
+    results = run_variants(variants, text, "tr_train_clip", "Train all three")
+    if results is None:
+        return
+    diverged = {label: r.diverged_step for label, r in results.items()}
+    cols = st.columns(2)
+    cols[0].plotly_chart(figs.loss_figure({k: r.loss for k, r in results.items()}, diverged=diverged, log_y=True,
+                                          title="Loss (log)", presentation=config.presentation),
+                         key="tr_clip_curves")
+    cols[1].plotly_chart(figs.loss_figure({k: r.applied_norm for k, r in results.items()}, log_y=True,
+                                          title="‖g‖ used by the update (log)", ytitle="norm",
+                                          presentation=config.presentation), key="tr_clip_norms")
+    st.caption("A cross marks a run that stopped on inf/nan. Without clipping one large step can throw the "
+               "weights far away; clipping keeps each update bounded (right: global-norm clipping never "
+               "exceeds c).")
+
+
+# ---------------------------------------------------------------------------- the page
+
+def main() -> None:
+    config = state.config()
+    st.title("Training & truncation")
+    view = state.view_widget("tr_view", widget="radio", horizontal=True, format_func=VIEW_LABELS.get,
+                             label_visibility="collapsed")
+    text = task_settings(config)
+    config = state.config()
+    checked = checked_spec(config, text)
+    if checked is None:
+        return
+    spec, data = checked
+    {"train": training_view, "truncation": truncation_view, "clipping": clipping_view}[view](config, spec, data, text)
+
+
+main()

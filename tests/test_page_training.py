@@ -1,0 +1,184 @@
+"""AppTest of the Training & truncation page: widgets wired to the engine, every view, presets,
+extreme settings. Numbers on the page are checked against rnn_core / ui.training_run."""
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from ui.config import DEFAULT, parse, to_query
+from ui.presets import PRESETS
+from ui.training_run import TrainSpec, run_training
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/training.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Finished runs are shared across sessions (st.cache_resource): start every test empty."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Every plotly chart on the page by its title (or its first subplot title)."""
+    out = {}
+    for el in at.get("plotly_chart"):
+        fig = json.loads(el.proto.spec)
+        layout = fig["layout"]
+        title = (layout.get("title") or {}).get("text") or (layout.get("annotations") or [{}])[0].get("text", "")
+        out[title] = fig
+    return out
+
+
+def values(array) -> np.ndarray:
+    """A plotly array from the chart JSON: a plain list or {'dtype', 'bdata'}."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+    return np.array(array, dtype=float)
+
+
+def set_view(at: AppTest, view: str) -> None:
+    at.radio(key="cfg_tr_view").set_value(view).run()
+    assert not at.exception, at.exception
+
+
+def train(at: AppTest, steps: int) -> None:
+    at.number_input(key="cfg_tr_steps").set_value(steps).run()
+    at.button(key="tr_train").click().run()
+    assert not at.exception, at.exception
+
+
+def loss_drop(at: AppTest) -> tuple[float, float]:
+    text = next(s.value for s in at.success if s.value.startswith("Trained"))
+    first, last = re.search(r"loss ([\d.e+-]+) → ([\d.e+-]+)", text).groups()
+    return float(first), float(last)
+
+
+def test_default_page_asks_to_train():
+    at = open_page()
+    assert at.title[0].value == "Training & truncation"
+    assert at.selectbox(key="cfg_tr_task").value == "char_lm"
+    assert any("Press **Train**" in i.value for i in at.info)
+    assert "Predict the next character" in " ".join(m.value for m in at.markdown)
+
+
+def test_train_button_draws_the_engine_histories():
+    at = open_page()
+    train(at, 25)
+    config = at.session_state["_config"]
+    assert config.tr_steps == 25
+    expected = run_training(TrainSpec.from_config(config), None)
+    figs = charts(at)
+    loss_trace = figs["Training loss"]["data"][0]
+    np.testing.assert_allclose(values(loss_trace["y"]), expected.loss, rtol=1e-12)
+    grads = figs["Gradient norms per parameter"]["data"]
+    np.testing.assert_allclose(values(grads[1]["y"]), expected.param_grad_norms[:, 1], rtol=1e-12)  # W_hh
+    heat = next(f for t, f in figs.items() if "time step × training step" in t)["data"][0]
+    z = np.array([values(row) for row in heat["z"]]) if isinstance(heat["z"], list) else values(heat["z"])
+    np.testing.assert_allclose(z.reshape(expected.dL_dh_norms.shape), np.log10(expected.dL_dh_norms), rtol=1e-12)
+    assert "Accuracy on the training batch" in figs
+    # char_lm: two generated samples from the trained model
+    assert len([c for c in at.main.get("code") if len(c.value) == 240]) == 2
+
+
+def test_a_second_viewer_gets_the_finished_run_without_training():
+    first = open_page()
+    train(first, 15)
+    second = open_page({"tr_steps": "15"})
+    assert any(s.value.startswith("Trained 15 steps") for s in second.success)   # no button pressed
+
+
+@pytest.mark.parametrize("task, steps, lr", [("char_lm", 120, 0.1), ("pos_tagging", 120, 0.1), ("sine", 150, 0.05),
+                                             ("adding", 150, 0.05), ("copy", 150, 0.1)])
+def test_training_each_task_lowers_the_loss(task, steps, lr):
+    at = open_page({"tr_task": task, "tr_lr": str(lr), "T": "12", "H": "16"})
+    train(at, steps)
+    first, last = loss_drop(at)
+    assert last < 0.8 * first, (task, first, last)
+    assert any(s.value == "The trained model on new sequences" for s in at.subheader)
+
+
+def test_truncation_view_k_at_least_T_is_full_bptt():
+    at = open_page({"T": "10", "trunc_k": "3"})
+    set_view(at, "truncation")
+    frame = at.dataframe[0].value
+    row = frame.loc[10]
+    for method in ("k-step", "chunked"):
+        assert row[("cosine to full", method)] == pytest.approx(1.0, abs=1e-12)
+        assert row[("norm ratio", method)] == pytest.approx(1.0, abs=1e-12)
+    assert row[("cosine to full", "k-step")] >= frame.loc[1][("cosine to full", "k-step")]
+    fig = charts(at)["cosine to the full gradient"]
+    assert len([t for t in fig["data"] if t.get("showlegend") is not False]) == 4
+
+
+def test_truncation_side_by_side_runs():
+    at = open_page({"T": "10", "tr_steps": "30"})
+    set_view(at, "truncation")
+    at.button(key="tr_train_trunc").click().run()
+    assert not at.exception, at.exception
+    curves = charts(at)["Loss, same seed and batches"]["data"]
+    names = [t["name"] for t in curves if "name" in t]
+    assert names[0] == "full BPTT" and len(names) == 4
+    assert all(len(values(t["y"])) == 30 for t in curves if "name" in t)
+
+
+def test_clipping_view_bounds_the_applied_norm():
+    at = open_page({"tr_steps": "40", "tr_clip_c": "1.0", "T": "30"})
+    set_view(at, "clipping")
+    table = at.dataframe[0].value.set_index("clipping")
+    assert table.loc["global norm", "‖g applied‖"] == pytest.approx(min(1.0, table.loc["none", "‖g applied‖"]))
+    assert table.loc["global norm", "cosine to raw g"] == pytest.approx(1.0)
+    assert table.loc["element-wise", "cosine to raw g"] <= 1.0
+    at.button(key="tr_train_clip").click().run()
+    assert not at.exception, at.exception
+    norms = charts(at)["‖g‖ used by the update (log)"]["data"]
+    clipped = next(t for t in norms if t.get("name", "").startswith("global norm"))
+    assert np.nanmax(values(clipped["y"])) <= 1.0 + 1e-12
+
+
+def test_use_the_sidebars_task():
+    at = open_page({"task": "adding"})
+    at.button(key="tr_use_sidebar_task").click().run()
+    assert at.session_state["_config"].tr_task == "adding"
+    assert at.selectbox(key="cfg_tr_task").value == "adding"
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+@pytest.mark.parametrize("view", ["train", "truncation", "clipping"])
+def test_every_preset_and_view_renders(preset, view):
+    config = PRESETS[preset].apply(DEFAULT).replace(tr_view=view)
+    at = open_page(to_query(config))
+    assert at.session_state["_config"].tr_view == view
+    assert len(at.get("plotly_chart")) + len(at.info) + len(at.warning) > 0
+
+
+@pytest.mark.parametrize("view", ["train", "truncation", "clipping"])
+def test_extreme_settings_give_notes_not_tracebacks(view):
+    at = open_page({"T": "500", "H": "256", "rho": "5.0", "activation": "relu", "tr_batch": "128",
+                    "tr_steps": "2000", "tr_view": view})
+    notes = " ".join(w.value for w in at.warning) + " ".join(i.value for i in at.info)
+    assert "would take" in notes or "overflow" in notes or "inf/nan" in notes, notes
+
+
+def test_copy_task_with_short_T_clamps_the_delay():
+    at = open_page({"tr_task": "copy", "T": "4", "tr_delay": "9"})
+    assert at.slider(key="cfg_tr_delay").value == 3
+    config, _ = parse(to_query(at.session_state["_config"]))
+    assert config.tr_delay <= 3
