@@ -91,10 +91,10 @@ def parse_truncation(truncation, T: int) -> Truncation:
     if kind in ("k_step", "chunked") and len(args) == 1:
         return Truncation(kind, k=_positive_k(kind, args[0]))
     if kind == "randomized" and len(args) in (1, 2):
-        if np.ndim(args[0]) == 1:  # ("randomized", xi)
+        if np.ndim(args[0]) >= 1:  # ("randomized", xi); a wrong shape is reported as xi
             return Truncation(kind, xi=_xi_array(args[0], T))
         p = _probability(args[0])
-        if len(args) == 2 and np.ndim(args[1]) == 1:  # ("randomized", p, xi)
+        if len(args) == 2 and np.ndim(args[1]) >= 1:  # ("randomized", p, xi)
             return Truncation(kind, xi=_xi_array(args[1], T))
         seed = args[1] if len(args) == 2 else 0
         return Truncation(kind, xi=draw_xi(T, p, seed))
