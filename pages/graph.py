@@ -1,0 +1,203 @@
+"""Unrolled graph: the RNN through time, and the gradient flowing back from the losses to h_0.
+
+Thin: the numbers come from rnn_core (via ui.state and ui.figures.graph_flow), the pictures
+from ui.figures.graph and ui.figures.graph_details; everything is cached on the Config. The
+backward animation runs in the browser (plotly frames): Play, Pause and the slider need no
+round trip to the server.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import export, state
+from ui.config import FIELDS, Config
+from ui.figures import graph as fg
+from ui.figures import graph_details as fd
+from ui.figures import graph_flow as gf
+from ui.notation import NOTATIONS
+
+NUMBER_GROUPS = ("model", "data", "truncation")   # the fields the gradients depend on
+HASH = {Config: lambda c: repr(sorted(c.as_dict().items()))}
+CLICK_SEEN = "g_click_seen"    # the last chart selection acted on (a selection persists across reruns)
+GIF_KEY = "g_gif"
+
+
+def numbers_key(config: Config) -> Config:
+    """The config with every setting that cannot change the gradients at its default, so that
+    moving this page's controls (or another page's) does not recompute them."""
+    return config.replace(**{f.name: f.default for f in FIELDS if f.group not in NUMBER_GROUPS})
+
+
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=HASH)
+def flow_and_sums(key: Config, source: int) -> tuple[gf.Flow, dict]:
+    """The gradient on the graph (all loss terms if source == 0, else L_source alone) and the
+    parameter gradients: running sums per frame when they fit the figure's budget."""
+    result, params = state.bptt_result(key), state.params(key)
+    flow = gf.full_flow(result, params) if source == 0 else gf.single_source(result, params, source)
+    D, H, O = params.sizes
+    linked = fg.sheet_is_linked(key.T, D, H, O)
+    sums = gf.running_param_grads(flow, result.trace) if linked else gf.full_param_grads(flow, result.trace)
+    return flow, sums
+
+
+@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=HASH)
+def graph_figure(key: Config, source: int, view: fg.GraphView, notation: str):
+    """The animated figure (plotly validates every frame: worth keeping across reruns)."""
+    flow, sums = flow_and_sums(key, source)
+    result = state.bptt_result(key)
+    return fg.graph_figure(flow, result.trace, result.step_losses, result.loss, sums, NOTATIONS[notation], view)
+
+
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=HASH)
+def gif_bytes(key: Config, source: int, view: fg.GraphView, notation: str) -> bytes:
+    figure = graph_figure(key, source, view, notation)
+    return export.animation_gif(figure, fg.frame_duration_ms(key.T))
+
+
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=HASH)
+def png_bytes(key: Config, source: int, view: fg.GraphView, notation: str, front: int) -> bytes:
+    return export.frame_png(graph_figure(key, source, view, notation), str(front))
+
+
+# ---- controls --------------------------------------------------------------------------------
+
+def loss_steps(key: Config) -> list[int]:
+    """The steps whose loss term exists (weight w_t > 0)."""
+    return [t for t, w in enumerate(state.bptt_result(key).weights, start=1) if w > 0]
+
+
+def source_widget(config: Config, steps: list[int]) -> int:
+    """0 (the whole loss) or the step s whose term L_s is followed alone."""
+    options = [0, *steps]
+    if config.g_source not in options:     # T or the mask changed under it
+        state.set_config(config.replace(g_source=0), reset_widgets=False)
+        st.session_state.pop(state.widget_key("g_source"), None)
+        state.sync_url()
+    L = NOTATIONS[config.notation].L
+    return state.view_widget("g_source", widget="selectbox", options=options,
+                             format_func=lambda s: f"the whole loss {L}" if s == 0 else f"{L}_{s} alone")
+
+
+def view_controls(config: Config, steps: list[int]) -> tuple[fg.GraphView, int]:
+    T = config.T
+    left, middle, right = st.columns([3, 2, 2])
+    with left:
+        width = state.view_widget("g_window")
+        if T > width:
+            start = state.view_widget("g_start", max_value=T - width + 1)
+        else:
+            start = 1
+            st.caption(f"All {T} steps are in view.")
+    with middle:
+        source = source_widget(config, steps)
+    with right:
+        split = state.view_widget("g_split")
+    view = fg.GraphView(start=start, width=width, split=split, presentation=config.presentation)
+    return view, source
+
+
+def clicked_step(event, T: int) -> int | None:
+    """The step of a node (or edge) newly clicked in the chart, else None.
+
+    Nodes carry their step as customdata (0 for h_0, T + 1 for L), edges [kind, step, norm].
+    """
+    points = list(getattr(getattr(event, "selection", None), "points", None) or [])
+    signature = repr([(p.get("curve_number"), p.get("point_index")) for p in points])
+    if not points or st.session_state.get(CLICK_SEEN) == signature:
+        return None
+    st.session_state[CLICK_SEEN] = signature
+    data = points[0].get("customdata")
+    step = data[1] if isinstance(data, (list, tuple)) and len(data) > 1 else data
+    if not isinstance(step, (int, float)):
+        return None
+    return int(min(max(step, 1), T))
+
+
+# ---- the page --------------------------------------------------------------------------------
+
+def graph_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:
+    figure = graph_figure(key, source, view, config.notation)
+    event = st.plotly_chart(figure, key="g_graph", on_select="rerun", selection_mode="points",
+                            config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    st.caption(
+        "Press **▶ Play** to watch the backward pass start at the losses of the last step and travel "
+        "back to h₀; the grey veil covers the steps it has not reached yet. Colour is log₁₀ of the "
+        "norm of ∂L/∂node; an edge is as wide as the gradient it carries back (the recurrent edge into "
+        "hₜ carries the indirect part of ∂L/∂hₜ, the edge from oₜ the direct part). Below: the five "
+        "parameter gradients summed over the steps reached so far, and ‖∂L/∂hₜ‖ over the whole sequence. "
+        "Click a node to see its step in detail.")
+    result = state.bptt_result(key)
+    flow, _ = flow_and_sums(key, source)
+    for note in fg.overflow_notes(result, flow):
+        st.warning(note, icon=":material/warning:")
+    if config.loss_at == "last" or len(loss_steps(key)) < config.T:
+        st.info("Loss terms exist only at the steps drawn with an L node (the mask is zero elsewhere): "
+                "every other step gets its gradient only through the recurrence.", icon=":material/info:")
+    step = clicked_step(event, config.T)
+    if step is not None and step != config.g_step:
+        state.set_config(config.replace(g_step=step), reset_widgets=False)
+        state.sync_url()
+
+
+def details_section(key: Config, source: int) -> None:
+    config = state.config()
+    notation = NOTATIONS[config.notation]
+    st.subheader("One step in detail")
+    t = state.view_widget("g_step", max_value=config.T)
+    flow, _ = flow_and_sums(key, source)
+    data = state.data(key)
+    left, right = st.columns([1, 1])
+    with left:
+        st.latex(fd.step_equation(flow, t, notation))
+        st.caption(f"Eq. (7) at t = {t}: the direct part comes through o_{t}, the indirect part through "
+                   f"h_{t + 1} from every later step. Vectors longer than 6 show their first entries and "
+                   "their norm.")
+        if config.truncation != "full":
+            st.caption("With truncated BPTT the indirect part follows the truncation rule (it is cut or "
+                       "rescaled at some steps), so it is not exactly the full-BPTT formula above.")
+    with right:
+        figure = fd.step_details_figure(flow, state.bptt_result(key).trace, t, notation, loss=config.loss,
+                                        target=data.ys[t - 1], presentation=config.presentation)
+        st.plotly_chart(figure, key="g_details", config={"displaylogo": False})
+        st.caption("Red is positive, blue negative; each block has its own scale. The direct and indirect "
+                   "parts add up to the total, unit by unit.")
+
+
+def export_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:
+    with st.expander("Export for slides"):
+        problem = export.kaleido_problem()
+        if problem:
+            st.info(problem, icon=":material/info:")
+        t = config.g_step
+        left, right = st.columns(2)
+        with left:
+            if st.button(f"Make a PNG of the frame where the pass reached t = {t}", disabled=bool(problem)):
+                with st.spinner("Rendering the frame..."):
+                    st.session_state["g_png"] = (config, png_bytes(key, source, view, config.notation, t))
+            stored = st.session_state.get("g_png")
+            if stored and stored[0] == config:
+                st.download_button("Download PNG", stored[1], file_name=f"bptt_graph_t{t}.png", mime="image/png")
+        with right:
+            if st.button("Make an animated GIF of the backward pass", disabled=bool(problem)):
+                with st.spinner("Rendering every frame (this takes a while)..."):
+                    st.session_state[GIF_KEY] = (config, gif_bytes(key, source, view, config.notation))
+            stored = st.session_state.get(GIF_KEY)
+            if stored and stored[0] == config:
+                st.download_button("Download GIF", stored[1], file_name="bptt_backward_pass.gif", mime="image/gif")
+        st.caption(f"The GIF shows at most {export.MAX_GIF_FRAMES} frames (every k-th of a longer pass). "
+                   "The PNG uses the step chosen under 'One step in detail'.")
+
+
+def main() -> None:
+    config = state.config()
+    key = numbers_key(config)
+    st.header("Unrolled graph")
+    st.markdown("The RNN unrolled over time: inputs at the bottom, then hidden states, outputs and losses; "
+                "time runs left to right. The gradient of the loss flows backward through it.")
+    view, source = view_controls(config, loss_steps(key))
+    graph_section(state.config(), key, view, source)
+    details_section(key, source)
+    export_section(state.config(), key, view, source)
+
+
+main()

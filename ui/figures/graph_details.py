@@ -1,0 +1,113 @@
+"""Details of one step of the unrolled graph: its numbers as heat strips, and eq. (7) filled in.
+
+Shapes: T steps, H hidden units, O outputs; step t is index t - 1 of every (T, ...) array.
+The strips show, over the hidden (or output) units: the forward values a_t and h_t; o_t with
+the prediction and the target; and dL/dh_t with its direct and indirect parts (eq. (7)), on
+one colour scale so that direct + indirect = total can be read off.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+import rnn_core as rc
+from ui import notation as nt
+from ui.derivation import Equation, array
+from ui.figures import style
+from ui.figures.graph_flow import Flow
+from ui.notation import Notation
+
+Array = np.ndarray
+TEXT_LIMIT = 16     # write the numbers into the cells up to this many units
+
+
+def numerator(notation: Notation, flow: Flow) -> str:
+    """What is differentiated: L, or the single weighted term w_s L_s."""
+    if flow.source is None:
+        return notation.L
+    s = str(flow.source)
+    return rf"({notation.at('w', s)} {notation.at(notation.L, s)})"
+
+
+def vector(notation: Notation, values: Array) -> str:
+    """A state vector on one line: a row in row notation, else a transposed row (a column)."""
+    return array(values, row=True) + ("" if notation.row_vectors else r"^{\top}")
+
+
+def step_equation(flow: Flow, t: int, notation: Notation) -> str:
+    """Eq. (7) at step t in the notation's symbols, then its two parts and the total in numbers.
+
+    The parts are the engine's (flow.direct, flow.indirect); with full BPTT the indirect part is
+    W_hh^T (f'(a_{t+1}) * dL/dh_{t+1}); truncation changes which paths it follows.
+    """
+    _check_step(t, flow.T)
+    i, num = t - 1, numerator(notation, flow)
+    direct_sym, indirect_sym = nt.recursion(notation, str(t), str(t + 1))
+    if flow.source is not None:
+        direct_sym = direct_sym.replace(rf"\partial {notation.L}", rf"\partial {num}")
+        indirect_sym = indirect_sym.replace(rf"\partial {notation.L}", rf"\partial {num}")
+    lhs = nt.d(num, notation.at(notation.h, str(t)))
+    if t == flow.T:
+        # nothing after h_T: the indirect part is 0 by eq. (7)
+        return Equation("dL_dh", "7", lhs, direct_sym, (rf"{vector(notation, flow.direct[i])} + 0",),
+                        vector(notation, flow.dL_dh[i])).latex()
+    parts = (rf"\underbrace{{{vector(notation, flow.direct[i])}}}_{{\text{{direct}}}} + "
+             rf"\underbrace{{{vector(notation, flow.indirect[i])}}}_{{\text{{indirect}}}}")
+    return Equation("dL_dh", "7", lhs, rf"{direct_sym} + {indirect_sym}", (parts,),
+                    vector(notation, flow.dL_dh[i])).latex()
+
+
+def _check_step(t: int, T: int) -> None:
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= T:
+        raise ValueError(f"t must be a step in [1, {T}], got {t!r}")
+
+
+def _strip(values: Array, row_names: list[str], name: str, text: bool) -> dict:
+    """One heatmap block: rows of values over units, its own symmetric colour scale."""
+    z = np.asarray(values, dtype=float)
+    with np.errstate(all="ignore"):
+        finite = np.abs(z[np.isfinite(z)])
+    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    trace = dict(type="heatmap", z=z, y=row_names, x=list(range(z.shape[1])), zmid=0.0,
+                 zmin=-limit, zmax=limit, colorscale=style.DIVERGING_SCALE, name=name, xgap=1, ygap=2,
+                 showscale=False,
+                 hovertemplate="%{y}, unit %{x}: %{z:.4g}<extra></extra>")
+    if text:
+        trace.update(text=[[f"{v:.2g}" for v in row] for row in z], texttemplate="%{text}")
+    return trace
+
+
+def step_details_figure(flow: Flow, trace: rc.Trace, t: int, notation: Notation, *, loss: str,
+                        target, presentation: bool = False) -> go.Figure:
+    """Heat strips of step t: [a_t, h_t] (H), [o_t, prediction, target] (O), [dL/dh_t, direct,
+    indirect] (H). target: y_t, a class index (softmax_ce) or an (O,) vector."""
+    _check_step(t, flow.T)
+    i, n, L = t - 1, notation, notation.L
+    H, O = trace.h.shape[1], trace.o.shape[1]
+    out = rc.get_loss(loss)
+    with np.errstate(all="ignore"):
+        y_hat = out.predict(trace.o[i])
+    y = np.eye(O)[int(target)] if out.integer_targets else np.asarray(target, dtype=float)
+    num = "L" if flow.source is None else f"w<sub>{flow.source}</sub>L<sub>{flow.source}</sub>"
+    h_t = n.html_at(n.h, t)
+    blocks = [
+        (np.stack([trace.a[i], trace.h[i]]), [n.html_at(n.a, t), h_t], "forward", H),
+        (np.stack([trace.o[i], y_hat, y]), [n.html_at(n.o, t), n.html_at(n.y_hat, t) + " (prediction)",
+                                            n.html_at(n.y, t) + " (target)"], "output", O),
+        (np.stack([flow.dL_dh[i], flow.direct[i], flow.indirect[i]]),
+         [f"∂{num}/∂{h_t}", "direct part", "indirect part"], "gradient", H),
+    ]
+    fig = make_subplots(rows=3, cols=1, vertical_spacing=0.16, row_heights=[2, 3, 3],
+                        subplot_titles=(f"forward values at t = {t} (over the {H} hidden units)",
+                                        f"output at t = {t} (over the {O} output units)",
+                                        f"∂{num}/∂{h_t} = direct + indirect, eq. (7)"))
+    for row, (values, names, name, units) in enumerate(blocks, start=1):
+        fig.add_trace(go.Heatmap(_strip(values, names, name, units <= TEXT_LIMIT)), row=row, col=1)
+        fig.update_yaxes(autorange="reversed", row=row, col=1)
+        fig.update_xaxes(dtick=1 if units <= 20 else None, row=row, col=1)
+    style.apply_style(fig, presentation=presentation, height=420)
+    fig.update_xaxes(showgrid=False)
+    fig.update_yaxes(showgrid=False)
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=20))
+    return fig
