@@ -33,6 +33,7 @@ from .jacobians import (StepFactorStats, jacobian_norms_to_last, jacobians_to_la
                         pairwise_jacobian_norms, step_factor_stats, step_jacobians)
 from .spectral import (classify_factor, fit_decay_factor, jacobian_bound, memory_horizon,
                        singular_values)
+from .contributions import contribution_pieces, contributions
 
 __all__ = [
     "ACTIVATIONS", "Activation", "get_activation", "BPTTResult", "bptt", "Trace", "forward",
@@ -43,5 +44,5 @@ __all__ = [
     "MAX_STEPS", "TrainResult", "clip_by_global_norm", "clip_by_value", "generate", "sgd_step", "train",
     "StepFactorStats", "jacobian_norms_to_last", "jacobians_to_last", "pairwise_jacobian_norms",
     "step_factor_stats", "step_jacobians", "classify_factor", "fit_decay_factor", "jacobian_bound",
-    "memory_horizon", "singular_values",
+    "memory_horizon", "singular_values", "contribution_pieces", "contributions",
 ]
