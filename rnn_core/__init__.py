@@ -34,6 +34,7 @@ from .jacobians import (StepFactorStats, jacobian_norms_to_last, jacobians_to_la
 from .spectral import (classify_factor, fit_decay_factor, jacobian_bound, memory_horizon,
                        singular_values)
 from .contributions import contribution_pieces, contributions
+from .gradcheck import GradcheckReport, GradcheckRow, gradcheck, relative_error
 
 __all__ = [
     "ACTIVATIONS", "Activation", "get_activation", "BPTTResult", "bptt", "Trace", "forward",
@@ -45,4 +46,5 @@ __all__ = [
     "StepFactorStats", "jacobian_norms_to_last", "jacobians_to_last", "pairwise_jacobian_norms",
     "step_factor_stats", "step_jacobians", "classify_factor", "fit_decay_factor", "jacobian_bound",
     "memory_horizon", "singular_values", "contribution_pieces", "contributions",
+    "GradcheckReport", "GradcheckRow", "gradcheck", "relative_error",
 ]
