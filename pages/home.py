@@ -43,9 +43,10 @@ or **explode** over long sequences. Every number here is computed live from the 
 )
 
 st.subheader("The pages")
-for file, summary in PAGE_SUMMARIES:
-    if (ROOT / file).exists():
-        st.page_link(file, help=summary)
+written = [(file, summary) for file, summary in PAGE_SUMMARIES if (ROOT / file).exists()]
+for column, (file, summary) in zip(st.columns(len(written), border=True), written):
+    with column:
+        st.page_link(file)
         st.caption(summary)
 
 st.subheader("Lecture presets")

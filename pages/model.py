@@ -26,6 +26,15 @@ def derivative_latex(n, activation: str) -> str:
             "identity": rf"f'({a}) = 1"}[activation]
 
 
+def aligned(equations_: list[str], labels: list[str]) -> str:
+    """One aligned display: each 'lhs = rhs' lined up at its first '=', its label on the right."""
+    rows = []
+    for eq, label in zip(equations_, labels):
+        lhs, rhs = eq.split(" = ", 1)
+        rows.append(rf"{lhs} &= {rhs} && \text{{{label}}}")
+    return r"\begin{aligned}" + r" \\[4pt] ".join(rows) + r"\end{aligned}"
+
+
 def apply_upload() -> None:
     """on_change of the uploader: read the file; on success adopt its weights (and sizes)."""
     upload = st.session_state.get(UPLOAD_KEY)
@@ -92,9 +101,8 @@ left, right = st.columns([3, 2], gap="large")
 with left:
     st.subheader("The model")
     eqs = equations(n, activation=config.activation, loss=config.loss, reduction=config.reduction)
-    for key in FORWARD_EQUATIONS:
-        st.latex(eqs[key] + (rf"\tag{{{key}}}" if key.isdigit() else ""))
-    st.latex(derivative_latex(n, config.activation))
+    st.latex(aligned([eqs[key] for key in FORWARD_EQUATIONS] + [derivative_latex(n, config.activation)],
+                      [f"({key})" if key.isdigit() else "" for key in FORWARD_EQUATIONS] + [""]))
     if config.loss_at == "last":
         st.caption("Many-to-one: the mask m_t is 1 at the last step only, so only L_T counts.")
     with st.expander("The same in the engine's names"):
@@ -106,8 +114,8 @@ with right:
                                               ("H hidden", config.H), ("O outputs", config.O))):
         column.metric(label, value)
     spectrum = st.columns(3)
-    spectrum[0].metric("spectral radius ρ(W_hh)", f"{rc.spectral_radius(params.W_hh):.3f}",
-                       help="largest |eigenvalue|; the initialiser scales W_hh to the sidebar's ρ, "
+    spectrum[0].metric("ρ(W_hh)", f"{rc.spectral_radius(params.W_hh):.3f}",
+                       help="spectral radius, the largest |eigenvalue|; the initialiser scales W_hh to the sidebar's ρ, "
                             "hand edits can change it")
     spectrum[1].metric("σ_max(W_hh)", f"{np.linalg.norm(params.W_hh, 2):.3f}",
                        help="largest singular value: with γ = sup|f'| it bounds each step's gain, eq. (11)")

@@ -76,15 +76,15 @@ class Field:
                 raise ValueError(f"is not one of {', '.join(map(str, self.options))}")
             return raw
         if self.kind == "floats":
-            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            items = _items(raw)
             values = tuple(sorted({_number(v) for v in items if str(v).strip() != ""}))
             if not values or not all(math.isfinite(v) for v in values):
                 raise ValueError("is not a list of finite numbers")
             return values
         if self.kind == "edits":
-            return decode_edits(raw) if isinstance(raw, str) else tuple(raw)
+            return decode_edits(raw if isinstance(raw, str) else _edits_text(raw))
         if self.kind == "choices":
-            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            items = _items(raw)
             chosen = {str(v).strip() for v in items} - {""}
             unknown = sorted(chosen - set(self.options))
             if unknown:
@@ -111,6 +111,27 @@ class Field:
         if self.kind == "choices":
             return ",".join(value)
         return str(value)
+
+
+def _bound(field: Field, bound: float) -> str:
+    return str(int(bound)) if field.kind == "int" else repr(float(bound))
+
+
+def _items(raw: Any) -> list:
+    """A comma-separated string or a list/tuple (a widget's value) as a list of items."""
+    if isinstance(raw, str):
+        return raw.split(",")
+    if isinstance(raw, (list, tuple)):
+        return list(raw)
+    raise ValueError("is not a list")
+
+
+def _edits_text(raw: Any) -> str:
+    """(name, index, value) triples as the URL form, so that both are checked by decode_edits."""
+    try:
+        return "~".join(f"{name}.{int(index)}={float(value)!r}" for name, index, value in raw)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("is not a list of (name, index, value) edits") from None
 
 
 def _number(raw: Any) -> float:
@@ -325,7 +346,7 @@ def parse(raw: Mapping[str, Any], *, base: Config = DEFAULT) -> tuple[Config, li
             continue
         clamped = field.clamp(value)
         if clamped != value:
-            messages.append(f"{field.label} = {shown} is outside [{field.encode(field.lo)}, {field.encode(field.hi)}]; "
+            messages.append(f"{field.label} = {shown} is outside [{_bound(field, field.lo)}, {_bound(field, field.hi)}]; "
                             f"using {field.encode(clamped)} instead.")
         values[key] = clamped
     messages += _apply_task(values, raw)

@@ -51,16 +51,16 @@ PRESETS: dict[str, Preset] = {
                "W_hh to the power T - k, and the loss is a mean of squared errors.",
                (("activation", "identity"), ("loss", "mse"), ("reduction", "mean"), ("notation", "d2l"),
                 ("rho", 0.9))),
-        Preset("dlbook", "Softmax + cross-entropy (Deep Learning Book)",
+        Preset("dlbook", "Deep Learning Book",
                "Goodfellow, Bengio and Courville's chapter 10 model: tanh units, softmax outputs and "
                "a cross-entropy loss summed over time, in their U, V, W notation.",
                (("activation", "tanh"), ("loss", "softmax_ce"), ("reduction", "sum"),
                 ("notation", "dlbook"), ("init", "orthogonal"), ("rho", 1.0))),
-        Preset("mse_sine", "Squared error on a sine wave",
+        Preset("mse_sine", "MSE on a sine wave",
                "A regression example: predict the next value of a noisy sine wave with an identity "
                "output and the loss 1/2 ||o_t - y_t||².",
                (("task", "sine"), ("activation", "tanh"), ("H", 16), ("T", 24), ("rho", 0.9))),
-        Preset("many_to_one", "Many-to-one (adding problem)",
+        Preset("many_to_one", "Many-to-one (adding)",
                "Only the last step has a loss: every gradient has to travel back through the whole "
                "sequence to reach the two marked inputs.",
                (("task", "adding"), ("activation", "tanh"), ("T", 20), ("H", 16), ("rho", 1.0))),

@@ -86,8 +86,12 @@ def _all_settings(skip: tuple[str, ...]) -> None:
     field_widget("notation")
     st.subheader("Truncation")
     field_widget("truncation")
-    field_widget("trunc_k")
-    field_widget("trunc_p")
+    # only the parameter of the chosen kind; the other keeps its value in the config
+    truncation = state.config().truncation
+    if truncation in ("k_step", "chunked"):
+        field_widget("trunc_k")
+    elif truncation == "randomized":
+        field_widget("trunc_p")
 
 
 def share_url(config: Config) -> str:

@@ -147,10 +147,20 @@ def plotly_figures(page, *, at_least: int = 1) -> list[dict]:
     return page.evaluate(_PLOTLY_JS)
 
 
-def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+def screenshot(page, name: str, *, full_page: bool = True, max_height: int = 6000) -> Path:
+    """Save <repo>/screenshots/<name>.png. Streamlit scrolls inside its main block, not the
+    document, so for the full page the viewport is stretched to the content's height first."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    size = page.viewport_size
+    if full_page:
+        height = page.evaluate(
+            "() => Math.max(...['stMain', 'stMainBlockContainer', 'stSidebarContent']"
+            ".map(id => document.querySelector(`[data-testid=\"${id}\"]`)?.scrollHeight || 0))")
+        page.set_viewport_size({"width": size["width"], "height": min(max(height + 40, size["height"]), max_height)})
+        page.wait_for_timeout(400)   # let plotly re-layout to the new size
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
     return path
 
 
