@@ -143,7 +143,7 @@ def details_section(key: Config, source: int) -> None:
     config = state.config()
     notation = NOTATIONS[config.notation]
     st.subheader("One step in detail")
-    t = state.view_widget("g_step", max_value=config.T)
+    t = state.view_widget("g_step", max_value=config.T) if config.T > 1 else 1   # a slider needs two values
     flow, _ = flow_and_sums(key, source)
     data = state.data(key)
     left, right = st.columns([1, 1])

@@ -214,7 +214,7 @@ def _node_traces(nodes: _Nodes, lo: float, hi: float, size: int, font: int) -> l
             marker = dict(color=ZERO_COLOUR if name == "zero gradient" else style.OVERFLOW_COLOUR)
             text_colour = "black" if name == "zero gradient" else "white"
         traces.append(dict(
-            type="scatter", mode="markers+text", name=name, showlegend=name != "gradient",
+            type="scatter", mode="markers+text", name=name, showlegend=name != "gradient", meta=f"nodes:{name}",
             x=[nodes.x[k] for k in idx], y=[nodes.y[k] for k in idx],
             text=[nodes.label[k] for k in idx], hovertext=[nodes.hover[k] for k in idx],
             customdata=[nodes.step[k] for k in idx], hoverinfo="text",
@@ -315,7 +315,7 @@ def _edge_traces(edges: list[_Edge], lo: float, hi: float, split: bool) -> list[
             xs += [e.x0, e.x1, None]
             ys += [e.y0, e.y1, None]
         traces.append(dict(type="scatter", mode="lines", x=xs, y=ys, hoverinfo="skip", showlegend=False,
-                           name=f"edges {width:g}px", line=dict(color=colour, width=width, dash=dash)))
+                           name=f"edges {width:g}px", meta="edges", line=dict(color=colour, width=width, dash=dash)))
     return traces
 
 
@@ -324,7 +324,7 @@ def _edge_hover_trace(edges: list[_Edge]) -> dict:
 
     customdata per edge: [kind, step of the receiving node, carried norm (None if not finite)].
     """
-    return dict(type="scatter", mode="markers", name="edges", showlegend=False,
+    return dict(type="scatter", mode="markers", name="edges", meta="edge-hover", showlegend=False,
                 x=[(e.x0 + e.x1) / 2 for e in edges], y=[(e.y0 + e.y1) / 2 for e in edges],
                 hovertext=[e.hover for e in edges], hoverinfo="text",
                 customdata=[[e.kind, e.step, e.norm if np.isfinite(e.norm) else None] for e in edges],
@@ -352,7 +352,8 @@ def _label_trace(flow: Flow, window: Window, notation: Notation, font: int) -> d
     if window.end < window.T:
         put(window.end + 0.6, ROWS["h"] + 0.06, "⋯", "top center")
     return dict(type="scatter", mode="text", x=xs, y=ys, text=texts, textposition=where,
-                hoverinfo="skip", showlegend=False, name="weights", textfont=dict(size=font, color=LABEL_COLOUR))
+                hoverinfo="skip", showlegend=False, name="weights", meta="labels",
+                textfont=dict(size=font, color=LABEL_COLOUR))
 
 
 def _bus_trace(flow: Flow, window: Window) -> dict:
@@ -361,14 +362,14 @@ def _bus_trace(flow: Flow, window: Window) -> dict:
     earlier = bool(flow.has_loss[: window.start - 1].any())
     x0 = window.start - 0.5 if earlier else (in_view[0] if in_view else window.end + 0.5)
     return dict(type="scatter", mode="lines", x=[x0, window.x_total], y=[ROWS["bus"]] * 2,
-                hoverinfo="skip", showlegend=False, name="sum", line=dict(color=NEUTRAL_EDGE, width=2))
+                hoverinfo="skip", showlegend=False, name="sum", meta="bus", line=dict(color=NEUTRAL_EDGE, width=2))
 
 
 def _legend_traces(split: bool) -> list[dict]:
     """Legend entries for what the edge colours mean (no data points)."""
     if not split:
         return []
-    return [dict(type="scatter", mode="lines", x=[None], y=[None], name=name,
+    return [dict(type="scatter", mode="lines", x=[None], y=[None], name=name, meta="legend",
                  line=dict(color=colour, width=5), showlegend=True)
             for name, colour in (("direct part (through o)", style.DIRECT_COLOUR),
                                  ("indirect part (through next h)", style.INDIRECT_COLOUR))]
@@ -396,7 +397,7 @@ def _veil(window: Window, frame: int) -> dict:
 
 def _veil_trace(window: Window, frame: int) -> dict:
     return dict(_veil(window, frame), mode="none", fill="toself", fillcolor=VEIL_COLOUR,
-                hoverinfo="skip", showlegend=False, name="not reached yet")
+                hoverinfo="skip", showlegend=False, name="not reached yet", meta="veil")
 
 
 def frame_duration_ms(T: int) -> int:
@@ -429,12 +430,16 @@ class Sheet:
                 "W_hy": (self.H + 1, c_hh), "b_y": (self.H + 1, c_b)}
 
     def fill(self, grads: dict[str, Array]) -> Array:
-        """grads[name] with a leading frame axis (F, *shape) -> (F, rows, cols) float32, NaN gaps."""
+        """grads[name] with a leading frame axis (F, *shape) -> (F, rows, cols) with NaN in the gaps
+        and where a value is inf/nan (overflow: those cells stay empty). float32 keeps the frames
+        lean; float64 when a finite value lies beyond float32's range."""
         frames = next(iter(grads.values())).shape[0]
-        out = np.full((frames, *self.shape), np.nan, dtype=np.float32)
+        with np.errstate(all="ignore"):
+            biggest = max(float(np.max(np.abs(g), initial=0.0, where=np.isfinite(g))) for g in grads.values())
+        out = np.full((frames, *self.shape), np.nan, dtype=np.float32 if biggest < 1e38 else np.float64)
         for name, (r, c) in self.offsets().items():
             block = grads[name] if grads[name].ndim == 3 else grads[name][:, :, None]
-            out[:, r:r + block.shape[1], c:c + block.shape[2]] = block
+            out[:, r:r + block.shape[1], c:c + block.shape[2]] = np.where(np.isfinite(block), block, np.nan)
         return out
 
     def labels(self, notation: Notation) -> list[list[str]]:
@@ -459,7 +464,7 @@ def sheet_is_linked(T: int, D: int, H: int, O: int) -> bool:
 
 def _sheet_trace(values: Array, labels: list | None, limit: float, font: int) -> dict:
     trace = dict(type="heatmap", z=values, xaxis="x2", yaxis="y2", colorscale=style.DIVERGING_SCALE,
-                 zmin=-limit, zmax=limit, zmid=0.0, name="parameter gradients", hoverongaps=False,
+                 zmin=-limit, zmax=limit, zmid=0.0, name="parameter gradients", meta="sheet", hoverongaps=False,
                  colorbar=dict(x=SHEET_X[1] + 0.005, y=sum(BOTTOM_Y) / 2, len=BOTTOM_Y[1] - BOTTOM_Y[0],
                                thickness=12, tickfont=dict(size=font - 2)))
     if labels is not None:
@@ -490,7 +495,7 @@ def _profile_traces(norms: NodeNorms, window: Window, notation: Notation) -> lis
     good = np.isfinite(norms.h) & (norms.h > 0)
     h_t = notation.html_at(notation.h, "t")
     traces = [dict(type="scatter", mode="lines+markers" if T <= 60 else "lines", xaxis="x3", yaxis="y3",
-                   x=steps[good], y=norms.h[good], name=f"‖∂{notation.L}/∂{h_t}‖", showlegend=False,
+                   x=steps[good], y=norms.h[good], name=f"‖∂{notation.L}/∂{h_t}‖", showlegend=False, meta="profile",
                    line=dict(color=style.SEQUENCE_COLOURS[0], width=2), marker=dict(size=5),
                    hovertemplate=f"t = %{{x}}: ‖∂{notation.L}/∂{h_t}‖ = %{{y:.3g}}<extra></extra>")]
     positive = norms.h[good]
@@ -500,7 +505,7 @@ def _profile_traces(norms: NodeNorms, window: Window, notation: Notation) -> lis
                                   (~np.isfinite(norms.h), ceiling, style.OVERFLOW_COLOUR, "overflow")):
         if mask.any():
             traces.append(dict(type="scatter", mode="markers", xaxis="x3", yaxis="y3", x=steps[mask],
-                               y=[y] * int(mask.sum()), name=name, showlegend=False,
+                               y=[y] * int(mask.sum()), name=name, showlegend=False, meta=f"profile:{name}",
                                marker=dict(symbol="x", size=7, color=colour),
                                hovertemplate=f"t = %{{x}}: {name}<extra></extra>"))
     return traces
@@ -545,7 +550,7 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
         _sheet_trace(sheet_values[-1], labels, limit, base_font),
         *_profile_traces(norms, window, notation),
     ]
-    veil_index = next(k for k, d in enumerate(data) if d.get("name") == "not reached yet")
+    veil_index = next(k for k, d in enumerate(data) if d.get("meta") == "veil")
     frames = []
     for j in range(T):
         frame_data, traces = [_veil(window, j)], [veil_index]

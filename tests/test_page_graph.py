@@ -1,0 +1,177 @@
+"""AppTest of the Unrolled graph page: every preset, the page's controls, extreme settings.
+
+The numbers in the chart JSON are checked against rnn_core run here on the same config.
+"""
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import rnn_core as rc
+from ui import export
+from ui.config import DEFAULT, build_params, parse, to_query
+from ui.presets import PRESETS
+from ui.state import make_data
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/graph.py"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = str(value)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def graph(at: AppTest) -> dict:
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    found = [s for s in specs if s.get("frames")]
+    assert len(found) == 1, "expected one animated chart"
+    return found[0]
+
+
+def values(array) -> np.ndarray:
+    if isinstance(array, dict):
+        data = np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+        return data.reshape([int(n) for n in str(array["shape"]).split(",")]) if "shape" in array else data
+    return np.array(array, dtype=float)
+
+
+def nodes(spec: dict) -> dict:
+    """{(row, step): log10 norm or status} of the drawn nodes."""
+    out = {}
+    for trace in spec["data"]:
+        meta = str(trace.get("meta", ""))
+        if not meta.startswith("nodes:"):
+            continue
+        colours = trace["marker"]["color"]
+        ys, steps = values(trace["y"]), values(trace["customdata"])
+        for k, (y, step) in enumerate(zip(ys, steps)):
+            out[(int(y), int(step))] = float(values(colours)[k]) if meta == "nodes:gradient" else meta[6:]
+    return out
+
+
+def engine(config):
+    data = make_data(config)
+    return rc.bptt(build_params(config), data.xs, data.ys, activation=config.activation, loss=config.loss,
+                   reduction=config.reduction, mask=data.mask, truncation=config.truncation_spec)
+
+
+def test_default_page_draws_the_engines_gradient_with_one_frame_per_step():
+    at = open_page()
+    assert at.header[0].value == "Unrolled graph"
+    spec = graph(at)
+    r = engine(DEFAULT)
+    assert len(spec["frames"]) == DEFAULT.T
+    drawn = nodes(spec)
+    for t in range(1, DEFAULT.T + 1):
+        assert drawn[(1, t)] == pytest.approx(np.log10(np.linalg.norm(r.dL_dh[t - 1])), abs=1e-9)
+        assert drawn[(2, t)] == pytest.approx(np.log10(np.linalg.norm(r.dL_do[t - 1])), abs=1e-9)
+    assert drawn[(1, 0)] == pytest.approx(np.log10(np.linalg.norm(r.dL_dh0)), abs=1e-9)
+    assert [b["label"] for b in spec["layout"]["updatemenus"][0]["buttons"]] == ["▶ Play", "slow", "fast", "❚❚ Pause"]
+    assert len(spec["layout"]["sliders"][0]["steps"]) == DEFAULT.T
+    assert at.latex and r"\tag{7}" in at.latex[0].value
+    assert not at.warning
+
+
+@pytest.mark.parametrize("key", sorted(PRESETS))
+def test_every_preset(key):
+    config = PRESETS[key].apply(DEFAULT)
+    at = open_page(to_query(config))
+    spec = graph(at)
+    assert len(spec["frames"]) == config.T
+    r = engine(config)
+    drawn = nodes(spec)
+    loss_nodes = sorted(step for (row, step) in drawn if row == 3)
+    assert loss_nodes == [t for t in range(1, config.T + 1) if r.weights[t - 1] > 0 and t <= 16]
+    for t in range(1, min(config.T, 16) + 1):
+        value = np.linalg.norm(r.dL_dh[t - 1])
+        expected = np.log10(value) if value > 0 else "zero gradient"
+        assert drawn[(1, t)] == (pytest.approx(expected, abs=1e-9) if value > 0 else expected)
+    if config.loss_at == "last":
+        assert any("only at the steps drawn with an L node" in i.value for i in at.info)
+
+
+def test_many_to_one_window_at_the_end_shows_the_single_loss():
+    config = PRESETS["many_to_one"].apply(DEFAULT)
+    at = open_page({**to_query(config), "g_start": config.T - 15})
+    drawn = nodes(graph(at))
+    assert sorted(step for (row, step) in drawn if row == 3) == [config.T]
+
+
+def test_controls_change_what_is_drawn():
+    at = open_page({"T": 30})
+    at.slider(key="cfg_g_start").set_value(10).run()
+    drawn = nodes(graph(at))
+    assert {step for (_, step) in drawn} == {0, 31, *range(10, 26)}
+    at.toggle(key="cfg_g_split").set_value(True).run()
+    colours = {t["line"]["color"] for t in graph(at)["data"] if t.get("meta") == "edges"}
+    assert "#E69F00" in colours and "#0072B2" in colours
+    at.selectbox(key="cfg_g_source").set_value(20).run()
+    spec = graph(at)
+    assert "L<sub>20</sub>" in spec["layout"]["title"]["text"]
+    assert nodes(spec)[(1, 25)] == "zero gradient"          # after the source: nothing
+    at.slider(key="cfg_g_step").set_value(7).run()
+    assert not at.exception
+    assert r"\partial h_{7}" in at.latex[0].value and r"(w_{20} L_{20})" in at.latex[0].value
+    assert at.query_params["g_step"] == "7" and at.query_params["g_source"] == "20"
+
+
+def test_step_details_show_the_engines_numbers():
+    at = open_page({"g_step": 4})
+    r = engine(DEFAULT)
+    details = [json.loads(el.proto.spec) for el in at.get("plotly_chart") if not json.loads(el.proto.spec).get("frames")]
+    gradient = values(details[0]["data"][2]["z"]).reshape(3, -1)
+    np.testing.assert_allclose(gradient, [r.dL_dh[3], r.dL_dh_direct[3], r.dL_dh_indirect[3]], rtol=1e-12)
+
+
+def test_source_falls_back_when_its_loss_term_disappears():
+    at = open_page({"g_source": 5, "loss_at": "last"})
+    assert at.selectbox(key="cfg_g_source").value == 0
+    assert "g_source" not in at.query_params
+
+
+@pytest.mark.parametrize("query", [
+    {"T": 1},
+    {"T": 500, "H": 256, "activation": "relu", "rho": 5.0},
+    {"T": 500, "activation": "relu", "rho": 5.0, "g_start": 485},
+    {"T": 40, "truncation": "k_step", "trunc_k": 3, "g_source": 30},
+    {"T": 40, "truncation": "chunked", "trunc_k": 7, "reduction": "mean"},
+    {"T": 20, "truncation": "randomized", "loss": "sigmoid_bce", "notation": "row"},
+    {"T": 12, "activation": "relu", "init": "identity", "rho": 0.0, "presentation": 1},
+])
+def test_extreme_settings_never_break(query):
+    at = open_page(query)
+    config, _ = parse({k: str(v) for k, v in query.items()})
+    spec = graph(at)
+    assert len(spec["frames"]) == config.T
+    r = engine(config)
+    if r.overflow:
+        step = r.grad_overflow_step or r.overflow_step
+        assert any(f"t = {step}" in w.value for w in at.warning)
+    if config.H == 256:
+        texts = [a["text"] for a in spec["layout"]["annotations"]]
+        assert any("full sums" in t for t in texts)
+
+
+@pytest.mark.skipif(export.kaleido_problem() is not None, reason="kaleido or a browser is missing")
+def test_png_export_offers_a_download():
+    at = open_page({"T": 4, "H": 3, "g_step": 2})
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.get("download_button"), "no download button after rendering"
