@@ -1,0 +1,190 @@
+"""The app's shell through streamlit.testing.v1.AppTest: home, presets, the model page, the URL
+and widget round trip, and page-level widgets kept across page switches."""
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.config import DEFAULT, FIELDS, parse
+from ui.presets import PRESETS
+from ui.weights_table import editor_key
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 60
+
+
+def run_app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def config_of(at: AppTest):
+    return at.session_state["_config"]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def test_home_renders_what_bptt_is_the_presets_and_the_share_link():
+    at = run_app()
+    assert_clean(at)
+    assert at.title[0].value == "BPTT Explorer"
+    assert "Backpropagation through time" in at.markdown[0].value
+    assert [b.label for b in at.button if b.key and b.key.startswith("preset_")] == \
+        [p.title for p in PRESETS.values()]
+    assert at.code[0].value.startswith("http") and at.code[0].value.endswith("/")   # defaults: no query
+    assert config_of(at) == DEFAULT
+
+
+@pytest.mark.parametrize("key", list(PRESETS))
+def test_every_preset_runs_and_sets_its_values(key):
+    at = run_app({"presentation": "1", "v_norm": "fro"})
+    at.button(key=f"preset_{key}").click().run()
+    assert_clean(at)
+    config, expected = config_of(at), PRESETS[key].config()
+    for name, _ in PRESETS[key].settings:
+        assert getattr(config, name) == getattr(expected, name), name
+    assert config.presentation and config.v_norm == "fro"     # not the preset's business
+    assert at.slider(key="cfg_T").value == expected.T            # the widgets show it
+    assert parse(dict(at.query_params)) == (config, [])           # and so does the URL
+
+
+def test_presets_are_valid_configs():
+    for preset in PRESETS.values():
+        config, messages = parse({k: str(v) for k, v in preset.settings})
+        assert messages == [], preset.key
+        assert preset.config() != DEFAULT
+
+
+def test_model_page_renders_equations_heatmaps_and_tables():
+    at = run_app({"activation": "relu", "notation": "dlbook"})
+    at.switch_page("pages/model.py").run()
+    assert_clean(at)
+    assert at.title[0].value == "Model & weights"
+    latex = " ".join(e.value for e in at.latex)
+    assert r"\mathrm{ReLU}" in latex and "U x^{(t)}" in latex       # the chosen activation and notation
+    charts = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    assert len(charts) == 1 and len([t for t in charts[0]["data"] if t["type"] == "heatmap"]) == 5
+    assert [t.label for t in at.tabs] == ["W_xh", "W_hh", "b_h", "W_hy", "b_y"]
+
+
+def test_url_params_reach_the_config_and_the_widgets():
+    at = run_app({"T": "7", "H": "5", "activation": "sigmoid", "rho": "1.25", "seed": "3"})
+    assert_clean(at)
+    config = config_of(at)
+    assert (config.T, config.H, config.activation, config.rho, config.seed) == (7, 5, "sigmoid", 1.25, 3)
+    assert at.slider(key="cfg_T").value == 7 and at.slider(key="cfg_rho").value == 1.25
+    assert not at.warning
+
+
+def test_bad_url_params_show_one_warning_each_and_use_safe_values():
+    at = run_app({"T": "9999", "H": "lots", "zzz": "1"})
+    assert_clean(at)
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 3
+    assert any("Sequence length T = 9999" in w and "using 500 instead" in w for w in warnings)
+    assert any("Hidden units H = 'lots'" in w and "using 8 instead" in w for w in warnings)
+    assert config_of(at).T == 500 and config_of(at).H == 8
+    assert dict(at.query_params) == {"T": "500"}                  # the URL now says what is used
+
+
+def test_a_sidebar_change_reaches_the_config_and_the_url():
+    at = run_app()
+    at.slider(key="cfg_H").set_value(16).run()
+    at.selectbox(key="cfg_loss").set_value("mse").run()
+    assert_clean(at)
+    assert (config_of(at).H, config_of(at).loss) == (16, "mse")
+    assert dict(at.query_params) == {"H": "16", "loss": "mse"}
+
+
+def test_a_weight_edit_via_session_state_reaches_the_config_and_the_url():
+    at = run_app()
+    at.switch_page("pages/model.py").run()
+    at.session_state[editor_key(config_of(at), "W_hh")] = {
+        "edited_rows": {0: {"h2": 0.5}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert_clean(at)
+    assert config_of(at).edits == (("W_hh", 1, 0.5),)
+    assert at.query_params["edits"] == "W_hh.1=0.5"
+    assert at.metric[-1].value == "1"                             # hand-edited entries
+
+
+def test_edits_in_row_notation_land_on_the_transposed_entry():
+    at = run_app({"notation": "row"})
+    at.switch_page("pages/model.py").run()
+    # the row notation's W_x is W_xh transposed: its cell [x1, h2] is W_xh[h2, x1], flat index D
+    at.session_state[editor_key(config_of(at), "W_xh")] = {
+        "edited_rows": {0: {"h2": -2.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert config_of(at).edits == (("W_xh", DEFAULT.D, -2.0),)
+
+
+def test_reset_removes_the_edits():
+    at = run_app({"edits": "W_hh.1=0.5~b_y.0=2.0"})
+    at.switch_page("pages/model.py").run()
+    at.button[0].click().run()
+    assert at.button[0].label == "Reset to the initialiser"
+    assert config_of(at).edits == () and "edits" not in at.query_params
+
+
+def test_settings_survive_page_switches():
+    at = run_app({"T": "21", "activation": "relu"})
+    at.slider(key="cfg_H").set_value(4).run()
+    at.switch_page("pages/model.py").run()
+    at.switch_page("pages/home.py").run()
+    assert_clean(at)
+    config = config_of(at)
+    assert (config.T, config.H, config.activation) == (21, 4, "relu")
+    assert at.slider(key="cfg_H").value == 4
+
+
+def test_choosing_a_task_fixes_and_disables_its_sizes():
+    at = run_app()
+    at.selectbox(key="cfg_task").set_value("sine").run()
+    assert_clean(at)
+    config = config_of(at)
+    assert (config.D, config.O, config.loss) == (1, 1, "mse")
+    assert at.slider(key="cfg_D").disabled and at.slider(key="cfg_D").value == 1
+    assert not at.warning                                        # the caption says it, no warning
+
+
+# ---- page-level widgets (state.view_widget) ------------------------------------------------------
+
+VIEW_FIELD = next(f for f in FIELDS if f.group == "view" and f.kind == "choice")
+
+
+def view_script(name):
+    import streamlit as st
+
+    from ui import state
+
+    state.start_run()
+    if st.session_state.get("show_widget", True):
+        state.view_widget(name)
+    state.sync_url()
+    st.write(getattr(state.config(), name))
+
+
+def test_view_widget_keeps_its_value_when_not_drawn():
+    other = VIEW_FIELD.options[-1]
+    at = AppTest.from_function(view_script, default_timeout=TIMEOUT, args=(VIEW_FIELD.name,))
+    at.run()
+    at.selectbox(key=f"cfg_{VIEW_FIELD.name}").set_value(other).run()
+    assert at.query_params[VIEW_FIELD.name] == other
+    at.session_state["show_widget"] = False                      # another page: the widget is gone
+    at.run()
+    at.run()
+    assert at.markdown[0].value == other and at.query_params[VIEW_FIELD.name] == other
+    at.session_state["show_widget"] = True                       # back: drawn with the kept value
+    at.run()
+    assert at.selectbox(key=f"cfg_{VIEW_FIELD.name}").value == other
+
+
+def test_view_widget_refuses_sidebar_fields():
+    at = AppTest.from_function(view_script, default_timeout=TIMEOUT, args=("T",))
+    at.run()
+    assert at.exception and "drawn by the sidebar" in at.exception[0].message
