@@ -220,6 +220,20 @@ def test_huge_but_finite_norms_are_computed_without_overflow_of_the_squares():
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("ord", ["fro", 2])
+def test_tiny_norms_keep_their_digits_where_the_squares_would_underflow(ord):
+    """Sigmoid (gamma = 1/4), T = 300: norms far below 1e-145, whose squares underflow."""
+    p, xs = relu_case(1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        norms = jac.jacobian_norms_to_last(p, xs, activation="sigmoid", ord=ord)
+        J = jac.jacobians_to_last(p, xs, activation="sigmoid")
+    assert 0 < norms[0] < 1e-160
+    scale = np.abs(J).max(axis=(1, 2))
+    np.testing.assert_allclose(norms, scale * np.linalg.norm(J / scale[:, None, None], ord=ord, axis=(1, 2)),
+                               rtol=1e-12)
+
+
 def test_overflow_gives_nan_and_a_flag_not_a_warning():
     """ReLU, spectral radius 20, T = 300: the forward pass itself overflows (step ~250)."""
     p, xs = relu_case(20.0)
