@@ -246,7 +246,6 @@ def train_with_progress(spec: TrainSpec, text: str | None, charts: LiveCharts, c
     clip_c = spec.clip[1] if spec.clip and spec.clip[0] == "norm" else None
     result = run_training(spec, text, callback=charts.callback(spec.steps, config, clip_c))
     _store().put(spec, result)
-    charts.progress.progress(1.0, text=f"Trained {result.steps_done} steps.")
     return result
 
 
@@ -302,10 +301,12 @@ def show_training(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
         rows = np.unique(np.linspace(0, result.steps_done - 1, min(result.steps_done, HEATMAP_ROWS)).astype(int))
         st.plotly_chart(figs.dL_dh_heatmap(result.dL_dh_norms[rows], steps=rows + 1, notation=config.notation,
                                            presentation=config.presentation), key="tr_heatmap")
-        st.caption("How much gradient reaches each state h_t during training. A dark band at the early "
-                   "time steps is vanishing: the first steps get little signal from later losses. "
-                   + ("For the adding problem only the last step has a loss, so every other step's "
-                      "gradient arrives through the recurrence alone." if spec.task == "adding" else ""))
+        st.caption("Each row is one training step, each column a time step t; colour is how much gradient "
+                   "reaches h_t (log scale). The gradient at h_t is its own loss's part plus what flows back "
+                   "from later steps: watch whether the early columns fade (vanishing) or flare up "
+                   "(exploding) as training goes on."
+                   + (" In the adding problem only the last step has a loss, so every other column gets "
+                      "gradient through the recurrence alone." if spec.task == "adding" else ""))
         if result.accuracy is not None:
             st.plotly_chart(figs.accuracy_figure(result.accuracy, presentation=config.presentation),
                             key="tr_accuracy")
@@ -382,8 +383,10 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
                    "undefined. Lower the spectral radius.", icon=":material/warning:")
     frame = pd.DataFrame(table.rows())
     with st.expander("The numbers", expanded=not config.presentation):
-        st.dataframe(frame.pivot_table(index="k", columns="method", values=["cosine to full", "norm ratio"],
-                                       dropna=False).round(4), key="tr_trunc_table")
+        wide = frame.pivot_table(index="k", columns="method", values=["cosine to full", "norm ratio"],
+                                 dropna=False)
+        st.dataframe(wide.style.format(precision=4, na_rep="—"), key="tr_trunc_table")
+        st.caption("— : randomized truncation at k = 1 would keep no factor (p = 0).")
     side_by_side_truncation(config, spec, data, text)
 
 
@@ -423,7 +426,8 @@ def side_by_side_truncation(config: Config, spec: TrainSpec, data: rc.TaskData, 
                                      presentation=config.presentation), key="tr_trunc_curves")
     st.caption(f"{steps} steps each, same initial weights and the same batches, with the learning rate and "
                "clipping of *Train a task*. When the task needs memory longer than k, the truncated runs "
-               "level off higher: their gradient cannot see the dependency.")
+               "level off higher: their gradient cannot see the dependency. Try the delayed-recall task with "
+               "a delay of at least k: k-step truncation then stays at chance, k = delay + 1 learns it.")
 
 
 def run_variants(variants: dict[str, TrainSpec], text: str | None, key: str, label: str) -> dict | None:
@@ -467,8 +471,8 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
         st.warning("The exploding model overflows on this batch (inf/nan): there is no gradient to clip. "
                    "Lower T in the sidebar.", icon=":material/warning:")
         return
-    st.plotly_chart(figs.clipping_figure(table.labels, table.cosine, table.applied_norm, raw_norm=table.raw_norm,
-                                         threshold=c, presentation=config.presentation), key="tr_clip_fig")
+    st.plotly_chart(figs.clipping_figure(table.labels, table.cosine, table.applied_norm, threshold=c,
+                                         presentation=config.presentation), key="tr_clip_fig")
     st.caption("Clipping by global norm only shortens the gradient: its cosine to the raw gradient stays 1. "
                "Element-wise clipping cuts the large entries and keeps the small ones, so it also turns the "
                "direction (cosine below 1) whenever some entry exceeds c.")

@@ -65,16 +65,21 @@ def loss_figure(curves: Mapping[str, Array], *, diverged: Mapping[str, int | Non
                                  hovertemplate=f"{label}<br>step %{{x}}<br>loss %{{y:.4g}}<extra></extra>"))
         step = (diverged or {}).get(label)
         if step is not None:
-            finite = y[np.isfinite(y)]
+            before = y[:step - 1]
+            finite = before[np.isfinite(before)]                   # the last value drawn before it
             fig.add_trace(go.Scatter(x=[step], y=[finite[-1] if finite.size else 0.0], mode="markers+text",
                                      marker=dict(symbol="x", size=14, color=OVERFLOW_COLOUR),
-                                     text=[f"diverged at step {step}"], textposition="top left",
+                                     text=[f"diverged at step {step}"], textposition="middle right",
                                      textfont=dict(color=OVERFLOW_COLOUR), showlegend=False,
                                      hoverinfo="skip"))
     fig.update_xaxes(title="training step")
-    fig.update_yaxes(title=ytitle, type="log" if log_y else "linear")
-    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
-    return apply_style(fig, title=title, presentation=presentation, height=height)
+    fig.update_yaxes(title=ytitle, type="log" if log_y else "linear", exponentformat="power")
+    fig.update_layout(showlegend=len(curves) > 1,
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+    fig = apply_style(fig, title=title, presentation=presentation, height=height)
+    if len(curves) > 1:
+        fig.update_layout(margin=dict(b=110))
+    return fig
 
 
 def accuracy_figure(accuracy: Array, *, presentation: bool = False, height: int = 300) -> go.Figure:
@@ -114,11 +119,13 @@ def grad_norms_figure(param_norms: Array, names: Sequence[str], *, total: Array 
                                  name="‖g‖ applied (clipped)", line=dict(color="black", width=2, dash="dot"),
                                  hovertemplate="‖g‖ applied<br>step %{x}<br>%{y:.3g}<extra></extra>"))
     if threshold is not None:
-        fig.add_hline(y=threshold, line=dict(color=BOUND_COLOUR, dash="dash"),
-                      annotation_text=f"clip at c = {threshold:g}", annotation_position="top right")
+        # a line trace, not add_hline: an hline's annotation would be placed at 10^c on a log axis
+        fig.add_trace(go.Scatter(x=[1, max(n, 1)], y=[threshold, threshold], mode="lines",
+                                 name=f"clipping threshold c = {threshold:g}",
+                                 line=dict(color=BOUND_COLOUR, dash="dash"), hoverinfo="skip"))
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title="gradient norm (log)", type="log", exponentformat="power")
-    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left"))
     return apply_style(fig, title="Gradient norms per parameter", presentation=presentation, height=height)
 
 
@@ -170,7 +177,7 @@ def truncation_figure(ks: Array, cosine: Mapping[str, Array], ratio: Mapping[str
         fig.add_vline(x=T, line=dict(color=BOUND_COLOUR, dash="dash"), row=1, col=col)
         if k_marker is not None:
             fig.add_vline(x=k_marker, line=dict(color=INDIRECT_COLOUR, dash="dot", width=2), row=1, col=col)
-        fig.update_xaxes(title="window length k (log)", type="log", row=1, col=col)
+        fig.update_xaxes(title="window length k (log)", type="log", tickvals=list(ks), row=1, col=col)
     fig.add_hline(y=1.0, line=dict(color=BOUND_COLOUR, width=1), row=1, col=2)
     fig.update_yaxes(range=[-1.05, 1.05], row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
@@ -181,12 +188,12 @@ def truncation_figure(ks: Array, cosine: Mapping[str, Array], ratio: Mapping[str
 
 
 def clipping_figure(labels: Sequence[str], cosine: Sequence[float], norms: Sequence[float], *,
-                    raw_norm: float, threshold: float, presentation: bool = False,
-                    height: int = 340) -> go.Figure:
-    """Bars per clipping rule: cosine to the raw gradient (left) and ||g applied|| (right, log)."""
+                    threshold: float, presentation: bool = False, height: int = 340) -> go.Figure:
+    """Bars per clipping rule: cosine to the raw gradient (left) and ||g applied|| (right, log,
+    with the threshold c dashed). The rule 'none' applies the raw gradient itself."""
     colours = [SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)] for i in range(len(labels))]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
-                        subplot_titles=("cosine to the raw gradient", "‖g applied‖ (log)"))
+                        subplot_titles=("cosine to the raw gradient", "‖g applied‖ (log; dashed: c)"))
     cos = _finite_or_gap(cosine)
     nrm = _finite_or_gap(norms, positive=True)
     fig.add_trace(go.Bar(x=list(labels), y=cos, marker_color=colours, text=[f"{c:.3f}" for c in cos],
@@ -197,11 +204,8 @@ def clipping_figure(labels: Sequence[str], cosine: Sequence[float], norms: Seque
                   row=1, col=2)
     fig.update_yaxes(range=[0, 1.05], row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
-    if np.isfinite(raw_norm) and raw_norm > 0:
-        fig.add_hline(y=raw_norm, line=dict(color=BOUND_COLOUR, dash="dash"), row=1, col=2,
-                      annotation_text="raw ‖g‖", annotation_position="top left")
-    fig.add_hline(y=threshold, line=dict(color=INDIRECT_COLOUR, dash="dot"), row=1, col=2,
-                  annotation_text=f"c = {threshold:g}", annotation_position="bottom left")
+    # lines without annotations: an annotation's y on a log axis is an exponent, not a value
+    fig.add_hline(y=threshold, line=dict(color=BOUND_COLOUR, dash="dash", width=2), row=1, col=2)
     return apply_style(fig, presentation=presentation, height=height)
 
 

@@ -1,0 +1,101 @@
+"""Training & truncation page in Chromium: training shows a moving progress bar and the loss
+chart; a bad text upload gets a message and loses nothing; each view renders (screenshots)."""
+import re
+
+import pytest
+
+from tests.e2e.conftest import (TIMEOUT_MS, assert_no_exception, open_page, plotly_figures, screenshot,
+                                wait_idle)
+
+pytestmark = pytest.mark.e2e
+NAV = "Training & truncation"
+
+# Collects every value the progress bar shows, from before the click to the end of training.
+WATCH_PROGRESS = """
+() => {
+  window.__progress = [];
+  const record = () => document.querySelectorAll('[data-testid="stProgress"] [role="progressbar"]')
+      .forEach(el => { const v = el.getAttribute('aria-valuenow');
+                       if (v !== null && window.__progress.at(-1) !== v) window.__progress.push(v); });
+  new MutationObserver(record).observe(document.body, {subtree: true, childList: true, attributes: true});
+}
+"""
+
+
+def title(figure: dict) -> str:
+    """A chart's title as plain text (Streamlit's theme wraps it in <b>)."""
+    return re.sub(r"<[^>]+>", "", (figure["layout"].get("title") or {}).get("text", ""))
+
+
+def titles(page) -> list[str]:
+    return [title(f) for f in plotly_figures(page)]
+
+
+def test_training_shows_progress_and_the_loss_chart(page, app_url):
+    open_page(page, app_url, NAV, query={"tr_steps": "600", "H": "32", "T": "30"})
+    page.get_by_text("Press Train to train with these settings").wait_for(timeout=TIMEOUT_MS)
+    page.evaluate(WATCH_PROGRESS)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_test_id("stProgress").first.wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("Trained 600 steps").wait_for(timeout=120_000)
+    wait_idle(page)
+    values = [float(v) for v in page.evaluate("window.__progress")]
+    # the bar moved forward several times; at the end the summary message takes its place
+    assert len(values) >= 3 and values == sorted(values) and values[-1] > values[0], values
+    shown = titles(page)
+    assert "Training loss" in shown and "Gradient norms per parameter" in shown
+    loss = next(f for f in plotly_figures(page) if title(f) == "Training loss")
+    y = loss["data"][0]["y"]      # typed arrays arrive as {dtype, bdata, _inputArray}
+    assert len(y if isinstance(y, list) else y["_inputArray"]) == 600
+    assert_no_exception(page)
+    screenshot(page, "training_trained")
+
+
+def test_bad_upload_gets_a_message_and_keeps_the_session(page, app_url, tmp_path):
+    open_page(page, app_url, NAV, query={"tr_lr": "0.05", "tr_text": "upload"})
+    page.get_by_text("No text uploaded yet").wait_for(timeout=TIMEOUT_MS)
+    uploader = page.get_by_test_id("stFileUploader").locator('input[type="file"]')
+
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Caf\xe9 cr\xe8me br\xfbl\xe9e, d\xe9j\xe0 vu. ".encode("latin-1") * 20)
+    uploader.set_input_files(str(bad))
+    page.get_by_text("is not UTF-8 text").wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert page.get_by_text("No text uploaded yet").count() == 1       # the built-in text is still used
+    assert page.locator(".st-key-cfg_tr_lr input").input_value() == "0.05"         # settings kept
+    assert_no_exception(page)
+    screenshot(page, "training_bad_upload")
+
+    binary = tmp_path / "picture.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    uploader.set_input_files(str(binary))
+    page.get_by_text("looks like a PNG image").wait_for(timeout=TIMEOUT_MS)
+
+    good = tmp_path / "fox.txt"
+    good.write_text("The quick brown fox jumps over the lazy dog. " * 12, encoding="utf-8")
+    uploader.set_input_files(str(good))
+    page.get_by_text("Using fox.txt").wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert page.get_by_text("is not UTF-8 text").count() == 0
+    page.get_by_text("built-in text", exact=True).click()        # switch back: the built-in text is there
+    page.get_by_text("Input window → target window").wait_for(timeout=TIMEOUT_MS)
+    assert_no_exception(page)
+
+
+@pytest.mark.parametrize("view, label, expected", [
+    ("truncation", "Truncated BPTT", "cosine to the full gradient"),
+    ("clipping", "Gradient clipping", "cosine to the raw gradient"),
+])
+def test_comparison_views(page, app_url, view, label, expected):
+    open_page(page, app_url, NAV, query={"T": "30", "tr_steps": "100", "tr_task": "adding", "H": "16"})
+    page.locator(".st-key-cfg_tr_view").get_by_text(label, exact=True).click()
+    page.get_by_text(expected).first.wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    page.get_by_role("button", name="Train all").click()
+    page.get_by_text("Training curves").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"]').length >= 2",
+                           timeout=120_000)
+    wait_idle(page, timeout=120_000)
+    assert "tr_view=" + view in page.url
+    assert_no_exception(page)
+    screenshot(page, f"training_{view}")
