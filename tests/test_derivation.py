@@ -68,7 +68,7 @@ def assert_printed(parsed, expected, *, row=False, what=""):
 
 # ---- the cases -------------------------------------------------------------------------------------
 
-def make_problem(*, T=5, D=3, H=4, O=3, loss="softmax_ce", activation="tanh", reduction="sum",
+def make_problem(*, T=6, D=3, H=4, O=3, loss="softmax_ce", activation="tanh", reduction="sum",
                  mask=None, seed=0):
     rng = np.random.default_rng(seed)
     params = rc.init_params(D, H, O, seed=seed, init="normal", spectral_radius=1.1)
@@ -167,7 +167,7 @@ CASES = [
     dict(loss="softmax_ce", activation="tanh", reduction="sum"),
     dict(loss="mse", activation="relu", reduction="mean"),
     dict(loss="sigmoid_bce", activation="sigmoid", reduction="sum"),
-    dict(loss="softmax_ce", activation="identity", reduction="mean", mask=np.array([0, 1, 0, 2.0, 1])),
+    dict(loss="softmax_ce", activation="identity", reduction="mean", mask=np.array([0, 1, 0, 2.0, 1, 0.5])),
 ]
 
 
@@ -287,3 +287,111 @@ def test_markdown_export_has_every_equation_as_display_math():
     assert md.startswith("# BPTT at t = 2") and "| parameter | pass |" in md
     for stage in stages:
         assert stage.title in md
+
+
+# ---- the double sum (9) -----------------------------------------------------------------------------
+
+def single_term_gradient(problem, res, t):
+    """d(w_t L_t)/dW_hh from bptt on the whole sequence with a mask selecting term t alone."""
+    mask = np.zeros(problem.T)
+    mask[t - 1] = res.weights[t - 1]
+    return rc.bptt(problem.params, problem.xs, problem.ys, activation=problem.activation,
+                   loss=problem.loss, reduction="sum", mask=mask).grads.W_hh
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['loss']}-{c['activation']}-{c['reduction']}")
+def test_double_sum_terms_add_up_to_the_gradient_of_one_loss_term(case):
+    problem = make_problem(T=6, **case)
+    res = problem.solve()
+    totals = np.zeros_like(res.grads.W_hh)
+    for t in range(1, 7):
+        terms = dv.double_sum_terms(problem, res, t)
+        exact = single_term_gradient(problem, res, t)
+        assert terms.pieces.shape == (t,) + exact.shape
+        np.testing.assert_allclose(terms.pieces.sum(axis=0), exact, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(terms.total, exact, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(terms.norms, [np.linalg.norm(p) for p in terms.pieces], rtol=1e-10, atol=1e-14)
+        if terms.norms.sum() > 0:
+            np.testing.assert_allclose(terms.shares.sum(), 1.0)
+        totals += terms.total
+    np.testing.assert_allclose(totals, res.grads.W_hh, rtol=1e-10, atol=1e-14)   # eq. (9) = eq. (10)
+
+
+def test_double_sum_of_a_late_step_has_norms_but_no_written_out_pieces():
+    problem = make_problem(T=12, H=5, reduction="mean")
+    res = problem.solve()
+    all_norms = rc.contributions(problem.params, problem.xs, problem.ys, activation="tanh",
+                                 loss="softmax_ce", reduction="mean")
+    terms = dv.double_sum_terms(problem, res, 9)
+    np.testing.assert_allclose(terms.norms, all_norms[8, :9], rtol=1e-10)
+    np.testing.assert_allclose(terms.total, single_term_gradient(problem, res, 9), rtol=1e-10, atol=1e-14)
+    assert terms.pieces.shape == (0, 5, 5)
+
+
+def test_double_sum_beyond_the_budget_is_left_out_with_a_note(monkeypatch):
+    assert dv.double_sum_affordable(500, 32) and not dv.double_sum_affordable(500, 64)
+    problem = make_problem(T=3, H=3)
+    res = problem.solve()
+    monkeypatch.setattr(dv, "DOUBLE_SUM_BUDGET", 8 * 9)   # t^2 H^2 = 81 at t = 3
+    assert dv.double_sum_terms(problem, res, 3) is None and dv.double_sum_terms(problem, res, 2) is not None
+    stage = dv.build(problem, res, t=3, notation="wxh", lr=0.1, double_sum=None)[5]
+    assert stage.key == "double_sum" and "left out" in stage.notes[0]
+
+
+def test_double_sum_stage_prints_each_term_and_their_sum():
+    problem = make_problem(T=5, H=3)
+    res = problem.solve()
+    t = 4
+    terms = dv.double_sum_terms(problem, res, t)
+    for notation in ("wxh", "row"):
+        eq = by_key(dv.build(problem, res, t=t, notation=notation, lr=0.1, double_sum=terms))["double_sum"]
+        printed = parse_matrices(eq.steps[0])
+        assert len(printed) == t
+        flip = (lambda M: M.T) if notation == "row" else (lambda M: M)
+        for parsed, piece in zip(printed, terms.pieces):
+            assert_printed(parsed, flip(piece))
+        [value] = parse_matrices(eq.value)
+        assert_printed(value, flip(single_term_gradient(problem, res, t)))
+
+
+def test_double_sum_rows():
+    problem = make_problem(T=4)
+    res = problem.solve()
+    terms = dv.double_sum_terms(problem, res, 3)
+    rows = dv.double_sum_rows(terms)
+    assert [r["k"] for r in rows] == [1, 2, 3] and [r["distance t − k"] for r in rows] == [2, 1, 0]
+    assert [float(r["‖term‖_F"]) for r in rows] == [rounded(v) for v in terms.norms]
+
+
+# ---- the gradient check ----------------------------------------------------------------------------
+
+def test_gradient_check_rows_name_parameters_in_the_notation():
+    problem = make_problem(T=4, H=3)
+    report = dv.gradient_check(problem)
+    assert report.passed
+    rows = dv.gradcheck_rows(report, "dlbook")
+    assert [r["gradient"] for r in rows] == ["∂L/∂U (∂L/∂W_xh)", "∂L/∂W (∂L/∂W_hh)", "∂L/∂b (∂L/∂b_h)",
+                                            "∂L/∂V (∂L/∂W_hy)", "∂L/∂c (∂L/∂b_y)", "∂L/∂h^(0) (∂L/∂h_0)"]
+    assert [r["gradient"] for r in dv.gradcheck_rows(report, "wxh")][:2] == ["∂L/∂W_xh", "∂L/∂W_hh"]
+    assert all(r["pass"] == "✅" for r in rows)
+    assert rows[1]["entries"] == rows[1]["entries checked"] == 9
+
+
+def test_gradient_check_would_fail_on_a_wrong_gradient():
+    # the table reports what rnn_core.gradcheck found; a wrong analytic value must show as a fail
+    problem = make_problem(T=4, H=3)
+    report = dv.gradient_check(problem)
+    row = report.rows[1]
+    broken = rc.GradcheckRow(row.name, row.shape, row.n_total, row.n_checked, row.indices,
+                             row.analytic * 1.01, row.numeric, row.max_abs_error, 0.01, False)
+    bad = rc.GradcheckReport((broken,) + report.rows[2:], report.loss, report.eps, report.rtol, report.atol)
+    assert dv.gradcheck_rows(bad, "wxh")[0]["pass"] == "❌"
+
+
+def test_live_check_checks_everything_of_a_small_model_and_a_few_entries_of_a_big_one():
+    assert dv.gradcheck_entries(12, 8) >= 64            # the default model: every entry
+    assert dv.gradcheck_entries(500, 256) == dv.GRADCHECK_MIN_ENTRIES
+    problem = make_problem(T=40, H=40, D=5, O=5)
+    report = dv.gradient_check(problem)
+    assert report.passed
+    assert report.row("W_hh").n_checked == dv.gradcheck_entries(40, 40) < 1600

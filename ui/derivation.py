@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import rnn_core as rc
-from rnn_core.jacobians import jacobian_norms_to_last
-from rnn_core.spectral import singular_values
 from ui import notation as nt
 from ui.notation import Notation, d
 
@@ -30,6 +28,7 @@ THETA = r"\theta"
 DIGITS = 4          # significant digits of every printed number
 FULL_LIMIT = 6      # a dimension up to this size is printed whole
 PREVIEW = 4         # else its first PREVIEW entries, an ellipsis and the norm
+DOUBLE_SUM_BUDGET = 2 ** 28   # t^2 H^2 of the double sum's split: ~0.3 s (e.g. t = 500, H = 32)
 
 # (key, title, equation numbers) of the walk, in order. d_stage in ui/config.py uses the keys.
 STAGES = (
@@ -196,8 +195,8 @@ class DoubleSum:
     """The terms of eq. (9) for one loss term t: how dL_t/dW_hh splits over the steps k <= t.
 
     pieces (t, H, H): term k-1 is the part of d(w_t L_t)/dW_hh that flows through step k's own
-    use of W_hh; norms (t,) their Frobenius norms; shares (t,) norms / sum(norms) (nan if all 0);
-    total (H, H): their sum, which is d(w_t L_t)/dW_hh.
+    use of W_hh (kept for t <= FULL_LIMIT, else (0, H, H)); norms (t,) their Frobenius norms;
+    shares (t,) norms / sum(norms) (nan if all are 0); total (H, H): their sum, d(w_t L_t)/dW_hh.
     """
 
     t: int
@@ -205,6 +204,97 @@ class DoubleSum:
     norms: Array
     shares: Array
     total: Array
+
+
+def double_sum_terms(problem: Problem, result: rc.BPTTResult, t: int) -> DoubleSum | None:
+    """The terms of eq. (9) for loss term t, from rnn_core.contributions; None if too costly.
+
+    The terms of loss term t involve steps 1..t only, so they are computed on the first t
+    steps with the mask w_t e_t and reduction 'sum', i.e. on the loss w_t L_t alone (result
+    gives the weights w). rnn_core's contributions carry every loss term back at once, about
+    t^2 H^2 work: beyond DOUBLE_SUM_BUDGET the page says so instead of stalling. The matrices
+    are kept for t <= FULL_LIMIT, where the page writes them out; else `pieces` is (0, H, H).
+    """
+    if not 1 <= t <= problem.T:
+        raise ValueError(f"t must lie in [1, T={problem.T}], got {t!r}")
+    H = problem.params.W_hh.shape[0]
+    if not double_sum_affordable(t, H):
+        return None
+    mask = np.zeros(t)
+    mask[t - 1] = result.weights[t - 1]
+    alone = Problem(problem.params, problem.xs[:t], problem.ys[:t], mask, problem.activation,
+                    problem.loss, "sum")
+    kwargs = dict(activation=alone.activation, loss=alone.loss, mask=mask)
+    with np.errstate(all="ignore"):
+        norms = rc.contributions(alone.params, alone.xs, alone.ys, **kwargs)[t - 1, :t]
+        pieces = (rc.contribution_pieces(alone.params, alone.xs, alone.ys, **kwargs)[t - 1, :t]
+                  if t <= FULL_LIMIT else np.zeros((0, H, H)))
+        total = alone.solve().grads.W_hh
+        norms_sum = np.sum(norms)
+        shares = norms / norms_sum if np.isfinite(norms_sum) and norms_sum > 0 else np.full(t, np.nan)
+    return DoubleSum(t=t, pieces=pieces, norms=norms, shares=shares, total=total)
+
+
+def double_sum_affordable(t: int, H: int) -> bool:
+    """Whether the split of loss term t stays within DOUBLE_SUM_BUDGET (about t^2 H^2 work)."""
+    return t * t * H * H <= DOUBLE_SUM_BUDGET
+
+
+def double_sum_rows(terms: DoubleSum) -> list[dict]:
+    """The table of the double sum: one row per term k (for the page and the export)."""
+    return [{"k": k, "distance t − k": terms.t - k, "‖term‖_F": f"{norm_:.4g}",
+             "share": f"{share:.1%}" if np.isfinite(share) else "–"}
+            for k, (norm_, share) in enumerate(zip(terms.norms, terms.shares), start=1)]
+
+
+# ---- the gradient check ---------------------------------------------------------------------------
+
+GRADCHECK_BUDGET = 200_000   # work units (see gradcheck_entries) a live check may spend
+GRADCHECK_MIN_ENTRIES = 2
+
+
+def gradcheck_entries(T: int, H: int) -> int:
+    """How many entries per array the live check takes: all of a small model, a few of a big one.
+
+    Each checked entry costs two forward passes of about T (1 + H^2 / 1024) units (a step's
+    overhead plus its H x H product); six arrays share GRADCHECK_BUDGET.
+    """
+    per_entry = 2 * T * (1 + H * H / 1024)
+    return max(GRADCHECK_MIN_ENTRIES, int(GRADCHECK_BUDGET / (6 * per_entry)))
+
+
+def gradient_check(problem: Problem, *, max_entries: int | None = None) -> rc.GradcheckReport:
+    """rnn_core.gradcheck of the exact gradient; max_entries defaults to `gradcheck_entries`."""
+    H = problem.params.W_hh.shape[0]
+    return rc.gradcheck(problem.params, problem.xs, problem.ys, activation=problem.activation,
+                        loss=problem.loss, reduction=problem.reduction, mask=problem.mask,
+                        max_entries=max_entries or gradcheck_entries(problem.T, H))
+
+
+def gradcheck_rows(report: rc.GradcheckReport, notation: str) -> list[dict]:
+    """The gradient check as table rows, each parameter named in `notation` (and the engine's name)."""
+    n = nt.NOTATIONS[notation]
+    rows = []
+    for r in report.rows:
+        symbol = n.at(n.h, "0") if r.name == "h0" else n.param(r.name)
+        engine = "h_0" if r.name == "h0" else r.name
+        label = text_symbol(symbol)
+        rows.append({
+            "gradient": f"∂L/∂{label}" + (f" (∂L/∂{engine})" if label != engine else ""),
+            "shape": " × ".join(map(str, r.shape)),
+            "entries": r.n_total,
+            "entries checked": r.n_checked,
+            "max |analytic|": f"{np.max(np.abs(r.analytic), initial=0.0):.4g}",
+            "max abs error": f"{r.max_abs_error:.2e}",
+            "max relative error": f"{r.max_rel_error:.2e}",
+            "pass": "✅" if r.passed else "❌",
+        })
+    return rows
+
+
+def text_symbol(latex: str) -> str:
+    """A LaTeX symbol as plain text for tables: W_{hh} -> W_hh, h^{(0)} -> h^(0)."""
+    return latex.replace("{", "").replace("}", "")
 
 
 @dataclass(frozen=True)
@@ -251,8 +341,8 @@ def build(problem: Problem, result: rc.BPTTResult, *, t: int, notation: str, lr:
           double_sum: DoubleSum | None = None) -> tuple[Stage, ...]:
     """Every stage of the derivation at step t (1..T) in `notation` with learning rate lr.
 
-    result: `problem.solve()`. double_sum: `double_sum_terms(problem, t)` (None leaves that
-    stage with the symbolic equation and a note).
+    result: `problem.solve()`. double_sum: `double_sum_terms(problem, result, t)` (None leaves
+    that stage with the symbolic equation and a note).
     """
     if not 1 <= t <= problem.T:
         raise ValueError(f"t must lie in [1, T={problem.T}], got {t!r}")
@@ -426,14 +516,13 @@ def _factor(s: _Step) -> Stage:
             (rf"\operatorname{{diag}}\!\left({p.vec(fp)}\right) {W}",), array(J),
             note=rf"Entry $[r, c]$ is $\partial {s.at(n.h, j)}[r] / \partial {s.at(n.h, j - 1)}[c]$ in "
                  rf"every notation; here ${DERIVATIVE_NOTE[prob.activation]}$."))
-    norms = jacobian_norms_to_last(prob.params, prob.xs[t - 1:], activation=prob.activation,
-                                   h0=s.h_prev(t), ord=2)
     gamma = rc.get_activation(prob.activation).gamma
-    sigma = float(singular_values(prob.params.W_hh)[0])
+    sigma = float(rc.singular_values(prob.params.W_hh)[0])
     dist = T - t
     prod = rf"\Big\lVert \prod_{{i={t + 1}}}^{{{T}}} {d(s.at(n.h, 'i'), s.at(n.h, 'i-1'))} \Big\rVert_2"
     equations.append(Equation("jac_norm", "8", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
-                              prod if dist else r"\lVert I \rVert_2", (), number(norms[0])))
+                              prod if dist else r"\lVert I \rVert_2", (),
+                              number(_spectral_norm(_jacobian_to_last(s, t)))))
     equations.append(Equation(
         "bound", "11", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
         rf"\big(\gamma\, \sigma_{{\max}}({n.W_hh})\big)^{{T - t}}",
@@ -443,6 +532,23 @@ def _factor(s: _Step) -> Stage:
         "Every step back multiplies the gradient by the Jacobian of one step, (8). Their product "
         "over many steps shrinks or grows like a power of the factor's size: bounded by "
         "$(\\gamma\\,\\sigma_{\\max})^{T-t}$ (11), where $\\gamma$ bounds $|f'|$."), equations, notes)
+
+
+def _jacobian_to_last(s: _Step, t: int) -> Array:
+    """dh_T/dh_t (H, H): the product of the factors (8) of steps t+1..T, the latest on the left.
+
+    One product per step for this one t (the page needs a single norm, not the whole curve).
+    """
+    W_hh = s.problem.params.W_hh
+    J = np.eye(W_hh.shape[0])
+    for j in range(t + 1, s.problem.T + 1):
+        J = (s.fprime(j)[:, None] * W_hh) @ J
+    return J
+
+
+def _spectral_norm(M: Array) -> float:
+    """sigma_max(M); inf or nan when M holds one (overflow), never an exception."""
+    return float(np.linalg.norm(M, 2)) if np.all(np.isfinite(M)) else float(np.max(np.abs(M)))
 
 
 def _power(base: float, exponent: int) -> float:
@@ -460,18 +566,20 @@ def _double_sum(s: _Step, terms: DoubleSum | None) -> Stage:
              "shrink (vanishing) or grow (exploding). Summing these terms over $t$ gives (9).")
     if terms is None:
         return _stage("double_sum", intro, [Equation("double_sum", "9", lhs, rhs)],
-                      ["The term-by-term split is not available for this model."])
+                      [f"The term-by-term split of a loss term costs about $t^2 H^2$ operations; at "
+                       f"t = {t} with H = {s.problem.params.W_hh.shape[0]} it is left out to keep the "
+                       f"page responsive. Pick an earlier step t or fewer hidden units."])
     p = s.p
     steps = ()
-    if t <= FULL_LIMIT:
+    if len(terms.pieces):
         steps = (" + ".join(rf"\underbrace{{{p.param(piece)}}}_{{k={k}}}"
                             for k, piece in enumerate(terms.pieces, start=1)),)
     eq = Equation("double_sum", "9", lhs, rhs, steps, p.param(terms.total),
                   note="Each term $k$ is $\\big(f'(a_k) \\odot (\\partial h_t/\\partial h_k)^{\\top} "
                        "\\partial (w_t L_t)/\\partial h_t\\big)\\, h_{k-1}^{\\top}$: a piece of "
                        "$\\delta_k h_{k-1}^{\\top}$ in (10).")
-    notes = [] if t <= FULL_LIMIT else [
-        f"With $t = {t}$ terms the sum is shown as a table and chart only (written out for t up to {FULL_LIMIT})."]
+    notes = [] if len(terms.pieces) else [
+        f"With {t} terms the sum is shown as a table and a chart (it is written out for t up to {FULL_LIMIT})."]
     return _stage("double_sum", intro, [eq], notes)
 
 

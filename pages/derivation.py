@@ -1,0 +1,213 @@
+"""Step-by-step derivation: the BPTT equations in the reader's notation, filled with live numbers.
+
+Thin: the equations and their numbers come from ui.derivation (pure), the chart from
+ui.figures.derivation, the gradient check from rnn_core.gradcheck; all cached on the Config.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui import derivation as dv
+from ui import state
+from ui.config import FIELDS, Config
+from ui.figures.derivation import double_sum_figure
+from ui.notation import NOTATIONS
+
+CACHE_ENTRIES = 32
+# Long matrices scroll inside their own block instead of widening the page.
+SCROLL_CSS = """<style>
+.katex-display { overflow-x: auto; overflow-y: hidden; padding: 0.2rem 0 0.4rem 0; }
+</style>"""
+_MODEL_GROUPS = ("model", "data")
+_HASH = {Config: lambda c: repr(sorted(c.as_dict().items()))}
+
+
+def model_key(config: Config) -> Config:
+    """The config with every setting that does not change the model or its data at defaults.
+
+    Page settings (this page's and others'), the notation, truncation and training do not
+    change the exact derivation's numbers, so they must not miss the cache.
+    """
+    return config.replace(**{f.name: f.default for f in FIELDS
+                             if f.group not in _MODEL_GROUPS or f.name == "notation"})
+
+
+def problem_of(key: Config) -> dv.Problem:
+    data = state.data(key)
+    return dv.Problem(state.params(key), data.xs, data.ys, data.mask, key.activation, key.loss,
+                      key.reduction)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+def solved(key: Config):
+    """(Problem, exact BPTTResult) of a model key."""
+    problem = problem_of(key)
+    return problem, problem.solve()
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+def double_sum(key: Config, t: int) -> dv.DoubleSum | None:
+    problem, result = solved(key)
+    return dv.double_sum_terms(problem, result, t)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+def derivation(key: Config, notation: str, t: int, lr: float) -> tuple[dv.Stage, ...]:
+    """Every stage at step t in `notation`."""
+    problem, result = solved(key)
+    return dv.build(problem, result, t=t, notation=notation, lr=lr, double_sum=double_sum(key, t))
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+def gradient_check(key: Config):
+    """rnn_core.gradcheck of the model (all entries of a small one, a sample of a big one)."""
+    problem, _ = solved(key)
+    return dv.gradient_check(problem)
+
+
+# ---- controls ---------------------------------------------------------------------------------------
+
+def _stage_label(key: str) -> str:
+    index = dv.STAGE_KEYS.index(key)
+    _, title, tags = dv.STAGES[index]
+    return f"{index + 1}. {title} {tags}"
+
+
+def _move_stage(step: int) -> None:
+    """Previous/next: set the stage widget before the rerun reads it into the config."""
+    key = state.widget_key("d_stage")
+    current = dv.STAGE_KEYS.index(st.session_state.get(key, state.config().d_stage))
+    st.session_state[key] = dv.STAGE_KEYS[min(max(current + step, 0), len(dv.STAGE_KEYS) - 1)]
+
+
+def controls(config: Config) -> tuple[int, str, float, bool]:
+    """The step t, the stage, the learning rate and 'show all', from this page's widgets."""
+    left, middle, right = st.columns([3, 4, 2], vertical_alignment="bottom")
+    with left:
+        if config.T > 1:
+            t = state.view_widget("d_step", min_value=1, max_value=config.T,
+                                  label=f"Step t (1 to T = {config.T})")
+        else:
+            t = 1
+            st.markdown("Step $t = 1$ (the sequence has one step).")
+    with middle:
+        show_all = state.view_widget("d_all", widget="toggle")
+        stage = state.view_widget("d_stage", format_func=_stage_label, disabled=show_all)
+    with right:
+        lr = state.view_widget("d_lr", widget="number_input", step=0.05, format="%.4g")
+    return min(t, config.T), stage, lr, show_all
+
+
+def stage_buttons(stage: str) -> None:
+    index = dv.STAGE_KEYS.index(stage)
+    back, info, forward = st.columns([1, 4, 1], vertical_alignment="center")
+    back.button("◀ Previous", on_click=_move_stage, args=(-1,), disabled=index == 0,
+                width="stretch", key="d_prev")
+    info.progress((index + 1) / len(dv.STAGE_KEYS), text=f"Stage {index + 1} of {len(dv.STAGE_KEYS)}")
+    forward.button("Next ▶", on_click=_move_stage, args=(1,), disabled=index == len(dv.STAGE_KEYS) - 1,
+                   width="stretch", key="d_next", type="primary")
+
+
+# ---- drawing ------------------------------------------------------------------------------------------
+
+def show_stage(stage: dv.Stage, terms: dv.DoubleSum | None, config: Config, number: int) -> None:
+    st.subheader(f"{number}. {stage.title} {stage.tags}".replace("dL/dh_T", "∂L/∂h_T"), anchor=stage.key)
+    st.markdown(stage.intro)
+    for eq in stage.equations:
+        st.latex(eq.latex())
+        if eq.note:
+            st.caption(eq.note)
+    for note in stage.notes:
+        st.caption(note)
+    if stage.key == "double_sum" and terms is not None:
+        show_double_sum(terms, config)
+
+
+def show_double_sum(terms: dv.DoubleSum, config: Config) -> None:
+    n = NOTATIONS[config.notation]
+    chart, table = st.columns([3, 2])
+    with chart:
+        st.plotly_chart(double_sum_figure(terms.norms, terms.shares, t=terms.t, notation=n,
+                                          presentation=config.presentation), width="stretch")
+        st.caption("Each bar is one term of the sum: the gradient made where the weights act at step k "
+                   "and carried forward to the loss at t. On the log axis a straight slope means the "
+                   "terms shrink (vanish) or grow (explode) by the same factor per step of distance.")
+    with table:
+        st.dataframe(pd.DataFrame(dv.double_sum_rows(terms)), hide_index=True, width="stretch")
+        st.caption(f"The terms add up to the matrix above; its norm is {np.linalg.norm(terms.total):.4g}.")
+
+
+def show_gradient_check(key: Config, notation: str) -> list[dict]:
+    st.subheader("Gradient check", anchor="gradient-check")
+    st.markdown("Each analytic gradient of (10), and $\\partial L/\\partial h_0$, against central "
+                "finite differences $\\big(L(\\theta + \\epsilon e_i) - L(\\theta - \\epsilon e_i)\\big)"
+                " / 2\\epsilon$, computed live on the current model.")
+    report = gradient_check(key)
+    rows = dv.gradcheck_rows(report, notation)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(f"Relative error: the largest difference over the largest magnitude (ε = {report.eps:g}); "
+               f"a gradient passes within {report.rtol:g} of it plus the rounding noise of L. "
+               + ("Large arrays are checked on a fixed random sample of entries, to stay live."
+                  if any(r["entries checked"] < r["entries"] for r in rows) else ""))
+    if not report.passed:
+        st.warning("Some gradients differ from the finite differences. With overflowing values, or a "
+                   "ReLU pre-activation within ε of 0, finite differences are unreliable.",
+                   icon=":material/warning:")
+    return rows
+
+
+def export(stages, config: Config, t: int, rows: list[dict], terms: dv.DoubleSum | None) -> None:
+    n = NOTATIONS[config.notation]
+    header = [f"Notation: **{n.title}** ({n.source}): ${n.mapping()}$",
+              f"Model: T = {config.T}, H = {config.H}, D = {config.D}, O = {config.O}, activation "
+              f"{config.activation}, loss {config.loss}, reduction {config.reduction}, initialiser "
+              f"{config.init}, spectral radius {config.rho}, seed {config.seed}, task {config.task}.",
+              f"Numbers at step t = {t}, printed with {dv.DIGITS} significant digits."]
+    tables = {"Gradient check": rows}
+    if terms is not None:
+        tables[f"The double sum at t = {t}"] = dv.double_sum_rows(terms)
+    markdown = dv.to_markdown(stages, title=f"Backpropagation through time, step by step (t = {t})",
+                              header=header, tables=tables)
+    st.download_button("Download the derivation (Markdown with LaTeX)", markdown,
+                       file_name=f"bptt_derivation_t{t}_{config.notation}.md", mime="text/markdown",
+                       icon=":material/download:", key="d_export")
+
+
+def main() -> None:
+    config = state.config()
+    n = NOTATIONS[config.notation]
+    st.html(SCROLL_CSS)
+    st.title("Step-by-step derivation")
+    st.markdown(f"The equations of BPTT as **{n.source}** write them, each filled with the current "
+                f"model's numbers at one step $t$. Change the notation in the sidebar.")
+    st.caption(f"Notation *{n.title}*: ${n.mapping()}$")
+    if config.truncation != "full":
+        st.info("This page derives the exact gradient; the truncation chosen in the sidebar applies "
+                "on the graph and training pages.", icon=":material/info:")
+    t, stage_key, lr, show_all = controls(config)
+    key = model_key(config)
+    problem, result = solved(key)
+    if result.overflow:
+        step = result.overflow_step or result.grad_overflow_step
+        st.warning(f"The values overflow (from step {step}): some numbers below print as ∞ or nan. "
+                   "Lower the spectral radius or use tanh.", icon=":material/warning:")
+    stages, terms = derivation(key, config.notation, t, lr), double_sum(key, t)
+    if show_all:
+        for number, stage in enumerate(stages, start=1):
+            show_stage(stage, terms, config, number)
+    else:
+        stage_buttons(stage_key)
+        index = dv.STAGE_KEYS.index(stage_key)
+        show_stage(stages[index], terms, config, index + 1)
+    st.divider()
+    rows = show_gradient_check(key, config.notation)
+    st.divider()
+    st.subheader("Export", anchor="export")
+    st.markdown("The whole derivation of this instance (every stage, the double sum and the "
+                "gradient check) as Markdown with `$$...$$` LaTeX, for lecture notes.")
+    export(stages, config, t, rows, terms)
+
+
+main()
