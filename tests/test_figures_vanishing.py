@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import rnn_core as rc
-from rnn_core.jacobians import (SATURATION, StepFactorStats, jacobian_norms_to_last,
+from rnn_core.jacobians import (StepFactorStats, jacobian_norms_to_last,
                                 pairwise_jacobian_norms, step_factor_stats)
 from rnn_core.spectral import (classify_factor, fit_decay_factor, jacobian_bound, memory_horizon,
                                singular_values)
@@ -138,6 +138,10 @@ def test_sweep_has_one_trace_per_radius_with_the_engines_values():
     fig = fv.sweep_figure(curves, nt=NT, horizons=horizons, highlight="ρ = 0.9")
     drawn = traces(fig, "curve")
     assert len(drawn) == len(radii)
+    window = fv.sweep_figure(curves, nt=NT, first_step=71)      # the last 30 of T = 100 steps
+    assert list(traces(window, "curve")[0].x) == list(range(71, 101))
+    assert list(traces(fv.sweep_figure(curves, nt=NT, first_step=71, axis="distance"), "curve")[0].x) == \
+        list(range(29, -1, -1))
     for trace, (name, norms), horizon in zip(drawn, curves, horizons):
         assert trace.name.startswith(name) and f"horizon {horizon}" in trace.name
         np.testing.assert_array_equal(np.asarray(trace.y, dtype=float), norms)
@@ -214,13 +218,14 @@ def test_dl_dh_curve_equals_the_bptt_result():
 def test_fade_figure_draws_the_engines_step_statistics():
     p, xs = model(T=14, rho=1.2)
     stats = step_factor_stats(p, xs, activation="tanh")
-    fig = fv.fade_figure(stats, activation="tanh", nt=NT)
+    fig = fv.fade_figure(stats, activation="tanh", rho=1.2, nt=NT)
     np.testing.assert_array_equal(np.asarray(one(fig, "step").y, dtype=float), stats.factor_norm)
     np.testing.assert_array_equal(np.asarray(one(fig, "activation").y, dtype=float), stats.fprime_max)
     np.testing.assert_array_equal(np.asarray(one(fig, "weight").y, dtype=float), np.full(14, stats.W_hh_norm))
+    np.testing.assert_array_equal(np.asarray(one(fig, "rho").y, dtype=float), np.full(14, 1.2))
     np.testing.assert_allclose(np.asarray(one(fig, "saturated").y, dtype=float), 100 * stats.saturated_fraction)
     assert "saturated" in one(fig, "saturated").name
-    assert "dead" in one(fv.fade_figure(stats, activation="relu", nt=NT), "saturated").name
+    assert "dead" in one(fv.fade_figure(stats, activation="relu", rho=1.2, nt=NT), "saturated").name
 
 
 def test_derivative_heatmap_is_units_by_time():
@@ -230,30 +235,40 @@ def test_derivative_heatmap_is_units_by_time():
     assert (fig.data[0].zmin, fig.data[0].zmax) == (0.0, 1.0)
 
 
-def stats_with(W_hh_norm, factor_norm, saturated, gamma=1.0):
-    T = len(factor_norm)
-    return StepFactorStats(W_hh_norm=W_hh_norm, fprime_max=np.ones(T), fprime_mean=np.ones(T),
-                           saturated_fraction=np.asarray(saturated, dtype=float),
-                           factor_norm=np.asarray(factor_norm, dtype=float), gamma=gamma, overflow_step=None)
+def stats_with(saturated, gamma=1.0, T=5):
+    return StepFactorStats(W_hh_norm=1.0, fprime_max=np.ones(T), fprime_mean=np.ones(T),
+                           saturated_fraction=np.full(T, float(saturated)), factor_norm=np.ones(T),
+                           gamma=gamma, overflow_step=None)
 
 
 def test_fade_verdict_names_the_cause():
-    assert "from the weights" in fv.fade_verdict(stats_with(0.5, [0.5] * 5, [0] * 5), activation="identity")
-    assert "dead ReLUs (60 %" in fv.fade_verdict(stats_with(1.2, [0.3] * 5, [0.6] * 5), activation="relu")
-    assert "saturation (80 %" in fv.fade_verdict(stats_with(1.2, [0.2] * 5, [0.8] * 5), activation="tanh")
-    assert "small slope" in fv.fade_verdict(stats_with(1.2, [0.3] * 5, [0] * 5, 0.25), activation="sigmoid")
-    assert "can grow" in fv.fade_verdict(stats_with(1.5, [1.4] * 5, [0] * 5), activation="tanh")
-    assert "overflowed" in fv.fade_verdict(stats_with(1e200, [np.inf] * 3, [0] * 3), activation="relu")
+    def verdict(stats, **kw):
+        return fv.fade_verdict(stats, np.array([0.1, 0.5, 1.0]), **kw)
+    assert "mainly from the weights" in verdict(stats_with(0), activation="tanh", factor=0.5, rho=0.55)
+    assert "dead ReLUs (60 %" in verdict(stats_with(0.6), activation="relu", factor=0.3, rho=1.2)
+    assert "f′ averages 1 (at most γ = 1) and 80 % of units are saturated" in verdict(
+        stats_with(0.8), activation="tanh", factor=0.2, rho=0.9)
+    assert "at most γ = 0.25" in verdict(stats_with(0, gamma=0.25), activation="sigmoid", factor=0.2, rho=0.9)
+    assert "explodes" in verdict(stats_with(0.1), activation="relu", factor=1.3, rho=1.5)
+    assert "neither fades nor grows" in verdict(stats_with(0), activation="tanh", factor=1.01, rho=1.0)
+    assert "too few" in verdict(stats_with(0), activation="relu", factor=float("nan"), rho=1.5)
+    cut = fv.fade_verdict(stats_with(1), np.array([0, 0, 0.5, 1.0]), activation="relu", factor=0.5, rho=1.0)
+    assert "Beyond distance 2 (k ≤ 2) the gradient is exactly 0: at step 3 every unit" in cut
 
 
 def test_fade_verdict_on_engine_cases():
     p, xs = model(T=30, rho=0.5)
+    norms = jacobian_norms_to_last(p, xs, activation="identity", ord=2)
     stats = step_factor_stats(p, xs, activation="identity")
-    assert "from the weights" in fv.fade_verdict(stats, activation="identity")
-    p, xs = model(T=30, rho=1.5, bias=-3.0)
-    stats = step_factor_stats(p, xs, activation="relu")
-    assert stats.saturated_fraction.mean() > 0.5 and "dead ReLUs" in fv.fade_verdict(stats, activation="relu")
-    assert SATURATION < 0.1
+    text = fv.fade_verdict(stats, norms, activation="identity", factor=fit_decay_factor(norms), rho=0.5)
+    assert "the weights alone decide" in text
+    for H, bias, expected in ((16, 0.0, "taken by dead ReLUs"), (6, -0.5, "the gradient is exactly 0"),
+                              (6, -3.0, "too few nonzero points")):
+        p, xs = model(H=H, T=30, rho=1.5, bias=bias)
+        norms = jacobian_norms_to_last(p, xs, activation="relu", ord=2)
+        stats = step_factor_stats(p, xs, activation="relu")
+        text = fv.fade_verdict(stats, norms, activation="relu", factor=fit_decay_factor(norms), rho=1.5)
+        assert stats.saturated_fraction.mean() > 0.3 and expected in text, (bias, text)
 
 
 # ---- export and labels --------------------------------------------------------------------

@@ -21,6 +21,7 @@ from plotly.subplots import make_subplots
 from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, GRADIENT_SCALE, INDIRECT_COLOUR,
                               OVERFLOW_COLOUR, SEQUENCE_COLOURS, apply_style)
 from rnn_core.jacobians import SATURATION, StepFactorStats
+from rnn_core.spectral import classify_factor
 from ui.notation import Notation
 
 Array = np.ndarray
@@ -100,10 +101,11 @@ def _edge_markers(fig: go.Figure, x: Array, split: LogSplit, lo: float, hi: floa
                 row=row, col=col)
 
 
-def _steps_axis(T: int, axis: str) -> tuple[Array, str]:
-    """x values for k = 1..T: k itself, or the distance T - k."""
-    k = np.arange(1, T + 1)
-    return (k, "k (the earlier step)") if axis == "k" else (T - k, "distance T − k (steps back from T)")
+def _steps_axis(W: int, axis: str, first_step: int = 1) -> tuple[Array, str]:
+    """x values for the W steps k = first_step..first_step+W-1 (the last is T): k itself, or
+    the distance T - k."""
+    k = np.arange(first_step, first_step + W)
+    return (k, "k (the earlier step)") if axis == "k" else (k[-1] - k, "distance T − k (steps back from T)")
 
 
 # ---- the main curve -------------------------------------------------------------------------
@@ -200,15 +202,17 @@ def relative_gap(a, b) -> float:
 
 def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str = "2",
                  axis: str = "k", horizons: Sequence[int | None] = (), title: str = "",
-                 highlight: str | None = None, presentation: bool = False) -> go.Figure:
+                 highlight: str | None = None, first_step: int = 1,
+                 presentation: bool = False) -> go.Figure:
     """Several ||dh_T/dh_k|| curves overlaid on one log axis: one line trace per curve.
 
-    curves: (name, norms (T,)) pairs, all the same T. horizons: the memory horizon (distance
-    T - k) of each curve, marked with a ★. highlight: the name of the curve matching the
-    sidebar, drawn thicker.
+    curves: (name, norms (W,)) pairs, all the same W, entry j for k = first_step + j (the
+    last W steps of T; W = T with first_step 1). horizons: the memory horizon (distance T - k)
+    of each curve, marked with a ★. highlight: the name of the curve matching the sidebar,
+    drawn thicker.
     """
     T = np.asarray(curves[0][1]).shape[0] if curves else 1
-    x, xlabel = _steps_axis(T, axis)
+    x, xlabel = _steps_axis(T, axis, first_step)
     lo, hi = log_range(*(c for _, c in curves))
     fig = go.Figure()
     star_x, star_y, star_c, star_text = [], [], [], []
@@ -302,11 +306,13 @@ def spectrum_figure(eigenvalues, singular_values, *, gamma: float, rho: float, n
 
 # ---- all pairs and the gradient each step receives -----------------------------------------
 
-def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", presentation: bool = False) -> go.Figure:
+def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", first_step: int = 1,
+                    presentation: bool = False) -> go.Figure:
     """Heatmap of log10 ||dh_t/dh_k|| over t (rows, top to bottom) and k (columns), k <= t.
 
-    pairwise (T, T): entry [t-1, k-1] = ||dh_t/dh_k|| for k <= t; the upper triangle is not
-    drawn. Zeros take the bottom colour and overflow the top colour (see `log_notes`).
+    pairwise (W, W): entry [i, j] = ||dh_t/dh_k|| for t = first_step + i, k = first_step + j,
+    k <= t (all T steps: first_step 1; a window of the last W steps otherwise). The upper
+    triangle is not drawn. Zeros take the bottom colour and overflow the top (see `log_notes`).
     """
     P = np.asarray(pairwise, dtype=np.float64)
     T = P.shape[0]
@@ -321,10 +327,10 @@ def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", presentation: boo
     ticks = np.arange(np.ceil(lo), np.floor(hi) + 1)
     if ticks.size > 8:                              # at most ~8 labels on the colour bar
         ticks = ticks[:: int(np.ceil(ticks.size / 8))]
-    steps = np.arange(1, T + 1)
+    steps = np.arange(first_step, first_step + T)
     fig = go.Figure(go.Heatmap(
         x=steps, y=steps, z=z, zmin=lo, zmax=hi, colorscale=GRADIENT_SCALE, customdata=shown,
-        colorbar=dict(title=dict(text="norm"), tickvals=ticks, ticktext=[f"10<sup>{int(v)}</sup>" for v in ticks]),
+        colorbar=dict(title=dict(text=jacobian_label(nt, "t", "k", ord)), tickvals=ticks, ticktext=[f"10<sup>{int(v)}</sup>" for v in ticks]),
         hovertemplate="t = %{y}, k = %{x}<br>norm = %{customdata:.3g}<extra></extra>", meta="pairwise"))
     apply_style(fig, presentation=presentation, height=460)
     fig.update_xaxes(title_text="k (from)", showgrid=False)
@@ -371,20 +377,24 @@ def saturation_label(activation: str, threshold: float) -> str:
     return f"saturated units (f′ < {100 * threshold:g} % of γ)"
 
 
-def fade_figure(stats: StepFactorStats, *, activation: str, nt: Notation,
+def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Notation, first_step: int = 1,
                 presentation: bool = False) -> go.Figure:
     """Each step's factor dh_t/dh_{t-1} = diag(f'(a_t)) W_hh (eq. (8)) split into its parts.
 
-    Top (log): ||W_hh||_2 (the weight part), max_i |f'(a_t)_i| (the activation part) and
-    ||diag(f'(a_t)) W_hh||_2 (the whole factor), with 1 marked. Bottom: the share of units
-    that pass almost no gradient at each step (saturated for tanh/sigmoid, dead for ReLU).
-    stats: rnn_core.step_factor_stats of one sequence; its arrays are (T,), t = 1..T.
+    Top (log): the weight part, ||W_hh||_2 (the most one step can do) and rho (W_hh's
+    spectral radius, what it does per step in the long run), the activation part
+    max_i |f'(a_t)_i|, and ||diag(f'(a_t)) W_hh||_2 (the whole step's most), with 1 marked.
+    Bottom: the share of units that pass almost no gradient at each step (saturated for
+    tanh/sigmoid, dead for ReLU).
+    stats: rnn_core.step_factor_stats of one sequence; its arrays are (W,), for the steps
+    t = first_step..first_step+W-1 (all T steps with first_step 1).
     """
     T = stats.factor_norm.shape[0]
-    t = np.arange(1, T + 1)
+    t = np.arange(first_step, first_step + T)
     W = nt.html_param("W_hh")
-    parts = ((np.full(T, stats.W_hh_norm), f"‖{W}‖<sub>2</sub> (weights)", DIRECT_COLOUR, "dash", "weight"),
-             (stats.fprime_max, "max |f′(a<sub>t</sub>)| (activation)", INDIRECT_COLOUR, "dot", "activation"),
+    parts = ((np.full(T, stats.W_hh_norm), f"‖{W}‖<sub>2</sub> (weights, one step)", DIRECT_COLOUR, "dash", "weight"),
+             (np.full(T, rho), f"ρ({W}) (weights, long run)", DIRECT_COLOUR, "dot", "rho"),
+             (stats.fprime_max, "max |f′(a<sub>t</sub>)| (activation)", INDIRECT_COLOUR, "dashdot", "activation"),
              (stats.factor_norm, f"‖diag(f′(a<sub>t</sub>)) {W}‖<sub>2</sub> (step factor)", "#000000", "solid",
               "step"))
     lo, hi = log_range(*(p[0] for p in parts), np.ones(1))
@@ -427,35 +437,55 @@ def derivative_heatmap(df, *, gamma: float, nt: Notation, presentation: bool = F
     return fig
 
 
-def fade_verdict(stats: StepFactorStats, *, activation: str) -> str:
-    """One sentence naming what shrinks (or grows) the gradient most, from per-step numbers.
+def fade_verdict(stats: StepFactorStats, norms, *, activation: str, factor: float, rho: float) -> str:
+    """One or two sentences naming what makes ||dh_T/dh_k|| fade (or grow), for the page's note.
 
-    Compares the typical step factor (geometric mean of ||diag(f'(a_t)) W_hh||_2) with what
-    the weights alone allow (||W_hh||_2): the difference is what the activation takes away.
+    norms (T,): the curve, entry k-1 = ||dh_T/dh_k||; factor: its per-step factor
+    (rnn_core.fit_decay_factor, fitted where it is not 0); rho: the spectral radius of W_hh,
+    the per-step factor of the weights alone in the long run (||W_hh^n||^(1/n) -> rho). Their
+    ratio is what the activation's derivatives take away. stats supplies the share of
+    saturated (or dead) units.
     """
-    s = np.asarray(stats.factor_norm, dtype=np.float64)
-    s = s[np.isfinite(s)]
-    if s.size == 0:
-        return "The step factors overflowed: the state itself blew up, so nothing can be read per step."
-    typical = float(np.exp(np.mean(np.log(np.maximum(s, 1e-300)))))
-    weights = stats.W_hh_norm
-    kept_by_activation = typical / weights if weights > 0 else 0.0
-    share = float(np.nanmean(stats.saturated_fraction))
-    head = f"A typical step scales the gradient by at most ×{typical:.3g} (geometric mean of ‖diag(f′) W‖₂); "
-    if typical >= 1.0:
-        return head + (f"the weights alone allow ×{weights:.3g} per step and the activation does not hold "
-                       "that back, so the gradient can grow.")
-    if kept_by_activation > 0.8:
-        return head + (f"the weights alone already shrink it (‖W‖₂ = {weights:.3g}), so the gradient dies "
-                       "from the weights.")
+    finite = np.isfinite(stats.saturated_fraction)
+    share = float(np.mean(stats.saturated_fraction[finite])) if finite.any() else 0.0
+    mean_fp = stats.fprime_mean[np.isfinite(stats.fprime_mean)]
+    slope = float(np.mean(mean_fp)) if mean_fp.size else float("nan")
+    return _trend_sentence(activation, factor, rho, share, slope, stats.gamma) + _cut_sentence(norms)
+
+
+def _cut_sentence(norms) -> str:
+    """Where the curve drops to exactly 0 (a step with f' = 0 for every unit): dh_T/dh_k = 0
+    for that k and, as a factor of every longer product, for all earlier k too."""
+    zero = np.flatnonzero(np.asarray(norms) == 0)
+    if zero.size == 0:
+        return ""
+    T, k0 = len(norms), int(zero.max()) + 1
+    return (f" Beyond distance {T - k0} (k ≤ {k0}) the gradient is exactly 0: at step {k0 + 1} every unit has "
+            "f′ = 0, so nothing passes.")
+
+
+def _trend_sentence(activation: str, factor: float, rho: float, share: float, slope: float,
+                    gamma: float) -> str:
+    """share: mean fraction of saturated (dead) units; slope: mean f'(a_t) over units and steps."""
+    if not np.isfinite(factor) or factor <= 0:
+        return "The curve has too few nonzero points to read a trend."
+    head = f"The gradient changes by about ×{factor:.3g} per step; the weights alone (ρ = {rho:.3g}) would give ×{rho:.3g}"
+    units = "dead" if activation == "relu" else "saturated"
+    if activation == "identity":
+        return head + ": f′ = 1, so the weights alone decide; any gap to ρ comes from the curve's finite length."
+    if classify_factor(factor)[0] == "stable":
+        return head + ": it neither fades nor grows much, so early steps keep their say."
+    if factor > 1.0:
+        return head + (f"; the activation takes some of that ({100 * share:.0f} % of units {units} on a "
+                       "typical step) but not enough, so it explodes.")
+    kept = factor / rho if rho > 0 else 0.0
+    if rho < 1.0 and kept >= 0.8:
+        return head + ": it dies mainly from the weights, and the activation takes little more."
     if activation == "relu":
-        cause = f"dead ReLUs ({100 * share:.0f} % of units pass no gradient on a typical step)"
-    elif activation == "sigmoid" and share < 0.5:
-        cause = f"the sigmoid's small slope (its derivative is at most γ = {stats.gamma:g})"
-    else:
-        cause = f"saturation ({100 * share:.0f} % of units sit where f′ ≈ 0 on a typical step)"
-    return head + (f"the weights alone would give ×{weights:.3g}, so most of the shrinking comes from the "
-                   f"activation: {cause}.")
+        return head + (f": the rest is taken by dead ReLUs ({100 * share:.0f} % of units pass no gradient "
+                       "on a typical step).")
+    return head + (f": the rest is taken by {activation}'s slope: f′ averages {slope:.2g} (at most γ = {gamma:g}) "
+                   f"and {100 * share:.0f} % of units are saturated (f′ ≈ 0) on a typical step.")
 
 
 # ---- export ---------------------------------------------------------------------------------

@@ -1,0 +1,287 @@
+"""Vanishing & exploding: why the gradient through time fades or blows up, and when.
+
+Reads the config, asks rnn_core (through ui.vanishing, cached here on a Config) for
+||dh_T/dh_k|| (eq. (8)), its bound (eq. (11)), the spectrum of W_hh, all pairs ||dh_t/dh_k||,
+||dL/dh_t|| and the per-step factors, and hands the arrays to ui.figures.vanishing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import rnn_core as rc
+from rnn_core.jacobians import StepFactorStats
+from rnn_core.spectral import jacobian_bound, singular_values
+from ui import state
+from ui import vanishing as vn
+from ui.config import FIELD_BY_NAME, Config, parse
+from ui.figures import vanishing as fv
+from ui.notation import NOTATIONS
+
+NORM_LABELS = {"2": "spectral ‖·‖₂", "fro": "Frobenius ‖·‖_F"}
+AXIS_LABELS = {"k": "step k", "distance": "distance T − k"}
+ACTIVATION_LABELS = {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"}
+# Radii offered in the sweep's multiselect; any other value in range can be typed in.
+RADIUS_CHOICES = (0.25, 0.5, 0.75, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0)
+RADII_KEY = "v_radii_pick"
+HASH = {Config: lambda c: repr(sorted(c.as_dict().items()))}
+CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=HASH)
+
+
+# ---- computations, cached on the model's config (never on arrays) ---------------------------
+
+def _inputs(cfg: Config) -> tuple[rc.Params, np.ndarray]:
+    return state.params(cfg), state.data(cfg).xs
+
+
+@st.cache_data(**{**CACHE, "max_entries": 64})
+def norm_curve(cfg: Config, norm: str, window: int | None = None) -> np.ndarray:
+    return vn.norm_curve(*_inputs(cfg), cfg.activation, norm, window)
+
+
+@st.cache_data(**CACHE)
+def pairwise(cfg: Config, norm: str, window: int) -> np.ndarray:
+    return vn.pairwise(*_inputs(cfg), cfg.activation, norm, window)
+
+
+@st.cache_data(**CACHE)
+def factor_stats(cfg: Config, window: int) -> StepFactorStats:
+    return vn.factor_stats(*_inputs(cfg), cfg.activation, window)
+
+
+@st.cache_data(**CACHE)
+def derivatives(cfg: Config) -> np.ndarray:
+    return vn.derivatives(*_inputs(cfg), cfg.activation)
+
+
+@st.cache_data(**CACHE)
+def spectrum(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The eigenvalues (H,) complex and the singular values (H,) of W_hh."""
+    W_hh = state.params(cfg).W_hh
+    return np.linalg.eigvals(W_hh), singular_values(W_hh)
+
+
+# ---- widgets and notes ---------------------------------------------------------------------
+
+def store_radii() -> None:
+    """on_change of the radii multiselect: validated by the schema, kept in the config and URL."""
+    config, _ = parse({"v_radii": st.session_state[RADII_KEY]}, base=state.config())
+    state.set_config(config, reset_widgets=False)
+
+
+def radii_widget(config: Config) -> None:
+    """A multiselect of spectral radii; other values can be typed. An empty choice is refused
+    by the schema, so the last radius stays."""
+    current = [float(r) for r in config.v_radii]
+    if st.session_state.get(RADII_KEY) != current:
+        st.session_state[RADII_KEY] = current
+    field = FIELD_BY_NAME["v_radii"]
+    st.multiselect(field.label, sorted(set(RADIUS_CHOICES) | set(current)), key=RADII_KEY,
+                   format_func=lambda r: f"{float(r):g}", accept_new_options=True, on_change=store_radii,
+                   help=f"pick radii or type one ({field.lo:g} to {field.hi:g}); at least one stays")
+
+
+def show_notes(notes: list[str]) -> None:
+    for note in notes:
+        st.info(note, icon=":material/info:")
+
+
+def window_note(window: int, T: int, what: str) -> None:
+    if window < T:
+        st.info(f"At this size {what} would take too long for a slider move: it covers the last {window} "
+                f"of the {T} steps ({T - window + 1} to {T}), with exact values.", icon=":material/speed:")
+
+
+# ---- the page ----------------------------------------------------------------------------
+
+config = state.config()
+nt = NOTATIONS[config.notation]
+model = vn.model_only(config)
+params = state.params(model)
+T, H = config.T, config.H
+gamma = rc.get_activation(config.activation).gamma
+hT, hk, W = nt.at(nt.h, "T"), nt.at(nt.h, "k"), nt.param("W_hh")
+
+st.title("Vanishing & exploding gradients")
+st.markdown(
+    "How much does an early state still move the last one? Backpropagation through time multiplies one "
+    "factor per step: if those factors are below 1 the product fades geometrically (**vanishing**), "
+    "above 1 it blows up (**exploding**).")
+st.latex(rf"(8)\quad \frac{{\partial {hT}}}{{\partial {hk}}} = \prod_{{t=k+1}}^{{T}} "
+         rf"\operatorname{{diag}}\big(f'({nt.at(nt.a, 't')})\big)\, {W}"
+         rf"\qquad\qquad (11)\quad \Big\lVert \frac{{\partial {hT}}}{{\partial {hk}}} \Big\rVert_2 "
+         rf"\le \big(\gamma\, \sigma_{{\max}}({W})\big)^{{T-k}}")
+
+controls = st.columns([1.3, 1.3, 3])
+with controls[0]:
+    requested = state.view_widget("v_norm", widget="radio", horizontal=True, format_func=NORM_LABELS.get)
+with controls[1]:
+    axis = state.view_widget("v_axis", widget="radio", horizontal=True, format_func=AXIS_LABELS.get)
+radius_configs, act_configs = vn.sweep_configs(config)
+plan = vn.plan(requested, T, H, len(radius_configs) + len(act_configs))
+norm = plan.norm
+if norm != requested:
+    controls[2].info(f"At T = {T}, H = {H} the spectral norms of every curve would take too long for a slider "
+                     "move: the page uses the Frobenius norm (its bound carries an extra √H).",
+                     icon=":material/speed:")
+
+with st.spinner("Multiplying Jacobians…"):
+    norms = norm_curve(model, norm)
+    eigenvalues, sv = spectrum(model)
+bound = fv.bound_for_norm(jacobian_bound(params, config.activation, T), norm, H=H)
+summary = vn.summarise(norms)
+rho_measured = float(np.max(np.abs(eigenvalues)))
+
+# -- the main curve -------------------------------------------------------------------------
+metrics = st.columns(4)
+metrics[0].metric("Fitted per-step factor",
+                  f"×{summary.factor:.3g} · {summary.kind}" if summary.kind != "none" else "no trend",
+                  help="r in ‖∂h_T/∂h_k‖ ≈ c·r^(T−k): a least-squares line through the log of the curve")
+metrics[1].metric("Memory horizon (1 %)", vn.horizon_text(summary, T),
+                  help="the largest distance T − k at which ‖∂h_T/∂h_k‖ is still at least 1 % of ‖∂h_T/∂h_T‖")
+metrics[2].metric("Spectral radius ρ(W_hh)", f"{rho_measured:.3f}",
+                  help="the largest |eigenvalue|: what W_hh does per step in the long run")
+metrics[3].metric("Bound per step γ·σ_max", f"{gamma * sv[0]:.3f}",
+                  help=f"γ = sup |f′| = {gamma:g} for {config.activation}; eq. (11) raises this to the power T − k")
+
+powers = fv.matrix_power_norms(params.W_hh, T, norm) if config.activation == "identity" else None
+st.plotly_chart(fv.curve_figure(norms, bound, nt=nt, ord=norm, axis=axis, horizon=summary.horizon,
+                                factor_label=summary.label, matrix_powers=powers,
+                                presentation=config.presentation),
+                key="v_curve", config={"toImageButtonOptions": {"filename": "dhT_dhk"}})
+st.caption(
+    f"**What to look for:** on this log axis the slope of the blue curve is the per-step factor "
+    f"({summary.label}). A falling straight line is a gradient vanishing geometrically; a rising one, "
+    f"exploding. The dashed line is the worst case of eq. (11)"
+    f"{' (times √H for the Frobenius norm)' if norm == 'fro' else ''}: the curve never crosses above it. "
+    f"The ★ is the memory horizon: from further back, a state moves h_T by less than 1 %.")
+if powers is not None:
+    st.success(f"With the identity activation f′ = 1, so every step's factor is W_hh itself and "
+               f"∂h_T/∂h_k = W_hh^(T−k) exactly: the curve *is* the norms of the matrix powers (open circles); "
+               f"largest relative difference here {fv.relative_gap(norms, powers):.1e}.",
+               icon=":material/check_circle:")
+show_notes(fv.log_notes(norms, "‖∂h_T/∂h_k‖"))
+
+# -- sweeps ---------------------------------------------------------------------------------
+st.header("Sweeps: the same seed, one factor changed")
+first = T - plan.sweep_window + 1
+left, right = st.columns(2)
+with left:
+    radii_widget(config)
+    with st.spinner("Sweeping the spectral radius…"):
+        radius_curves = [(name, norm_curve(cfg, norm, plan.sweep_window)) for name, cfg in radius_configs]
+    radius_summaries = [vn.summarise(c) for _, c in radius_curves]
+    st.plotly_chart(fv.sweep_figure(radius_curves, nt=nt, ord=norm, axis=axis,
+                                    horizons=[s.horizon for s in radius_summaries],
+                                    title=f"f = {config.activation}, spectral radius ρ varied",
+                                    highlight=f"ρ = {config.rho:g}", first_step=first,
+                                    presentation=config.presentation),
+                    key="v_sweep_rho", config={"toImageButtonOptions": {"filename": "sweep_rho"}})
+    st.caption("**What to look for:** the same weights rescaled to each radius. Below ρ ≈ 1 the lines fall, "
+               "above it they can rise, and the ★ (memory horizon) moves further back as ρ grows. The thick "
+               "line is the sidebar's ρ (if it is among the radii).")
+with right:
+    state.view_widget("v_acts", format_func=ACTIVATION_LABELS.get)
+    with st.spinner("Sweeping the activation…"):
+        act_curves = [(name, norm_curve(cfg, norm, plan.sweep_window)) for name, cfg in act_configs]
+    act_summaries = [vn.summarise(c) for _, c in act_curves]
+    if act_curves:
+        st.plotly_chart(fv.sweep_figure(act_curves, nt=nt, ord=norm, axis=axis,
+                                        horizons=[s.horizon for s in act_summaries],
+                                        title=f"ρ = {config.rho:g}, activation f varied",
+                                        highlight=f"f = {config.activation}", first_step=first,
+                                        presentation=config.presentation),
+                        key="v_sweep_act", config={"toImageButtonOptions": {"filename": "sweep_activation"}})
+        st.caption("**What to look for:** the same W_hh and inputs with a different f. The identity follows "
+                   "the matrix powers; tanh and sigmoid shrink each step by f′ ≤ γ (the sigmoid's γ is ¼, so "
+                   "it vanishes fastest); ReLU passes the gradient unchanged through active units and cuts it "
+                   "at dead ones.")
+    else:
+        st.info("Pick one or more activations to compare.", icon=":material/info:")
+window_note(plan.sweep_window, T, "every sweep curve")
+sweep_rows = list(zip(radius_curves + act_curves, radius_summaries + act_summaries))
+st.dataframe(
+    {"setting": [name for (name, _), _ in sweep_rows],
+     "per-step factor": [s.factor for _, s in sweep_rows],
+     "trend": [s.label for _, s in sweep_rows],
+     "memory horizon": [vn.horizon_text(s, plan.sweep_window) for _, s in sweep_rows]},
+    hide_index=True, width="stretch",
+    column_config={"per-step factor": st.column_config.NumberColumn(format="%.3f")})
+st.caption("**How the horizon moves across the sweep:** one row per curve above, with its fitted factor.")
+show_notes([n for name, c in radius_curves + act_curves for n in fv.log_notes(c, f"the {name} curve")])
+
+# -- spectrum -------------------------------------------------------------------------------
+st.header(f"The spectrum of ${W}$")
+st.plotly_chart(fv.spectrum_figure(eigenvalues, sv, gamma=gamma, rho=config.rho, nt=nt,
+                                   presentation=config.presentation),
+                key="v_spectrum", config={"toImageButtonOptions": {"filename": "spectrum"}})
+gamma_note = ("For tanh, ReLU and identity γ = 1, so the 1/γ circle is the unit circle." if np.isclose(gamma, 1.0)
+              else f"For the sigmoid γ = {gamma:g}: σ_max must pass 1/γ = {1 / gamma:g} before the bound even "
+                   "allows growth.")
+st.caption(f"**What to look for:** the sidebar's ρ puts the largest eigenvalue on the dotted circle. Eigenvalues "
+           f"inside the unit circle make long products of W_hh shrink; outside, grow. The bound of eq. (11) uses "
+           f"the largest singular value instead (σ_max ≥ ρ), so it guarantees vanishing only when σ_max < 1/γ "
+           f"(dashed line, right). {gamma_note}")
+if config.edits and not np.isclose(rho_measured, config.rho):
+    st.info(f"Hand-edited weights move the spectral radius to {rho_measured:.3f} (the sidebar's ρ = {config.rho:g} "
+            "was applied before the edits).", icon=":material/info:")
+
+# -- all pairs and dL/dh_t --------------------------------------------------------------------
+st.header("All pairs, and the gradient each step receives")
+with st.spinner("Computing all pairs…"):
+    P = pairwise(model, plan.pair_norm, plan.pair_window)
+result = state.bptt_result(config)
+dl_norms = fv.step_norms(result.dL_dh)
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(fv.pairwise_figure(P, nt=nt, ord=plan.pair_norm, first_step=T - plan.pair_window + 1,
+                                       presentation=config.presentation),
+                    key="v_pairwise", config={"toImageButtonOptions": {"filename": "pairwise"}})
+    st.caption("**What to look for:** row t, column k is ‖∂h_t/∂h_k‖ in log colour. The diagonal is the identity; "
+               "the colour changing away from it is the gradient vanishing (darker) or exploding (brighter) "
+               "over the distance t − k. The bottom row is the curve above.")
+    if plan.pair_norm != norm:
+        st.info(f"The map uses the Frobenius norm: spectral norms of all {T * (T + 1) // 2} pairs at H = {H} "
+                "would take too long for a slider move.", icon=":material/speed:")
+    window_note(plan.pair_window, T, "the map of all pairs")
+    show_notes(fv.log_notes(P[np.tril_indices(plan.pair_window)], "‖∂h_t/∂h_k‖"))
+with right:
+    st.plotly_chart(fv.dl_dh_figure(result.dL_dh, nt=nt, presentation=config.presentation),
+                    key="v_dl_dh", config={"toImageButtonOptions": {"filename": "dL_dh"}})
+    truncated = "" if config.truncation == "full" else f", with the sidebar's {config.truncation} truncation"
+    st.caption(f"**What to look for:** ‖∂L/∂h_t‖ from BPTT (eq. (7){truncated}): how much gradient each state "
+               "receives from all later losses. Each step gets its own loss's share plus what flows back from "
+               "the future; when the factors vanish, early steps receive little more than their own.")
+    show_notes(fv.log_notes(dl_norms, "‖∂L/∂h_t‖"))
+
+# -- why it fades ----------------------------------------------------------------------------
+st.header("Why it fades, step by step")
+with st.spinner("Splitting each step's factor…"):
+    stats = factor_stats(model, plan.stats_window)
+st.info(fv.fade_verdict(stats, norms, activation=config.activation, factor=summary.factor, rho=rho_measured),
+        icon=":material/lightbulb:")
+st.plotly_chart(fv.fade_figure(stats, activation=config.activation, rho=rho_measured, nt=nt,
+                               first_step=T - plan.stats_window + 1, presentation=config.presentation),
+                key="v_fade", config={"toImageButtonOptions": {"filename": "step_factors"}})
+st.caption("**What to look for:** each step multiplies by diag(f′(a_t)) W_hh (eq. (8)). Its norm (black) is at most "
+           "‖W_hh‖₂ · max|f′(a_t)|, the most one step can do; over many steps W_hh alone scales by its spectral "
+           "radius ρ (dotted), which can be below 1 even when ‖W_hh‖₂ is above. Where the black line drops below "
+           "the blue ones the activation takes the gradient away: saturated tanh/sigmoid units or dead ReLUs "
+           "(the bars).")
+window_note(plan.stats_window, T, "the per-step split")
+if stats.overflow_step is not None:
+    st.warning(f"The forward pass overflowed at step {T - plan.stats_window + stats.overflow_step}: from there on "
+               "a_t is not finite and the per-step numbers are unknown.", icon=":material/warning:")
+st.plotly_chart(fv.derivative_heatmap(derivatives(model), gamma=gamma, nt=nt, presentation=config.presentation),
+                key="v_df", config={"toImageButtonOptions": {"filename": "fprime"}})
+st.caption(f"**What to look for:** f′(a_t) of every hidden unit over time, from 0 (dark: the unit passes no "
+           f"gradient back) to γ = {gamma:g} (bright). A dark column is a step where the gradient gets stuck; "
+           "a dark row is a unit that is always saturated or dead.")
+
+# -- export ----------------------------------------------------------------------------------
+frame = fv.curves_frame(norms, bound, dl_norms,
+                        [(name, np.concatenate([np.full(first - 1, np.nan), c])) for name, c in radius_curves + act_curves])
+st.download_button("Download the curves (CSV)", frame.to_csv(index=False).encode(), file_name="vanishing_curves.csv",
+                   mime="text/csv", icon=":material/download:",
+                   help="every curve on this page, one row per step (empty where a sweep's window does not reach); "
+                        "each chart exports a PNG from its toolbar (camera icon)")

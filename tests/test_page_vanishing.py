@@ -1,0 +1,272 @@
+"""The vanishing & exploding page: its config fields, its computations (ui.vanishing) and the
+page itself under AppTest, every preset and extreme settings. Charts are read back and
+compared with rnn_core run here on the same config."""
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import rnn_core as rc
+from rnn_core.jacobians import jacobian_norms_to_last, pairwise_jacobian_norms, step_factor_stats
+from rnn_core.spectral import memory_horizon
+from ui import vanishing as vn
+from ui.config import DEFAULT, FIELD_BY_NAME, build_params, parse, to_query
+from ui.presets import PRESETS
+from ui.state import make_data
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/vanishing.py"
+CHARTS = ("v_curve", "v_sweep_rho", "v_sweep_act", "v_spectrum", "v_pairwise", "v_dl_dh", "v_fade", "v_df")
+
+
+# ---- config fields -------------------------------------------------------------------------
+
+def test_choices_field_round_trips_through_the_url_in_one_order():
+    field = FIELD_BY_NAME["v_acts"]
+    assert field.coerce("relu,tanh") == ("tanh", "relu")          # the options' order, always
+    assert field.coerce(["identity", "tanh", "tanh"]) == ("tanh", "identity")
+    assert field.coerce("") == ()
+    assert field.encode(("tanh", "sigmoid")) == "tanh,sigmoid"
+    with pytest.raises(ValueError, match="softmax"):
+        field.coerce("tanh,softmax")
+    config = DEFAULT.replace(v_acts=("relu",), v_radii=(0.5, 2.0), v_norm="fro", v_axis="distance")
+    assert parse(to_query(config))[0] == config
+    assert to_query(DEFAULT).get("v_acts") is None
+
+
+def test_bad_page_values_in_a_url_get_a_message_and_a_safe_value():
+    config, messages = parse({"v_acts": "tanh,gelu", "v_radii": "0.5,9", "v_norm": "inf"})
+    assert config.v_acts == DEFAULT.v_acts and config.v_norm == DEFAULT.v_norm
+    assert config.v_radii == (0.5, 5.0)                      # clamped to the schema's range
+    assert len(messages) == 3 and any("gelu" in m for m in messages)
+
+
+# ---- computations --------------------------------------------------------------------------
+
+def test_plan_keeps_everything_at_lecture_sizes():
+    assert vn.plan("2", 12, 8, 8) == vn.Plan("2", 12, "2", 12, 12)
+    assert vn.plan("fro", 200, 64, 5) == vn.Plan("fro", 200, "fro", 200, 200)
+
+
+def test_plan_degrades_to_frobenius_and_windows_at_extreme_sizes():
+    p = vn.plan("2", 500, 256, 8)
+    assert p.norm == "fro" and p.pair_norm == "fro"
+    assert vn.MIN_WINDOW <= p.sweep_window < 500 and p.stats_window < 500
+    W = p.pair_window
+    assert W * (W + 1) // 2 * 256**3 <= vn.PAIRWISE_BUDGET < (W + 1) * (W + 2) // 2 * 256**3
+    assert vn.plan("2", 200, 64, 8).norm == "fro"            # 9 spectral curves would be too slow
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_windows_hold_the_full_runs_exact_values(activation):
+    config = DEFAULT.replace(T=25, H=5, rho=1.2, activation=activation)
+    params, xs = build_params(config), make_data(config).xs
+    full = jacobian_norms_to_last(params, xs, activation=activation, ord=2)
+    np.testing.assert_allclose(vn.norm_curve(params, xs, activation, "2", 9), full[-9:], rtol=1e-12)
+    np.testing.assert_array_equal(vn.norm_curve(params, xs, activation, "2"), full)
+    pairs = pairwise_jacobian_norms(params, xs, activation=activation, ord="fro")
+    np.testing.assert_allclose(vn.pairwise(params, xs, activation, "fro", 7), pairs[-7:, -7:], rtol=1e-12)
+    stats = step_factor_stats(params, xs, activation=activation)
+    window = vn.factor_stats(params, xs, activation, 10)
+    np.testing.assert_allclose(window.factor_norm, stats.factor_norm[-10:], rtol=1e-12)
+    np.testing.assert_array_equal(window.saturated_fraction, stats.saturated_fraction[-10:])
+
+
+def test_summary_and_horizon_text():
+    s = vn.summarise(0.5 ** np.arange(9, -1, -1.0))
+    assert (s.kind, s.label, s.horizon) == ("vanishing", "vanishing: x0.50 per step", 6)
+    assert not s.reaches_start and vn.horizon_text(s, 10) == "6 steps"
+    flat = vn.summarise(np.ones(10))
+    assert flat.kind == "stable" and vn.horizon_text(flat, 10) == "≥ 9 steps (all of T)"
+    assert vn.horizon_text(flat, 40) == "≥ 9 steps"                 # a window of the last 10 of 40
+    dead = vn.summarise(np.array([0.0, 0.0, 1.0]))
+    assert dead.kind == "none" and dead.horizon == 0
+
+
+def test_sweep_configs_change_one_factor_only():
+    config = DEFAULT.replace(v_radii=(0.5, 1.5), v_acts=("relu", "identity"), v_axis="distance", trunc_k=3)
+    radii, acts = vn.sweep_configs(config)
+    assert [n for n, _ in radii] == ["ρ = 0.5", "ρ = 1.5"] and [n for n, _ in acts] == ["f = relu", "f = identity"]
+    model = vn.model_only(config)
+    for (_, c), r in zip(radii, (0.5, 1.5)):
+        assert c == model.replace(rho=r)
+    for (_, c), a in zip(acts, ("relu", "identity")):
+        assert c == model.replace(activation=a)
+    assert model.v_axis == DEFAULT.v_axis and model.trunc_k == DEFAULT.trunc_k      # view settings dropped
+    np.testing.assert_array_equal(make_data(radii[0][1]).xs, make_data(radii[1][1]).xs)   # same inputs
+
+
+# ---- the page ------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_data.clear()
+    yield
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    for key, value in (query or {}).items():
+        at.query_params[key] = str(value)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _decode(value):
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value, dtype=float) if isinstance(value, list) else value
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """The page's plotly figures by their widget key, traces' arrays decoded."""
+    found = {}
+    for el in at.get("plotly_chart"):
+        key = next(k for k in CHARTS if k in el.proto.id)
+        figure = json.loads(el.proto.spec)
+        for trace in figure["data"]:
+            for name in ("x", "y", "z"):
+                if name in trace:
+                    trace[name] = _decode(trace[name])
+        found[key] = figure
+    return found
+
+
+def traces(figure: dict, meta: str) -> list[dict]:
+    return [t for t in figure["data"] if t.get("meta") == meta]
+
+
+def engine_curve(config, norm="2"):
+    params, xs = build_params(config), make_data(config).xs
+    return jacobian_norms_to_last(params, xs, activation=config.activation, ord=2 if norm == "2" else "fro")
+
+
+def assert_drawn(y, values):
+    """A log-axis trace draws every positive finite value exactly and leaves the rest (zeros,
+    overflow) to the edge markers."""
+    shown = np.isfinite(values) & (values > 0)
+    np.testing.assert_array_equal(y[shown], values[shown])
+    assert np.isnan(y[~shown]).all()
+
+
+def assert_page_complete(at: AppTest, config) -> dict[str, dict]:
+    figs = charts(at)
+    expected = set(CHARTS) - (set() if config.v_acts else {"v_sweep_act"})
+    assert set(figs) == expected
+    assert [m.label for m in at.metric][:2] == ["Fitted per-step factor", "Memory horizon (1 %)"]
+    assert len(at.caption) >= 8 and not at.exception
+    assert at.get("download_button")
+    return figs
+
+
+def test_default_page_draws_the_engines_numbers():
+    at = open_page()
+    config = DEFAULT
+    figs = assert_page_complete(at, config)
+    norms = engine_curve(config)
+    [curve] = traces(figs["v_curve"], "curve")
+    np.testing.assert_array_equal(curve["y"], norms)
+    [star] = traces(figs["v_curve"], "horizon")
+    assert star["x"][0] == config.T - memory_horizon(norms)
+    eig = traces(figs["v_spectrum"], "eigenvalues")[0]
+    ev = np.linalg.eigvals(build_params(config).W_hh)
+    np.testing.assert_array_equal(eig["x"], ev.real)
+    np.testing.assert_array_equal(eig["y"], ev.imag)
+    assert len(traces(figs["v_sweep_rho"], "curve")) == len(config.v_radii)
+    assert len(traces(figs["v_sweep_act"], "curve")) == len(config.v_acts)
+    res = rc.bptt(build_params(config), *(lambda d: (d.xs, d.ys))(make_data(config)), activation="tanh",
+                  loss=config.loss)
+    np.testing.assert_allclose(traces(figs["v_dl_dh"], "curve")[0]["y"], np.linalg.norm(res.dL_dh, axis=1),
+                               rtol=1e-14)
+    assert at.metric[0].value.endswith("vanishing")
+
+
+def test_radius_sweep_follows_the_multiselect_and_the_url():
+    at = open_page({"v_radii": "0.5,2"})
+    assert len(traces(charts(at)["v_sweep_rho"], "curve")) == 2
+    at.multiselect(key="v_radii_pick").set_value([0.75, 1.0, 1.25]).run()
+    figs = charts(at)
+    drawn = traces(figs["v_sweep_rho"], "curve")
+    assert [t["name"].split(" ·")[0] for t in drawn] == ["ρ = 0.75", "ρ = 1", "ρ = 1.25"]
+    for trace, r in zip(drawn, (0.75, 1.0, 1.25)):
+        np.testing.assert_array_equal(trace["y"], engine_curve(DEFAULT.replace(rho=r)))
+    assert at.session_state["_config"].v_radii == (0.75, 1.0, 1.25)
+    at.multiselect(key="v_radii_pick").set_value([]).run()         # refused: the radii stay
+    assert len(traces(charts(at)["v_sweep_rho"], "curve")) == 3
+
+
+def test_activation_sweep_and_its_empty_choice():
+    at = open_page({"v_acts": "sigmoid,identity"})
+    drawn = traces(charts(at)["v_sweep_act"], "curve")
+    assert [t["name"].split(" ·")[0] for t in drawn] == ["f = sigmoid", "f = identity"]
+    np.testing.assert_array_equal(drawn[0]["y"], engine_curve(DEFAULT.replace(activation="sigmoid")))
+    at.multiselect(key="cfg_v_acts").set_value([]).run()
+    assert "v_sweep_act" not in charts(at)
+    assert any("Pick one or more activations" in i.value for i in at.info)
+
+
+def test_identity_activation_says_the_curve_is_the_matrix_powers():
+    at = open_page({"activation": "identity", "rho": "1.1", "T": "20"})
+    [ok] = at.success
+    assert "W_hh^(T−k) exactly" in ok.value
+    gap = float(ok.value.split("largest relative difference here ")[1].rstrip("."))
+    assert gap < 1e-10
+    figs = charts(at)
+    W = build_params(parse({"activation": "identity", "rho": "1.1", "T": "20"})[0]).W_hh
+    powers = [np.linalg.norm(np.linalg.matrix_power(W, 20 - k), 2) for k in range(1, 21)]
+    np.testing.assert_allclose(traces(figs["v_curve"], "powers")[0]["y"], powers, rtol=1e-12)
+    np.testing.assert_allclose(traces(figs["v_curve"], "curve")[0]["y"], powers, rtol=1e-10)
+
+
+def test_rho_moves_the_label_from_vanishing_to_exploding():
+    at = open_page({"activation": "relu", "T": "30"})
+    assert at.metric[0].value.endswith("vanishing")
+    at.sidebar.slider(key="cfg_rho").set_value(2.0).run()
+    assert at.metric[0].value.endswith("exploding")
+    assert "exploding" in charts(at)["v_curve"]["layout"]["annotations"][0]["text"]
+
+
+def test_norm_and_axis_controls():
+    at = open_page({"v_norm": "fro", "v_axis": "distance"})
+    figs = charts(at)
+    [curve] = traces(figs["v_curve"], "curve")
+    np.testing.assert_array_equal(curve["y"], engine_curve(DEFAULT, "fro"))
+    np.testing.assert_array_equal(curve["x"], DEFAULT.T - np.arange(1, DEFAULT.T + 1))
+    bound = traces(figs["v_curve"], "bound")[0]["y"]
+    assert bound[-1] == pytest.approx(np.sqrt(DEFAULT.H))           # √H times the spectral bound
+    assert np.all(curve["y"] <= bound * (1 + 1e-12))
+
+
+@pytest.mark.parametrize("key", list(PRESETS))
+def test_every_preset(key):
+    config = PRESETS[key].config()
+    at = open_page(to_query(config))
+    figs = assert_page_complete(at, config)
+    assert_drawn(traces(figs["v_curve"], "curve")[0]["y"], engine_curve(config))
+    assert not at.warning
+
+
+@pytest.mark.parametrize("query, expect", [
+    ({"T": "1", "H": "1"}, "too few nonzero points"),
+    ({"activation": "relu", "rho": "5", "T": "500", "H": "32"}, "overflowed"),
+    ({"activation": "relu", "T": "10", "H": "2", "edits": "b_h.0=-50.0~b_h.1=-50.0"}, "exactly 0"),
+    ({"activation": "sigmoid", "rho": "5", "T": "300", "H": "128"}, "covers the last"),
+])
+def test_extreme_settings_give_notes_not_tracebacks(query, expect):
+    at = open_page(query)
+    config = parse(query)[0]
+    figs = assert_page_complete(at, config)
+    notes = " ".join(i.value for i in at.info)
+    assert expect in notes, notes
+    if expect == "overflowed":
+        edges = traces(figs["v_dl_dh"], "edge") + [t for f in figs.values() for t in traces(f, "edge")]
+        assert edges
+    if expect == "exactly 0":
+        bottom = [t for t in traces(figs["v_curve"], "edge") if t["marker"]["symbol"] == "triangle-down"]
+        assert list(bottom[0]["x"]) == list(range(1, 10))
