@@ -1,7 +1,7 @@
 """Hidden-state nonlinearities f, each beside its derivative f' and its bound gamma.
 
 Eq. (2): h_t = f(a_t). The Jacobian factor of one step is dh_t/dh_{t-1} = diag(f'(a_t)) W_hh
-(eq. (6)), and gamma = sup |f'| gives the bound ||dh_T/dh_k|| <= (gamma sigma_max(W_hh))^(T-k).
+(eq. (8)), and gamma = sup |f'| gives the bound ||dh_T/dh_k|| <= (gamma sigma_max(W_hh))^(T-k).
 
 `df(a, h)` receives both the pre-activation and the state, so that tanh' and sigmoid' are
 computed from the cached output (1 - h^2, h (1 - h)) as in min-char-rnn.
