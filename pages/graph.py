@@ -20,6 +20,8 @@ NUMBER_GROUPS = ("model", "data", "truncation")   # the fields the gradients dep
 HASH = {Config: lambda c: repr(sorted(c.as_dict().items()))}
 CLICK_SEEN = "g_click_seen"    # the last chart selection acted on (a selection persists across reruns)
 GIF_KEY = "g_gif"
+# A long equation scrolls inside its own block instead of widening the page.
+SCROLL_CSS = "<style>.katex-display { overflow-x: auto; overflow-y: hidden; }</style>"
 
 
 def numbers_key(config: Config) -> Config:
@@ -146,21 +148,19 @@ def details_section(key: Config, source: int) -> None:
     t = state.view_widget("g_step", max_value=config.T) if config.T > 1 else 1   # a slider needs two values
     flow, _ = flow_and_sums(key, source)
     data = state.data(key)
-    left, right = st.columns([1, 1])
-    with left:
-        st.latex(fd.step_equation(flow, t, notation))
-        st.caption(f"Eq. (7) at t = {t}: the direct part comes through o_{t}, the indirect part through "
-                   f"h_{t + 1} from every later step. Vectors longer than 6 show their first entries and "
-                   "their norm.")
-        if config.truncation != "full":
-            st.caption("With truncated BPTT the indirect part follows the truncation rule (it is cut or "
-                       "rescaled at some steps), so it is not exactly the full-BPTT formula above.")
-    with right:
-        figure = fd.step_details_figure(flow, state.bptt_result(key).trace, t, notation, loss=config.loss,
-                                        target=data.ys[t - 1], presentation=config.presentation)
-        st.plotly_chart(figure, key="g_details", config={"displaylogo": False})
-        st.caption("Red is positive, blue negative; each block has its own scale. The direct and indirect "
-                   "parts add up to the total, unit by unit.")
+    st.html(SCROLL_CSS)
+    st.latex(fd.step_equation(flow, t, notation))
+    st.caption(f"Eq. (7) at t = {t}: the direct part comes through o_{t}, the indirect part through "
+               f"h_{t + 1} from every later step. Vectors longer than 6 show their first entries and "
+               "their norm.")
+    if config.truncation != "full":
+        st.caption("With truncated BPTT the indirect part follows the truncation rule (it is cut or "
+                   "rescaled at some steps), so it is not exactly the full-BPTT formula above.")
+    figure = fd.step_details_figure(flow, state.bptt_result(key).trace, t, notation, loss=config.loss,
+                                    target=data.ys[t - 1], presentation=config.presentation)
+    st.plotly_chart(figure, key="g_details", config={"displaylogo": False})
+    st.caption("Red is positive, blue negative; each block has its own scale. The direct and indirect "
+               "parts add up to the total, unit by unit.")
 
 
 def export_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:

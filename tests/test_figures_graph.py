@@ -407,6 +407,19 @@ def test_step_equation_of_one_source_and_row_notation():
         fd.step_equation(gf.full_flow(r, p), 6, NT)
 
 
+def test_step_equations_render_with_streamlits_katex():
+    from tests import katex_check
+
+    p, _, _, r = problem(T=4, H=8)
+    full, one_term = gf.full_flow(r, p), gf.single_source(r, p, 3)
+    formulas = [fd.step_equation(flow, t, nt) for nt in NOTATIONS.values() for flow in (full, one_term)
+                for t in (1, 4)]
+    assert all(katex_check.unbalanced(f) is None for f in formulas)
+    if not katex_check.available():
+        pytest.skip("node or Streamlit's KaTeX bundle is missing")
+    assert katex_check.katex_errors(formulas) == []
+
+
 @pytest.mark.parametrize("loss", ["mse", "softmax_ce"])
 def test_step_strips_hold_the_forward_values_and_the_split(loss):
     p, _, ys, r = problem(T=5, H=4, loss=loss)

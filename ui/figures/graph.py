@@ -643,8 +643,9 @@ def _controls(T: int, font: int) -> dict:
                           font=dict(size=font - 1))],
         sliders=[dict(
             active=T - 1, x=0.36, len=0.57, y=CONTROLS_Y, yanchor="top", pad=dict(t=0, b=0),
-            currentvalue=dict(prefix="backward pass has reached t = ", xanchor="left", font=dict(size=font)),
-            font=dict(color=LABEL_COLOUR if T <= 25 else "rgba(0,0,0,0)", size=font - 3),
+            currentvalue=dict(prefix="backward pass has reached t = ", xanchor="left",
+                              font=dict(size=font, color=LABEL_COLOUR)),
+            font=dict(color="rgba(0,0,0,0)"),      # one tick per frame: the current value says it
             steps=[dict(label=str(T - j), method="animate", args=[[str(T - j)], step_args]) for j in range(T)],
         )],
     )

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 import rnn_core as rc
 from ui import notation as nt
-from ui.derivation import Equation, array
+from ui.derivation import array
 from ui.figures import style
 from ui.figures.graph_flow import Flow
 from ui.notation import Notation
@@ -48,14 +48,16 @@ def step_equation(flow: Flow, t: int, notation: Notation) -> str:
         direct_sym = direct_sym.replace(rf"\partial {notation.L}", rf"\partial {num}")
         indirect_sym = indirect_sym.replace(rf"\partial {notation.L}", rf"\partial {num}")
     lhs = nt.d(num, notation.at(notation.h, str(t)))
+    direct, total = vector(notation, flow.direct[i]), vector(notation, flow.dL_dh[i])
     if t == flow.T:
         # nothing after h_T: the indirect part is 0 by eq. (7)
-        return Equation("dL_dh", "7", lhs, direct_sym, (rf"{vector(notation, flow.direct[i])} + 0",),
-                        vector(notation, flow.dL_dh[i])).latex()
-    parts = (rf"\underbrace{{{vector(notation, flow.direct[i])}}}_{{\text{{direct}}}} + "
-             rf"\underbrace{{{vector(notation, flow.indirect[i])}}}_{{\text{{indirect}}}}")
-    return Equation("dL_dh", "7", lhs, rf"{direct_sym} + {indirect_sym}", (parts,),
-                    vector(notation, flow.dL_dh[i])).latex()
+        lines = [rf"{lhs} &= {direct_sym}", rf"&= {direct} + 0"]
+    else:
+        lines = [rf"{lhs} &= {direct_sym} + {indirect_sym}",
+                 rf"&= \underbrace{{{direct}}}_{{\text{{direct}}}}",
+                 rf"&\quad + \underbrace{{{vector(notation, flow.indirect[i])}}}_{{\text{{indirect}}}}"]
+    # one part a line: short lines leave room for the tag in a narrow column
+    return r"\begin{aligned} " + r" \\ ".join(lines + [rf"&= {total}"]) + r" \end{aligned} \tag{7}"
 
 
 def _check_step(t: int, T: int) -> None:
