@@ -30,11 +30,14 @@ COMPARE_STEPS = 150                 # training steps of each side-by-side run (k
 HEATMAP_ROWS = 300                  # rows of the dL/dh heatmap (training steps are thinned to this)
 LIVE_REDRAW_SECONDS = 0.8           # how often the live charts are redrawn while training
 HUGE_NORM = 1e6                     # a gradient norm worth a note: it has exploded
+CHART_HEADROOM = 1e3                # log charts of exploding runs stop at this multiple of the start
 
 VIEW_LABELS = {"train": "Train a task", "truncation": "Truncated BPTT", "clipping": "Gradient clipping"}
 TEXT_LABELS = {"builtin": "built-in text", "upload": "my own .txt file"}
 CLIP_LABELS = {"none": "none", "norm": "by global norm", "value": "element-wise"}
 COMPARE_LABELS = {"all": "all five parameters", "W_hh": "W_hh only"}
+TRUNCATION_LABELS = {"full": "full BPTT", "k_step": "k-step truncation", "chunked": "chunked truncation",
+                     "randomized": "randomized truncation"}
 
 
 # ---------------------------------------------------------------------------- caches
@@ -189,13 +192,17 @@ def task_preview(spec: TrainSpec, data: rc.TaskData, presentation: bool) -> None
                    "step, so it has to remember the first one across many steps.")
     elif spec.task == "pos_tagging":
         words, tags = _sentence(data, 0)
-        st.html(figs.tagged_sentence_html(words, tags))
+        st.html(figs.tagged_sentence_html(words, tags, font_size=chip_size(presentation)))
         st.caption("Each word carries its tag. *fish, watch, light, train* are nouns or verbs: "
                    "only the words before them tell which.")
     else:
         st.code("\n".join(rc.task_preview(data, n)), language=None, wrap_lines=True)
         if spec.task == "char_lm":
             st.caption("Input window → target window: the target is the input shifted by one character.")
+
+
+def chip_size(presentation: bool) -> int:
+    return 24 if presentation else 17
 
 
 def _sentence(data: rc.TaskData, b: int, outputs: np.ndarray | None = None):
@@ -267,7 +274,8 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     cols = st.columns([1, 4])
     pressed = cols[0].button("Train", type="primary", icon=":material/play_arrow:", key="tr_train")
     cols[1].caption(f"SGD on a fresh batch each step, minimising the mean loss per step; update of eq. (12). "
-                    f"Same settings, same run: finished runs are kept and shown to every viewer.")
+                    f"Gradient: {TRUNCATION_LABELS[config.truncation]} (sidebar). Same settings, same run: "
+                    "finished runs are kept and shown to every viewer.")
     with st.expander("The task", expanded=spec not in store):
         task_preview(spec, data, config.presentation)
     charts = LiveCharts()
@@ -332,7 +340,7 @@ def task_result(config: Config, spec: TrainSpec, text: str | None, result) -> No
                    "shows what the model has picked up (spaces, word shapes, frequent words).")
     elif spec.task == "pos_tagging":
         words, tags, predicted = _sentence(ev.examples, 0, ev.outputs)
-        st.html(figs.tagged_sentence_html(words, tags, predicted))
+        st.html(figs.tagged_sentence_html(words, tags, predicted, font_size=chip_size(config.presentation)))
         st.caption("Blue ✓: the predicted tag is right; vermillion ✗: wrong (the true tag in brackets).")
     elif spec.task == "sine":
         st.plotly_chart(figs.sine_figure(ev.examples.xs[:, :1, 0], target=ev.examples.ys[:, 0, 0],
@@ -492,16 +500,20 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     if results is None:
         return
     diverged = {label: r.diverged_step for label, r in results.items()}
+    # the axes stop at 1000x the largest first value, so that an exploding run leaves the chart
+    # instead of flattening the others
+    loss_top = CHART_HEADROOM * max(r.loss[0] for r in results.values())
+    norm_top = CHART_HEADROOM * max(c, *(r.grad_norm[0] for r in results.values()))
     cols = st.columns(2)
     cols[0].plotly_chart(figs.loss_figure({k: r.loss for k, r in results.items()}, diverged=diverged, log_y=True,
-                                          title="Loss (log)", presentation=config.presentation),
+                                          y_max=loss_top, title="Loss (log)", presentation=config.presentation),
                          key="tr_clip_curves")
     cols[1].plotly_chart(figs.loss_figure({k: r.applied_norm for k, r in results.items()}, log_y=True,
-                                          title="‖g‖ used by the update (log)", ytitle="norm",
+                                          y_max=norm_top, title="‖g‖ used by the update (log)", ytitle="norm",
                                           presentation=config.presentation), key="tr_clip_norms")
-    st.caption("A cross marks a run that stopped on inf/nan. Without clipping one large step can throw the "
-               "weights far away; clipping keeps each update bounded (right: global-norm clipping never "
-               "exceeds c).")
+    st.caption("A cross marks a run that stopped on inf/nan; curves that leave the top of a chart have "
+               "exploded (hover for the numbers). Without clipping one large step can throw the weights far "
+               "away; clipping keeps each update bounded (right: global-norm clipping never exceeds c).")
 
 
 # ---------------------------------------------------------------------------- the page

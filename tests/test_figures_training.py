@@ -135,3 +135,13 @@ def test_presentation_mode_enlarges_fonts(run):
     small = figs.loss_figure({"l": run.loss}).layout.font.size
     big = figs.loss_figure({"l": run.loss}, presentation=True).layout.font.size
     assert big > small
+
+
+def test_log_loss_figure_caps_the_axis_and_keeps_the_marker_inside():
+    exploding = np.array([1.0, 10.0, 1e50, np.inf])
+    fig = figs.loss_figure({"calm": np.array([1.0, 0.5, 0.4, 0.3]), "exploding": exploding},
+                           diverged={"exploding": 4}, log_y=True, y_max=1e3)
+    assert tuple(fig.layout.yaxis.range) == pytest.approx((np.log10(0.3) - 0.1, 3.0))
+    marker = fig.data[2]
+    assert marker.y[0] == 1e3 and "exploding: diverged at step 4" in marker.text[0]
+    np.testing.assert_array_equal(ys(fig.data[1])[:3], exploding[:3])   # the data itself is not clipped

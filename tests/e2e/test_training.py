@@ -99,3 +99,15 @@ def test_comparison_views(page, app_url, view, label, expected):
     assert "tr_view=" + view in page.url
     assert_no_exception(page)
     screenshot(page, f"training_{view}")
+
+
+def test_tagging_in_presentation_mode(page, app_url):
+    open_page(page, app_url, NAV, query={"presentation": "1", "tr_task": "pos_tagging", "tr_steps": "150",
+                                         "H": "16"})
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("The trained model on new sequences").wait_for(timeout=120_000)
+    wait_idle(page)
+    assert page.get_by_text("Held-out loss").count() == 1
+    assert page.locator("span", has_text="✓").count() > 0          # the tagged sentence, coloured
+    assert_no_exception(page)
+    screenshot(page, "training_tagging_presentation")

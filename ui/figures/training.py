@@ -51,10 +51,12 @@ def _steps(n: int, steps: Array | None) -> Array:
 
 def loss_figure(curves: Mapping[str, Array], *, diverged: Mapping[str, int | None] | None = None,
                 title: str = "Training loss", ytitle: str = "loss L (mean per step)", log_y: bool = False,
-                presentation: bool = False, height: int = 360) -> go.Figure:
+                y_max: float | None = None, presentation: bool = False, height: int = 360) -> go.Figure:
     """One line per run: curves[label] (n,) the loss at steps 1..n.
 
     diverged[label]: the step where that run stopped on a non-finite value, drawn as a cross.
+    y_max (log_y only): the top of the axis, so that one exploding run does not flatten the
+    others; values above it leave the chart (the hover still shows them).
     """
     fig = go.Figure()
     for i, (label, values) in enumerate(curves.items()):
@@ -62,18 +64,25 @@ def loss_figure(curves: Mapping[str, Array], *, diverged: Mapping[str, int | Non
         y = _finite_or_gap(values, positive=log_y)
         fig.add_trace(go.Scatter(x=_steps(len(y), None), y=y, mode="lines", name=label,
                                  line=dict(color=colour, width=2),
-                                 hovertemplate=f"{label}<br>step %{{x}}<br>loss %{{y:.4g}}<extra></extra>"))
+                                 hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
         step = (diverged or {}).get(label)
         if step is not None:
             before = y[:step - 1]
             finite = before[np.isfinite(before)]                   # the last value drawn before it
-            fig.add_trace(go.Scatter(x=[step], y=[finite[-1] if finite.size else 0.0], mode="markers+text",
+            at = finite[-1] if finite.size else 0.0
+            if y_max is not None and log_y:
+                at = min(at, y_max)
+            fig.add_trace(go.Scatter(x=[step], y=[at], mode="markers+text",
                                      marker=dict(symbol="x", size=14, color=OVERFLOW_COLOUR),
-                                     text=[f"diverged at step {step}"], textposition="middle right",
+                                     text=[f"{label}: diverged at step {step}"], textposition="bottom right",
                                      textfont=dict(color=OVERFLOW_COLOUR), showlegend=False,
                                      hoverinfo="skip"))
     fig.update_xaxes(title="training step")
     fig.update_yaxes(title=ytitle, type="log" if log_y else "linear", exponentformat="power")
+    if log_y and y_max is not None:
+        lows = [np.nanmin(t.y) for t in fig.data if np.isfinite(np.asarray(t.y, dtype=float)).any()]
+        low = min(min(lows, default=y_max / 10), y_max / 10)
+        fig.update_yaxes(range=[np.log10(low) - 0.1, np.log10(y_max)])   # a log axis's range is in log10
     fig.update_layout(showlegend=len(curves) > 1,
                       legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
     fig = apply_style(fig, title=title, presentation=presentation, height=height)
@@ -124,7 +133,7 @@ def grad_norms_figure(param_norms: Array, names: Sequence[str], *, total: Array 
                                  name=f"clipping threshold c = {threshold:g}",
                                  line=dict(color=BOUND_COLOUR, dash="dash"), hoverinfo="skip"))
     fig.update_xaxes(title="training step")
-    fig.update_yaxes(title="gradient norm (log)", type="log", exponentformat="power")
+    fig.update_yaxes(title="gradient norm (log)", type="log", exponentformat="power", dtick=1)
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, x=1.02, xanchor="left"))
     return apply_style(fig, title="Gradient norms per parameter", presentation=presentation, height=height)
 
@@ -203,7 +212,7 @@ def clipping_figure(labels: Sequence[str], cosine: Sequence[float], norms: Seque
                          textposition="auto", showlegend=False, hovertemplate="%{x}: %{y:.4g}<extra></extra>"),
                   row=1, col=2)
     fig.update_yaxes(range=[0, 1.05], row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1, row=1, col=2)
     # lines without annotations: an annotation's y on a log axis is an exponent, not a value
     fig.add_hline(y=threshold, line=dict(color=BOUND_COLOUR, dash="dash", width=2), row=1, col=2)
     return apply_style(fig, presentation=presentation, height=height)
