@@ -335,6 +335,8 @@ def test_overflow_is_drawn_in_its_colour_and_named():
     notes = fg.overflow_notes(r, flow)
     step = r.grad_overflow_step or r.overflow_step
     assert any(f"t = {step}" in n for n in notes)
+    if r.grad_overflow_step == 500:              # nothing finite below: the empty panels say why
+        assert sum("inf/nan everywhere" in a.text for a in fig.layout.annotations) == 2
 
 
 def test_zero_gradient_nodes_are_grey_for_dead_relus():

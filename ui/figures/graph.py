@@ -17,7 +17,9 @@ H hidden units, O outputs.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
@@ -84,6 +86,12 @@ class Window:
     @property
     def steps(self) -> range:
         return range(self.start, self.end + 1)
+
+
+@lru_cache(maxsize=4096)
+def _html_at(notation: Notation, symbol: str, t) -> str:
+    """notation.html_at, remembered: the graph asks for the same labels many times."""
+    return notation.html_at(symbol, t)
 
 
 def grad_html(notation: Notation, of: str) -> str:
@@ -164,7 +172,7 @@ def _nodes(flow: Flow, norms: NodeNorms, trace: rc.Trace, step_losses: Array, to
     """h_0, the total L and, for each step in the window, x_t, h_t and (if L_t exists) o_t, L_t."""
     nodes = _Nodes.empty()
     L = notation.L
-    h0 = notation.html_at(notation.h, 0)
+    h0 = _html_at(notation, notation.h, 0)
     nodes.add(window.x_h0, ROWS["h"], norms.h0, h0,
               f"<b>{h0}</b> (initial state)<br>‖∂{L}/∂{h0}‖ = {_norm_text(norms.h0)}"
               f"<br>{h0} = {_vector(trace.h0)}", 0)
@@ -172,20 +180,20 @@ def _nodes(flow: Flow, norms: NodeNorms, trace: rc.Trace, step_losses: Array, to
               f"<b>{L}</b> = {total_loss:.4g} (total loss)<br>∂{L}/∂{L} = 1", window.T + 1)
     for t in window.steps:
         i = t - 1
-        x_, h_, o_ = (notation.html_at(s, t) for s in (notation.x, notation.h, notation.o))
+        x_, h_, o_ = (_html_at(notation, s, t) for s in (notation.x, notation.h, notation.o))
         nodes.add(t, ROWS["x"], norms.x[i], x_,
                   f"<b>{x_}</b> (input)<br>‖∂{L}/∂{x_}‖ = {_norm_text(norms.x[i])}<br>"
                   f"{x_} = {_vector(trace.xs[i])}", t)
         nodes.add(t, ROWS["h"], norms.h[i], h_,
                   f"<b>{h_}</b> (hidden state)<br>‖∂{L}/∂{h_}‖ = {_norm_text(norms.h[i])}"
                   f"<br>  direct part (through {o_}): {_norm_text(_row_norm(flow.direct[i]))}"
-                  f"<br>  indirect part (through {notation.html_at(notation.h, t + 1)}): "
+                  f"<br>  indirect part (through {_html_at(notation, notation.h, t + 1)}): "
                   f"{_norm_text(_row_norm(flow.indirect[i]))}"
-                  f"<br>{notation.html_at(notation.a, t)} = {_vector(trace.a[i])}"
+                  f"<br>{_html_at(notation, notation.a, t)} = {_vector(trace.a[i])}"
                   f"<br>{h_} = {_vector(trace.h[i])}", t)
         if not flow.has_loss[i]:
             continue
-        L_t = notation.html_at(L, t)
+        L_t = _html_at(notation, L, t)
         nodes.add(t, ROWS["o"], norms.o[i], o_,
                   f"<b>{o_}</b> (output)<br>‖∂{L}/∂{o_}‖ = {_norm_text(norms.o[i])}<br>"
                   f"{o_} = {_vector(trace.o[i])}", t)
@@ -245,8 +253,8 @@ def _edges(flow: Flow, carried: EdgeFlow, window: Window, notation: Notation) ->
     L, h = notation.L, notation.h
     for t in window.steps:
         i = t - 1
-        h_t, h_prev = notation.html_at(h, t), notation.html_at(h, t - 1)
-        x_t, o_t = notation.html_at(notation.x, t), notation.html_at(notation.o, t)
+        h_t, h_prev = _html_at(notation, h, t), _html_at(notation, h, t - 1)
+        x_t, o_t = _html_at(notation, notation.x, t), _html_at(notation, notation.o, t)
         out.append(_Edge(t, ROWS["x"], t, ROWS["h"], carried.x[i], "x", t,
                          f"{h_t} → {x_t}: ‖∂{L}/∂{x_t}‖ = {_norm_text(carried.x[i])}"))
         if t > window.start or t == 1:
@@ -255,7 +263,7 @@ def _edges(flow: Flow, carried: EdgeFlow, window: Window, notation: Notation) ->
                              f"{h_t} → {h_prev}: the indirect part of ∂{L}/∂{h_prev}, "
                              f"‖·‖ = {_norm_text(carried.recurrent[i])}"))
         if flow.has_loss[i]:
-            L_t = notation.html_at(L, t)
+            L_t = _html_at(notation, L, t)
             out.append(_Edge(t, ROWS["h"], t, ROWS["o"], carried.direct[i], "direct", t,
                              f"{o_t} → {h_t}: the direct part of ∂{L}/∂{h_t}, "
                              f"‖·‖ = {_norm_text(carried.direct[i])}"))
@@ -273,18 +281,18 @@ def _hidden_links(carried: EdgeFlow, window: Window, notation: Notation) -> list
     if window.start > 1:
         s, mid = window.start, (window.x_h0 + window.start) / 2
         links.append(_Edge(window.x_h0, ROWS["h"], mid, ROWS["h"], carried.recurrent[0], "recurrent", 0,
-                           f"{notation.html_at(h, 1)} → {notation.html_at(h, 0)}: ‖∂{L}/∂"
-                           f"{notation.html_at(h, 0)}‖ = {_norm_text(carried.recurrent[0])} "
+                           f"{_html_at(notation, h, 1)} → {_html_at(notation, h, 0)}: ‖∂{L}/∂"
+                           f"{_html_at(notation, h, 0)}‖ = {_norm_text(carried.recurrent[0])} "
                            f"(steps 1–{s - 1} hidden)", hidden=True))
         links.append(_Edge(mid, ROWS["h"], s, ROWS["h"], carried.recurrent[s - 1], "recurrent", s - 1,
-                           f"{notation.html_at(h, s)} → {notation.html_at(h, s - 1)}: the indirect part of "
-                           f"∂{L}/∂{notation.html_at(h, s - 1)}, ‖·‖ = {_norm_text(carried.recurrent[s - 1])}",
+                           f"{_html_at(notation, h, s)} → {_html_at(notation, h, s - 1)}: the indirect part of "
+                           f"∂{L}/∂{_html_at(notation, h, s - 1)}, ‖·‖ = {_norm_text(carried.recurrent[s - 1])}",
                            hidden=True))
     if window.end < window.T:
         e = window.end
         links.append(_Edge(e, ROWS["h"], e + 0.6, ROWS["h"], carried.recurrent[e], "recurrent", e,
-                           f"{notation.html_at(h, e + 1)} → {notation.html_at(h, e)}: the indirect part of "
-                           f"∂{L}/∂{notation.html_at(h, e)}, ‖·‖ = {_norm_text(carried.recurrent[e])} "
+                           f"{_html_at(notation, h, e + 1)} → {_html_at(notation, h, e)}: the indirect part of "
+                           f"∂{L}/∂{_html_at(notation, h, e)}, ‖·‖ = {_norm_text(carried.recurrent[e])} "
                            f"(steps {e + 1}–{window.T} hidden)", hidden=True))
     return links
 
@@ -342,9 +350,9 @@ def _label_trace(flow: Flow, window: Window, notation: Notation, font: int) -> d
         where.append(position)
 
     for t in window.steps:
-        put(t + 0.06, 0.5, notation.html_param("W_xh"), "middle right")
-        if t > window.start or t == 1:
-            put(t - 0.5, ROWS["h"] + 0.06, notation.html_param("W_hh"), "top center")
+        put(t + 0.06, 0.4, notation.html_param("W_xh"), "middle right")
+        if t > window.start or t == 1:      # under the edge: above it sit the labels of W_hy
+            put(t - 0.5, ROWS["h"] - 0.22, notation.html_param("W_hh"), "bottom center")
         if flow.has_loss[t - 1]:
             put(t + 0.06, 1.5, notation.html_param("W_hy"), "middle right")
     if window.start > 1:
@@ -493,7 +501,7 @@ def _profile_traces(norms: NodeNorms, window: Window, notation: Notation) -> lis
     T = window.T
     steps = np.arange(1, T + 1)
     good = np.isfinite(norms.h) & (norms.h > 0)
-    h_t = notation.html_at(notation.h, "t")
+    h_t = _html_at(notation, notation.h, "t")
     traces = [dict(type="scatter", mode="lines+markers" if T <= 60 else "lines", xaxis="x3", yaxis="y3",
                    x=steps[good], y=norms.h[good], name=f"‖∂{notation.L}/∂{h_t}‖", showlegend=False, meta="profile",
                    line=dict(color=style.SEQUENCE_COLOURS[0], width=2), marker=dict(size=5),
@@ -559,14 +567,36 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
             traces.append(veil_index + 1)
         frames.append(dict(name=str(T - j), data=frame_data, traces=traces))
     title = (f"Backward pass of {notation.L} through the unrolled RNN" if flow.source is None else
-             f"Backward pass of the single loss term {notation.html_at(notation.L, flow.source)} alone")
-    styled = style.apply_style(go.Figure(), title=title, presentation=view.presentation, height=880)
-    shared = {k: v for k, v in styled.layout.to_plotly_json().items() if k != "template"}  # default: cheap
-    layout = _merge(shared,
+             f"Backward pass of the single loss term {_html_at(notation, notation.L, flow.source)} alone")
+    layout = _merge(_shared_style(title, view.presentation),
                     _layout(window, lo, hi, notation, linked, sheet, base_font))
+    layout["annotations"] += _overflow_annotations(finite.size > 0, bool(np.isfinite(norms.h).any()), base_font)
     # One constructor call: plotly validates every frame, and updating the layout piecewise
     # would validate it again each time (the speed budget is 150 ms at T = 100).
     return go.Figure(data=data, layout=layout, frames=frames)
+
+
+@lru_cache(maxsize=64)
+def _shared_style_cached(title: str, presentation: bool) -> str:
+    styled = style.apply_style(go.Figure(), title=title, presentation=presentation, height=880)
+    # without the template: the default one is applied cheaply, a copied one is validated again
+    return json.dumps({k: v for k, v in styled.layout.to_plotly_json().items() if k != "template"})
+
+
+def _shared_style(title: str, presentation: bool) -> dict:
+    """The layout style.apply_style gives every figure, as a fresh dict (built once per title)."""
+    return json.loads(_shared_style_cached(title, presentation))
+
+
+def _overflow_annotations(sheet_finite: bool, profile_finite: bool, font: int) -> list[dict]:
+    """Say so where a panel has nothing finite to draw, rather than leave it blank."""
+    notes = []
+    for ok, x in ((sheet_finite, sum(SHEET_X) / 2), (profile_finite, sum(PROFILE_X) / 2)):
+        if not ok:
+            notes.append(dict(text="inf/nan everywhere: the gradient overflowed", x=x, y=sum(BOTTOM_Y) / 2,
+                              xref="paper", yref="paper", showarrow=False, bgcolor="white",
+                              font=dict(color=style.OVERFLOW_COLOUR, size=font)))
+    return notes
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -583,7 +613,7 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
     ticks = [window.x_h0, *window.steps]
     left = window.x_h0 - 0.7
     rows, cols = sheet.shape
-    h_t = notation.html_at(notation.h, "t")
+    h_t = _html_at(notation, notation.h, "t")
     return dict(
         xaxis=dict(domain=[0.0, 0.93], range=[left, window.x_total + 0.6], tickvals=ticks,
                    ticktext=["0", *map(str, window.steps)],
