@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_h0, check_mask, check_xs, check_ys, first_nonfinite_step, step_weights
-from .activations import Activation, get_activation
-from .forward import Trace, run_forward
+from .activations import get_activation
+from .forward import Trace, first_overflow_step, run_forward
 from .losses import Loss, get_loss
 from .params import Params, validate_params
 from .truncation import Truncation, parse_truncation
@@ -61,33 +61,37 @@ class BPTTResult:
         return self.overflow_step is not None or self.grad_overflow_step is not None
 
 
-def backward_through_time(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
-                          trunc: Truncation) -> tuple[Array, Array, Array]:
-    """Eq. (7) backward from T to 1 on a batch.
+def backward_through_time(W_hh: Array, direct: Array, fprime: Array,
+                          trunc: Truncation) -> tuple[Array, Array, Array, Array]:
+    """Eqs. (7) and (10) backward from T to 1 on a batch.
 
-    direct (T, B, H): W_hy^T dL/do_t. Returns the indirect part (T, B, H), dL_da (T, B, H) and
-    dL_dh0 (B, H); the total dL/dh_t is direct + indirect.
+    direct (T, B, H): W_hy^T dL/do_t; fprime (T, B, H): f'(a_t). Returns dL_dh (T, B, H), its
+    indirect part (T, B, H) (dL_dh = direct + indirect), dL_da (T, B, H) = delta_t and
+    dL_dh0 (B, H).
     """
     T, B, H = direct.shape
     window = trunc.window(T)
     if window is not None:
-        return _backward_k_step(W_hh, direct, A, Hs, act, window)
+        return _backward_k_step(W_hh, direct, fprime, window)
     r = trunc.step_factors(T)
+    dL_dh = np.empty_like(direct)
     indirect = np.empty_like(direct)
     dL_da = np.empty_like(direct)
-    carry = np.zeros((B, H))                               # the indirect part is 0 at t = T
+    dL_dh0 = np.empty((B, H))
+    indirect[T - 1] = 0.0                                  # the indirect part is 0 at t = T
     for t in range(T - 1, -1, -1):
-        indirect[t] = carry
-        dL_da[t] = (direct[t] + carry) * act.df(A[t], Hs[t])  # eqs. (7) and (10): delta_t
-        carry = dL_da[t] @ W_hh                            # back through W_hh into h_{t-1}
+        into_prev = indirect[t - 1] if t > 0 else dL_dh0   # the indirect part of dL/dh_{t-1}
+        np.add(direct[t], indirect[t], out=dL_dh[t])       # eq. (7): dL/dh_t = direct + indirect
+        np.multiply(dL_dh[t], fprime[t], out=dL_da[t])     # eq. (10): delta_t = f'(a_t) * dL/dh_t, back through (2)
+        np.matmul(dL_da[t], W_hh, out=into_prev)           # back through (1): W_hh^T delta_t into h_{t-1}
         if r is not None:
-            carry *= r[t]                                  # detached or randomly truncated step
-    return indirect, dL_da, carry
+            into_prev *= r[t]                              # detached or randomly truncated step
+    return dL_dh, indirect, dL_da, dL_dh0
 
 
-def _backward_k_step(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
-                     k: int) -> tuple[Array, Array, Array]:
-    """Eq. (7) where each loss term reaches back through k states only.
+def _backward_k_step(W_hh: Array, direct: Array, fprime: Array,
+                     k: int) -> tuple[Array, Array, Array, Array]:
+    """Eq. (7) where each loss term reaches back through k states only; fprime (T, B, H) = f'(a_t).
 
     `inflight[j]` holds the gradient that loss term t + j sends into h_t (j = 0 .. k-1); at each
     step the oldest is dropped, so all k sources move back together in one matmul.
@@ -101,11 +105,11 @@ def _backward_k_step(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activ
         inflight[1:] = arriving[:-1]                       # sources t+1 .. t+k-1, one step older
         inflight[0] = direct[t]                            # source t enters at its own state
         indirect[t] = inflight[1:].sum(axis=0)
-        per_source_da = inflight * act.df(A[t], Hs[t])
+        per_source_da = inflight * fprime[t]
         dL_da[t] = per_source_da.sum(axis=0)
         arriving = per_source_da @ W_hh                    # each source's gradient at h_{t-1}
     # into h0 arrive the sources t = 1 .. k: exactly those whose window reaches h_1.
-    return indirect, dL_da, arriving.sum(axis=0)
+    return direct + indirect, indirect, dL_da, arriving.sum(axis=0)
 
 
 def parameter_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, dL_do: Array) -> Params:
@@ -147,10 +151,10 @@ def bptt(params: Params, xs, ys, *, activation: str, loss: str, reduction: str =
         dL_do = out.grad(O_, Y) * (w / B)[:, None, None]                # eq. (6)
         dL_do[w == 0] = 0.0                                             # masked terms send nothing
         direct = dL_do @ params.W_hy                                    # eq. (7), direct part
-        indirect, dL_da, dL_dh0 = backward_through_time(params.W_hh, direct, A, Hs, act, trunc)
-        dL_dh = direct + indirect                                       # eq. (7)
+        fprime = act.df(A, Hs)                                          # f'(a_t), all steps at once
+        dL_dh, indirect, dL_da, dL_dh0 = backward_through_time(params.W_hh, direct, fprime, trunc)
         grads = parameter_gradients(X, H0, Hs, dL_da, dL_do)            # eq. (10)
-        overflow = first_nonfinite_step(np.concatenate([A, Hs, O_], axis=-1))
+        overflow = first_overflow_step(A, Hs, O_)
         grad_overflow = first_nonfinite_step(dL_dh, from_end=True)
     squeeze = (lambda z: z) if batched else (lambda z: z[:, 0])
     trace = Trace(xs=X if batched else X[:, 0], h0=H0 if batched else H0[0], a=squeeze(A),

@@ -54,12 +54,23 @@ def run_forward(params: Params, X: Array, H0: Array, act: Activation) -> tuple[A
     A += params.b_h
     Hs = np.empty_like(A)
     W_hh_T = params.W_hh.T
+    recurrent = np.empty((B, H))    # W_hh h_{t-1}, rewritten in place every step
     h = H0
     for t in range(T):
-        A[t] += h @ W_hh_T          # eq. (1), the recurrent part
+        np.matmul(h, W_hh_T, out=recurrent)
+        A[t] += recurrent           # eq. (1), the recurrent part
         h = Hs[t] = act.f(A[t])     # eq. (2)
     O = Hs.reshape(T * B, H) @ params.W_hy.T + params.b_y  # eq. (3) for all steps at once
     return A, Hs, O.reshape(T, B, -1)
+
+
+def first_overflow_step(A: Array, Hs: Array, O: Array) -> int | None:
+    """The first step t (1-based) whose a_t, h_t or o_t holds a non-finite value, else None.
+
+    A, Hs (T, B, H), O (T, B, O). Checked array by array: joining them first would copy them all.
+    """
+    found = [step for step in map(first_nonfinite_step, (A, Hs, O)) if step is not None]
+    return min(found, default=None)
 
 
 def forward(params: Params, xs, *, activation: str, h0=None) -> Trace:
@@ -74,7 +85,7 @@ def forward(params: Params, xs, *, activation: str, h0=None) -> Trace:
     H0 = check_h0(h0, X.shape[1], H, batched)
     with np.errstate(all="ignore"):
         A, Hs, O = run_forward(params, X, H0, act)
-        overflow = first_nonfinite_step(np.concatenate([A, Hs, O], axis=-1))
+        overflow = first_overflow_step(A, Hs, O)
     squeeze = (lambda z: z) if batched else (lambda z: z[:, 0])
     return Trace(xs=X if batched else X[:, 0], h0=H0 if batched else H0[0], a=squeeze(A),
                  h=squeeze(Hs), o=squeeze(O), activation=act.name, overflow_step=overflow)

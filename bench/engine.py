@@ -1,0 +1,285 @@
+"""Speed of rnn_core against PyTorch on CPU (float64): prints Markdown tables of time ratios.
+
+    .venv/bin/python bench/engine.py            # after: pip install -r requirements-bench.txt
+
+Each side runs in its own worker process (bench/_numpy_side.py, bench/_torch_side.py), asked
+in turn, round after round, so both see the same machine load; a contender's time is its best
+call over all rounds. Both sides run on one thread (OPENBLAS_NUM_THREADS=1 for NumPy,
+torch.set_num_threads(1)): PyTorch is fastest so here, and on this shared 2-core machine
+multithreaded BLAS slows small products down many times over when the other core is busy.
+`--default-threads` adds both libraries with their default thread counts, for reference.
+PyTorch's time is the faster of a step loop under autograd and the fused torch.nn.RNN.
+Every case first checks once that both sides computed the same loss and gradients (or norms),
+so a ratio compares equal work. Besides wall-clock time the workers record CPU time, which
+hardly moves when other processes load the machine: its ratio is the load-robust cross-check.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from _engine_cases import all_cases, case_name, flops
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+NOMINAL_PEAK = 75.0        # GFLOP/s: float64 matmul peak of this machine's 2 cores
+FLOP_TARGET = 2.5          # our largest BPTT should take at most this multiple of its peak time
+PEAK_N = 3000              # size of the np.matmul that measures the actual peak
+PAUSE = 0.1                # s between requests: lets the last worker's BLAS threads go to sleep
+CASE_BUDGET = 40.0         # s: fewer rounds (at least 2) for a case whose round takes long
+CHECK_RTOL = {"bptt": 1e-9, "jac": 1e-8}
+
+
+class Worker:
+    """One worker process, spoken to in JSON lines."""
+
+    def __init__(self, label: str, script: str, *args: str, env: dict | None = None):
+        paths = os.pathsep.join([str(ROOT), str(BENCH)])
+        self.label = label
+        self.proc = subprocess.Popen([sys.executable, str(BENCH / script), *args], cwd=ROOT,
+                                     env={**os.environ, "PYTHONPATH": paths, **(env or {})},
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, **request) -> dict:
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.label} died (see its traceback above)")
+        time.sleep(PAUSE)
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.proc.stdin.flush()
+        self.proc.wait(timeout=60)
+
+
+def start_workers(default_threads: bool) -> dict[str, Worker]:
+    workers = {"numpy1": Worker("numpy1", "_numpy_side.py", env={"OPENBLAS_NUM_THREADS": "1"}),
+               "torch1": Worker("torch1", "_torch_side.py", "1")}
+    if default_threads:
+        workers["numpyN"] = Worker("numpyN", "_numpy_side.py")
+        workers["torchN"] = Worker("torchN", "_torch_side.py", "default")
+    return workers
+
+
+@dataclass
+class Contender:
+    label: str
+    worker: str
+    variant: str
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def contenders(kind: str, default_threads: bool) -> list[Contender]:
+    """ours first; labels without "*" are the one-thread contenders the ratios use."""
+    if kind == "bptt":
+        torch_variants = [("torch loop", "loop"), ("torch nn.RNN", "fused")]
+        ours = "bptt"
+    else:
+        torch_variants, ours = [("torch", "cumprod")], "norms"
+    found = [Contender("ours", "numpy1", ours)]
+    found += [Contender(label, "torch1", variant) for label, variant in torch_variants]
+    if default_threads:
+        found.append(Contender("ours*", "numpyN", ours))
+        found += [Contender(label + "*", "torchN", variant) for label, variant in torch_variants]
+    return found
+
+
+def max_relative_difference(ours: dict, theirs: dict, kind: str) -> float:
+    """bptt: max over arrays of max|a - b| / max|b|; jac: max over k of |a_k - b_k| / |b_k|."""
+    worst = 0.0
+    for name, ref in theirs.items():
+        diff = np.abs(ours[name] - ref)
+        scale = np.abs(ref) if kind == "jac" else np.max(np.abs(ref))
+        worst = max(worst, float(np.max(diff / np.maximum(scale, np.finfo(float).tiny))))
+    return worst
+
+
+def check_equal_work(case: dict, cons: list[Contender], workers: dict[str, Worker], tmp: Path) -> float:
+    """Every contender computes the case once; the largest difference of any from ours."""
+    results = []
+    for i, con in enumerate(cons):
+        path = tmp / f"{i}.npz"
+        workers[con.worker].ask(op="check", case=case, variant=con.variant, path=str(path))
+        with np.load(path) as data:
+            results.append(dict(data))
+    return max(max_relative_difference(results[0], theirs, case["kind"]) for theirs in results[1:])
+
+
+def time_case(case: dict, cons: list[Contender], workers: dict[str, Worker], rounds: int,
+              seconds: float) -> int:
+    """Round after round, every contender in turn (order reversed every other round).
+
+    Returns the number of rounds run: fewer than asked (at least 2) if they would exceed CASE_BUDGET.
+    """
+    r = 0
+    while r < rounds:
+        started = time.perf_counter()
+        for con in (cons if r % 2 == 0 else cons[::-1]):
+            reply = workers[con.worker].ask(op="time", case=case, variant=con.variant,
+                                            seconds=seconds, max_calls=200)
+            con.wall += reply["wall"]
+            con.cpu += reply["cpu"]
+        r += 1
+        if r == 1:
+            rounds = max(2, min(rounds, int(CASE_BUDGET / (time.perf_counter() - started))))
+    return rounds
+
+
+@dataclass
+class Row:
+    case: dict
+    cons: list[Contender]
+    difference: float
+    rounds: int
+
+    def best(self, label: str, clock: str = "wall") -> float:
+        return min(getattr(next(c for c in self.cons if c.label == label), clock))
+
+    def torch_best(self, clock: str = "wall", default_threads: bool = False) -> float:
+        """The faster torch variant, one-thread (or default-thread, labels ending in "*")."""
+        return min(self.best(c.label, clock) for c in self.cons
+                   if c.label.startswith("torch") and c.label.endswith("*") == default_threads)
+
+    def ratio(self, clock: str = "wall") -> float:
+        return self.best("ours", clock) / self.torch_best(clock)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g}" if seconds < 1 else f"{seconds * 1e3:.0f}"
+
+
+def verdict(value: float, target: float) -> str:
+    return "yes" if value <= target else "**NO**"
+
+
+def bptt_table(rows: list[Row]) -> list[str]:
+    lines = ["| (T, H, B, D, O) | ours ms | torch loop ms | torch nn.RNN ms | **ours / torch** | target "
+             "| met | CPU-time ratio | max rel. diff | rounds |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        c = row.case
+        lines.append(f"| ({c['T']}, {c['H']}, {c['B']}, {c['D']}, {c['O']}) | {ms(row.best('ours'))} "
+                     f"| {ms(row.best('torch loop'))} | {ms(row.best('torch nn.RNN'))} "
+                     f"| **{row.ratio():.2f}** | <= {c['target']} | {verdict(row.ratio(), c['target'])} "
+                     f"| {row.ratio('cpu'):.2f} | {row.difference:.0e} | {row.rounds} |")
+    return lines
+
+
+def jac_table(rows: list[Row]) -> list[str]:
+    lines = ["| norm | (T, H) | ours ms | torch ms | **ours / torch** | target | met | CPU-time ratio "
+             "| max rel. diff | rounds |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        c = row.case
+        norm = "Frobenius" if c["ord"] == "fro" else "spectral"
+        lines.append(f"| {norm} | ({c['T']}, {c['H']}) | {ms(row.best('ours'))} | {ms(row.best('torch'))} "
+                     f"| **{row.ratio():.2f}** | <= {c['target']} | {verdict(row.ratio(), c['target'])} "
+                     f"| {row.ratio('cpu'):.2f} | {row.difference:.0e} | {row.rounds} |")
+    return lines
+
+
+def default_threads_table(rows: list[Row]) -> list[str]:
+    lines = ["| case | ours ms | torch ms (faster variant) | ours / torch |", "|---|---|---|---|"]
+    for row in rows:
+        ours, torch = row.best("ours*"), row.torch_best(default_threads=True)
+        lines.append(f"| {case_name(row.case)} | {ms(ours)} | {ms(torch)} | {ours / torch:.2f} |")
+    return lines
+
+
+def flop_lines(row: Row, peaks: dict[str, float]) -> list[str]:
+    c, n = row.case, flops(row.case)
+    ours = row.best("ours")
+    at_nominal = n / (NOMINAL_PEAK * 1e9)
+    multiple = ours / at_nominal
+    lines = [f"Largest BPTT, (T, H, B, D, O) = ({c['T']}, {c['H']}, {c['B']}, {c['D']}, {c['O']}): "
+             f"{n / 1e9:.2f} GFLOP of matrix products (forward + backward; elementwise work not counted).",
+             f"- at the nominal peak {NOMINAL_PEAK:.0f} GFLOP/s: {ms(at_nominal)} ms; ours ({ms(ours)} ms) "
+             f"is **{multiple:.1f}x** that (target <= {FLOP_TARGET}x: {verdict(multiple, FLOP_TARGET)})"]
+    for threads, gflops in peaks.items():
+        at = n / (gflops * 1e9)
+        lines.append(f"- at the measured peak with {threads}, {gflops:.1f} GFLOP/s (one {PEAK_N}x{PEAK_N} "
+                     f"np.matmul, best of 3): {ms(at)} ms; ours is {ours / at:.1f}x that")
+    return lines
+
+
+def measure_peaks() -> dict[str, float]:
+    """The float64 matmul rate with NumPy's default threads and with one thread."""
+    peaks = {}
+    for threads, env in (("default threads", {}), ("1 thread", {"OPENBLAS_NUM_THREADS": "1"})):
+        worker = Worker("peak", "_numpy_side.py", env=env)
+        try:
+            peaks[threads] = worker.ask(op="peak", n=PEAK_N, repeats=3)["gflops"]
+        finally:
+            worker.close()
+    return peaks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per case (default 5)")
+    parser.add_argument("--seconds", type=float, default=0.2,
+                        help="time budget of one request: calls repeat until it is spent (default 0.2)")
+    parser.add_argument("--only", choices=["bptt", "jac"], help="run one kind of case only")
+    parser.add_argument("--default-threads", action="store_true",
+                        help="also time both libraries with their default thread counts")
+    args = parser.parse_args()
+
+    started, load_before = time.time(), os.getloadavg()
+    peaks = measure_peaks()
+    workers = start_workers(args.default_threads)
+    rows: list[Row] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for case in all_cases():
+                if args.only and case["kind"] != args.only:
+                    continue
+                print(f"{case_name(case)} ...", file=sys.stderr, flush=True)
+                cons = contenders(case["kind"], args.default_threads)
+                difference = check_equal_work(case, cons, workers, Path(tmp))
+                rounds = time_case(case, cons, workers, args.rounds, args.seconds)
+                rows.append(Row(case, cons, difference, rounds))
+    finally:
+        for worker in workers.values():
+            worker.close()
+
+    bptt_rows = [r for r in rows if r.case["kind"] == "bptt"]
+    jac_rows = [r for r in rows if r.case["kind"] == "jac"]
+    failed = [r for r in rows if r.difference > CHECK_RTOL[r.case["kind"]]]
+    out = [f"{time.strftime('%Y-%m-%d %H:%M')}, {time.time() - started:.0f} s; {os.cpu_count()} cores "
+           f"({platform.machine()}); load average (1 min) before/after {load_before[0]:.1f}/"
+           f"{os.getloadavg()[0]:.1f}; Python {platform.python_version()}, numpy {np.__version__}, "
+           f"torch {version('torch')}; best call of each contender over the rounds.", ""]
+    if bptt_rows:
+        out += ["Full BPTT forward + backward (tanh, softmax_ce, reduction 'sum'), one thread each; "
+                "ratio against the faster torch variant:", ""] + bptt_table(bptt_rows) + [""]
+        if bptt_rows[-1].case["T"] == max(r.case["T"] for r in bptt_rows):
+            out += flop_lines(bptt_rows[-1], peaks) + [""]
+    if jac_rows:
+        out += [f"All-k ||dh_T/dh_k|| (tanh, one sequence, D = {jac_rows[0].case['D']}), one thread each:", ""]
+        out += jac_table(jac_rows) + [""]
+    if args.default_threads:
+        out += ["With each library's default thread count (for reference):", ""]
+        out += default_threads_table(rows) + [""]
+    for row in failed:
+        out.append(f"**EQUAL-WORK CHECK FAILED** for {case_name(row.case)}: max relative difference "
+                   f"{row.difference:.1e} > {CHECK_RTOL[row.case['kind']]:.0e}")
+    print("\n".join(out))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
