@@ -1,0 +1,123 @@
+"""Latency of a sidebar change: key press on a slider -> the page's charts redrawn, per page.
+
+    .venv/bin/python bench/latency.py [--changes 20] [--pages "Unrolled graph" ...]
+
+Starts `streamlit run app.py` and `streamlit run bench/bare_app.py` (one slider, one plotly
+chart) on loopback, opens every page at its default config in its own browser context, and
+then, round after round, presses ArrowRight once on the "Spectral radius" slider of each tab in
+turn (the bare page included), so every page sees the same machine load. A change is timed in
+the browser (bench/_probe.py): from the keydown to every chart that depends on the slider
+holding new data ("redraw"), and to the app being idle again ("idle"). Pages without a chart
+that depends on the slider are timed on their text. Prints a Markdown table with the median
+and p95 over the changes and each page's ratio to the bare page; raw numbers go to
+bench/.out/latency.json. Target: every page's median redraw within 1.3x of the bare page's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _probe import Timing, calibrate, timed_step, wait_idle  # noqa: E402
+from _serve import CHROMIUM, CHROMIUM_ARGS, LOGS, streamlit_server  # noqa: E402
+
+PAGES = ("Home", "Unrolled graph", "Vanishing & exploding", "Model & weights", "Derivation",
+         "Training & truncation")
+BARE = "bare page"
+SLIDER_LABEL = "Spectral radius"
+WARMUP = 2                    # first changes: imports and code paths warming up
+TARGET = 1.3
+VIEWPORT = {"width": 1600, "height": 1000}
+
+
+def rho_slider(page):
+    return (page.get_by_test_id("stSidebar").get_by_test_id("stSlider")
+            .filter(has_text=SLIDER_LABEL).locator('input[type="range"]'))
+
+
+def open_tab(browser, url: str, nav_label: str | None):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_test_id("stSidebar").wait_for(timeout=60_000)
+    wait_idle(page)
+    if nav_label not in (None, "Home"):
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=nav_label, exact=True).click()
+        page.wait_for_timeout(300)
+        wait_idle(page)
+    page.wait_for_timeout(1000)
+    wait_idle(page)
+    return page
+
+
+def stats(values: list[float]) -> tuple[float, float]:
+    return float(np.median(values)), float(np.percentile(values, 95))
+
+
+def table(results: dict[str, list[Timing]], expected: dict) -> str:
+    bare_redraw, _ = stats([t.redraw_ms for t in results[BARE]])
+    bare_idle, _ = stats([t.idle_ms for t in results[BARE]])
+    rows = ["| page | redrawn: | median ms | p95 ms | ratio to bare | idle again: median ms | p95 ms | ratio | within 1.3x |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"]
+    for name, timings in results.items():
+        med, p95 = stats([t.redraw_ms for t in timings])
+        imed, ip95 = stats([t.idle_ms for t in timings])
+        what = expected[name]
+        marker = (f"{len(what.charts)} chart{'s' if len(what.charts) != 1 else ''}" if what.charts
+                  else "text" if what.text else "rerun")
+        ok = "yes" if med <= TARGET * bare_redraw else "**no**"
+        rows.append(f"| {name} | {marker} | {med:.0f} | {p95:.0f} | {med / bare_redraw:.2f} | {imed:.0f} | "
+                    f"{ip95:.0f} | {imed / bare_idle:.2f} | {ok} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--pages", nargs="*", default=list(PAGES))
+    parser.add_argument("--blas-threads", default=None,
+                        help="OPENBLAS_NUM_THREADS for the app's server (default: unset)")
+    args = parser.parse_args()
+    env = {"OPENBLAS_NUM_THREADS": args.blas_threads} if args.blas_threads else {}
+    started = time.time()
+    with streamlit_server("app.py", env=env, name="latency-app") as (url, _), \
+            streamlit_server("bench/bare_app.py", env=env, name="latency-bare") as (bare_url, _), \
+            sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tabs = {BARE: open_tab(browser, bare_url, None)}
+        for label in args.pages:
+            tabs[label] = open_tab(browser, url, label)
+        expected = {}
+        for name, page in tabs.items():
+            for _ in range(WARMUP):
+                rho_slider(page).press("ArrowRight")
+                page.wait_for_timeout(300)
+                wait_idle(page)
+            expected[name] = calibrate(page, rho_slider(page))
+            print(f"{name}: a change redraws {expected[name]}", file=sys.stderr)
+        results: dict[str, list[Timing]] = {name: [] for name in tabs}
+        for round_ in range(args.changes):
+            for name, page in tabs.items():
+                results[name].append(timed_step(page, rho_slider(page), expected[name]))
+                page.wait_for_timeout(150)
+            print(f"round {round_ + 1}/{args.changes}: " + ", ".join(
+                f"{n} {r[-1].redraw_ms:.0f}" for n, r in results.items()), file=sys.stderr)
+        browser.close()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    (LOGS / "latency.json").write_text(json.dumps(
+        {name: [t.__dict__ for t in timings] for name, timings in results.items()}, indent=1))
+    load = os.getloadavg()[0]
+    print(f"{args.changes} changes per page, load average {load:.1f} on {os.cpu_count()} cores, "
+          f"{time.time() - started:.0f} s; OPENBLAS_NUM_THREADS={args.blas_threads or 'unset'}\n")
+    print(table(results, expected))
+
+
+if __name__ == "__main__":
+    main()
