@@ -71,8 +71,8 @@ def gradient_check(key: Config):
 
 def _stage_label(key: str) -> str:
     index = dv.STAGE_KEYS.index(key)
-    _, title, tags = dv.STAGES[index]
-    return f"{index + 1}. {title} {tags}"
+    info = dv.STAGES[index]
+    return f"{index + 1}. {info.label} {info.tags}"
 
 
 def _move_stage(step: int) -> None:
@@ -113,10 +113,10 @@ def stage_buttons(stage: str) -> None:
 # ---- drawing ------------------------------------------------------------------------------------------
 
 def show_stage(stage: dv.Stage, terms: dv.DoubleSum | None, config: Config, number: int) -> None:
-    st.subheader(f"{number}. {stage.title} {stage.tags}".replace("dL/dh_T", "∂L/∂h_T"), anchor=stage.key)
+    st.subheader(f"{number}. {stage.title} {stage.tags}", anchor=stage.key)
     st.markdown(stage.intro)
     for eq in stage.equations:
-        st.latex(eq.latex())
+        st.latex(eq.latex(inline_tag=True))
         if eq.note:
             st.caption(eq.note)
     for note in stage.notes:
@@ -180,8 +180,8 @@ def main() -> None:
     n = NOTATIONS[config.notation]
     st.html(SCROLL_CSS)
     st.title("Step-by-step derivation")
-    st.markdown(f"The equations of BPTT as **{n.source}** write them, each filled with the current "
-                f"model's numbers at one step $t$. Change the notation in the sidebar.")
+    st.markdown(f"The equations of BPTT in the notation **{n.title}** ({n.source}), each filled with "
+                f"the current model's numbers at one step $t$. Pick your textbook's notation in the sidebar.")
     st.caption(f"Notation *{n.title}*: ${n.mapping()}$")
     if config.truncation != "full":
         st.info("This page derives the exact gradient; the truncation chosen in the sidebar applies "

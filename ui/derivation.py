@@ -14,7 +14,9 @@ Shapes: T steps, D inputs, H hidden units, O outputs; one sequence (no batch).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,18 +32,26 @@ FULL_LIMIT = 6      # a dimension up to this size is printed whole
 PREVIEW = 4         # else its first PREVIEW entries, an ellipsis and the norm
 DOUBLE_SUM_BUDGET = 2 ** 28   # t^2 H^2 of the double sum's split: ~0.3 s (e.g. t = 500, H = 32)
 
-# (key, title, equation numbers) of the walk, in order. d_stage in ui/config.py uses the keys.
+class StageInfo(NamedTuple):
+    key: str        # d_stage in ui/config.py uses the keys
+    title: str      # markdown, may hold $LaTeX$
+    label: str      # the same as plain text, for a select box
+    tags: str       # the equation numbers of rnn_core/__init__.py
+
+
 STAGES = (
-    ("forward", "Forward pass", "(1)-(5)"),
-    ("output", "Output gradient", "(6)"),
-    ("last", "Where the recursion starts: dL/dh_T", "(7)"),
-    ("recursion", "The recursion: direct + indirect", "(7)"),
-    ("factor", "The factor dh_{t+1}/dh_t", "(8), (11)"),
-    ("double_sum", "The double sum, term by term", "(9)"),
-    ("params", "Every parameter gradient as a sum over t", "(10)"),
-    ("update", "The update", "(12)"),
+    StageInfo("forward", "Forward pass", "Forward pass", "(1)-(5)"),
+    StageInfo("output", "Output gradient", "Output gradient", "(6)"),
+    StageInfo("last", r"Where the recursion starts: $\partial L/\partial h_T$",
+              "Where the recursion starts: ∂L/∂h_T", "(7)"),
+    StageInfo("recursion", "The recursion: direct + indirect", "The recursion: direct + indirect", "(7)"),
+    StageInfo("factor", r"The factor $\partial h_{t+1}/\partial h_t$", "The factor ∂h_t+1/∂h_t", "(8), (11)"),
+    StageInfo("double_sum", "The double sum, term by term", "The double sum, term by term", "(9)"),
+    StageInfo("params", "Every parameter gradient as a sum over t", "Every parameter gradient as a sum over t",
+              "(10)"),
+    StageInfo("update", "The update", "The update", "(12)"),
 )
-STAGE_KEYS = tuple(key for key, _, _ in STAGES)
+STAGE_KEYS = tuple(info.key for info in STAGES)
 
 # The output function that turns o_t into y-hat_t ("" for the identity of MSE).
 OUTPUT_FUNCTION = {"softmax_ce": r"\operatorname{softmax}", "mse": "", "sigmoid_bce": r"\sigma"}
@@ -104,6 +114,28 @@ def array(values, *, row: bool = False) -> str:
     return latex
 
 
+LINE_CHARS = 70      # a numeric line wider than this (estimated) is broken at its + and - signs
+
+
+def width(latex: str) -> int:
+    """A rough printed width of a LaTeX line in characters: a matrix counts its widest row."""
+    def matrix_width(m: re.Match) -> str:
+        rows = m.group(1).split(r"\\")
+        return "x" * max(sum(len(cell.strip()) + 2 for cell in row.split("&")) for row in rows)
+    flat = re.sub(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", matrix_width, latex, flags=re.S)
+    flat = re.sub(r"\\(left|right|big|Big|[,;!]|underbrace|odot|operatorname)", "", flat)
+    return len(re.sub(r"[{}_^ ]", "", flat))
+
+
+def lines(first: str, *rest: str) -> tuple[str, ...]:
+    """Terms of a sum as numeric steps: one line if it fits LINE_CHARS, else one line per term.
+
+    Every term after the first carries its own operator ('+ ...' or '- ...').
+    """
+    one = " ".join((first,) + rest)
+    return (one,) if width(one) <= LINE_CHARS else (first,) + rest
+
+
 @dataclass(frozen=True)
 class Printer:
     """Prints arrays the way notation `n` writes them (rows and transposes for row vectors)."""
@@ -146,7 +178,8 @@ class Equation:
 
     key names the quantity `value` shows (e.g. "a", "dL_dh"), so tests can compare it with
     rnn_core; tag is its number in rnn_core/__init__.py ("" if unnumbered). `steps` are the
-    right side with numbers substituted, one line each.
+    right side with numbers substituted, one line each; a step starting with + or - continues
+    the line above (see `lines`).
     """
 
     key: str
@@ -158,13 +191,20 @@ class Equation:
     rel: str = "="
     note: str = ""        # markdown shown under the equation
 
-    def latex(self) -> str:
-        """One display formula: aligned lines lhs = rhs = steps = value, with the tag."""
+    def latex(self, *, inline_tag: bool = False) -> str:
+        """One display formula: aligned lines lhs = rhs = steps = value, with the tag.
+
+        inline_tag writes the number after the block (\\qquad (n)) instead of \\tag{n}: KaTeX
+        pins a \\tag to the right edge, where it lands on a wide matrix inside a scrolling block.
+        """
         lines = [f"{self.lhs} &{self.rel} {self.rhs}"]
-        lines += [f"&= {s}" for s in self.steps]
+        # a step that starts with an operator continues the line above it
+        lines += [rf"&\phantom{{=}}\; {s}" if s[:1] in "+-" else f"&= {s}" for s in self.steps]
         if self.value:
             lines.append(f"&= {self.value}")
-        tag = rf" \tag{{{self.tag}}}" if self.tag else ""
+        tag = ""
+        if self.tag:
+            tag = rf" \qquad \text{{({self.tag})}}" if inline_tag else rf" \tag{{{self.tag}}}"
         return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}" + tag
 
 
@@ -251,6 +291,7 @@ def double_sum_rows(terms: DoubleSum) -> list[dict]:
 
 GRADCHECK_BUDGET = 200_000   # work units (see gradcheck_entries) a live check may spend
 GRADCHECK_MIN_ENTRIES = 2
+PASS_MARK, FAIL_MARK = "✓ pass", "✗ FAIL"   # plain symbols: emoji fonts are not everywhere
 
 
 def gradcheck_entries(T: int, H: int) -> int:
@@ -287,7 +328,7 @@ def gradcheck_rows(report: rc.GradcheckReport, notation: str) -> list[dict]:
             "max |analytic|": f"{np.max(np.abs(r.analytic), initial=0.0):.4g}",
             "max abs error": f"{r.max_abs_error:.2e}",
             "max relative error": f"{r.max_rel_error:.2e}",
-            "pass": "✅" if r.passed else "❌",
+            "pass": PASS_MARK if r.passed else FAIL_MARK,
         })
     return rows
 
@@ -354,8 +395,8 @@ def build(problem: Problem, result: rc.BPTTResult, *, t: int, notation: str, lr:
 
 
 def _stage(key: str, intro: str, equations, notes=()) -> Stage:
-    _, title, tags = STAGES[STAGE_KEYS.index(key)]
-    return Stage(key, title, tags, intro, tuple(equations), tuple(notes))
+    info = STAGES[STAGE_KEYS.index(key)]
+    return Stage(key, info.title, info.tags, intro, tuple(equations), tuple(notes))
 
 
 def _forward(s: _Step) -> Stage:
@@ -365,14 +406,16 @@ def _forward(s: _Step) -> Stage:
     act = rc.get_activation(prob.activation)
     x, h_prev = p.vec(prob.xs[i]), p.vec(s.h_prev(t))
     terms = [p.apply(prob.params.W_xh, x), p.apply(prob.params.W_hh, h_prev), p.vec(prob.params.b_h)]
+    terms = terms[::-1] if n.bias_first else terms
     a_eq = Equation("a", "1", s.at(n.a, t), n.pre_activation(str(t), str(t - 1)),
-                    (" + ".join(terms[::-1] if n.bias_first else terms),), p.vec(tr.a[i]),
+                    lines(terms[0], *(f"+ {term}" for term in terms[1:])), p.vec(tr.a[i]),
                     note=f"${s.at(n.h, 0)} = 0$: the state before the first step." if t == 1 else "")
     h_eq = Equation("h", "2", s.at(n.h, t), rf"{act.latex}({s.at(n.a, t)})",
                     (rf"{act.latex}\!\left({p.vec(tr.a[i])}\right)",), p.vec(tr.h[i]))
     o_terms = [p.apply(prob.params.W_hy, p.vec(tr.h[i])), p.vec(prob.params.b_y)]
+    o_terms = o_terms[::-1] if n.bias_first else o_terms
     o_eq = Equation("o", "3", s.at(n.o, t), n.output(str(t)),
-                    (" + ".join(o_terms[::-1] if n.bias_first else o_terms),), p.vec(tr.o[i]))
+                    lines(o_terms[0], f"+ {o_terms[1]}"), p.vec(tr.o[i]))
     y_hat = out.predict(tr.o[i])
     squash = OUTPUT_FUNCTION[prob.loss]
     yhat_eq = Equation("y_hat", "", s.at(n.y_hat, t), nt.y_hat_definition(n, prob.loss, str(t)),
@@ -413,7 +456,8 @@ def _total_loss(s: _Step) -> Equation:
     terms = [r"\cdots" if j is None else
              (rf"{number(w[j])} \cdot {number(Ls[j])}" if show_w else number(Ls[j])) for j in idx]
     rhs = rf"\sum_{{t=1}}^{{{T}}} {s.at('w', 't')} {s.at(n.L, 't')}"
-    return Equation("L", "5", n.L, rhs, (" + ".join(terms),), number(res.loss),
+    return Equation("L", "5", n.L, rhs, lines(terms[0], *(f"+ {term}" for term in terms[1:])),
+                    number(res.loss),
                     note=_weights_note(s))
 
 
@@ -480,9 +524,9 @@ def _recursion(s: _Step) -> Stage:
         inner = rf"\left({nxt} \odot {fp}\right)" if n.row_vectors else rf"\left({fp} \odot {nxt}\right)"
         indirect_num = p.apply(prob.params.W_hh, inner, transpose=True)
         eq = Equation("dL_dh", "7", lhs, rf"{direct_sym} + {indirect_sym}",
-                      (rf"{direct_num} + {indirect_num}",
-                       rf"\underbrace{{{p.vec(res.dL_dh_direct[i])}}}_{{\text{{direct}}}} + "
-                       rf"\underbrace{{{p.vec(res.dL_dh_indirect[i])}}}_{{\text{{indirect}}}}"),
+                      lines(direct_num, f"+ {indirect_num}") +
+                      (rf"\underbrace{{{p.vec(res.dL_dh_direct[i])}}}_{{\text{{direct}}}} + "
+                       rf"\underbrace{{{p.vec(res.dL_dh_indirect[i])}}}_{{\text{{indirect}}}}",),
                       p.vec(res.dL_dh[i]))
     share = _share(norm(res.dL_dh_direct[i]), norm(res.dL_dh_indirect[i]))
     return _stage("recursion", (
@@ -572,14 +616,16 @@ def _double_sum(s: _Step, terms: DoubleSum | None) -> Stage:
     p = s.p
     steps = ()
     if len(terms.pieces):
-        steps = (" + ".join(rf"\underbrace{{{p.param(piece)}}}_{{k={k}}}"
-                            for k, piece in enumerate(terms.pieces, start=1)),)
+        parts = [rf"\underbrace{{{p.param(piece)}}}_{{k={k}}}" for k, piece in enumerate(terms.pieces, start=1)]
+        steps = lines(parts[0], *(f"+ {part}" for part in parts[1:]))
     eq = Equation("double_sum", "9", lhs, rhs, steps, p.param(terms.total),
                   note="Each term $k$ is $\\big(f'(a_k) \\odot (\\partial h_t/\\partial h_k)^{\\top} "
                        "\\partial (w_t L_t)/\\partial h_t\\big)\\, h_{k-1}^{\\top}$: a piece of "
                        "$\\delta_k h_{k-1}^{\\top}$ in (10).")
     notes = [] if len(terms.pieces) else [
         f"With {t} terms the sum is shown as a table and a chart (it is written out for t up to {FULL_LIMIT})."]
+    if not np.any(s.result.trace.h0):
+        notes.append(f"The term $k = 1$ is 0: there $W_{{hh}}$ multiplies ${s.at(n.h, 0)} = 0$.")
     return _stage("double_sum", intro, [eq], notes)
 
 
@@ -621,7 +667,7 @@ def _update(s: _Step) -> Stage:
     new = {name: getattr(prob.params, name) - eta * getattr(res.grads, name) for name in nt.PARAMS}
     equations = [
         Equation(f"update_{name}", "12", n.param(name), rf"{n.param(name)} - \eta\, {d(n.L, n.param(name))}",
-                 (rf"{p.param(getattr(prob.params, name))} - {number(eta)}\, {p.param(getattr(res.grads, name))}",),
+                 lines(p.param(getattr(prob.params, name)), rf"- {number(eta)}\, {p.param(getattr(res.grads, name))}"),
                  p.param(new[name]), rel=r"\leftarrow")
         for name in nt.PARAMS]
     after = prob.solve(rc.Params(**new)).loss if all(np.all(np.isfinite(a)) for a in new.values()) else np.nan
