@@ -56,7 +56,7 @@ def _first_batch(spec: TrainSpec, text: str | None) -> rc.TaskData:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _truncation_table(spec: TrainSpec, text: str | None, names: tuple[str, ...], ks: tuple[int, ...],
                       batch: int):
-    data = sample_data(spec.replace(batch=batch), text, batch=batch, seed=spec.seed)
+    data = sample_data(spec, text, batch=batch, seed=spec.seed)
     params = initial_params(spec, data.D, data.O)
     return compare_truncations(params, data.xs, data.ys, activation=spec.activation, loss=data.loss,
                                reduction=REDUCTION, mask=data.mask, ks=np.array(ks), seed=spec.seed, names=names)
@@ -64,7 +64,7 @@ def _truncation_table(spec: TrainSpec, text: str | None, names: tuple[str, ...],
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _clipping_table(spec: TrainSpec, text: str | None, c: float, batch: int):
-    data = sample_data(spec.replace(batch=batch), text, batch=batch, seed=spec.seed)
+    data = sample_data(spec, text, batch=batch, seed=spec.seed)
     res = rc.bptt(initial_params(spec, data.D, data.O), data.xs, data.ys, activation=spec.activation,
                   loss=data.loss, reduction=REDUCTION, mask=data.mask)
     return compare_clipping(res.grads, c), res.overflow
@@ -378,7 +378,7 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
         return
     if batch < spec.batch:
         st.info(f"To stay quick the comparison uses the first {batch} of the batch's {spec.batch} sequences.")
-    table = _truncation_table(spec, text, names, tuple(int(k) for k in ks), batch)
+    table = _truncation_table(spec.model_and_batch(), text, names, tuple(int(k) for k in ks), batch)
     st.plotly_chart(figs.truncation_figure(table.ks, table.cosine, table.ratio, T=spec.T, k_marker=config.trunc_k,
                                            presentation=config.presentation), key="tr_trunc_fig")
     st.caption(f"Cosine 1 and ratio 1 mean the truncated gradient is the full one (grey dashed line: k = T, "
@@ -393,7 +393,8 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
     with st.expander("The numbers", expanded=not config.presentation):
         wide = frame.pivot_table(index="k", columns="method", values=["cosine to full", "norm ratio"],
                                  dropna=False)
-        st.dataframe(wide.style.format(precision=4, na_rep="—"), key="tr_trunc_table")
+        # as text: st.dataframe would print a missing number as "None"
+        st.dataframe(wide.map(lambda v: "—" if np.isnan(v) else f"{v:.4f}"), key="tr_trunc_table")
         st.caption("— : randomized truncation at k = 1 would keep no factor (p = 0).")
     side_by_side_truncation(config, spec, data, text)
 
@@ -474,7 +475,7 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     if batch < spec.batch:
         st.info(f"To stay quick the gradients are compared on the first {batch} of the batch's {spec.batch} "
                 "sequences.")
-    table, overflow = _clipping_table(exploding, text, c, batch)
+    table, overflow = _clipping_table(exploding.model_and_batch(), text, c, batch)
     if overflow or not np.isfinite(table.raw_norm):
         st.warning("The exploding model overflows on this batch (inf/nan): there is no gradient to clip. "
                    "Lower T in the sidebar.", icon=":material/warning:")

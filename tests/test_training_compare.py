@@ -143,3 +143,10 @@ def test_result_store_is_a_bounded_lru():
     store.put("c", 3)
     assert "b" not in store and store.get("a") == 1 and store.get("c") == 3 and len(store) == 2
     assert store.get("missing") is None
+
+
+def test_model_and_batch_key_ignores_training_only_fields():
+    spec = TrainSpec.from_config(DEFAULT)
+    other = TrainSpec.from_config(DEFAULT.replace(tr_lr=0.5, tr_steps=10, tr_clip="none", truncation="k_step"))
+    assert spec != other and spec.model_and_batch() == other.model_and_batch()
+    assert spec.model_and_batch() != TrainSpec.from_config(DEFAULT.replace(tr_batch=4)).model_and_batch()

@@ -95,6 +95,11 @@ class TrainSpec:
     def replace(self, **changes: Any) -> "TrainSpec":
         return replace(self, **changes)
 
+    def model_and_batch(self) -> "TrainSpec":
+        """This spec with the fields that only training reads (SGD, clipping, truncation, steps)
+        reset: a cache key for what depends on the initial model and the first batch alone."""
+        return replace(self, lr=1.0, momentum=0.0, steps=1, clip=None, truncation=None)
+
     def task_options(self, text: str | None) -> dict:
         """Keyword arguments for rnn_core's task functions (text only for char_lm, delay for copy)."""
         options = {}

@@ -188,7 +188,9 @@ def truncation_figure(ks: Array, cosine: Mapping[str, Array], ratio: Mapping[str
             fig.add_vline(x=k_marker, line=dict(color=INDIRECT_COLOUR, dash="dot", width=2), row=1, col=col)
         fig.update_xaxes(title="window length k (log)", type="log", tickvals=list(ks), row=1, col=col)
     fig.add_hline(y=1.0, line=dict(color=BOUND_COLOUR, width=1), row=1, col=2)
-    fig.update_yaxes(range=[-1.05, 1.05], row=1, col=1)
+    finite = np.concatenate([_finite_or_gap(c) for c in cosine.values()]) if cosine else np.array([1.0])
+    lowest = np.nanmin(finite) if np.isfinite(finite).any() else 0.0
+    fig.update_yaxes(range=[max(-1.05, min(lowest, 0.9) - 0.05), 1.02], row=1, col=1)   # zoom on what is drawn
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
     fig = apply_style(fig, presentation=presentation, height=height)
