@@ -150,9 +150,10 @@ st.plotly_chart(fv.curve_figure(norms, bound, nt=nt, ord=norm, axis=axis, horizo
                                 presentation=config.presentation),
                 key="v_curve", config={"toImageButtonOptions": {"filename": "dhT_dhk"}})
 st.caption(
-    f"**What to look for:** on this log axis the slope of the blue curve is the per-step factor "
-    f"({summary.label}). A falling straight line is a gradient vanishing geometrically; a rising one, "
-    f"exploding. The dashed line is the worst case of eq. (11)"
+    f"**What to look for:** read the blue curve from the right (k = T, where it is ‖I‖) to the left, "
+    f"going back in time. On this log axis its slope is the per-step factor ({summary.label}): a "
+    f"straight line dropping to the left is a gradient vanishing geometrically, one climbing to the "
+    f"left is exploding. The dashed line is the worst case of eq. (11)"
     f"{' (times √H for the Frobenius norm)' if norm == 'fro' else ''}: the curve never crosses above it. "
     f"The ★ is the memory horizon: from further back, a state moves h_T by less than 1 %.")
 if powers is not None:

@@ -303,3 +303,24 @@ def test_presentation_mode_enlarges_fonts():
     small = fv.curve_figure(norms, norms, nt=NT)
     big = fv.curve_figure(norms, norms, nt=NT, presentation=True)
     assert big.layout.font.size > small.layout.font.size and big.layout.height > small.layout.height
+
+
+def test_fade_figure_keeps_zero_factors_and_marks_unknown_steps():
+    stats = StepFactorStats(W_hh_norm=2.0, fprime_max=np.array([1.0, 0.0, np.nan]),
+                            fprime_mean=np.array([0.5, 0.0, np.nan]), saturated_fraction=np.array([0.5, 1.0, np.nan]),
+                            factor_norm=np.array([1.5, 0.0, np.nan]), gamma=1.0, overflow_step=3)
+    fig = fv.fade_figure(stats, activation="relu", rho=1.0, nt=NT, first_step=8)
+    step = one(fig, "step")
+    assert list(step.x) == [8, 9, 10] and step.y[1] == 0.0 and np.isnan(step.y[2])   # 0 is drawn: all dead
+    top = [t for t in traces(fig, "edge") if t.marker.symbol == fv.OVERFLOW_SYMBOL]
+    assert top and all(list(t.x) == [10] for t in top)
+    assert fig.layout.yaxis.range[1] >= 2.0
+
+
+def test_log_axes_label_powers_of_ten_only():
+    lo, hi = fv.log_range(np.array([0.3, 1.0]))
+    assert hi - lo >= fv.MIN_DECADES and lo < np.log10(0.3) and hi > 0
+    assert fv.log_axis(lo, hi)["dtick"] == 1
+    assert fv.log_axis(-300.0, 10.0)["dtick"] == 39          # ~8 labels over 310 decades
+    fig = fv.curve_figure(np.array([0.5, 1.0]), np.array([0.9, 1.0]), nt=NT)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1

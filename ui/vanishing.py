@@ -141,13 +141,12 @@ def summarise(norms: np.ndarray) -> CurveSummary:
 
 
 def horizon_text(summary: CurveSummary, T: int) -> str:
-    """The memory horizon as the page prints it, e.g. '7 steps' or '≥ 11 steps (all of T)'."""
+    """The memory horizon as the page prints it: '7 steps', or '≥ 11 steps' when the curve is
+    still above the threshold at its first step (the true horizon may be longer)."""
     if T == 1:
         return "0 steps (T = 1)"
     h = summary.horizon
-    if summary.reaches_start:
-        return f"≥ {h} steps (all of T)" if h == T - 1 else f"≥ {h} steps"
-    return f"{h} step{'s' if h != 1 else ''}"
+    return f"{'≥ ' if summary.reaches_start else ''}{h} step{'s' if h != 1 else ''}"
 
 
 def sweep_configs(config: Config) -> tuple[list[tuple[str, Config]], list[tuple[str, Config]]]:

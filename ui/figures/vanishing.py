@@ -29,6 +29,7 @@ NORM_NAMES = {"2": "spectral", "fro": "Frobenius"}
 HORIZON_SYMBOL = "star"
 ZERO_SYMBOL = "triangle-down"
 OVERFLOW_SYMBOL = "triangle-up"
+MIN_DECADES = 2.2        # a log axis spans at least this many powers of ten, so two are labelled
 GREEN = SEQUENCE_COLOURS[2]          # singular values (Okabe-Ito bluish green)
 
 
@@ -69,8 +70,14 @@ def log_range(*curves) -> tuple[float, float]:
     if good.size == 0:
         return -1.0, 1.0
     lo, hi = float(np.log10(good.min())), float(np.log10(good.max()))
-    pad = max(0.3, 0.06 * (hi - lo))
+    pad = max(0.3, 0.06 * (hi - lo), (MIN_DECADES - (hi - lo)) / 2)
     return lo - pad, hi + pad
+
+
+def log_axis(lo: float, hi: float) -> dict:
+    """Layout of a log axis over [lo, hi] (log10 units): labelled powers of ten only, at most
+    about 8 of them (plotly's in-between labels '2', '5' are unreadable on a projector)."""
+    return dict(type="log", range=[lo, hi], dtick=max(1, int(np.ceil((hi - lo) / 8))), exponentformat="power")
 
 
 def log_notes(values, what: str) -> list[str]:
@@ -88,13 +95,14 @@ def log_notes(values, what: str) -> list[str]:
 
 
 def _edge_markers(fig: go.Figure, x: Array, split: LogSplit, lo: float, hi: float, *, colour: str,
-                  name: str, row: int | None = None, col: int | None = None) -> None:
-    """Zeros as ▼ on the bottom edge, overflow as ▲ on the top edge of a log axis."""
+                  name: str, row: int | None = None, col: int | None = None, log: bool = True) -> None:
+    """Zeros as ▼ on the bottom edge, overflow as ▲ on the top edge of an axis whose range is
+    [lo, hi] (in log10 units for a log axis)."""
     for mask, level, symbol, what in ((split.zero, lo, ZERO_SYMBOL, "exactly 0"),
                                       (split.overflow, hi, OVERFLOW_SYMBOL, "overflow (inf/nan)")):
         if mask.any():
             fig.add_trace(go.Scatter(
-                x=x[mask], y=np.full(int(mask.sum()), 10.0 ** level), mode="markers",
+                x=x[mask], y=np.full(int(mask.sum()), 10.0 ** level if log else level), mode="markers",
                 marker=dict(symbol=symbol, size=11, color=OVERFLOW_COLOUR if symbol == OVERFLOW_SYMBOL else colour,
                             line=dict(width=1, color=colour)),
                 name=f"{name}: {what}", meta="edge", hovertemplate=f"%{{x}}: {what}<extra></extra>"),
@@ -151,12 +159,12 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
             hovertemplate="memory horizon<br>%{y:.3g}<extra></extra>"))
     if factor_label:
         fig.add_annotation(text=f"<b>{factor_label}</b>", xref="paper", yref="paper", x=0.99, y=0.98,
-                           xanchor="right", yanchor="top", showarrow=False,
+                           xanchor="right", yanchor="top", showarrow=False, font=dict(color="#000000"),
                            bgcolor="rgba(255,255,255,0.85)", bordercolor="#444444", borderwidth=1)
     apply_style(fig, presentation=presentation, height=430)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.0))
     fig.update_xaxes(title_text=xlabel, autorange="reversed" if axis == "distance" else True)
-    fig.update_yaxes(type="log", range=[lo, hi], title_text=f"{jac} (log)", exponentformat="power")
+    fig.update_yaxes(title_text=f"{jac} (log)", **log_axis(lo, hi))
     return fig
 
 
@@ -239,8 +247,7 @@ def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str 
     apply_style(fig, title=title or None, presentation=presentation, height=430)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.0))
     fig.update_xaxes(title_text=xlabel, autorange="reversed" if axis == "distance" else True)
-    fig.update_yaxes(type="log", range=[lo, hi], title_text=f"{jacobian_label(nt, 'T', 'k', ord)} (log)",
-                     exponentformat="power")
+    fig.update_yaxes(title_text=f"{jacobian_label(nt, 'T', 'k', ord)} (log)", **log_axis(lo, hi))
     return fig
 
 
@@ -356,7 +363,7 @@ def dl_dh_figure(dL_dh, *, nt: Notation, presentation: bool = False) -> go.Figur
     apply_style(fig, presentation=presentation, height=460)
     fig.update_layout(showlegend=False)
     fig.update_xaxes(title_text="t")
-    fig.update_yaxes(type="log", range=[lo, hi], title_text=f"{label} (log)", exponentformat="power")
+    fig.update_yaxes(title_text=f"{label} (log)", **log_axis(lo, hi))
     return fig
 
 
@@ -381,7 +388,7 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
                 presentation: bool = False) -> go.Figure:
     """Each step's factor dh_t/dh_{t-1} = diag(f'(a_t)) W_hh (eq. (8)) split into its parts.
 
-    Top (log): the weight part, ||W_hh||_2 (the most one step can do) and rho (W_hh's
+    Top (linear): the weight part, ||W_hh||_2 (the most one step can do) and rho (W_hh's
     spectral radius, what it does per step in the long run), the activation part
     max_i |f'(a_t)_i|, and ||diag(f'(a_t)) W_hh||_2 (the whole step's most), with 1 marked.
     Bottom: the share of units that pass almost no gradient at each step (saturated for
@@ -397,14 +404,18 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
              (stats.fprime_max, "max |f′(a<sub>t</sub>)| (activation)", INDIRECT_COLOUR, "dashdot", "activation"),
              (stats.factor_norm, f"‖diag(f′(a<sub>t</sub>)) {W}‖<sub>2</sub> (step factor)", "#000000", "solid",
               "step"))
-    lo, hi = log_range(*(p[0] for p in parts), np.ones(1))
+    # a linear axis: these factors stay within [0, gamma ||W_hh||_2], and 0 (all units dead) is a value
+    finite = np.concatenate([v[np.isfinite(v)] for v, *_ in parts] + [np.ones(1)])
+    hi = 1.1 * float(finite.max())
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.64, 0.36], vertical_spacing=0.08)
     for values, name, colour, dash, meta in parts:
-        split = split_for_log(values)
-        fig.add_trace(go.Scatter(x=t, y=split.y, mode="lines", name=name, meta=meta,
+        values = np.asarray(values, dtype=np.float64)
+        unknown = ~np.isfinite(values)              # the forward pass overflowed: f' unknown
+        fig.add_trace(go.Scatter(x=t, y=np.where(unknown, np.nan, values), mode="lines", name=name, meta=meta,
                                  line=dict(color=colour, dash=dash, width=3 if meta == "step" else 2.5),
                                  hovertemplate="t = %{x}: %{y:.3g}<extra></extra>"), row=1, col=1)
-        _edge_markers(fig, t, split, lo, hi, colour=colour, name=meta, row=1, col=1)
+        _edge_markers(fig, t, LogSplit(values, np.zeros_like(unknown), unknown), 0.0, hi, colour=colour,
+                      name=meta, row=1, col=1, log=False)
     fig.add_hline(y=1.0, line=dict(color=BOUND_COLOUR, width=1.5), row=1, col=1,
                   annotation_text="1: neither grows nor shrinks", annotation_position="bottom left")
     fig.add_trace(go.Bar(x=t, y=100.0 * np.asarray(stats.saturated_fraction, dtype=np.float64),
@@ -413,8 +424,7 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
                          hovertemplate="t = %{x}: %{y:.0f} %<extra></extra>"), row=2, col=1)
     apply_style(fig, presentation=presentation, height=520)
     fig.update_layout(bargap=0.05, legend=dict(orientation="h", yanchor="top", y=-0.14, x=0.0))
-    fig.update_yaxes(type="log", range=[lo, hi], title_text="per-step factor", exponentformat="power",
-                     row=1, col=1)
+    fig.update_yaxes(range=[0.0, hi], title_text="per-step factor", row=1, col=1)
     fig.update_yaxes(title_text="% of units", range=[0, 100], row=2, col=1)
     fig.update_xaxes(title_text="step t", row=2, col=1)
     return fig
