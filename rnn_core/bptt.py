@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_h0, check_mask, check_xs, check_ys, first_nonfinite_step, step_weights
-from .activations import get_activation
+from .activations import Activation, get_activation
 from .forward import Trace, first_overflow_step, run_forward
 from .losses import Loss, get_loss
 from .params import Params, validate_params
@@ -61,18 +61,18 @@ class BPTTResult:
         return self.overflow_step is not None or self.grad_overflow_step is not None
 
 
-def backward_through_time(W_hh: Array, direct: Array, fprime: Array,
+def backward_through_time(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
                           trunc: Truncation) -> tuple[Array, Array, Array, Array]:
     """Eqs. (7) and (10) backward from T to 1 on a batch.
 
-    direct (T, B, H): W_hy^T dL/do_t; fprime (T, B, H): f'(a_t). Returns dL_dh (T, B, H), its
-    indirect part (T, B, H) (dL_dh = direct + indirect), dL_da (T, B, H) = delta_t and
-    dL_dh0 (B, H).
+    direct (T, B, H): W_hy^T dL/do_t. Returns dL_dh (T, B, H), its indirect part (T, B, H)
+    (dL_dh = direct + indirect), dL_da (T, B, H) = delta_t and dL_dh0 (B, H).
+    Each step works on (B, H) slices only, so its temporaries stay small and in cache.
     """
     T, B, H = direct.shape
     window = trunc.window(T)
     if window is not None:
-        return _backward_k_step(W_hh, direct, fprime, window)
+        return _backward_k_step(W_hh, direct, A, Hs, act, window)
     r = trunc.step_factors(T)
     dL_dh = np.empty_like(direct)
     indirect = np.empty_like(direct)
@@ -82,16 +82,17 @@ def backward_through_time(W_hh: Array, direct: Array, fprime: Array,
     for t in range(T - 1, -1, -1):
         into_prev = indirect[t - 1] if t > 0 else dL_dh0   # the indirect part of dL/dh_{t-1}
         np.add(direct[t], indirect[t], out=dL_dh[t])       # eq. (7): dL/dh_t = direct + indirect
-        np.multiply(dL_dh[t], fprime[t], out=dL_da[t])     # eq. (10): delta_t = f'(a_t) * dL/dh_t, back through (2)
-        np.matmul(dL_da[t], W_hh, out=into_prev)           # back through (1): W_hh^T delta_t into h_{t-1}
+        fprime = act.df(A[t], Hs[t])                       # back through eq. (2): f'(a_t)
+        np.multiply(dL_dh[t], fprime, out=dL_da[t])        # eq. (10): delta_t = f'(a_t) * dL/dh_t
+        np.matmul(dL_da[t], W_hh, out=into_prev)           # back through eq. (1): W_hh^T delta_t
         if r is not None:
             into_prev *= r[t]                              # detached or randomly truncated step
     return dL_dh, indirect, dL_da, dL_dh0
 
 
-def _backward_k_step(W_hh: Array, direct: Array, fprime: Array,
+def _backward_k_step(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
                      k: int) -> tuple[Array, Array, Array, Array]:
-    """Eq. (7) where each loss term reaches back through k states only; fprime (T, B, H) = f'(a_t).
+    """Eq. (7) where each loss term reaches back through k states only.
 
     `inflight[j]` holds the gradient that loss term t + j sends into h_t (j = 0 .. k-1); at each
     step the oldest is dropped, so all k sources move back together in one matmul.
@@ -105,7 +106,7 @@ def _backward_k_step(W_hh: Array, direct: Array, fprime: Array,
         inflight[1:] = arriving[:-1]                       # sources t+1 .. t+k-1, one step older
         inflight[0] = direct[t]                            # source t enters at its own state
         indirect[t] = inflight[1:].sum(axis=0)
-        per_source_da = inflight * fprime[t]
+        per_source_da = inflight * act.df(A[t], Hs[t])
         dL_da[t] = per_source_da.sum(axis=0)
         arriving = per_source_da @ W_hh                    # each source's gradient at h_{t-1}
     # into h0 arrive the sources t = 1 .. k: exactly those whose window reaches h_1.
@@ -113,14 +114,20 @@ def _backward_k_step(W_hh: Array, direct: Array, fprime: Array,
 
 
 def parameter_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, dL_do: Array) -> Params:
-    """Eq. (10): every sum over t and over the batch as one BLAS matmul."""
+    """Eq. (10): every sum over t and over the batch as one BLAS matmul.
+
+    For W_hh the states h_{t-1} are h_0 then Hs[:-1]: two products instead of one on a joined
+    copy, which would be as large as Hs.
+    """
     T, B, D = X.shape
     H, O = Hs.shape[2], dL_do.shape[2]
-    H_prev = np.concatenate([H0[None], Hs[:-1]], axis=0).reshape(T * B, H)
     delta = dL_da.reshape(T * B, H)
+    states = Hs.reshape(T * B, H)
     g_o = dL_do.reshape(T * B, O)
-    return Params(W_xh=delta.T @ X.reshape(T * B, D), W_hh=delta.T @ H_prev, b_h=delta.sum(axis=0),
-                  W_hy=g_o.T @ Hs.reshape(T * B, H), b_y=g_o.sum(axis=0))
+    W_hh = delta[B:].T @ states[:-B]     # steps t = 2..T: delta_t h_{t-1}^T
+    W_hh += dL_da[0].T @ H0              # step t = 1: delta_1 h_0^T
+    return Params(W_xh=delta.T @ X.reshape(T * B, D), W_hh=W_hh, b_h=delta.sum(axis=0),
+                  W_hy=g_o.T @ states, b_y=g_o.sum(axis=0))
 
 
 def bptt(params: Params, xs, ys, *, activation: str, loss: str, reduction: str = "sum",
@@ -151,8 +158,7 @@ def bptt(params: Params, xs, ys, *, activation: str, loss: str, reduction: str =
         dL_do = out.grad(O_, Y) * (w / B)[:, None, None]                # eq. (6)
         dL_do[w == 0] = 0.0                                             # masked terms send nothing
         direct = dL_do @ params.W_hy                                    # eq. (7), direct part
-        fprime = act.df(A, Hs)                                          # f'(a_t), all steps at once
-        dL_dh, indirect, dL_da, dL_dh0 = backward_through_time(params.W_hh, direct, fprime, trunc)
+        dL_dh, indirect, dL_da, dL_dh0 = backward_through_time(params.W_hh, direct, A, Hs, act, trunc)
         grads = parameter_gradients(X, H0, Hs, dL_da, dL_do)            # eq. (10)
         overflow = first_overflow_step(A, Hs, O_)
         grad_overflow = first_nonfinite_step(dL_dh, from_end=True)
