@@ -84,12 +84,12 @@ def _binary_kind(data: bytes) -> str | None:
     return None
 
 
-def _decode_utf8(data: bytes) -> tuple[str | None, str | None]:
+def _decode_utf8(data: bytes, name: str) -> tuple[str | None, str | None]:
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as err:
         bad = data[err.start]
-        return None, (f"The file is not UTF-8 text: byte 0x{bad:02x} at position {err.start:,} cannot be "
+        return None, (f"'{name}' is not UTF-8 text: byte 0x{bad:02x} at position {err.start:,} cannot be "
                       "read. Save it as UTF-8 (in most editors: Save as... > Encoding: UTF-8) and upload it again.")
 
 
@@ -125,7 +125,7 @@ def read_text_upload(data, *, name: str = "upload.txt", min_chars: int = MIN_TEX
     kind = _binary_kind(data)
     if kind is not None:
         return _fail(f"'{name}' looks like {kind}, not plain text. Upload a .txt file of ordinary text.")
-    text, error = _decode_utf8(data.removeprefix(UTF8_BOM))
+    text, error = _decode_utf8(data.removeprefix(UTF8_BOM), name)
     if error is not None:
         return _fail(error)
     text, removed = _clean(text)
