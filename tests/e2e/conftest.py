@@ -33,7 +33,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 VIEWPORT = {"width": 1600, "height": 1000}
 IDLE = ('[data-testid="stApp"][data-test-script-state="notRunning"]'
         '[data-test-connection-state="CONNECTED"]')
-TIMEOUT_MS = 30_000
+TIMEOUT_MS = 60_000           # generous: the machine is shared and some pages draw heavy figures
 
 
 def _free_port() -> int:
@@ -61,7 +61,7 @@ def app_url():
     """The base URL of a fresh `streamlit run app.py` for the whole session."""
     port = _free_port()
     SCREENSHOTS.mkdir(exist_ok=True)
-    log = open(SCREENSHOTS / "streamlit.log", "w")   # the server's output, for a failing test
+    log = open(SCREENSHOTS / f"streamlit-{port}.log", "w")   # the server's output, for a failing test
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--browser.gatherUsageStats", "false",
@@ -128,8 +128,20 @@ def nav_to(page, nav_label: str) -> None:
 
 _PLOTLY_JS = """
 () => {
+  // plotly 6+ ships arrays as {dtype, bdata (base64), shape}; typed arrays become plain lists
+  const TYPED = {f8: Float64Array, f4: Float32Array, i1: Int8Array, i2: Int16Array, i4: Int32Array,
+                 u1: Uint8Array, u2: Uint16Array, u4: Uint32Array};
+  const decode = v => {
+    const bytes = Uint8Array.from(atob(v.bdata), c => c.charCodeAt(0));
+    const flat = Array.from(new TYPED[v.dtype](bytes.buffer));
+    const shape = String(v.shape || flat.length).split(',').map(Number);
+    if (shape.length < 2) return flat;
+    const cols = shape[1];
+    return Array.from({length: shape[0]}, (_, r) => flat.slice(r * cols, (r + 1) * cols));
+  };
   const plain = v => (ArrayBuffer.isView(v) ? Array.from(v)
                       : Array.isArray(v) ? v.map(plain)
+                      : (v && typeof v === 'object' && 'bdata' in v && 'dtype' in v) ? decode(v)
                       : (v && typeof v === 'object') ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]))
                       : v);
   return Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
@@ -167,3 +179,11 @@ def screenshot(page, name: str, *, full_page: bool = True, max_height: int = 600
 def assert_no_exception(page) -> None:
     errors = page.get_by_test_id("stException")
     assert errors.count() == 0, "the page shows an exception:\n" + "\n".join(errors.all_inner_texts())
+
+
+@pytest.fixture(autouse=True)
+def _patient_page(request):
+    """Give every Playwright action the same generous timeout as the waits above."""
+    if "page" in request.fixturenames:
+        request.getfixturevalue("page").set_default_timeout(TIMEOUT_MS)
+    yield
