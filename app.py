@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import sidebar, state
+from ui.runtime import limit_blas_threads
 
 ROOT = Path(__file__).parent
 
@@ -32,6 +33,7 @@ html { font-size: 20px; }
 
 def main() -> None:
     st.set_page_config(page_title="BPTT Explorer", page_icon=":material/timeline:", layout="wide")
+    limit_blas_threads()
     config = state.start_run()
     pages = [st.Page(file, title=title, icon=icon, default=(file == "pages/home.py"))
              for file, title, icon in PAGES if (ROOT / file).exists()]
