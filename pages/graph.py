@@ -126,7 +126,8 @@ def graph_section(config: Config, key: Config, view: fg.GraphView, source: int) 
         "back to h₀; the grey veil covers the steps it has not reached yet. Colour is log₁₀ of the "
         "norm of ∂L/∂node; an edge is as wide as the gradient it carries back (the recurrent edge into "
         "hₜ carries the indirect part of ∂L/∂hₜ, the edge from oₜ the direct part). Below: the five "
-        "parameter gradients summed over the steps reached so far, and ‖∂L/∂hₜ‖ over the whole sequence. "
+        "parameter gradients summed over the steps reached so far, and ‖∂L/∂hₜ‖ over the whole sequence "
+        "(shaded: the steps in view). "
         "Click a node to see its step in detail.")
     result = state.bptt_result(key)
     flow, _ = flow_and_sums(key, source)

@@ -48,7 +48,7 @@ GAP = 1.6                          # distance from h_0 / L to the window when st
 GRAPH_Y = (0.45, 0.97)
 BOTTOM_Y = (0.0, 0.24)
 CONTROLS_Y = 0.385                 # top of the play buttons and the frame slider
-SHEET_X, PROFILE_X = (0.0, 0.46), (0.56, 0.93)
+SHEET_X, PROFILE_X = (0.0, 0.46), (0.62, 0.93)
 
 
 @dataclass(frozen=True)
@@ -617,22 +617,23 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
     return dict(
         xaxis=dict(domain=[0.0, 0.93], range=[left, window.x_total + 0.6], tickvals=ticks,
                    ticktext=["0", *map(str, window.steps)],
-                   showgrid=False, zeroline=False, title=dict(text="step t", standoff=2), fixedrange=True),
+                   showgrid=False, zeroline=False, title=dict(text="step t", standoff=2), fixedrange=True,
+                   tickfont=dict(size=font)),
         yaxis=dict(domain=GRAPH_Y, range=[-0.6, 4.6], tickvals=[0, 1, 2, 3, 4], showgrid=False,
-                   zeroline=False, fixedrange=True,
+                   zeroline=False, fixedrange=True, tickfont=dict(size=font),
                    ticktext=["input", "hidden", "output", "loss", "sum"]),
         xaxis2=dict(domain=SHEET_X, anchor="y2", range=[-0.5, cols - 0.5], showgrid=False, zeroline=False,
                     showticklabels=False, fixedrange=True),
         yaxis2=dict(domain=BOTTOM_Y, anchor="x2", range=[rows - 0.5 + 1.2, -0.5 - 1.2], showgrid=False,
                     zeroline=False, showticklabels=False, fixedrange=True),
         xaxis3=dict(domain=PROFILE_X, anchor="y3", range=[0.5, T + 0.5], showgrid=True, zeroline=False,
-                    title=dict(text="step t", standoff=2), fixedrange=True),
+                    title=dict(text="step t", standoff=2), fixedrange=True, tickfont=dict(size=font - 2)),
         yaxis3=dict(domain=BOTTOM_Y, anchor="x3", type="log", showgrid=True, exponentformat="power",
-                    fixedrange=True),
+                    fixedrange=True, tickfont=dict(size=font - 2)),
         coloraxis=dict(colorscale=style.GRADIENT_SCALE, cmin=lo, cmax=hi,
                        colorbar=dict(title=dict(text=f"log<sub>10</sub> ‖∂{notation.L}/∂·‖", side="right"),
                                      x=0.95, y=sum(GRAPH_Y) / 2, len=GRAPH_Y[1] - GRAPH_Y[0],
-                                     yanchor="middle", thickness=14)),
+                                     yanchor="middle", thickness=14, tickfont=dict(size=font - 2))),
         legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom"),
         hovermode="closest", dragmode=False, margin=dict(l=80, r=40, b=40),
         shapes=[dict(type="rect", xref="x3", yref="paper", x0=window.start - 0.5, x1=window.end + 0.5,
@@ -640,13 +641,13 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
                      layer="below")],
         annotations=[
             *_sheet_annotations(sheet, notation, font),
-            dict(text=("Parameter gradients, eq. (10): running sums over the steps reached" if linked else
-                       "Parameter gradients, eq. (10): the full sums (T too large to animate them)"),
+            dict(text=("Parameter gradients (10): sums so far" if linked else
+                       "Parameter gradients (10): full sums (too large to animate)"),
                  x=SHEET_X[0], y=BOTTOM_Y[1] + 0.03, xref="paper", yref="paper", xanchor="left",
-                 yanchor="bottom", showarrow=False, font=dict(color=LABEL_COLOUR, size=font - 1)),
-            dict(text=f"‖∂{notation.L}/∂{h_t}‖ over all {T} steps (shaded: the window above)",
+                 yanchor="bottom", showarrow=False, font=dict(color=LABEL_COLOUR, size=font - 2)),
+            dict(text=f"‖∂{notation.L}/∂{h_t}‖ at all {T} steps",
                  x=PROFILE_X[0], y=BOTTOM_Y[1] + 0.03, xref="paper", yref="paper", xanchor="left",
-                 yanchor="bottom", showarrow=False, font=dict(color=LABEL_COLOUR, size=font - 1)),
+                 yanchor="bottom", showarrow=False, font=dict(color=LABEL_COLOUR, size=font - 2)),
         ],
         **_controls(T, font),
     )
@@ -667,12 +668,13 @@ def _controls(T: int, font: int) -> dict:
                     args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
                                        transition=dict(duration=0))])]
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    slider_x = 0.36 if font <= style.FONT_SIZE else 0.44      # room for the buttons' larger text
     return dict(
         updatemenus=[dict(type="buttons", direction="right", showactive=False, buttons=buttons,
                           x=0.0, xanchor="left", y=CONTROLS_Y - 0.02, yanchor="top", pad=dict(r=4, t=0),
                           font=dict(size=font - 1))],
         sliders=[dict(
-            active=T - 1, x=0.36, len=0.57, y=CONTROLS_Y, yanchor="top", pad=dict(t=0, b=0),
+            active=T - 1, x=slider_x, len=0.93 - slider_x, y=CONTROLS_Y, yanchor="top", pad=dict(t=0, b=0),
             currentvalue=dict(prefix="backward pass has reached t = ", xanchor="left",
                               font=dict(size=font, color=LABEL_COLOUR)),
             font=dict(color="rgba(0,0,0,0)"),      # one tick per frame: the current value says it
