@@ -84,7 +84,9 @@ def _move_stage(step: int) -> None:
 
 def controls(config: Config) -> tuple[int, str, float, bool]:
     """The step t, the stage, the learning rate and 'show all', from this page's widgets."""
-    left, middle, right = st.columns([3, 4, 2], vertical_alignment="bottom")
+    left, middle, right, far_right = st.columns([3, 4, 2, 2], vertical_alignment="bottom")
+    with far_right:
+        show_all = state.view_widget("d_all", widget="toggle")
     with left:
         if config.T > 1:
             t = state.view_widget("d_step", min_value=1, max_value=config.T,
@@ -93,7 +95,6 @@ def controls(config: Config) -> tuple[int, str, float, bool]:
             t = 1
             st.markdown("Step $t = 1$ (the sequence has one step).")
     with middle:
-        show_all = state.view_widget("d_all", widget="toggle")
         stage = state.view_widget("d_stage", format_func=_stage_label, disabled=show_all)
     with right:
         lr = state.view_widget("d_lr", widget="number_input", step=0.05, format="%.4g")

@@ -406,3 +406,15 @@ def test_long_sums_break_at_their_signs_and_short_ones_do_not():
     narrow = by_key(dv.build(narrow_problem, narrow_problem.solve(), t=3, notation="wxh", lr=0.1))
     assert len(narrow["a"].steps) == 1 and dv.width(narrow["a"].steps[0]) <= dv.LINE_CHARS
     assert dv.width(dv.array(np.full((2, 3), -0.1234))) == 3 * (7 + 2)
+
+
+def test_a_product_beyond_the_budget_is_left_out_but_the_bound_stays(monkeypatch):
+    problem = make_problem(T=6, H=4)
+    res = problem.solve()
+    monkeypatch.setattr(dv, "PRODUCT_BUDGET", 3 * 4 ** 3)      # distance 3 fits, 4 does not
+    near = by_key(dv.build(problem, res, t=3, notation="wxh", lr=0.1))
+    check_equation(near["jac_norm"], expected(problem, res, 3, 0.1)["jac_norm"][0], None)
+    stage = dv.build(problem, res, t=2, notation="wxh", lr=0.1)[4]
+    keys = [eq.key for eq in stage.equations]
+    assert "jac_norm" not in keys and "bound" in keys
+    assert any("left out" in note for note in stage.notes)

@@ -31,6 +31,7 @@ DIGITS = 4          # significant digits of every printed number
 FULL_LIMIT = 6      # a dimension up to this size is printed whole
 PREVIEW = 4         # else its first PREVIEW entries, an ellipsis and the norm
 DOUBLE_SUM_BUDGET = 2 ** 28   # t^2 H^2 of the double sum's split: ~0.3 s (e.g. t = 500, H = 32)
+PRODUCT_BUDGET = 2 ** 30      # (T - t) H^3 of the product dh_T/dh_t: ~0.1 s (H = 256: 64 steps)
 
 class StageInfo(NamedTuple):
     key: str        # d_stage in ui/config.py uses the keys
@@ -289,7 +290,7 @@ def double_sum_rows(terms: DoubleSum) -> list[dict]:
 
 # ---- the gradient check ---------------------------------------------------------------------------
 
-GRADCHECK_BUDGET = 200_000   # work units (see gradcheck_entries) a live check may spend
+GRADCHECK_BUDGET = 50_000    # work units (see gradcheck_entries) a live check may spend
 GRADCHECK_MIN_ENTRIES = 2
 PASS_MARK, FAIL_MARK = "✓ pass", "✗ FAIL"   # plain symbols: emoji fonts are not everywhere
 
@@ -506,7 +507,7 @@ def _last(s: _Step) -> Stage:
     eq = Equation("dL_dh_T", "7", d(n.L, s.at(n.h, T)), n.times("W_hy", dL_do, transpose=True),
                   (p.apply(prob.params.W_hy, p.vec(res.dL_do[T - 1]), transpose=True),),
                   p.vec(res.dL_dh[T - 1]))
-    return _stage("last", f"The last state $h_T$ (here $T = {T}$) feeds only its own output: "
+    return _stage("last", f"The last state ${s.at(n.h, 'T')}$ (here $T = {T}$) feeds only its own output: "
                           "nothing comes after it, so the indirect part of (7) is 0 and the gradient "
                           "is just the output gradient sent back through the read-out weights.", [eq])
 
@@ -530,10 +531,10 @@ def _recursion(s: _Step) -> Stage:
                       p.vec(res.dL_dh[i]))
     share = _share(norm(res.dL_dh_direct[i]), norm(res.dL_dh_indirect[i]))
     return _stage("recursion", (
-        f"Going backward from $T$, the state $h_t$ gets gradient two ways: *directly* through its own "
-        f"output $o_t$, and *indirectly* through the next state $h_{{t+1}}$, which already holds "
-        f"everything later steps send back. Here the indirect part is {share} of the two norms."),
-        [eq])
+        f"Going backward from $T$, the state ${s.at(n.h, t)}$ gets gradient two ways: *directly* through "
+        f"its own output ${s.at(n.o, t)}$, and *indirectly* through the next state ${s.at(n.h, t + 1)}$, "
+        f"which already holds everything later steps send back. Here the indirect part carries {share} "
+        "of the two parts' total size (sum of norms)."), [eq])
 
 
 def _share(direct: float, indirect: float) -> str:
@@ -564,9 +565,14 @@ def _factor(s: _Step) -> Stage:
     sigma = float(rc.singular_values(prob.params.W_hh)[0])
     dist = T - t
     prod = rf"\Big\lVert \prod_{{i={t + 1}}}^{{{T}}} {d(s.at(n.h, 'i'), s.at(n.h, 'i-1'))} \Big\rVert_2"
-    equations.append(Equation("jac_norm", "8", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
-                              prod if dist else r"\lVert I \rVert_2", (),
-                              number(_spectral_norm(_jacobian_to_last(s, t)))))
+    H = prob.params.W_hh.shape[0]
+    if dist * H ** 3 <= PRODUCT_BUDGET:
+        equations.append(Equation("jac_norm", "8", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
+                                  prod if dist else r"\lVert I \rVert_2", (),
+                                  number(_spectral_norm(_jacobian_to_last(s, t)))))
+    else:
+        notes.append(f"The product of {dist} Jacobians of size {H} x {H} (about {2 * dist * H ** 3:.0e} "
+                     "operations) is left out here; the Vanishing & exploding page streams it for every k.")
     equations.append(Equation(
         "bound", "11", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
         rf"\big(\gamma\, \sigma_{{\max}}({n.W_hh})\big)^{{T - t}}",
@@ -604,9 +610,10 @@ def _double_sum(s: _Step, terms: DoubleSum | None) -> Stage:
     n, t = s.n, s.t
     lhs = d(rf"({s.at('w', t)} {s.at(n.L, t)})", n.W_hh)
     rhs = rf"\sum_{{k=1}}^{{{t}}} {nt.double_sum_term(n, str(t))}"
-    intro = (f"Loss term $t = {t}$ depends on $W_{{hh}}$ through every step $k \\le t$: the "
-             "gradient made at step $k$ (where $W_{hh}$ multiplies $h_{k-1}$) travels forward to "
-             "$h_t$ through the product of factors (8). Distant terms carry long products, so they "
+    W, h = n.W_hh, n.h
+    intro = (f"Loss term $t = {t}$ depends on ${W}$ through every step $k \\le t$: the gradient made "
+             f"at step $k$ (where ${W}$ multiplies ${s.at(h, 'k-1')}$) is carried to ${s.at(h, t)}$ "
+             "through the product of the factors (8). Distant terms carry long products, so they "
              "shrink (vanishing) or grow (exploding). Summing these terms over $t$ gives (9).")
     if terms is None:
         return _stage("double_sum", intro, [Equation("double_sum", "9", lhs, rhs)],
@@ -625,7 +632,7 @@ def _double_sum(s: _Step, terms: DoubleSum | None) -> Stage:
     notes = [] if len(terms.pieces) else [
         f"With {t} terms the sum is shown as a table and a chart (it is written out for t up to {FULL_LIMIT})."]
     if not np.any(s.result.trace.h0):
-        notes.append(f"The term $k = 1$ is 0: there $W_{{hh}}$ multiplies ${s.at(n.h, 0)} = 0$.")
+        notes.append(f"The term $k = 1$ is 0: there ${W}$ multiplies ${s.at(h, 0)} = 0$.")
     return _stage("double_sum", intro, [eq], notes)
 
 

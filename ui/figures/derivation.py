@@ -48,7 +48,10 @@ def double_sum_figure(norms, shares, *, t: int, notation: Notation, presentation
     fig.update_xaxes(title_text=f"k: the step where {W} acts (distance t − k to the loss)",
                      tickmode="linear" if t <= 30 else "auto", dtick=1 if t <= 30 else None,
                      range=[0.4, t + 0.6])
-    fig.update_yaxes(title_text="Frobenius norm (log)", type="log", exponentformat="power")
+    # whole decades only once the terms span two or more; else plotly's 2-5 ticks help reading
+    decades = np.log10(high / low) if finite_pos.size else 0.0
+    fig.update_yaxes(title_text="Frobenius norm (log)", type="log", exponentformat="power",
+                     dtick=1 if decades >= 2 else None)
     # room above the tallest bar for its share label on a log axis
     fig.update_yaxes(range=[np.log10(low / 10), np.log10(high * 10)])
     fig.update_layout(showlegend=bool((norms == 0).any() or (~np.isfinite(norms)).any()), bargap=0.25)
