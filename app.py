@@ -24,10 +24,10 @@ PAGES = (
 PRESENTATION_CSS = """
 <style>
 html { font-size: 20px; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.15rem; }
-.katex { font-size: 1.35em; }
-[data-testid="stSidebar"] { min-width: 300px; }
-</style>
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
+[data-testid="stCaptionContainer"] p { font-size: 0.95rem; }
+.katex { font-size: 1.3em; }
+section[data-testid="stSidebar"] { width: 400px !important; min-width: 400px !important; }
 """
 
 

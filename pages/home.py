@@ -7,14 +7,16 @@ from ui import sidebar, state
 from ui.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGES_PER_ROW = 3
 PRESETS_PER_ROW = 4
+PRESENTATION_PRESETS_PER_ROW = 3     # larger text needs wider buttons
 
 # What each page shows, in the order of the navigation (pages not written yet are left out).
 PAGE_SUMMARIES = (
     ("pages/graph.py", "The network unrolled over time, coloured by gradient size; play the gradient "
                        "flowing back from step T to step 1."),
-    ("pages/vanishing.py", "How ||dh_T/dh_k|| shrinks or grows with the distance T - k, the eigenvalues "
-                           "of W_hh and the bound that explains it."),
+    ("pages/vanishing.py", r"How $\lVert\partial h_T/\partial h_k\rVert$ shrinks or grows with the "
+                           r"distance $T - k$, the eigenvalues of $W_{hh}$ and the bound that explains it."),
     ("pages/model.py", "The equations of the current model, its five weight matrices as heatmaps and "
                        "tables you can edit, upload and download."),
     ("pages/derivation.py", "Every equation of BPTT in your textbook's notation with the live numbers at "
@@ -22,6 +24,12 @@ PAGE_SUMMARIES = (
     ("pages/training.py", "Train on small built-in tasks; compare full, truncated and randomized BPTT "
                           "and gradient clipping."),
 )
+
+
+def grid(items: list, per_row: int):
+    """Rows of (column, item) pairs, `per_row` columns each; the last row's spare columns stay empty."""
+    for start in range(0, len(items), per_row):
+        yield zip(st.columns(per_row), items[start:start + per_row])
 
 
 def apply_preset(key: str) -> None:
@@ -44,20 +52,21 @@ or **explode** over long sequences. Every number here is computed live from the 
 
 st.subheader("The pages")
 written = [(file, summary) for file, summary in PAGE_SUMMARIES if (ROOT / file).exists()]
-for column, (file, summary) in zip(st.columns(len(written), border=True), written):
-    with column:
-        st.page_link(file)
-        st.caption(summary)
+for row in grid(written, PAGES_PER_ROW):
+    for column, (file, summary) in row:
+        with column.container(border=True):
+            st.page_link(file)
+            st.caption(summary)
 
 st.subheader("Lecture presets")
 st.caption("One click sets the model in the sidebar; every page then shows it.")
-keys = list(PRESETS)
-for start in range(0, len(keys), PRESETS_PER_ROW):
-    for column, key in zip(st.columns(PRESETS_PER_ROW, border=True), keys[start:start + PRESETS_PER_ROW]):
-        with column:
-            st.button(PRESETS[key].title, key=f"preset_{key}", on_click=apply_preset, args=(key,),
+per_row = PRESENTATION_PRESETS_PER_ROW if state.config().presentation else PRESETS_PER_ROW
+for row in grid(list(PRESETS.values()), per_row):
+    for column, preset in row:
+        with column.container(border=True):
+            st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset, args=(preset.key,),
                       width="stretch", type="primary")
-            st.caption(PRESETS[key].sentence)
+            st.caption(preset.sentence)
 
 st.subheader("Share this view")
 st.caption("This link opens the app with exactly these settings (hand-edited weights included while "

@@ -109,17 +109,15 @@ with left:
         st.latex(n.mapping())
 with right:
     st.subheader("Sizes and spectrum")
-    sizes = st.columns(4)
-    for column, (label, value) in zip(sizes, (("T steps", config.T), ("D inputs", config.D),
-                                              ("H hidden", config.H), ("O outputs", config.O))):
-        column.metric(label, value)
+    st.markdown(f"$T = {config.T}$ steps, $D = {config.D}$ inputs, $H = {config.H}$ hidden units, "
+                f"$O = {config.O}$ outputs.")
     spectrum = st.columns(3)
     spectrum[0].metric("ρ(W_hh)", f"{rc.spectral_radius(params.W_hh):.3f}",
-                       help="spectral radius, the largest |eigenvalue|; the initialiser scales W_hh to the sidebar's ρ, "
-                            "hand edits can change it")
+                       help="spectral radius, the largest |eigenvalue|; the initialiser scales W_hh to the "
+                            "sidebar's ρ, hand edits can change it")
     spectrum[1].metric("σ_max(W_hh)", f"{np.linalg.norm(params.W_hh, 2):.3f}",
                        help="largest singular value: with γ = sup|f'| it bounds each step's gain, eq. (11)")
-    spectrum[2].metric("hand-edited entries", len(config.edits))
+    spectrum[2].metric("edited", len(config.edits), help="hand-edited entries (outlined in the heatmaps)")
     st.caption(f"Initialiser: {config.init}, seed {config.seed}, W_hh scaled to ρ = {config.rho:g}; "
                "biases start at zero.")
 
@@ -137,18 +135,16 @@ for tab, name in zip(tabs, rc.PARAM_NAMES):
     with tab:
         weight_editor(name, params, base, n)
 
-actions = st.columns([1, 1, 1, 2])
-actions[0].button("Reset to the initialiser", on_click=reset_weights, disabled=not config.edits,
-                  icon=":material/restart_alt:", width="stretch")
-actions[1].download_button("Download .npz", to_npz_bytes(params), file_name="bptt_weights.npz",
-                           mime="application/octet-stream", on_click="ignore",
-                           icon=":material/download:", width="stretch")
-actions[2].download_button("Download .json", to_json_bytes(params), file_name="bptt_weights.json",
-                           mime="application/json", on_click="ignore", icon=":material/download:",
-                           width="stretch")
+with st.container(horizontal=True):
+    st.button("Reset to the initialiser", on_click=reset_weights, disabled=not config.edits,
+              icon=":material/restart_alt:")
+    st.download_button("Download .npz", to_npz_bytes(params), file_name="bptt_weights.npz",
+                       mime="application/octet-stream", on_click="ignore", icon=":material/download:")
+    st.download_button("Download .json", to_json_bytes(params), file_name="bptt_weights.json",
+                       mime="application/json", on_click="ignore", icon=":material/download:")
 if not link_is_complete(config):
-    actions[3].info("These edits are too many for a share link: send the weights file with it.",
-                    icon=":material/link_off:")
+    st.info("These edits are too many for a share link: send the weights file with the link.",
+            icon=":material/link_off:")
 
 upload = st.file_uploader(
     f"Upload weights (.npz or .json, at most {MAX_FILE_BYTES // 2**20} MB): the five arrays "

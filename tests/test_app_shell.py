@@ -110,7 +110,7 @@ def test_a_weight_edit_via_session_state_reaches_the_config_and_the_url():
     assert_clean(at)
     assert config_of(at).edits == (("W_hh", 1, 0.5),)
     assert at.query_params["edits"] == "W_hh.1=0.5"
-    assert at.metric[-1].value == "1"                             # hand-edited entries
+    assert at.metric[-1].label == "edited" and at.metric[-1].value == "1"
 
 
 def test_edits_in_row_notation_land_on_the_transposed_entry():

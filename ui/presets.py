@@ -42,13 +42,14 @@ PRESETS: dict[str, Preset] = {
                "With ReLU and a spectral radius of 1.5 the gradient grows step after step going back "
                "in time, which is why training needs clipping.",
                (("activation", "relu"), ("rho", 1.5), ("T", 30))),
-        Preset("irnn", "IRNN (ReLU, W_hh = I)",
-               "Le, Jaitly and Hinton's identity initialisation: ReLU units with W_hh = I carry the "
-               "gradient back over many steps with its size kept.",
+        Preset("irnn", "IRNN (identity init)",
+               "Le, Jaitly and Hinton's identity initialisation: ReLU units with $W_{hh} = I$ carry "
+               "the gradient back over many steps with its size kept.",
                (("activation", "relu"), ("init", "identity"), ("rho", 1.0), ("T", 30))),
         Preset("d2l_linear", "Linear RNN (D2L)",
-               "Dive into Deep Learning's linear model: with f = identity, dh_T/dh_k is exactly "
-               "W_hh to the power T - k, and the loss is a mean of squared errors.",
+               "Dive into Deep Learning's linear model: with $f$ the identity, "
+               r"$\partial h_T/\partial h_k$ is exactly $W_{hh}^{\,T-k}$, and the loss is a mean of "
+               "squared errors.",
                (("activation", "identity"), ("loss", "mse"), ("reduction", "mean"), ("notation", "d2l"),
                 ("rho", 0.9))),
         Preset("dlbook", "Deep Learning Book",
@@ -58,7 +59,7 @@ PRESETS: dict[str, Preset] = {
                 ("notation", "dlbook"), ("init", "orthogonal"), ("rho", 1.0))),
         Preset("mse_sine", "MSE on a sine wave",
                "A regression example: predict the next value of a noisy sine wave with an identity "
-               "output and the loss 1/2 ||o_t - y_t||².",
+               r"output and the loss $\tfrac12\lVert o_t - y_t\rVert^2$.",
                (("task", "sine"), ("activation", "tanh"), ("H", 16), ("T", 24), ("rho", 0.9))),
         Preset("many_to_one", "Many-to-one (adding)",
                "Only the last step has a loss: every gradient has to travel back through the whole "

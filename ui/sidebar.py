@@ -14,7 +14,7 @@ from ui.notation import NOTATIONS
 
 # How choices read on screen (the URL keeps the short keys).
 CHOICE_LABELS = {
-    "activation": {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity (linear RNN)"},
+    "activation": {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"},
     "loss": {"softmax_ce": "softmax + cross-entropy", "mse": "identity + MSE",
              "sigmoid_bce": "sigmoid + binary cross-entropy"},
     "reduction": {"sum": "sum over t", "mean": "mean over t"},
