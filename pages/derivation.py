@@ -13,6 +13,7 @@ from ui import derivation as dv
 from ui import state
 from ui.config import FIELDS, Config
 from ui.figures.derivation import double_sum_figure
+from ui.sidebar import share_url
 from ui.notation import NOTATIONS
 
 CACHE_ENTRIES = 32
@@ -165,7 +166,8 @@ def export(stages, config: Config, t: int, rows: list[dict], terms: dv.DoubleSum
               f"Model: T = {config.T}, H = {config.H}, D = {config.D}, O = {config.O}, activation "
               f"{config.activation}, loss {config.loss}, reduction {config.reduction}, initialiser "
               f"{config.init}, spectral radius {config.rho}, seed {config.seed}, task {config.task}.",
-              f"Numbers at step t = {t}, printed with {dv.DIGITS} significant digits."]
+              f"Numbers at step t = {t}, printed with {dv.DIGITS} significant digits. "
+              f"The same view in the app: <{share_url(config)}>"]
     tables = {"Gradient check": rows}
     if terms is not None:
         tables[f"The double sum at t = {t}"] = dv.double_sum_rows(terms)

@@ -131,6 +131,7 @@ def test_every_stage_at_once_fits_the_page_and_exports(page, app_url):
     text = open(info.value.path(), encoding="utf-8").read()
     assert text.startswith("# Backpropagation through time, step by step (t = 4)")
     assert text.count("$$") >= 2 * 25 and "## Gradient check" in text
+    assert "d_step=4" in text and "H=6" in text                # the link back to this view
 
 
 def test_a_large_model_shows_first_entries_and_norms(page, app_url):
