@@ -24,6 +24,7 @@ ACTIVATION_LABELS = {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "iden
 # Radii offered in the sweep's multiselect; any other value in range can be typed in.
 RADIUS_CHOICES = (0.25, 0.5, 0.75, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0)
 RADII_KEY = "v_radii_pick"
+RADII_MESSAGES = "v_radii_messages"
 HASH = {Config: lambda c: repr(sorted(c.as_dict().items()))}
 CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=HASH)
 
@@ -65,8 +66,9 @@ def spectrum(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
 
 def store_radii() -> None:
     """on_change of the radii multiselect: validated by the schema, kept in the config and URL."""
-    config, _ = parse({"v_radii": st.session_state[RADII_KEY]}, base=state.config())
+    config, messages = parse({"v_radii": st.session_state[RADII_KEY]}, base=state.config())
     state.set_config(config, reset_widgets=False)
+    st.session_state[RADII_MESSAGES] = messages          # shown by radii_widget in the rerun
 
 
 def radii_widget(config: Config) -> None:
@@ -76,6 +78,7 @@ def radii_widget(config: Config) -> None:
     if st.session_state.get(RADII_KEY) != current:
         st.session_state[RADII_KEY] = current
     field = FIELD_BY_NAME["v_radii"]
+    state.warn_once(st.session_state.pop(RADII_MESSAGES, []))
     st.multiselect(field.label, sorted(set(RADIUS_CHOICES) | set(current)), key=RADII_KEY,
                    format_func=lambda r: f"{float(r):g}", accept_new_options=True, on_change=store_radii,
                    help=f"pick radii or type one ({field.lo:g} to {field.hi:g}); at least one stays")

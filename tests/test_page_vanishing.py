@@ -198,6 +198,11 @@ def test_radius_sweep_follows_the_multiselect_and_the_url():
     assert at.session_state["_config"].v_radii == (0.75, 1.0, 1.25)
     at.multiselect(key="v_radii_pick").set_value([]).run()         # refused: the radii stay
     assert len(traces(charts(at)["v_sweep_rho"], "curve")) == 3
+    assert any("Spectral radii to sweep" in w.value for w in at.warning)
+    at.multiselect(key="v_radii_pick").set_value([0.5, "1.3", "9"]).run()   # typed values, one too large
+    assert [t["name"].split(" ·")[0] for t in traces(charts(at)["v_sweep_rho"], "curve")] == \
+        ["ρ = 0.5", "ρ = 1.3", "ρ = 5"]
+    assert any("outside" in w.value for w in at.warning)
 
 
 def test_activation_sweep_and_its_empty_choice():

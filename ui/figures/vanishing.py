@@ -16,7 +16,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, GRADIENT_SCALE, INDIRECT_COLOUR,
                               OVERFLOW_COLOUR, SEQUENCE_COLOURS, apply_style)
@@ -94,19 +93,29 @@ def log_notes(values, what: str) -> list[str]:
     return notes
 
 
-def _edge_markers(fig: go.Figure, x: Array, split: LogSplit, lo: float, hi: float, *, colour: str,
-                  name: str, row: int | None = None, col: int | None = None, log: bool = True) -> None:
+def _edge_markers(x: Array, split: LogSplit, lo: float, hi: float, *, colour: str, name: str,
+                  log: bool = True, yaxis: str = "y") -> list[go.Scatter]:
     """Zeros as ▼ on the bottom edge, overflow as ▲ on the top edge of an axis whose range is
-    [lo, hi] (in log10 units for a log axis)."""
+    [lo, hi] (in log10 units for a log axis): one marker trace per kind present."""
+    traces = []
     for mask, level, symbol, what in ((split.zero, lo, ZERO_SYMBOL, "exactly 0"),
                                       (split.overflow, hi, OVERFLOW_SYMBOL, "overflow (inf/nan)")):
         if mask.any():
-            fig.add_trace(go.Scatter(
+            traces.append(go.Scatter(
                 x=x[mask], y=np.full(int(mask.sum()), 10.0 ** level if log else level), mode="markers",
                 marker=dict(symbol=symbol, size=11, color=OVERFLOW_COLOUR if symbol == OVERFLOW_SYMBOL else colour,
                             line=dict(width=1, color=colour)),
-                name=f"{name}: {what}", meta="edge", hovertemplate=f"%{{x}}: {what}<extra></extra>"),
-                row=row, col=col)
+                name=f"{name}: {what}", meta="edge", yaxis=yaxis, hovertemplate=f"%{{x}}: {what}<extra></extra>"))
+    return traces
+
+
+def _figure(traces: list, layout: dict, *, presentation: bool, height: int, title: str | None = None) -> go.Figure:
+    """One Figure built in a single call, then the shared style (each later update would cost
+    plotly a full validation pass)."""
+    return apply_style(go.Figure(data=traces, layout=layout), title=title, presentation=presentation, height=height)
+
+
+BELOW_LEGEND = dict(orientation="h", yanchor="top", y=-0.2, x=0.0)
 
 
 def _steps_axis(W: int, axis: str, first_step: int = 1) -> tuple[Array, str]:
@@ -134,38 +143,35 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
     split = split_for_log(norms)
     bound_split = split_for_log(bound)
     lo, hi = log_range(norms, bound)
-    fig = go.Figure()
     scale = "" if ord == "2" else "√H · "
-    fig.add_trace(go.Scatter(
+    traces = [go.Scatter(
         x=x, y=bound_split.y, mode="lines", name=f"bound {scale}(γ σ<sub>max</sub>)<sup>T−k</sup>, eq. (11)",
         line=dict(color=BOUND_COLOUR, dash="dash", width=2), meta="bound",
-        hovertemplate="bound: %{y:.3g}<extra></extra>"))
+        hovertemplate="bound: %{y:.3g}<extra></extra>")]
     if matrix_powers is not None:
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=x, y=split_for_log(matrix_powers).y, mode="markers", meta="powers",
             name=f"‖{nt.html_param('W_hh')}<sup>T−k</sup>‖ (matrix powers)",
             marker=dict(symbol="circle-open", size=9, color=INDIRECT_COLOUR),
             hovertemplate="matrix power: %{y:.3g}<extra></extra>"))
-    fig.add_trace(go.Scatter(
+    traces.append(go.Scatter(
         x=x, y=split.y, mode="lines+markers", name=jac, meta="curve",
         line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
         hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"))
-    _edge_markers(fig, x, split, lo, hi, colour=DIRECT_COLOUR, name="curve")
+    traces += _edge_markers(x, split, lo, hi, colour=DIRECT_COLOUR, name="curve")
     if horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon]):
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=[x[T - 1 - horizon]], y=[split.y[T - 1 - horizon]], mode="markers", meta="horizon",
             name=f"memory horizon: {horizon} step{'s' if horizon != 1 else ''}",
             marker=dict(symbol=HORIZON_SYMBOL, size=18, color="#000000"),
             hovertemplate="memory horizon<br>%{y:.3g}<extra></extra>"))
-    if factor_label:
-        fig.add_annotation(text=f"<b>{factor_label}</b>", xref="paper", yref="paper", x=0.99, y=0.98,
-                           xanchor="right", yanchor="top", showarrow=False, font=dict(color="#000000"),
-                           bgcolor="rgba(255,255,255,0.85)", bordercolor="#444444", borderwidth=1)
-    apply_style(fig, presentation=presentation, height=430)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.0))
-    fig.update_xaxes(title_text=xlabel, autorange="reversed" if axis == "distance" else True)
-    fig.update_yaxes(title_text=f"{jac} (log)", **log_axis(lo, hi))
-    return fig
+    annotations = [dict(text=f"<b>{factor_label}</b>", xref="paper", yref="paper", x=0.99, y=0.98,
+                        xanchor="right", yanchor="top", showarrow=False, font=dict(color="#000000"),
+                        bgcolor="rgba(255,255,255,0.85)", bordercolor="#444444", borderwidth=1)] if factor_label else []
+    layout = dict(legend=BELOW_LEGEND, annotations=annotations,
+                  xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
+                  yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(lo, hi)))
+    return _figure(traces, layout, presentation=presentation, height=430)
 
 
 def bound_for_norm(bound, ord: str, *, H: int) -> Array:
@@ -222,33 +228,32 @@ def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str 
     T = np.asarray(curves[0][1]).shape[0] if curves else 1
     x, xlabel = _steps_axis(T, axis, first_step)
     lo, hi = log_range(*(c for _, c in curves))
-    fig = go.Figure()
+    traces = []
     star_x, star_y, star_c, star_text = [], [], [], []
     horizons = list(horizons) + [None] * (len(curves) - len(horizons))
     for i, ((name, norms), horizon) in enumerate(zip(curves, horizons)):
         colour = SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)]
         split = split_for_log(norms)
         shown = name if horizon is None else f"{name} · horizon {horizon}"
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=x, y=split.y, mode="lines", name=shown, meta="curve",
             line=dict(color=colour, width=4.5 if name == highlight else 2.5),
             hovertemplate=f"{name}<br>%{{x}}: %{{y:.3g}}<extra></extra>"))
-        _edge_markers(fig, x, split, lo, hi, colour=colour, name=name)
+        traces += _edge_markers(x, split, lo, hi, colour=colour, name=name)
         if horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon]):
             star_x.append(x[T - 1 - horizon])
             star_y.append(split.y[T - 1 - horizon])
             star_c.append(colour)
             star_text.append(f"{name}: horizon {horizon}")
     if star_x:
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=star_x, y=star_y, mode="markers", name="memory horizons (1 %)", meta="horizon",
             marker=dict(symbol=HORIZON_SYMBOL, size=16, color=star_c, line=dict(width=1, color="#000")),
             text=star_text, hovertemplate="%{text}<extra></extra>"))
-    apply_style(fig, title=title or None, presentation=presentation, height=430)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0.0))
-    fig.update_xaxes(title_text=xlabel, autorange="reversed" if axis == "distance" else True)
-    fig.update_yaxes(title_text=f"{jacobian_label(nt, 'T', 'k', ord)} (log)", **log_axis(lo, hi))
-    return fig
+    layout = dict(legend=BELOW_LEGEND,
+                  xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
+                  yaxis=dict(title=dict(text=f"{jacobian_label(nt, 'T', 'k', ord)} (log)"), **log_axis(lo, hi)))
+    return _figure(traces, layout, title=title or None, presentation=presentation, height=430)
 
 
 # ---- the spectrum ---------------------------------------------------------------------------
@@ -269,46 +274,44 @@ def spectrum_figure(eigenvalues, singular_values, *, gamma: float, rho: float, n
     ev = np.asarray(eigenvalues, dtype=np.complex128)
     sv = np.sort(np.asarray(singular_values, dtype=np.float64))[::-1]
     W = nt.html_param("W_hh")
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.5, 0.5], horizontal_spacing=0.12,
-                        subplot_titles=(f"eigenvalues of {W}", f"singular values of {W}"))
+    same = bool(np.isclose(gamma, 1.0))
+    circle = dict(mode="lines", hoverinfo="skip")
     cx, cy = _circle(1.0)
-    same = np.isclose(gamma, 1.0)
-    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color="#444444", width=1.5),
-                             name="unit circle" + (" = 1/γ circle (γ = 1)" if same else ""),
-                             meta="unit", hoverinfo="skip"), row=1, col=1)
+    traces = [go.Scatter(x=cx, y=cy, line=dict(color="#444444", width=1.5), meta="unit",
+                         name="unit circle" + (" = 1/γ circle (γ = 1)" if same else ""), **circle)]
     if not same:
         gx, gy = _circle(1.0 / gamma)
-        fig.add_trace(go.Scatter(x=gx, y=gy, mode="lines", line=dict(color=INDIRECT_COLOUR, dash="dash"),
-                                 name=f"1/γ circle (γ = {gamma:g})", meta="inv_gamma", hoverinfo="skip"),
-                      row=1, col=1)
+        traces.append(go.Scatter(x=gx, y=gy, line=dict(color=INDIRECT_COLOUR, dash="dash"), meta="inv_gamma",
+                                 name=f"1/γ circle (γ = {gamma:g})", **circle))
     rx, ry = _circle(rho)
-    fig.add_trace(go.Scatter(x=rx, y=ry, mode="lines", line=dict(color=DIRECT_COLOUR, dash="dot"),
-                             name=f"ρ = {rho:g} (sidebar)", meta="rho", hoverinfo="skip"), row=1, col=1)
-    fig.add_trace(go.Scatter(
+    traces.append(go.Scatter(x=rx, y=ry, line=dict(color=DIRECT_COLOUR, dash="dot"), meta="rho",
+                             name=f"ρ = {rho:g} (sidebar)", **circle))
+    traces.append(go.Scatter(
         x=ev.real, y=ev.imag, mode="markers", name="eigenvalues", meta="eigenvalues",
         marker=dict(size=8, color=DIRECT_COLOUR, line=dict(width=1, color="#000000")),
-        customdata=np.abs(ev), hovertemplate="%{x:.3f} %{y:+.3f}i<br>|λ| = %{customdata:.3f}<extra></extra>"),
-        row=1, col=1)
+        customdata=np.abs(ev), hovertemplate="%{x:.3f} %{y:+.3f}i<br>|λ| = %{customdata:.3f}<extra></extra>"))
+    traces.append(go.Scatter(
+        x=np.arange(1, sv.size + 1), y=sv, mode="markers+lines", name="singular values", meta="singular",
+        xaxis="x2", yaxis="y2", marker=dict(size=7, color=GREEN), line=dict(color=GREEN, width=1),
+        hovertemplate="σ<sub>%{x}</sub> = %{y:.3f}<extra></extra>"))
     extent = 1.12 * max(1.0, rho, 1.0 / gamma, float(np.max(np.abs(ev), initial=0.0)))
-    fig.update_xaxes(range=[-extent, extent], title_text="Re λ", row=1, col=1, constrain="domain")
-    fig.update_yaxes(range=[-extent, extent], title_text="Im λ", row=1, col=1,
-                     scaleanchor="x", scaleratio=1, constrain="domain")
-
-    i = np.arange(1, sv.size + 1)
-    fig.add_trace(go.Scatter(x=i, y=sv, mode="markers+lines", name="singular values", meta="singular",
-                             marker=dict(size=7, color=GREEN), line=dict(color=GREEN, width=1),
-                             hovertemplate="σ<sub>%{x}</sub> = %{y:.3f}<extra></extra>"), row=1, col=2)
+    top = 1.1 * max(float(sv.max(initial=0.0)), 1.0, 1.0 if same else 1.0 / gamma)
     levels = [(1.0, "1", "#444444")] + ([] if same else [(1.0 / gamma, "1/γ", INDIRECT_COLOUR)])
-    for level, text, colour in levels:
-        fig.add_hline(y=level, line=dict(color=colour, dash="dash", width=1.5), row=1, col=2,
-                      annotation_text=text, annotation_position="top right")
-    top = max(float(sv.max(initial=0.0)), 1.0, 0.0 if same else 1.0 / gamma)
-    fig.update_xaxes(title_text="index i (largest first)", row=1, col=2)
-    fig.update_yaxes(title_text="σ<sub>i</sub>", range=[0, 1.1 * top], row=1, col=2)
-    apply_style(fig, presentation=presentation, height=440)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0))
-    return fig
-
+    title = dict(xref="paper", yref="paper", y=1.0, yanchor="bottom", showarrow=False, font=dict(size=16))
+    layout = dict(
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0),
+        xaxis=dict(domain=[0.0, 0.44], range=[-extent, extent], title=dict(text="Re λ"), constrain="domain"),
+        yaxis=dict(range=[-extent, extent], title=dict(text="Im λ"), scaleanchor="x", scaleratio=1,
+                   constrain="domain"),
+        xaxis2=dict(domain=[0.56, 1.0], anchor="y2", title=dict(text="index i (largest first)")),
+        yaxis2=dict(anchor="x2", range=[0.0, top], title=dict(text="σ<sub>i</sub>")),
+        shapes=[dict(type="line", xref="x2 domain", x0=0, x1=1, yref="y2", y0=level, y1=level,
+                     line=dict(color=colour, dash="dash", width=1.5)) for level, _, colour in levels],
+        annotations=[dict(text=f"eigenvalues of {W}", x=0.22, xanchor="center", **title),
+                     dict(text=f"singular values of {W}", x=0.78, xanchor="center", **title)]
+                    + [dict(text=text, xref="x2 domain", x=1.0, xanchor="right", yref="y2", y=level,
+                            yanchor="bottom", showarrow=False) for level, text, _ in levels])
+    return _figure(traces, layout, presentation=presentation, height=440)
 
 
 # ---- all pairs and the gradient each step receives -----------------------------------------
@@ -335,14 +338,14 @@ def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", first_step: int =
     if ticks.size > 8:                              # at most ~8 labels on the colour bar
         ticks = ticks[:: int(np.ceil(ticks.size / 8))]
     steps = np.arange(first_step, first_step + T)
-    fig = go.Figure(go.Heatmap(
+    heatmap = go.Heatmap(
         x=steps, y=steps, z=z, zmin=lo, zmax=hi, colorscale=GRADIENT_SCALE, customdata=shown,
-        colorbar=dict(title=dict(text=jacobian_label(nt, "t", "k", ord)), tickvals=ticks, ticktext=[f"10<sup>{int(v)}</sup>" for v in ticks]),
-        hovertemplate="t = %{y}, k = %{x}<br>norm = %{customdata:.3g}<extra></extra>", meta="pairwise"))
-    apply_style(fig, presentation=presentation, height=460)
-    fig.update_xaxes(title_text="k (from)", showgrid=False)
-    fig.update_yaxes(title_text="t (to)", autorange="reversed", showgrid=False)
-    return fig
+        colorbar=dict(title=dict(text=jacobian_label(nt, "t", "k", ord)), tickvals=ticks,
+                      ticktext=[f"10<sup>{int(v)}</sup>" for v in ticks]),
+        hovertemplate="t = %{y}, k = %{x}<br>norm = %{customdata:.3g}<extra></extra>", meta="pairwise")
+    layout = dict(xaxis=dict(title=dict(text="k (from)")),
+                  yaxis=dict(title=dict(text="t (to)"), autorange="reversed"))
+    return _figure([heatmap], layout, presentation=presentation, height=460)
 
 
 def dl_dh_figure(dL_dh, *, nt: Notation, presentation: bool = False) -> go.Figure:
@@ -356,15 +359,13 @@ def dl_dh_figure(dL_dh, *, nt: Notation, presentation: bool = False) -> go.Figur
     split = split_for_log(norms)
     lo, hi = log_range(norms)
     label = f"‖∂{nt.L}/∂{nt.html_at(nt.h, 't')}‖"
-    fig = go.Figure(go.Scatter(x=t, y=split.y, mode="lines+markers", name=label, meta="curve",
-                               line=dict(color=INDIRECT_COLOUR, width=3), marker=dict(size=5),
-                               hovertemplate="t = %{x}<br>%{y:.3g}<extra></extra>"))
-    _edge_markers(fig, t, split, lo, hi, colour=INDIRECT_COLOUR, name="gradient")
-    apply_style(fig, presentation=presentation, height=460)
-    fig.update_layout(showlegend=False)
-    fig.update_xaxes(title_text="t")
-    fig.update_yaxes(title_text=f"{label} (log)", **log_axis(lo, hi))
-    return fig
+    traces = [go.Scatter(x=t, y=split.y, mode="lines+markers", name=label, meta="curve",
+                         line=dict(color=INDIRECT_COLOUR, width=3), marker=dict(size=5),
+                         hovertemplate="t = %{x}<br>%{y:.3g}<extra></extra>")]
+    traces += _edge_markers(t, split, lo, hi, colour=INDIRECT_COLOUR, name="gradient")
+    layout = dict(showlegend=False, xaxis=dict(title=dict(text="t")),
+                  yaxis=dict(title=dict(text=f"{label} (log)"), **log_axis(lo, hi)))
+    return _figure(traces, layout, presentation=presentation, height=460)
 
 
 def step_norms(rows) -> Array:
@@ -407,27 +408,29 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
     # a linear axis: these factors stay within [0, gamma ||W_hh||_2], and 0 (all units dead) is a value
     finite = np.concatenate([v[np.isfinite(v)] for v, *_ in parts] + [np.ones(1)])
     hi = 1.1 * float(finite.max())
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.64, 0.36], vertical_spacing=0.08)
+    traces = []
     for values, name, colour, dash, meta in parts:
         values = np.asarray(values, dtype=np.float64)
         unknown = ~np.isfinite(values)              # the forward pass overflowed: f' unknown
-        fig.add_trace(go.Scatter(x=t, y=np.where(unknown, np.nan, values), mode="lines", name=name, meta=meta,
+        traces.append(go.Scatter(x=t, y=np.where(unknown, np.nan, values), mode="lines", name=name, meta=meta,
                                  line=dict(color=colour, dash=dash, width=3 if meta == "step" else 2.5),
-                                 hovertemplate="t = %{x}: %{y:.3g}<extra></extra>"), row=1, col=1)
-        _edge_markers(fig, t, LogSplit(values, np.zeros_like(unknown), unknown), 0.0, hi, colour=colour,
-                      name=meta, row=1, col=1, log=False)
-    fig.add_hline(y=1.0, line=dict(color=BOUND_COLOUR, width=1.5), row=1, col=1,
-                  annotation_text="1: neither grows nor shrinks", annotation_position="bottom left")
-    fig.add_trace(go.Bar(x=t, y=100.0 * np.asarray(stats.saturated_fraction, dtype=np.float64),
+                                 hovertemplate="t = %{x}: %{y:.3g}<extra></extra>"))
+        traces += _edge_markers(t, LogSplit(values, np.zeros_like(unknown), unknown), 0.0, hi, colour=colour,
+                                name=meta, log=False)
+    traces.append(go.Bar(x=t, y=100.0 * np.asarray(stats.saturated_fraction, dtype=np.float64), yaxis="y2",
                          name=saturation_label(activation, SATURATION), meta="saturated",
                          marker_color=OVERFLOW_COLOUR if activation == "relu" else INDIRECT_COLOUR,
-                         hovertemplate="t = %{x}: %{y:.0f} %<extra></extra>"), row=2, col=1)
-    apply_style(fig, presentation=presentation, height=520)
-    fig.update_layout(bargap=0.05, legend=dict(orientation="h", yanchor="top", y=-0.14, x=0.0))
-    fig.update_yaxes(range=[0.0, hi], title_text="per-step factor", row=1, col=1)
-    fig.update_yaxes(title_text="% of units", range=[0, 100], row=2, col=1)
-    fig.update_xaxes(title_text="step t", row=2, col=1)
-    return fig
+                         hovertemplate="t = %{x}: %{y:.0f} %<extra></extra>"))
+    layout = dict(
+        bargap=0.05, legend=dict(orientation="h", yanchor="top", y=-0.14, x=0.0),
+        xaxis=dict(anchor="y2", title=dict(text="step t")),        # one t axis, under the bottom panel
+        yaxis=dict(domain=[0.42, 1.0], range=[0.0, hi], title=dict(text="per-step factor")),
+        yaxis2=dict(domain=[0.0, 0.32], range=[0, 100], title=dict(text="% of units")),
+        shapes=[dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=1.0, y1=1.0,
+                     line=dict(color=BOUND_COLOUR, width=1.5))],
+        annotations=[dict(text="1: neither grows nor shrinks", xref="x domain", x=0.0, xanchor="left",
+                          yref="y", y=1.0, yanchor="top", showarrow=False)])
+    return _figure(traces, layout, presentation=presentation, height=520)
 
 
 def derivative_heatmap(df, *, gamma: float, nt: Notation, presentation: bool = False) -> go.Figure:
@@ -437,14 +440,13 @@ def derivative_heatmap(df, *, gamma: float, nt: Notation, presentation: bool = F
     """
     D = np.asarray(df, dtype=np.float64)
     T, H = D.shape
-    fig = go.Figure(go.Heatmap(
+    heatmap = go.Heatmap(
         x=np.arange(1, T + 1), y=np.arange(1, H + 1), z=D.T, zmin=0.0, zmax=gamma, colorscale=GRADIENT_SCALE,
         colorbar=dict(title=dict(text="f′")), meta="df",
-        hovertemplate="t = %{x}, unit %{y}<br>f′ = %{z:.3g}<extra></extra>"))
-    apply_style(fig, presentation=presentation, height=max(300, min(520, 120 + 6 * H)))
-    fig.update_xaxes(title_text="step t", showgrid=False)
-    fig.update_yaxes(title_text="hidden unit", showgrid=False, autorange="reversed")
-    return fig
+        hovertemplate="t = %{x}, unit %{y}<br>f′ = %{z:.3g}<extra></extra>")
+    layout = dict(xaxis=dict(title=dict(text="step t")),
+                  yaxis=dict(title=dict(text="hidden unit"), autorange="reversed"))
+    return _figure([heatmap], layout, presentation=presentation, height=max(300, min(520, 120 + 6 * H)))
 
 
 def fade_verdict(stats: StepFactorStats, norms, *, activation: str, factor: float, rho: float) -> str:
