@@ -97,7 +97,7 @@ st.title("Model & weights")
 st.caption(f"In the notation of {n.source} ({n.title}). Change the model in the sidebar; edit, "
            "upload or download its weights here. Every page uses these weights.")
 
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([1, 1] if config.presentation else [3, 2], gap="large")   # room for big metrics
 with left:
     st.subheader("The model")
     eqs = equations(n, activation=config.activation, loss=config.loss, reduction=config.reduction)

@@ -36,7 +36,8 @@ def metric(page, label: str) -> str:
 
 def sizes_line(page) -> str:
     """The model page's 'T = .. steps, D = .. inputs, ...' line, spaces removed."""
-    line = page.get_by_test_id("stMarkdownContainer").filter(has_text="hidden units").first.inner_text()
+    line = page.get_by_test_id("stMain").get_by_test_id("stMarkdownContainer").filter(has_text="hidden units") \
+        .first.inner_text()
     return re.sub(r"\s+", "", line)
 
 

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 import rnn_core as rc
-from ui.figures.style import DIVERGING_SCALE, OVERFLOW_COLOUR, apply_style
+from ui.figures.style import DIVERGING_SCALE, FONT_SIZE, OVERFLOW_COLOUR, PRESENTATION_FONT_SIZE, apply_style
 from ui.notation import Notation
 from ui.weights_table import table_of
 
@@ -43,6 +43,7 @@ def weight_heatmaps(params: rc.Params, notation: Notation, *, edited: set[tuple[
         subplot_titles=[_title(notation, n, tables[n]) for n in ROWS[0] + ROWS[1]],
         horizontal_spacing=0.05, vertical_spacing=0.14)
     scale = _colour_range(params)
+    font_size = PRESENTATION_FONT_SIZE if presentation else FONT_SIZE
     for name, (row, col) in POSITIONS.items():
         table = tables[name]
         show_text = max(table.shape) <= MAX_CELLS_WITH_TEXT
@@ -50,7 +51,7 @@ def weight_heatmaps(params: rc.Params, notation: Notation, *, edited: set[tuple[
             z=table.to_numpy(), x=list(table.columns), y=list(table.index), coloraxis="coloraxis",
             name=notation.html_param(name), xgap=1, ygap=1,
             text=np.vectorize(lambda v: f"{v:.2f}")(table.to_numpy()) if show_text else None,
-            texttemplate="%{text}" if show_text else None,
+            texttemplate="%{text}" if show_text else None, textfont=dict(size=font_size - 1),
             hovertemplate=f"{notation.html_param(name)}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>"),
             row=row, col=col)
         marks = _edit_marks(name, table, edited, notation)
@@ -67,6 +68,7 @@ def weight_heatmaps(params: rc.Params, notation: Notation, *, edited: set[tuple[
     apply_style(fig, height=min(MAX_HEIGHT, 200 + CELL_PX * sum(heights)), presentation=presentation)
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(showgrid=False)
+    fig.update_annotations(font=dict(size=font_size + 2, color="#111111"))   # the subplot titles
     return fig
 
 
