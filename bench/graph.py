@@ -101,9 +101,12 @@ def main() -> None:
     headline = next(r for r in rows if r["case"] == "T=100 H=32")
     verdict = "within" if headline["cpu"] <= BUDGET_MS else "OVER"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    text = (f"## Unrolled graph\n\n`bench/graph.py --rounds {args.rounds}`, best of the rounds, wall clock; "
+    import numpy as np
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    text = (f"## Unrolled graph\n\n`bench/graph.py --rounds {args.rounds}`, best of the rounds; "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
-            f"{load:.1f} during the run. Budget: {BUDGET_MS:.0f} ms at T = 100, H = 32 "
+            f"{load:.1f} during the run, numpy {np.__version__}, OPENBLAS_NUM_THREADS={threads}, "
+            f"{time.strftime('%Y-%m-%d %H:%M')}. Budget: {BUDGET_MS:.0f} ms at T = 100, H = 32 "
             f"(engine + figure): {headline['cpu']:.0f} ms of CPU ({headline['total']:.0f} ms wall), "
             f"{verdict} budget.\n\n{table(rows)}\n")
     print(text)

@@ -399,12 +399,14 @@ def veil_x_end(window: Window, frame: int) -> float:
 
 
 def _veil(window: Window, frame: int) -> dict:
-    left, right = window.x_h0 - 0.6, veil_x_end(window, frame)     # right == left: an empty veil
-    return dict(type="scatter", x=[left, right, right, left, left], y=[-0.55, -0.55, 3.55, 3.55, -0.55])
+    """What a frame changes in the veil: its x corners (right == left: an empty veil)."""
+    left, right = window.x_h0 - 0.6, veil_x_end(window, frame)
+    return dict(type="scatter", x=[left, right, right, left, left])
 
 
 def _veil_trace(window: Window, frame: int) -> dict:
-    return dict(_veil(window, frame), mode="none", fill="toself", fillcolor=VEIL_COLOUR,
+    return dict(_veil(window, frame), y=[-0.55, -0.55, 3.55, 3.55, -0.55], mode="none", fill="toself",
+                fillcolor=VEIL_COLOUR,
                 hoverinfo="skip", showlegend=False, name="not reached yet", meta="veil")
 
 
