@@ -128,6 +128,7 @@ def collect(page, expected: Expected, timeout: float = TIMEOUT_MS) -> Timing:
     page.wait_for_function("() => window.__probe && window.__probe.done", timeout=timeout, polling="raf")
     r = page.evaluate(RESULT_JS)
     marks = [r["changed"][str(i)] for i in expected.charts] + ([r["textAt"]] if expected.text else [])
+    marks = marks or [r["idleAt"]]        # nothing on the page depends on the slider: the rerun's end
     return Timing(first_ms=min(marks), redraw_ms=max(marks), idle_ms=r["idleAt"])
 
 

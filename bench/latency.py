@@ -71,7 +71,7 @@ def table(results: dict[str, list[Timing]], expected: dict) -> str:
         imed, ip95 = stats([t.idle_ms for t in timings])
         what = expected[name]
         marker = (f"{len(what.charts)} chart{'s' if len(what.charts) != 1 else ''}" if what.charts
-                  else "text" if what.text else "rerun")
+                  else "text" if what.text else "rerun end")
         ok = "yes" if med <= TARGET * bare_redraw else "**no**"
         rows.append(f"| {name} | {marker} | {med:.0f} | {p95:.0f} | {med / bare_redraw:.2f} | {imed:.0f} | "
                     f"{ip95:.0f} | {imed / bare_idle:.2f} | {ok} |")

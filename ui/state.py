@@ -29,6 +29,9 @@ WARNED_KEY = "_warned"
 WIDGET_PREFIX = "cfg_"
 SIDEBAR_GROUPS = ("model", "data", "truncation", "app")   # fields rendered by ui/sidebar.py
 CACHE_ENTRIES = 32
+MAX_WARNINGS = 6                 # warnings about one link; the rest are counted in the last one
+# Markdown, GFM autolinks, Streamlit directives (:red[...], :material/...:) and LaTeX ($)
+MARKDOWN_CHARS = frozenset("\\`*_{}[]()<>#+-.!|$~:@&")
 
 
 def widget_key(name: str) -> str:
@@ -99,12 +102,27 @@ def sync_url() -> None:
 
 
 def warn_once(messages: Iterable[str]) -> None:
-    """One st.warning per distinct message in this run (repeats within the run are dropped)."""
+    """One st.warning per distinct message in this run (repeats within the run are dropped).
+
+    Messages quote what a link asked for, and a link can be written by anyone: they are shown
+    as literal text (no links, images, HTML or LaTeX), and a link with many bad values gets
+    MAX_WARNINGS warnings, not one per value.
+    """
     shown = st.session_state.setdefault(WARNED_KEY, set())   # emptied by start_run
-    for message in messages:
-        if message not in shown:
-            shown.add(message)
-            st.warning(message, icon=":material/warning:")
+    fresh = [m for m in dict.fromkeys(messages) if m not in shown]
+    shown.update(fresh)
+    if len(fresh) > MAX_WARNINGS:
+        rest = len(fresh) - (MAX_WARNINGS - 1)
+        fresh = fresh[:MAX_WARNINGS - 1] + [f"... and {rest} more settings were ignored or replaced."]
+    for message in fresh:
+        st.warning(literal_markdown(message), icon=":material/warning:")
+
+
+def literal_markdown(text: str) -> str:
+    """`text` escaped so that st.markdown shows it as typed: every markup character escaped,
+    invisible ones (newlines, zero-width, right-to-left overrides) written as \\uXXXX."""
+    return "".join("\\" + c if c in MARKDOWN_CHARS else c if c.isprintable() else f"\\\\u{ord(c):04x}"
+                   for c in text)
 
 
 # ---- widgets built from the schema -------------------------------------------------------------
