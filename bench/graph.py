@@ -27,6 +27,7 @@ import plotly.io as pio  # noqa: E402
 import rnn_core as rc  # noqa: E402
 from ui.config import DEFAULT, build_params  # noqa: E402
 from ui.figures import graph as fg  # noqa: E402
+from ui.figures import graph_sheet as gs  # noqa: E402
 from ui.figures import graph_flow as gf  # noqa: E402
 from ui.notation import NOTATIONS  # noqa: E402
 from ui.state import make_data  # noqa: E402
@@ -52,7 +53,7 @@ def page_compute(config, source: int, view: fg.GraphView) -> tuple[float, float,
     t1 = time.perf_counter()
     flow = gf.full_flow(result, params) if source == 0 else gf.single_source(result, params, source)
     D, H, O = params.sizes
-    linked = fg.sheet_is_linked(config.T, D, H, O)
+    linked = gs.sheet_is_linked(config.T, D, H, O)
     sums = gf.running_param_grads(flow, result.trace) if linked else gf.full_param_grads(flow, result.trace)
     t2 = time.perf_counter()
     fig = fg.graph_figure(flow, result.trace, result.step_losses, result.loss, sums, NOTATIONS["wxh"], view)

@@ -12,6 +12,7 @@ import streamlit as st
 from ui import export, state
 from ui.config import FIELDS, Config
 from ui.figures import graph as fg
+from ui.figures import graph_sheet as gs
 from ui.figures import graph_details as fd
 from ui.figures import graph_flow as gf
 from ui.notation import NOTATIONS
@@ -37,7 +38,7 @@ def flow_and_sums(key: Config, source: int) -> tuple[gf.Flow, dict]:
     result, params = state.bptt_result(key), state.params(key)
     flow = gf.full_flow(result, params) if source == 0 else gf.single_source(result, params, source)
     D, H, O = params.sizes
-    linked = fg.sheet_is_linked(key.T, D, H, O)
+    linked = gs.sheet_is_linked(key.T, D, H, O)
     sums = gf.running_param_grads(flow, result.trace) if linked else gf.full_param_grads(flow, result.trace)
     return flow, sums
 

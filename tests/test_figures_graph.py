@@ -13,6 +13,7 @@ from ui.derivation import number
 from ui.figures import graph as fg
 from ui.figures import graph_details as fd
 from ui.figures import graph_flow as gf
+from ui.figures import graph_sheet as gs
 from ui.figures import style
 from ui.notation import NOTATIONS
 
@@ -249,7 +250,7 @@ def test_sheet_frames_hold_the_running_sums_at_their_places():
     sums = gf.running_param_grads(flow, r.trace)
     fig, _ = figure(r, p)
     sheet_index = list(fig.data).index(one(fig, "sheet"))
-    offsets = fg.Sheet(2, 4, 3).offsets()
+    offsets = gs.Sheet(2, 4, 3).offsets()
     for j, frame in enumerate(fig.frames):
         z = np.asarray(frame.data[list(frame.traces).index(sheet_index)].z, dtype=float)
         for name, (row, col) in offsets.items():
@@ -261,8 +262,8 @@ def test_sheet_frames_hold_the_running_sums_at_their_places():
 
 
 def test_large_sheets_stay_static_and_say_so():
-    assert fg.sheet_is_linked(100, 3, 32, 3)
-    assert not fg.sheet_is_linked(500, 3, 64, 3)
+    assert gs.sheet_is_linked(100, 3, 32, 3)
+    assert not gs.sheet_is_linked(500, 3, 64, 3)
     p, _, _, r = problem(T=6, H=4)
     flow = gf.full_flow(r, p)
     fig = fg.graph_figure(flow, r.trace, r.step_losses, r.loss, gf.full_param_grads(flow, r.trace), NT)

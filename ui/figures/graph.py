@@ -9,7 +9,7 @@ One figure, so that one slider and one Play button drive everything client-side:
   sizes compare), and the profile ||dL/dh_t|| over all T steps with the window marked;
 - frames: frame j is the backward pass having reached step T - j. A grey veil covers what it
   has not reached (so a frame restyles one small polygon, not every node), and the sheet shows
-  the running sums over t >= T - j when T times its size fits SHEET_BUDGET (otherwise the full
+  the running sums over t >= T - j when T times its size fits graph_sheet.SHEET_BUDGET (otherwise the full
   sums, and the figure says so).
 
 Numbers come from graph_flow (numpy); this module only draws them. Shapes: T steps, D inputs,
@@ -27,6 +27,7 @@ import plotly.graph_objects as go
 import rnn_core as rc
 from ui.figures import style
 from ui.figures.graph_flow import EdgeFlow, Flow, NodeNorms, edge_flow, node_norms
+from ui.figures.graph_sheet import Sheet, sheet_annotations, sheet_trace
 from ui.notation import Notation
 
 Array = np.ndarray
@@ -41,7 +42,6 @@ MIN_EDGE_PX, MAX_EDGE_PX = 1.5, 8.0
 LOSS_EDGE_PX = 2.0                 # L -> L_t carries the scalar w_t: not on the norms' width scale
 WIDTH_LEVELS = 8                   # edge widths are quantised: one trace per width
 SHOWN_ENTRIES = 6                  # vector entries written in hover texts
-SHEET_BUDGET = 300_000             # numbers in all frames of the sheet before it stops animating
 GAP = 1.6                          # distance from h_0 / L to the window when steps are hidden
 
 # paper coordinates of the parts
@@ -92,11 +92,6 @@ class Window:
 def _html_at(notation: Notation, symbol: str, t) -> str:
     """notation.html_at, remembered: the graph asks for the same labels many times."""
     return notation.html_at(symbol, t)
-
-
-def grad_html(notation: Notation, of: str) -> str:
-    """'∂L/∂W<sub>hh</sub>' for a parameter's engine name, in the notation's symbols."""
-    return f"∂{notation.L}/∂{notation.html_param(of)}"
 
 
 # ---- scales -------------------------------------------------------------------------------
@@ -415,87 +410,6 @@ def frame_duration_ms(T: int) -> int:
     return int(np.clip(6000 / T, 60, 500))
 
 
-# ---- the parameter-gradient sheet ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Sheet:
-    """Where each gradient sits on one heatmap: (row, col) offsets of the top-left corner.
-
-        [ dL/dW_xh ] [ dL/dW_hh ] [ dL/db_h ]        rows: hidden unit i
-                     [ dL/dW_hy ] [ dL/db_y ]        rows: output unit k
-    One empty row/column separates the blocks.
-    """
-
-    D: int
-    H: int
-    O: int
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.H + 1 + self.O, self.D + 1 + self.H + 1 + 1
-
-    def offsets(self) -> dict[str, tuple[int, int]]:
-        c_hh, c_b = self.D + 1, self.D + 1 + self.H + 1
-        return {"W_xh": (0, 0), "W_hh": (0, c_hh), "b_h": (0, c_b),
-                "W_hy": (self.H + 1, c_hh), "b_y": (self.H + 1, c_b)}
-
-    def fill(self, grads: dict[str, Array]) -> Array:
-        """grads[name] with a leading frame axis (F, *shape) -> (F, rows, cols) with NaN in the gaps
-        and where a value is inf/nan (overflow: those cells stay empty). float32 keeps the frames
-        lean; float64 when a finite value lies beyond float32's range."""
-        frames = next(iter(grads.values())).shape[0]
-        with np.errstate(all="ignore"):
-            biggest = max(float(np.max(np.abs(g), initial=0.0, where=np.isfinite(g))) for g in grads.values())
-        out = np.full((frames, *self.shape), np.nan, dtype=np.float32 if biggest < 1e38 else np.float64)
-        for name, (r, c) in self.offsets().items():
-            block = grads[name] if grads[name].ndim == 3 else grads[name][:, :, None]
-            out[:, r:r + block.shape[1], c:c + block.shape[2]] = np.where(np.isfinite(block), block, np.nan)
-        return out
-
-    def labels(self, notation: Notation) -> list[list[str]]:
-        """Hover label of every cell, e.g. '∂L/∂W<sub>hh</sub>[2, 5]'."""
-        text = [[""] * self.shape[1] for _ in range(self.shape[0])]
-        sizes = {"W_xh": (self.H, self.D), "W_hh": (self.H, self.H), "b_h": (self.H, 1),
-                 "W_hy": (self.O, self.H), "b_y": (self.O, 1)}
-        for name, (r, c) in self.offsets().items():
-            rows, cols = sizes[name]
-            symbol = grad_html(notation, name)
-            for i in range(rows):
-                for j in range(cols):
-                    text[r + i][c + j] = f"{symbol}[{i}]" if cols == 1 else f"{symbol}[{i}, {j}]"
-        return text
-
-
-def sheet_is_linked(T: int, D: int, H: int, O: int) -> bool:
-    """Whether every frame can carry its running sums (else the sheet shows the full sums)."""
-    rows, cols = Sheet(D, H, O).shape
-    return T * rows * cols <= SHEET_BUDGET
-
-
-def _sheet_trace(values: Array, labels: list | None, limit: float, font: int) -> dict:
-    trace = dict(type="heatmap", z=values, xaxis="x2", yaxis="y2", colorscale=style.DIVERGING_SCALE,
-                 zmin=-limit, zmax=limit, zmid=0.0, name="parameter gradients", meta="sheet", hoverongaps=False,
-                 colorbar=dict(x=SHEET_X[1] + 0.005, y=sum(BOTTOM_Y) / 2, len=BOTTOM_Y[1] - BOTTOM_Y[0],
-                               thickness=12, tickfont=dict(size=font - 2)))
-    if labels is not None:
-        trace.update(customdata=labels, hovertemplate="%{customdata} = %{z:.3g}<extra></extra>")
-    else:
-        trace.update(hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>")
-    return trace
-
-
-def _sheet_annotations(sheet: Sheet, notation: Notation, font: int) -> list[dict]:
-    """Block names above (top row) or below (bottom row) each block, in data coordinates."""
-    sizes = {"W_xh": sheet.D, "W_hh": sheet.H, "b_h": 1, "W_hy": sheet.H, "b_y": 1}
-    notes = []
-    for name, (r, c) in sheet.offsets().items():
-        top = r == 0
-        notes.append(dict(text=grad_html(notation, name), x=c + (sizes[name] - 1) / 2,
-                          y=-0.6 if top else sheet.shape[0] - 0.4, xref="x2", yref="y2",
-                          yanchor="bottom" if top else "top", showarrow=False, font=dict(size=font - 1)))
-    return notes
-
-
 # ---- the profile of ||dL/dh_t|| over all steps ---------------------------------------------
 
 def _profile_traces(norms: NodeNorms, window: Window, notation: Notation) -> list[dict]:
@@ -547,9 +461,7 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
     sheet = Sheet(D, H, O)
     sheet_values = sheet.fill(sums)
     linked = sheet_values.shape[0] == T
-    finite = np.abs(sheet_values[np.isfinite(sheet_values)])
-    limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    labels = sheet.labels(notation) if sheet_values[0].size <= 20_000 else None
+    labels = sheet.labels(notation) if sheet_values[0].size <= 20_000 else None   # else lean hovers
 
     data = [
         *_edge_traces(edges, lo, hi, view.split), _bus_trace(flow, window), _edge_hover_trace(edges),
@@ -557,7 +469,7 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
         *_node_traces(_nodes(flow, norms, trace, step_losses, total_loss, window, notation),
                       lo, hi, size, font),
         _veil_trace(window, T - 1),
-        _sheet_trace(sheet_values[-1], labels, limit, base_font),
+        sheet_trace(sheet_values, labels, font=base_font, colorbar_x=SHEET_X[1] + 0.005, y_domain=BOTTOM_Y),
         *_profile_traces(norms, window, notation),
     ]
     veil_index = next(k for k, d in enumerate(data) if d.get("meta") == "veil")
@@ -572,7 +484,8 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
              f"Backward pass of the single loss term {_html_at(notation, notation.L, flow.source)} alone")
     layout = _merge(_shared_style(title, view.presentation),
                     _layout(window, lo, hi, notation, linked, sheet, base_font))
-    layout["annotations"] += _overflow_annotations(finite.size > 0, bool(np.isfinite(norms.h).any()), base_font)
+    layout["annotations"] += _overflow_annotations(bool(np.isfinite(sheet_values).any()),
+                                                   bool(np.isfinite(norms.h).any()), base_font)
     # One constructor call: plotly validates every frame, and updating the layout piecewise
     # would validate it again each time (the speed budget is 150 ms at T = 100).
     return go.Figure(data=data, layout=layout, frames=frames)
@@ -642,7 +555,7 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
                      y0=BOTTOM_Y[0], y1=BOTTOM_Y[1], fillcolor="rgba(0,114,178,0.08)", line=dict(width=0),
                      layer="below")],
         annotations=[
-            *_sheet_annotations(sheet, notation, font),
+            *sheet_annotations(sheet, notation, font),
             dict(text=("Parameter gradients (10): sums so far" if linked else
                        "Parameter gradients (10): full sums (too large to animate)"),
                  x=SHEET_X[0], y=BOTTOM_Y[1] + 0.03, xref="paper", yref="paper", xanchor="left",
