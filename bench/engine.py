@@ -39,16 +39,19 @@ PEAK_N = 3000              # size of the np.matmul that measures the actual peak
 PAUSE = 0.1                # s between requests: lets the last worker's BLAS threads go to sleep
 CASE_BUDGET = 40.0         # s: fewer rounds (at least 2) for a case whose round takes long
 CHECK_RTOL = {"bptt": 1e-9, "jac": 1e-8}
+# glibc settings that keep freed memory in the process: no fresh pages to fault in and zero on
+# every call (bptt returns ~240 MB of arrays at the largest size). Given to every worker alike.
+KEEP_FREED_MEMORY = {"MALLOC_TRIM_THRESHOLD_": str(4 << 30), "MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
 
 
 class Worker:
     """One worker process, spoken to in JSON lines."""
 
-    def __init__(self, label: str, script: str, *args: str, env: dict | None = None):
+    def __init__(self, label: str, script: str, *args: str, env: dict[str, str]):
         paths = os.pathsep.join([str(ROOT), str(BENCH)])
         self.label = label
-        self.proc = subprocess.Popen([sys.executable, str(BENCH / script), *args], cwd=ROOT,
-                                     env={**os.environ, "PYTHONPATH": paths, **(env or {})},
+        env = {**os.environ, "PYTHONPATH": paths, **env}
+        self.proc = subprocess.Popen([sys.executable, str(BENCH / script), *args], cwd=ROOT, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask(self, **request) -> dict:
@@ -67,12 +70,14 @@ class Worker:
         self.proc.wait(timeout=60)
 
 
-def start_workers(default_threads: bool) -> dict[str, Worker]:
-    workers = {"numpy1": Worker("numpy1", "_numpy_side.py", env={"OPENBLAS_NUM_THREADS": "1"}),
-               "torch1": Worker("torch1", "_torch_side.py", "1")}
+def start_workers(default_threads: bool, env: dict[str, str]) -> dict[str, Worker]:
+    """The one-thread workers (and the default-thread ones); env is given to all of them."""
+    one_thread = {**env, "OPENBLAS_NUM_THREADS": "1"}
+    workers = {"numpy1": Worker("numpy1", "_numpy_side.py", env=one_thread),
+               "torch1": Worker("torch1", "_torch_side.py", "1", env=env)}
     if default_threads:
-        workers["numpyN"] = Worker("numpyN", "_numpy_side.py")
-        workers["torchN"] = Worker("torchN", "_torch_side.py", "default")
+        workers["numpyN"] = Worker("numpyN", "_numpy_side.py", env=env)
+        workers["torchN"] = Worker("torchN", "_torch_side.py", "default", env=env)
     return workers
 
 
@@ -216,11 +221,11 @@ def flop_lines(row: Row, peaks: dict[str, float]) -> list[str]:
     return lines
 
 
-def measure_peaks() -> dict[str, float]:
+def measure_peaks(env: dict[str, str]) -> dict[str, float]:
     """The float64 matmul rate with NumPy's default threads and with one thread."""
     peaks = {}
-    for threads, env in (("default threads", {}), ("1 thread", {"OPENBLAS_NUM_THREADS": "1"})):
-        worker = Worker("peak", "_numpy_side.py", env=env)
+    for threads, extra in (("default threads", {}), ("1 thread", {"OPENBLAS_NUM_THREADS": "1"})):
+        worker = Worker("peak", "_numpy_side.py", env={**env, **extra})
         try:
             peaks[threads] = worker.ask(op="peak", n=PEAK_N, repeats=3)["gflops"]
         finally:
@@ -236,11 +241,15 @@ def main() -> int:
     parser.add_argument("--only", choices=["bptt", "jac"], help="run one kind of case only")
     parser.add_argument("--default-threads", action="store_true",
                         help="also time both libraries with their default thread counts")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="run every worker with glibc keeping freed memory (%s)" %
+                        " ".join(f"{k}={v}" for k, v in KEEP_FREED_MEMORY.items()))
     args = parser.parse_args()
+    env = KEEP_FREED_MEMORY if args.keep_freed_memory else {}
 
     started, load_before = time.time(), os.getloadavg()
-    peaks = measure_peaks()
-    workers = start_workers(args.default_threads)
+    peaks = measure_peaks(env)
+    workers = start_workers(args.default_threads, env)
     rows: list[Row] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -262,7 +271,8 @@ def main() -> int:
     out = [f"{time.strftime('%Y-%m-%d %H:%M')}, {time.time() - started:.0f} s; {os.cpu_count()} cores "
            f"({platform.machine()}); load average (1 min) before/after {load_before[0]:.1f}/"
            f"{os.getloadavg()[0]:.1f}; Python {platform.python_version()}, numpy {np.__version__}, "
-           f"torch {version('torch')}; best call of each contender over the rounds.", ""]
+           f"torch {version('torch')}; best call of each contender over the rounds"
+           f"{'; glibc keeping freed memory' if args.keep_freed_memory else ''}.", ""]
     if bptt_rows:
         out += ["Full BPTT forward + backward (tanh, softmax_ce, reduction 'sum'), one thread each; "
                 "ratio against the faster torch variant:", ""] + bptt_table(bptt_rows) + [""]
