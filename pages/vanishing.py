@@ -138,7 +138,7 @@ rho_measured = float(np.max(np.abs(eigenvalues)))
 # -- the main curve -------------------------------------------------------------------------
 metrics = st.columns(4)
 metrics[0].metric("Fitted per-step factor",
-                  f"×{summary.factor:.3g} · {summary.kind}" if summary.kind != "none" else "no trend",
+                  f"×{summary.factor:.3g} · {summary.kind}" if np.isfinite(summary.factor) else summary.kind,
                   help="r in ‖∂h_T/∂h_k‖ ≈ c·r^(T−k): a least-squares line through the log of the curve")
 metrics[1].metric("Memory horizon (1 %)", vn.horizon_text(summary, T),
                   help="the largest distance T − k at which ‖∂h_T/∂h_k‖ is still at least 1 % of ‖∂h_T/∂h_T‖")
@@ -164,7 +164,7 @@ if powers is not None:
                f"∂h_T/∂h_k = W_hh^(T−k) exactly: the curve *is* the norms of the matrix powers (open circles); "
                f"largest relative difference here {fv.relative_gap(norms, powers):.1e}.",
                icon=":material/check_circle:")
-show_notes(fv.log_notes(norms, "‖∂h_T/∂h_k‖"))
+show_notes(fv.log_notes(norms, "‖∂h_T/∂h_k‖") + fv.log_notes(bound, "the bound")[:1])
 
 # -- sweeps ---------------------------------------------------------------------------------
 st.header("Sweeps: the same seed, one factor changed")

@@ -110,6 +110,10 @@ def test_overflow_and_zeros_are_pinned_to_the_axis_edges():
     assert lo < 0 < np.log10(1e5) < hi
     curve_y = np.asarray(one(fig, "curve").y, dtype=float)
     assert np.isnan(curve_y[[0, 1, 4, 5]]).all() and list(curve_y[[2, 3, 6]]) == [1e5, 10.0, 1.0]
+    bound_top = [t for t in edges if t.name == "bound: overflow (inf/nan)"]
+    assert bound_top == []                                  # this bound is finite everywhere
+    fig = fv.curve_figure(np.array([0.5, 1.0]), np.array([np.inf, 1.0]), nt=NT)
+    assert [list(t.x) for t in traces(fig, "edge") if t.name == "bound: overflow (inf/nan)"] == [[1]]
     notes = fv.log_notes(norms, "the curve")
     assert len(notes) == 2 and "2 value(s)" in notes[0] and "overflowed" in notes[0] and "exactly 0" in notes[1]
     assert fv.log_notes(np.ones(3), "x") == []

@@ -84,6 +84,9 @@ def test_summary_and_horizon_text():
     assert flat.kind == "stable" and vn.horizon_text(flat, 10) == "≥ 9 steps"
     dead = vn.summarise(np.array([0.0, 0.0, 1.0]))
     assert dead.kind == "none" and dead.horizon == 0
+    blown = vn.summarise(np.array([np.nan, np.inf, 1e300, 1.0]))      # overflow is growth, not silence
+    assert (blown.kind, blown.horizon, blown.reaches_start) == ("exploding", 3, True)
+    assert vn.summarise(np.array([np.nan, np.inf, 1.0])).label == "exploding: past the float64 range"
 
 
 def test_sweep_configs_change_one_factor_only():

@@ -128,15 +128,22 @@ class CurveSummary:
 
 
 def summarise(norms: np.ndarray) -> CurveSummary:
-    """The per-step factor, its label and the memory horizon of a curve (W,), entry k-1 at distance W-k."""
+    """The per-step factor, its label and the memory horizon of a curve (W,), entry k-1 at distance W-k.
+
+    Entries that overflowed (inf, or nan from inf - inf in the product) count as above every
+    threshold: the gradient from there grew past the float range, it did not vanish.
+    """
+    overflowed = ~np.isfinite(norms)
     factor = fit_decay_factor(norms)
     if np.isfinite(factor) and factor > 0:
         kind, label = classify_factor(factor)
+    elif overflowed.any():
+        kind, label = "exploding", "exploding: past the float64 range"
     else:
         kind, label = "none", "no trend: too few nonzero points"
-    horizon = memory_horizon(norms, HORIZON_THRESHOLD)
-    with np.errstate(invalid="ignore"):
-        reaches = bool(norms.shape[0] > 1 and norms[0] >= HORIZON_THRESHOLD * norms[-1])
+    grown = np.where(overflowed, np.inf, norms)
+    horizon = memory_horizon(grown, HORIZON_THRESHOLD)
+    reaches = bool(grown.shape[0] > 1 and grown[0] >= HORIZON_THRESHOLD * grown[-1])
     return CurveSummary(factor, kind, label, horizon, reaches)
 
 

@@ -73,7 +73,7 @@ def test_page_controls_redraw(page, app_url):
 @pytest.mark.parametrize("name, query", [
     ("vanishing_default", {}),
     ("vanishing_presentation", {"presentation": "1", "T": "40", "activation": "tanh", "rho": "1.2"}),
-    ("vanishing_overflow", {"activation": "relu", "rho": "5", "T": "500", "H": "32"}),
+    ("vanishing_overflow", {"activation": "relu", "rho": "5", "T": "500", "H": "16"}),
     ("vanishing_identity", {"activation": "identity", "rho": "1.05", "T": "50", "notation": "dlbook"}),
 ])
 def test_views_render_for_screenshots(page, app_url, name, query):

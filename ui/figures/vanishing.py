@@ -159,6 +159,8 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
         line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
         hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"))
     traces += _edge_markers(x, split, lo, hi, colour=DIRECT_COLOUR, name="curve")
+    traces += _edge_markers(x, LogSplit(bound_split.y, np.zeros(T, dtype=bool), bound_split.overflow), lo, hi,
+                            colour=BOUND_COLOUR, name="bound")
     if horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon]):
         traces.append(go.Scatter(
             x=[x[T - 1 - horizon]], y=[split.y[T - 1 - horizon]], mode="markers", meta="horizon",
@@ -428,8 +430,8 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
         yaxis2=dict(domain=[0.0, 0.32], range=[0, 100], title=dict(text="% of units")),
         shapes=[dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=1.0, y1=1.0,
                      line=dict(color=BOUND_COLOUR, width=1.5))],
-        annotations=[dict(text="1: neither grows nor shrinks", xref="x domain", x=0.0, xanchor="left",
-                          yref="y", y=1.0, yanchor="top", showarrow=False)])
+        annotations=[dict(text="1: neither grows nor shrinks", xref="x domain", x=1.0, xanchor="right",
+                          yref="y", y=1.0, yanchor="bottom", showarrow=False, bgcolor="rgba(255,255,255,0.8)")])
     return _figure(traces, layout, presentation=presentation, height=520)
 
 
