@@ -30,6 +30,7 @@ MAX_O = 64
 MAX_SEED = 2**31 - 1
 MAX_RHO = 5.0
 MAX_URL_EDITS_CHARS = 2000   # beyond this the link would be unwieldy: offer a weights file
+MIN_EDIT_CHARS = len("b_h.0=0.0~")
 MAX_TRAIN_STEPS = 2000       # training page: a run stays within seconds at lecture sizes
 MAX_TRAIN_BATCH = 128
 
@@ -362,15 +363,17 @@ def to_query(config: Config) -> dict[str, str]:
     query = {}
     for field in FIELDS:
         value = getattr(config, field.name)
-        if value != field.default:
-            query[field.name] = field.encode(value)
-    if len(query.get("edits", "")) > MAX_URL_EDITS_CHARS:
-        del query["edits"]
+        if value == field.default or (field.kind == "edits" and not link_is_complete(config)):
+            continue
+        query[field.name] = field.encode(value)
     return query
 
 
 def link_is_complete(config: Config) -> bool:
     """False when the weight edits are too long for a URL (the link then needs a weights file)."""
+    # every edit takes at least MIN_EDIT_CHARS ('b_h.0=0.0~'): many edits cannot fit, unencoded
+    if len(config.edits) * MIN_EDIT_CHARS > MAX_URL_EDITS_CHARS + 1:
+        return False
     return len(encode_edits(config.edits)) <= MAX_URL_EDITS_CHARS
 
 
@@ -381,16 +384,22 @@ def build_params(config: Config) -> rc.Params:
     params = rc.init_params(config.D, config.H, config.O, seed=config.seed, init=config.init,
                             spectral_radius=config.rho)
     arrays = params.to_dict()
+    by_name: dict[str, tuple[list[int], list[float]]] = {}
     for name, index, value in config.edits:
-        arrays[name].reshape(-1)[index] = value
+        indices, values = by_name.setdefault(name, ([], []))
+        indices.append(index)
+        values.append(value)
+    for name, (indices, values) in by_name.items():   # one vectorised put per array (uploads edit all)
+        np.put(arrays[name], indices, values)
     return rc.Params(**arrays)
 
 
 def edits_between(base: rc.Params, edited: rc.Params) -> tuple[tuple[str, int, float], ...]:
-    """The sparse edits that turn `base` into `edited` (same shapes)."""
+    """The sparse edits that turn `base` into `edited` (same shapes), in the order `parse`
+    gives them (sorted by name, then index), so equal edits make equal configs."""
     edits = []
-    for name, a in base.items():
-        b = getattr(edited, name)
-        for index in np.flatnonzero(a.reshape(-1) != b.reshape(-1)):
-            edits.append((name, int(index), float(b.reshape(-1)[index])))
+    for name in sorted(rc.PARAM_NAMES):
+        a, b = getattr(base, name).reshape(-1), getattr(edited, name).reshape(-1)
+        indices = np.flatnonzero(a != b)
+        edits.extend(zip([name] * len(indices), indices.tolist(), b[indices].tolist()))
     return tuple(edits)

@@ -38,9 +38,11 @@ def widget_key(name: str) -> str:
     return WIDGET_PREFIX + name
 
 
-def _config_hash(config: Config) -> str:
-    # Config is hashable, but st.cache_data wants a stable digest; the sorted field values are one.
-    return repr(sorted(config.as_dict().items()))
+def _config_hash(config: Config) -> int:
+    # st.cache_data would pickle the Config to hash it; Python's own hash of the frozen fields is
+    # far faster for uploaded weights (tens of thousands of edits) and stable within the server
+    # process, which is all an in-memory cache needs.
+    return hash(config)
 
 
 # ---- the canonical config ----------------------------------------------------------------------

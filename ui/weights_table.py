@@ -6,8 +6,6 @@ one column. Rows and columns are named after the units they connect (h1, x2, o3,
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 
@@ -44,6 +42,7 @@ def array_from_table(table: pd.DataFrame, name: str, notation: Notation) -> np.n
 def editor_key(config: Config, name: str) -> str:
     """The data_editor's key: new whenever the table's content changes, so stale edits never
     replay onto other numbers."""
-    shown = repr([getattr(config, f) for f in MODEL_FIELDS]).encode()
-    return f"weights_{name}_{hashlib.blake2b(shown, digest_size=6).hexdigest()}"
+    # hash() of the fields is stable within the server process, where widget keys live
+    shown = hash(tuple(getattr(config, f) for f in MODEL_FIELDS)) & 0xFFFF_FFFF_FFFF
+    return f"weights_{name}_{shown:012x}"
 

@@ -25,6 +25,7 @@ MAX_CELLS_WITH_TEXT = 12            # write the values in the cells when a matri
 CELL_PX = 34
 MAX_HEIGHT = 900
 EDIT_MARK = "square-open"
+MAX_EDIT_MARKS = 400                # more edits (an uploaded file) would hide the colours: no outlines
 
 
 def weight_heatmaps(params: rc.Params, notation: Notation, *, edited: set[tuple[str, int]] = frozenset(),
@@ -32,7 +33,8 @@ def weight_heatmaps(params: rc.Params, notation: Notation, *, edited: set[tuple[
     """Heatmaps of W_xh (H, D), W_hh (H, H), b_h (H,) on top and W_hy (O, H), b_y (O,) below.
 
     W_hy sits under W_hh and b_y under b_h: both columns run over the hidden units.
-    edited: {(parameter name, flat index in the engine's array)} of the hand-edited entries.
+    edited: {(parameter name, flat index in the engine's array)} of the hand-edited entries,
+    outlined when there are at most MAX_EDIT_MARKS of them.
     """
     tables = {name: table_of(array, name, notation) for name, array in params.items()}
     widths = [max(tables[n].shape[1] for n in column) for column in COLUMNS]
@@ -54,7 +56,7 @@ def weight_heatmaps(params: rc.Params, notation: Notation, *, edited: set[tuple[
             texttemplate="%{text}" if show_text else None, textfont=dict(size=font_size - 1),
             hovertemplate=f"{notation.html_param(name)}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>"),
             row=row, col=col)
-        marks = _edit_marks(name, table, edited, notation)
+        marks = _edit_marks(name, table, edited, notation) if len(edited) <= MAX_EDIT_MARKS else []
         if marks:
             fig.add_trace(go.Scatter(x=[c for _, c in marks], y=[r for r, _ in marks], mode="markers",
                                      marker=dict(symbol=EDIT_MARK, size=_mark_size(max(table.shape)),
