@@ -326,5 +326,9 @@ def test_log_axes_label_powers_of_ten_only():
     assert hi - lo >= fv.MIN_DECADES and lo < np.log10(0.3) and hi > 0
     assert fv.log_axis(lo, hi)["dtick"] == 1
     assert fv.log_axis(-300.0, 10.0)["dtick"] == 39          # ~8 labels over 310 decades
+    lo, hi = fv.log_range(np.array([1e-320, 1.7e308]))       # the float64 range: edge markers stay finite
+    assert np.isfinite(10.0 ** hi) and 10.0 ** lo > 0
+    fig = fv.curve_figure(np.array([np.inf, 1.7e308, 1.0]), np.ones(3), nt=NT)
+    assert np.isfinite([t.y[0] for t in traces(fig, "edge")]).all()
     fig = fv.curve_figure(np.array([0.5, 1.0]), np.array([0.9, 1.0]), nt=NT)
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1

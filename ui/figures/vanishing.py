@@ -29,6 +29,8 @@ HORIZON_SYMBOL = "star"
 ZERO_SYMBOL = "triangle-down"
 OVERFLOW_SYMBOL = "triangle-up"
 MIN_DECADES = 2.2        # a log axis spans at least this many powers of ten, so two are labelled
+LOG10_HUGE = 308.25      # log10 of the largest float64 (1.8e308): an axis (and its edge markers) stops there
+LOG10_TINY = -323.0      # log10 of the smallest positive float64 (a subnormal)
 GREEN = SEQUENCE_COLOURS[2]          # singular values (Okabe-Ito bluish green)
 
 
@@ -70,7 +72,7 @@ def log_range(*curves) -> tuple[float, float]:
         return -1.0, 1.0
     lo, hi = float(np.log10(good.min())), float(np.log10(good.max()))
     pad = max(0.3, 0.06 * (hi - lo), (MIN_DECADES - (hi - lo)) / 2)
-    return lo - pad, hi + pad
+    return max(lo - pad, LOG10_TINY), min(hi + pad, LOG10_HUGE)
 
 
 def log_axis(lo: float, hi: float) -> dict:
