@@ -104,6 +104,11 @@ params = state.params(model)
 T, H = config.T, config.H
 gamma = rc.get_activation(config.activation).gamma
 hT, hk, W = nt.at(nt.h, "T"), nt.at(nt.h, "k"), nt.param("W_hh")
+# inline maths for captions and notes, in the user's notation
+Wm, hTm, atm = f"${W}$", f"${hT}$", f"${nt.at(nt.a, 't')}$"
+jac = rf"$\lVert \partial {hT} / \partial {hk} \rVert$"
+jac_tk = rf"$\lVert \partial {nt.at(nt.h, 't')} / \partial {hk} \rVert$"
+dLdh = rf"$\lVert \partial {nt.L} / \partial {nt.at(nt.h, 't')} \rVert$"
 
 st.title("Vanishing & exploding gradients")
 st.markdown(
@@ -139,13 +144,14 @@ rho_measured = float(np.max(np.abs(eigenvalues)))
 metrics = st.columns(4)
 metrics[0].metric("Fitted per-step factor",
                   f"×{summary.factor:.3g} · {summary.kind}" if np.isfinite(summary.factor) else summary.kind,
-                  help="r in ‖∂h_T/∂h_k‖ ≈ c·r^(T−k): a least-squares line through the log of the curve")
+                  help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve")
 metrics[1].metric("Memory horizon (1 %)", vn.horizon_text(summary, T),
-                  help="the largest distance T − k at which ‖∂h_T/∂h_k‖ is still at least 1 % of ‖∂h_T/∂h_T‖")
-metrics[2].metric("Spectral radius ρ(W_hh)", f"{rho_measured:.3f}",
-                  help="the largest |eigenvalue|: what W_hh does per step in the long run")
+                  help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T")
+metrics[2].metric(f"Spectral radius ρ({Wm})", f"{rho_measured:.3f}",
+                  help=f"the largest |eigenvalue|: what {Wm} does per step in the long run")
 metrics[3].metric("Bound per step γ·σ_max", f"{gamma * sv[0]:.3f}",
-                  help=f"γ = sup |f′| = {gamma:g} for {config.activation}; eq. (11) raises this to the power T − k")
+                  help=f"γ = sup |f′| = {gamma:g} for {config.activation}; eq. (11) raises this to the "
+                       "power T − k")
 
 powers = fv.matrix_power_norms(params.W_hh, T, norm) if config.activation == "identity" else None
 st.plotly_chart(fv.curve_figure(norms, bound, nt=nt, ord=norm, axis=axis, horizon=summary.horizon,
@@ -158,13 +164,14 @@ st.caption(
     f"straight line dropping to the left is a gradient vanishing geometrically, one climbing to the "
     f"left is exploding. The dashed line is the worst case of eq. (11)"
     f"{' (times √H for the Frobenius norm)' if norm == 'fro' else ''}: the curve never crosses above it. "
-    f"The ★ is the memory horizon: from further back, a state moves h_T by less than 1 %.")
+    f"The ★ is the memory horizon: from further back, a state moves {hTm} by less than 1 %.")
 if powers is not None:
-    st.success(f"With the identity activation f′ = 1, so every step's factor is W_hh itself and "
-               f"∂h_T/∂h_k = W_hh^(T−k) exactly: the curve *is* the norms of the matrix powers (open circles); "
+    st.success(f"With the identity activation f′ = 1, so every step's factor is {Wm} itself and "
+               rf"$\partial {hT} / \partial {hk} = {W}^{{T-k}}$ exactly: the curve *is* the norms of the matrix "
+               "powers (open circles); "
                f"largest relative difference here {fv.relative_gap(norms, powers):.1e}.",
                icon=":material/check_circle:")
-show_notes(fv.log_notes(norms, "‖∂h_T/∂h_k‖") + fv.log_notes(bound, "the bound")[:1])
+show_notes(fv.log_notes(norms, jac) + fv.log_notes(bound, "the bound")[:1])
 
 # -- sweeps ---------------------------------------------------------------------------------
 st.header("Sweeps: the same seed, one factor changed")
@@ -196,7 +203,7 @@ with right:
                                         highlight=f"f = {config.activation}", first_step=first,
                                         presentation=config.presentation),
                         key="v_sweep_act", config={"toImageButtonOptions": {"filename": "sweep_activation"}})
-        st.caption("**What to look for:** the same W_hh and inputs with a different f. The identity follows "
+        st.caption(f"**What to look for:** the same {Wm} and inputs with a different f. The identity follows "
                    "the matrix powers; tanh and sigmoid shrink each step by f′ ≤ γ (the sigmoid's γ is ¼, so "
                    "it vanishes fastest); ReLU passes the gradient unchanged through active units and cuts it "
                    "at dead ones.")
@@ -223,7 +230,7 @@ gamma_note = ("For tanh, ReLU and identity γ = 1, so the 1/γ circle is the uni
               else f"For the sigmoid γ = {gamma:g}: σ_max must pass 1/γ = {1 / gamma:g} before the bound even "
                    "allows growth.")
 st.caption(f"**What to look for:** the sidebar's ρ puts the largest eigenvalue on the dotted circle. Eigenvalues "
-           f"inside the unit circle make long products of W_hh shrink; outside, grow. The bound of eq. (11) uses "
+           f"inside the unit circle make long products of {Wm} shrink; outside, grow. The bound of eq. (11) uses "
            f"the largest singular value instead (σ_max ≥ ρ), so it guarantees vanishing only when σ_max < 1/γ "
            f"(dashed line, right). {gamma_note}")
 if config.edits and not np.isclose(rho_measured, config.rho):
@@ -241,22 +248,22 @@ with left:
     st.plotly_chart(fv.pairwise_figure(P, nt=nt, ord=plan.pair_norm, first_step=T - plan.pair_window + 1,
                                        presentation=config.presentation),
                     key="v_pairwise", config={"toImageButtonOptions": {"filename": "pairwise"}})
-    st.caption("**What to look for:** row t, column k is ‖∂h_t/∂h_k‖ in log colour. The diagonal is the identity; "
+    st.caption(f"**What to look for:** row t, column k is {jac_tk} in log colour. The diagonal is the identity; "
                "the colour changing away from it is the gradient vanishing (darker) or exploding (brighter) "
                "over the distance t − k. The bottom row is the curve above.")
     if plan.pair_norm != norm:
         st.info(f"The map uses the Frobenius norm: spectral norms of all {T * (T + 1) // 2} pairs at H = {H} "
                 "would take too long for a slider move.", icon=":material/speed:")
     window_note(plan.pair_window, T, "the map of all pairs")
-    show_notes(fv.log_notes(P[np.tril_indices(plan.pair_window)], "‖∂h_t/∂h_k‖"))
+    show_notes(fv.log_notes(P[np.tril_indices(plan.pair_window)], jac_tk))
 with right:
     st.plotly_chart(fv.dl_dh_figure(result.dL_dh, nt=nt, presentation=config.presentation),
                     key="v_dl_dh", config={"toImageButtonOptions": {"filename": "dL_dh"}})
     truncated = "" if config.truncation == "full" else f", with the sidebar's {config.truncation} truncation"
-    st.caption(f"**What to look for:** ‖∂L/∂h_t‖ from BPTT (eq. (7){truncated}): how much gradient each state "
+    st.caption(f"**What to look for:** {dLdh} from BPTT (eq. (7){truncated}): how much gradient each state "
                "receives from all later losses. Each step gets its own loss's share plus what flows back from "
                "the future; when the factors vanish, early steps receive little more than their own.")
-    show_notes(fv.log_notes(dl_norms, "‖∂L/∂h_t‖"))
+    show_notes(fv.log_notes(dl_norms, dLdh))
 
 # -- why it fades ----------------------------------------------------------------------------
 st.header("Why it fades, step by step")
@@ -267,24 +274,25 @@ st.info(fv.fade_verdict(stats, norms, activation=config.activation, factor=summa
 st.plotly_chart(fv.fade_figure(stats, activation=config.activation, rho=rho_measured, nt=nt,
                                first_step=T - plan.stats_window + 1, presentation=config.presentation),
                 key="v_fade", config={"toImageButtonOptions": {"filename": "step_factors"}})
-st.caption("**What to look for:** each step multiplies by diag(f′(a_t)) W_hh (eq. (8)). Its norm (black) is at most "
-           "‖W_hh‖₂ · max|f′(a_t)|, the most one step can do; over many steps W_hh alone scales by its spectral "
-           "radius ρ (dotted), which can be below 1 even when ‖W_hh‖₂ is above. Where the black line drops below "
+st.caption(f"**What to look for:** each step multiplies by diag(f′({atm})) {Wm} (eq. (8)). Its norm (black) is at "
+           f"most ‖{Wm}‖₂ · max|f′({atm})|, the most one step can do; over many steps {Wm} alone scales by "
+           f"its spectral radius ρ (dotted), which can be below 1 even when ‖{Wm}‖₂ is above. Where the black "
+           "line drops below "
            "the blue ones the activation takes the gradient away: saturated tanh/sigmoid units or dead ReLUs "
            "(the bars).")
 window_note(plan.stats_window, T, "the per-step split")
 if stats.overflow_step is not None:
     st.warning(f"The forward pass overflowed at step {T - plan.stats_window + stats.overflow_step}: from there on "
-               "a_t is not finite and the per-step numbers are unknown.", icon=":material/warning:")
+               f"{atm} is not finite and the per-step numbers are unknown.", icon=":material/warning:")
 st.plotly_chart(fv.derivative_heatmap(derivatives(model), gamma=gamma, nt=nt, presentation=config.presentation),
                 key="v_df", config={"toImageButtonOptions": {"filename": "fprime"}})
-st.caption(f"**What to look for:** f′(a_t) of every hidden unit over time, from 0 (dark: the unit passes no "
+st.caption(f"**What to look for:** f′({atm}) of every hidden unit over time, from 0 (dark: the unit passes no "
            f"gradient back) to γ = {gamma:g} (bright). A dark column is a step where the gradient gets stuck; "
            "a dark row is a unit that is always saturated or dead.")
 
 # -- export ----------------------------------------------------------------------------------
-frame = fv.curves_frame(norms, bound, dl_norms,
-                        [(name, np.concatenate([np.full(first - 1, np.nan), c])) for name, c in radius_curves + act_curves])
+padded = [(name, np.concatenate([np.full(first - 1, np.nan), c])) for name, c in radius_curves + act_curves]
+frame = fv.curves_frame(norms, bound, dl_norms, padded)
 st.download_button("Download the curves (CSV)", frame.to_csv(index=False).encode(), file_name="vanishing_curves.csv",
                    mime="text/csv", icon=":material/download:",
                    help="every curve on this page, one row per step (empty where a sweep's window does not reach); "

@@ -294,7 +294,8 @@ def test_bound_for_the_frobenius_norm_is_scaled_by_sqrt_H():
 
 
 def test_labels_follow_the_notation():
-    assert fv.jacobian_label(NOTATIONS["dlbook"], "T", "k", "2") == "‖∂h<sup>(T)</sup>/∂h<sup>(k)</sup>‖<sub>2</sub>"
+    assert fv.jacobian_label(NOTATIONS["dlbook"], "T", "k", "2") == \
+        "‖∂h<sup>(T)</sup>/∂h<sup>(k)</sup>‖<sub>2</sub>"
     assert fv.jacobian_label(NT, "T", "k", "fro") == "‖∂h<sub>T</sub>/∂h<sub>k</sub>‖<sub>F</sub>"
     p, _ = model(H=3)
     fig = fv.spectrum_figure(np.linalg.eigvals(p.W_hh), singular_values(p.W_hh), gamma=1.0, rho=0.9,

@@ -221,7 +221,7 @@ def test_activation_sweep_and_its_empty_choice():
 def test_identity_activation_says_the_curve_is_the_matrix_powers():
     at = open_page({"activation": "identity", "rho": "1.1", "T": "20"})
     [ok] = at.success
-    assert "W_hh^(T−k) exactly" in ok.value
+    assert r"= W_{hh}^{T-k}$ exactly" in ok.value
     gap = float(ok.value.split("largest relative difference here ")[1].rstrip("."))
     assert gap < 1e-10
     figs = charts(at)
@@ -277,3 +277,12 @@ def test_extreme_settings_give_notes_not_tracebacks(query, expect):
     if expect == "exactly 0":
         bottom = [t for t in traces(figs["v_curve"], "edge") if t["marker"]["symbol"] == "triangle-down"]
         assert list(bottom[0]["x"]) == list(range(1, 10))
+
+
+def test_labels_follow_the_chosen_notation():
+    at = open_page({"notation": "dlbook"})
+    figs = charts(at)
+    assert "h<sup>(T)</sup>" in figs["v_curve"]["layout"]["yaxis"]["title"]["text"]
+    assert any("the same $W$ and inputs" in c.value for c in at.caption)
+    assert any(r"h^{(T)}" in c.value for c in at.caption)
+    assert any(r"h^{(T)}" in el.value for el in at.latex)

@@ -404,7 +404,8 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
     T = stats.factor_norm.shape[0]
     t = np.arange(first_step, first_step + T)
     W = nt.html_param("W_hh")
-    parts = ((np.full(T, stats.W_hh_norm), f"‖{W}‖<sub>2</sub> (weights, one step)", DIRECT_COLOUR, "dash", "weight"),
+    parts = ((np.full(T, stats.W_hh_norm), f"‖{W}‖<sub>2</sub> (weights, one step)", DIRECT_COLOUR, "dash",
+              "weight"),
              (np.full(T, rho), f"ρ({W}) (weights, long run)", DIRECT_COLOUR, "dot", "rho"),
              (stats.fprime_max, "max |f′(a<sub>t</sub>)| (activation)", INDIRECT_COLOUR, "dashdot", "activation"),
              (stats.factor_norm, f"‖diag(f′(a<sub>t</sub>)) {W}‖<sub>2</sub> (step factor)", "#000000", "solid",
@@ -485,7 +486,8 @@ def _trend_sentence(activation: str, factor: float, rho: float, share: float, sl
     """share: mean fraction of saturated (dead) units; slope: mean f'(a_t) over units and steps."""
     if not np.isfinite(factor) or factor <= 0:
         return "The curve has too few nonzero points to read a trend."
-    head = f"The gradient changes by about ×{factor:.3g} per step; the weights alone (ρ = {rho:.3g}) would give ×{rho:.3g}"
+    head = (f"The gradient changes by about ×{factor:.3g} per step; the weights alone (ρ = {rho:.3g}) would "
+            f"give ×{rho:.3g}")
     units = "dead" if activation == "relu" else "saturated"
     if activation == "identity":
         return head + ": f′ = 1, so the weights alone decide; any gap to ρ comes from the curve's finite length."
