@@ -78,7 +78,8 @@ def model_only(config: Config) -> Config:
     return DEFAULT.replace(**{f.name: getattr(config, f.name) for f in FIELDS if f.group in MODEL_GROUPS})
 
 
-def tail(params: rc.Params, xs: np.ndarray, activation: str, window: int) -> tuple[np.ndarray, np.ndarray | None]:
+def tail(params: rc.Params, xs: np.ndarray, activation: str,
+         window: int) -> tuple[np.ndarray, np.ndarray | None]:
     """(xs of the last `window` steps (W, D), the state h_{T-W} (H,) they start from, or None
     for h0 = 0 when the window is the whole sequence)."""
     start = xs.shape[0] - window
@@ -87,7 +88,8 @@ def tail(params: rc.Params, xs: np.ndarray, activation: str, window: int) -> tup
     return xs[start:], rc.forward(params, xs[:start], activation=activation).h[-1]
 
 
-def norm_curve(params: rc.Params, xs: np.ndarray, activation: str, norm: str, window: int | None = None) -> np.ndarray:
+def norm_curve(params: rc.Params, xs: np.ndarray, activation: str, norm: str,
+               window: int | None = None) -> np.ndarray:
     """(W,): ||dh_T/dh_k|| for the last W steps k = T-W+1..T (eq. (8)); W = T by default."""
     xs_w, h0 = tail(params, xs, activation, xs.shape[0] if window is None else window)
     return jacobian_norms_to_last(params, xs_w, activation=activation, h0=h0, ord=ENGINE_ORD[norm])

@@ -24,7 +24,6 @@ from rnn_core.spectral import classify_factor
 from ui.notation import Notation
 
 Array = np.ndarray
-NORM_NAMES = {"2": "spectral", "fro": "Frobenius"}
 HORIZON_SYMBOL = "star"
 ZERO_SYMBOL = "triangle-down"
 OVERFLOW_SYMBOL = "triangle-up"
