@@ -2,23 +2,22 @@
 
 Run: streamlit run app.py
 """
-from pathlib import Path
 
 import streamlit as st
 
 from ui import sidebar, state
 from ui.runtime import limit_blas_threads
 
-ROOT = Path(__file__).parent
-
-# The one table of pages: (file, title, icon). A page whose file does not exist yet is skipped.
+# The one table of pages: (file, title, icon). The folder is views/, not pages/: Streamlit's
+# legacy multipage mode would run a pages/ file alone, without this script, when a shared link
+# to a page is the first visit of a fresh server.
 PAGES = (
-    ("pages/home.py", "Home", ":material/home:"),
-    ("pages/graph.py", "Unrolled graph", ":material/account_tree:"),
-    ("pages/vanishing.py", "Vanishing & exploding", ":material/show_chart:"),
-    ("pages/model.py", "Model & weights", ":material/grid_on:"),
-    ("pages/derivation.py", "Derivation", ":material/functions:"),
-    ("pages/training.py", "Training & truncation", ":material/model_training:"),
+    ("views/home.py", "Home", ":material/home:"),
+    ("views/graph.py", "Unrolled graph", ":material/account_tree:"),
+    ("views/vanishing.py", "Vanishing & exploding", ":material/show_chart:"),
+    ("views/model.py", "Model & weights", ":material/grid_on:"),
+    ("views/derivation.py", "Derivation", ":material/functions:"),
+    ("views/training.py", "Training & truncation", ":material/model_training:"),
 )
 
 PRESENTATION_CSS = """
@@ -35,8 +34,8 @@ def main() -> None:
     st.set_page_config(page_title="BPTT Explorer", page_icon=":material/timeline:", layout="wide")
     limit_blas_threads()
     config = state.start_run()
-    pages = [st.Page(file, title=title, icon=icon, default=(file == "pages/home.py"))
-             for file, title, icon in PAGES if (ROOT / file).exists()]
+    pages = [st.Page(file, title=title, icon=icon, default=(file == "views/home.py"))
+             for file, title, icon in PAGES]
     page = st.navigation(pages)
     if config.presentation:
         st.html(PRESENTATION_CSS)

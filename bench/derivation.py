@@ -1,6 +1,6 @@
 """The derivation page's own compute time: engine + LaTeX + figure, no Streamlit.
 
-Runs what pages/derivation.py runs on a first visit (cold caches) for a few configs and prints
+Runs what views/derivation.py runs on a first visit (cold caches) for a few configs and prints
 the best of several repeats per part, as Markdown rows for bench/RESULTS.md:
 exact BPTT; every stage's LaTeX at step t; the double sum's terms (rnn_core.contributions) and
 their chart; the live gradient check (rnn_core.gradcheck, sampled for big models); and the

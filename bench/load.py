@@ -104,9 +104,7 @@ class Viewer:
 
 
 async def warm_up(browser, url: str) -> None:
-    """The lecturer opens the app before sharing the link. (On a fresh server whose first visit
-    is a deep link to a page, Streamlit runs that page alone, from the pages/ folder, without
-    app.py and its sidebar; once app.py has run in any session, deep links work.)"""
+    """The lecturer opens the app before sharing the link."""
     context = await browser.new_context(viewport=VIEWPORT)
     page = await context.new_page()
     await page.goto(url, timeout=TIMEOUT_MS)

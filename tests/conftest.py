@@ -25,18 +25,3 @@ def make_case(*, T=5, B=None, D=3, H=4, O=3, loss="mse", seed=0, bias=0.1, h0=Fa
 def case():
     return make_case
 
-
-@pytest.fixture(autouse=True)
-def _apptest_runs_the_entry_script(monkeypatch):
-    """AppTest re-detects a `pages/` folder before every run and then executes only the page
-    script (Streamlit's old multipage mode), skipping app.py, its sidebar and its config.
-    The real server stops doing that once st.navigation has been called; make AppTest agree."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original_init = PagesManager.__init__
-
-    def init_without_pages_folder(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init_without_pages_folder)

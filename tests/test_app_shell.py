@@ -62,7 +62,7 @@ def test_presets_are_valid_configs():
 
 def test_model_page_renders_equations_heatmaps_and_tables():
     at = run_app({"activation": "relu", "notation": "dlbook"})
-    at.switch_page("pages/model.py").run()
+    at.switch_page("views/model.py").run()
     assert_clean(at)
     assert at.title[0].value == "Model & weights"
     latex = " ".join(e.value for e in at.latex)
@@ -103,7 +103,7 @@ def test_a_sidebar_change_reaches_the_config_and_the_url():
 
 def test_a_weight_edit_via_session_state_reaches_the_config_and_the_url():
     at = run_app()
-    at.switch_page("pages/model.py").run()
+    at.switch_page("views/model.py").run()
     at.session_state[editor_key(config_of(at), "W_hh")] = {
         "edited_rows": {0: {"h2": 0.5}}, "added_rows": [], "deleted_rows": []}
     at.run()
@@ -115,7 +115,7 @@ def test_a_weight_edit_via_session_state_reaches_the_config_and_the_url():
 
 def test_edits_in_row_notation_land_on_the_transposed_entry():
     at = run_app({"notation": "row"})
-    at.switch_page("pages/model.py").run()
+    at.switch_page("views/model.py").run()
     # the row notation's W_x is W_xh transposed: its cell [x1, h2] is W_xh[h2, x1], flat index D
     at.session_state[editor_key(config_of(at), "W_xh")] = {
         "edited_rows": {0: {"h2": -2.0}}, "added_rows": [], "deleted_rows": []}
@@ -125,7 +125,7 @@ def test_edits_in_row_notation_land_on_the_transposed_entry():
 
 def test_reset_removes_the_edits():
     at = run_app({"edits": "W_hh.1=0.5~b_y.0=2.0"})
-    at.switch_page("pages/model.py").run()
+    at.switch_page("views/model.py").run()
     at.button[0].click().run()
     assert at.button[0].label == "Reset to the initialiser"
     assert config_of(at).edits == () and "edits" not in at.query_params
@@ -134,8 +134,8 @@ def test_reset_removes_the_edits():
 def test_settings_survive_page_switches():
     at = run_app({"T": "21", "activation": "relu"})
     at.slider(key="cfg_H").set_value(4).run()
-    at.switch_page("pages/model.py").run()
-    at.switch_page("pages/home.py").run()
+    at.switch_page("views/model.py").run()
+    at.switch_page("views/home.py").run()
     assert_clean(at)
     config = config_of(at)
     assert (config.T, config.H, config.activation) == (21, 4, "relu")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("compiled_once")
 
 EXTREME = {"rho": repr(MAX_RHO), "activation": "relu", "T": str(MAX_T), "H": "64"}
 # pages that draw the current model's gradients, and so owe a note when they overflow
-GRADIENT_PAGES = ("pages/graph.py", "pages/vanishing.py", "pages/derivation.py")
+GRADIENT_PAGES = ("views/graph.py", "views/vanishing.py", "views/derivation.py")
 CLAIM = re.compile(r"overflowed|values overflow", re.IGNORECASE)   # a statement that something overflowed
 
 
@@ -77,7 +77,7 @@ def test_every_preset_at_the_extremes_renders_with_honest_overflow_notes(case, p
     query = CASES[case]
     at = AppTest.from_file(APP, default_timeout=300)
     at.query_params.update(query)
-    if page != "pages/home.py":
+    if page != "views/home.py":
         at.switch_page(page)
     at.run()
     assert not at.exception, [e.message for e in at.exception]

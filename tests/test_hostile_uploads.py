@@ -253,7 +253,7 @@ def upload(at: AppTest, key: str, filename: str, data: bytes) -> AppTest:
 def test_model_page_keeps_weights_and_config_through_every_bad_weights_file():
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"H": "5", "edits": "W_hh.0=0.25~b_y.1=-2.0", "rho": "1.1", "notation": "dlbook"})
-    at.switch_page("pages/model.py").run()
+    at.switch_page("views/model.py").run()
     before = at.session_state[CONFIG_KEY]
     assert before.edits and not at.exception
     bad = WEIGHTS_CASES + [("oversized", "big.npz", bytes(MAX_FILE_BYTES + 1), ["at most"])]
@@ -273,7 +273,7 @@ def test_model_page_keeps_weights_and_config_through_every_bad_weights_file():
 def test_training_page_keeps_the_accepted_text_through_every_bad_text_file():
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"tr_text": "upload", "tr_lr": "0.05"})
-    at.switch_page("pages/training.py").run()
+    at.switch_page("views/training.py").run()
     upload(at, "tr_upload", "fox.txt", GOOD_TEXT)
     accepted = at.session_state["tr_accepted_text"]
     config = at.session_state[CONFIG_KEY]

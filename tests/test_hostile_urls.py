@@ -260,7 +260,7 @@ def run_page(page: str, query: dict[str, str]) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in query.items():
         at.query_params[key] = value
-    if page != "pages/home.py":
+    if page != "views/home.py":
         at.switch_page(page)
     return at.run()
 

@@ -19,7 +19,7 @@ from ui.presets import PRESETS
 from ui.state import make_data
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/derivation.py"
+PAGE = "views/derivation.py"
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from ui.presets import PRESETS
 from ui.state import make_data
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/graph.py"
+PAGE = "views/graph.py"
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from ui.presets import PRESETS
 from ui.training_run import TrainSpec, run_training
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/training.py"
+PAGE = "views/training.py"
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from ui.presets import PRESETS
 from ui.state import make_data
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/vanishing.py"
+PAGE = "views/vanishing.py"
 CHARTS = ("v_curve", "v_sweep_rho", "v_sweep_act", "v_spectrum", "v_pairwise", "v_dl_dh", "v_fade", "v_df")
 
 

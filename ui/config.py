@@ -167,7 +167,7 @@ FIELDS: tuple[Field, ...] = (
           options=("full", "k_step", "chunked", "randomized"), group="truncation"),
     Field("trunc_k", "int", 5, "Truncation k", 1, MAX_T, group="truncation"),
     Field("trunc_p", "float", 0.5, "Randomized: keep probability p", 0.05, 1.0, group="truncation"),
-    # training page (pages/training.py): task, SGD and clipping; drawn on the page, not the sidebar
+    # training page (views/training.py): task, SGD and clipping; drawn on the page, not the sidebar
     Field("tr_task", "choice", "char_lm", "Training task",
           options=("char_lm", "pos_tagging", "sine", "adding", "copy"), group="training"),
     Field("tr_text", "choice", "builtin", "Text", options=("builtin", "upload"), group="training",
@@ -185,7 +185,7 @@ FIELDS: tuple[Field, ...] = (
           group="training"),
     Field("tr_compare", "choice", "all", "Compare the gradient of", options=("all", "W_hh"),
           group="training", help="all five parameters, or W_hh alone (truncation never changes dL/dW_hy, dL/db_y)"),
-    # vanishing & exploding page (pages/vanishing.py)
+    # vanishing & exploding page (views/vanishing.py)
     Field("v_norm", "choice", "2", "Matrix norm", options=("2", "fro"), group="view",
           help="2: spectral norm (largest singular value), the one the bound of eq. (11) holds for; "
                "fro: Frobenius norm"),
@@ -195,7 +195,7 @@ FIELDS: tuple[Field, ...] = (
           group="view"),
     Field("v_acts", "choices", ("tanh", "relu", "identity"), "Activations to compare",
           options=tuple(rc.ACTIVATIONS), group="view"),
-    # derivation page (pages/derivation.py): the stage of the walk, the step t, the update's eta
+    # derivation page (views/derivation.py): the stage of the walk, the step t, the update's eta
     Field("d_stage", "choice", "forward", "Stage", options=DERIVATION_STAGES, group="view"),
     Field("d_step", "int", 5, "Step t", 1, MAX_T, group="view",
           help="the time step whose numbers fill the equations (at most T)"),
@@ -203,7 +203,7 @@ FIELDS: tuple[Field, ...] = (
           help="the step size of the update (12) shown on this page"),
     Field("d_all", "bool", False, "Show every stage", group="view",
           help="the whole derivation at once instead of one stage at a time"),
-    # unrolled graph page (pages/graph.py): the window of steps, the step in detail, what to draw
+    # unrolled graph page (views/graph.py): the window of steps, the step in detail, what to draw
     Field("g_step", "int", 1, "Step t in detail", 1, MAX_T, group="view",
           help="the step whose numbers and eq. (7) are shown below the graph (at most T)"),
     Field("g_start", "int", 1, "First step in view", 1, MAX_T, group="view",

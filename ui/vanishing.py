@@ -1,6 +1,6 @@
 """The vanishing & exploding page's computations, without Streamlit.
 
-pages/vanishing.py wraps these in st.cache_data; bench/vanishing.py times them as they are, so
+views/vanishing.py wraps these in st.cache_data; bench/vanishing.py times them as they are, so
 the benchmark measures exactly the page's work. Every number comes from rnn_core; this module
 only decides what to ask for and at what cost.
 

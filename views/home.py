@@ -13,15 +13,15 @@ PRESENTATION_PRESETS_PER_ROW = 3     # larger text needs wider buttons
 
 # What each page shows, in the order of the navigation (pages not written yet are left out).
 PAGE_SUMMARIES = (
-    ("pages/graph.py", "The network unrolled over time, coloured by gradient size; play the gradient "
+    ("views/graph.py", "The network unrolled over time, coloured by gradient size; play the gradient "
                        "flowing back from step T to step 1."),
-    ("pages/vanishing.py", r"How $\lVert\partial h_T/\partial h_k\rVert$ shrinks or grows with the "
+    ("views/vanishing.py", r"How $\lVert\partial h_T/\partial h_k\rVert$ shrinks or grows with the "
                            r"distance $T - k$, the eigenvalues of $W_{hh}$ and the bound that explains it."),
-    ("pages/model.py", "The equations of the current model, its five weight matrices as heatmaps and "
+    ("views/model.py", "The equations of the current model, its five weight matrices as heatmaps and "
                        "tables you can edit, upload and download."),
-    ("pages/derivation.py", "Every equation of BPTT in your textbook's notation with the live numbers at "
+    ("views/derivation.py", "Every equation of BPTT in your textbook's notation with the live numbers at "
                             "a step you pick, checked against finite differences."),
-    ("pages/training.py", "Train on small built-in tasks; compare full, truncated and randomized BPTT "
+    ("views/training.py", "Train on small built-in tasks; compare full, truncated and randomized BPTT "
                           "and gradient clipping."),
 )
 
