@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 import rnn_core as rc
 from tests.e2e.conftest import (TIMEOUT_MS, VIEWPORT, assert_no_exception, nav_to, open_page, plotly_figures,
@@ -71,13 +71,20 @@ def press_slider(page, label: str, key: str, times: int = 1) -> None:
 
 def edit_first_weight(page, value: str) -> tuple[str, int, float]:
     """Type `value` into the first cell of the W_xh table; return the edit the URL then holds."""
+    wait_idle(page)
     grid = page.get_by_test_id("stDataFrame").first
-    grid.scroll_into_view_if_needed()
-    box = grid.bounding_box()
-    # glide's canvas: a 35 px header row, then rows of 35 px; the row labels take < 100 px
-    page.mouse.click(box["x"] + 130, box["y"] + 35 + 17)
-    page.keyboard.press("Enter")                             # open the cell's editor
     editor = page.locator("#portal input, #portal textarea").first
+    for _ in range(5):       # a rerun may remount the grid under the click: try again
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        # glide's canvas: a 35 px header row, then rows of 35 px; the row labels take < 100 px
+        page.mouse.click(box["x"] + 130, box["y"] + 35 + 17)
+        page.keyboard.press("Enter")                         # open the cell's editor
+        try:
+            editor.wait_for(timeout=5000)
+            break
+        except PlaywrightTimeout:
+            continue
     editor.fill(value)
     editor.press("Enter")
     wait_for_query(page, "edits")
