@@ -6,7 +6,7 @@ import pytest
 
 import rnn_core as rc
 from fd import assert_close, numerical_gradient
-from conftest import make_case
+from cases import make_case
 
 ACTS = sorted(rc.ACTIVATIONS)
 LOSSES = sorted(rc.LOSSES)

@@ -7,7 +7,7 @@ import pytest
 
 import rnn_core as rc
 from rnn_core.contributions import MAX_PIECE_ENTRIES, contribution_pieces, contributions
-from conftest import make_case
+from cases import make_case
 from fd import assert_close, numerical_gradient
 
 PARAMS = ("W_hh", "W_xh", "b_h")

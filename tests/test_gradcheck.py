@@ -9,7 +9,7 @@ import pytest
 
 import rnn_core as rc
 from rnn_core.gradcheck import gradcheck, relative_error
-from conftest import make_case
+from cases import make_case
 from fd import numerical_gradient
 
 gradcheck_module = importlib.import_module("rnn_core.gradcheck")

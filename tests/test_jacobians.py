@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import rnn_core as rc
 from rnn_core import jacobians as jac
-from conftest import make_case
+from cases import make_case
 from fd import assert_close, numerical_gradient
 
 ACTS = sorted(rc.ACTIVATIONS)

@@ -4,7 +4,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import rnn_core as rc
 from rnn_core.contributions import contribution_pieces
-from conftest import make_case
+from cases import make_case
 
 SETTINGS = settings(max_examples=30, deadline=None)
 ACTS = sorted(rc.ACTIVATIONS)

@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 import rnn_core as rc
 from rnn_core import spectral as sp
-from conftest import make_case
+from cases import make_case
 
 
 def geometric_curve(factor, T, c=2.0):

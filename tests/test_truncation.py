@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import rnn_core as rc
-from conftest import make_case
+from cases import make_case
 from fd import assert_close, numerical_gradient
 
 RESULT_ARRAYS = ("dL_do", "dL_dh", "dL_dh_direct", "dL_dh_indirect", "dL_da", "dL_dh0", "step_losses")

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from conftest import assert_no_exception, open_page, plotly_figures, screenshot, wait_idle
+from tests.e2e.conftest import assert_no_exception, open_page, plotly_figures, screenshot, wait_idle
 from ui import derivation as dv
 from ui.notation import NOTATIONS
 

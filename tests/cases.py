@@ -1,5 +1,6 @@
+"""Small random models and data for the engine tests (a module of its own, not conftest.py:
+tests/e2e has a conftest.py too, and `from conftest import` would find whichever came first)."""
 import numpy as np
-import pytest
 
 import rnn_core as rc
 
@@ -19,9 +20,3 @@ def make_case(*, T=5, B=None, D=3, H=4, O=3, loss="mse", seed=0, bias=0.1, h0=Fa
         ys = rng.standard_normal(lead + (O,))
     h = 0.5 * rng.standard_normal(lead[1:] + (H,)) if h0 else None
     return p, xs, ys, h
-
-
-@pytest.fixture
-def case():
-    return make_case
-
