@@ -82,13 +82,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--pages", nargs="*", default=list(PAGES))
-    parser.add_argument("--blas-threads", default=None,
-                        help="OPENBLAS_NUM_THREADS for the app's server (default: unset)")
     args = parser.parse_args()
-    env = {"OPENBLAS_NUM_THREADS": args.blas_threads} if args.blas_threads else {}
     started = time.time()
-    with streamlit_server("app.py", env=env, name="latency-app") as (url, _), \
-            streamlit_server("bench/bare_app.py", env=env, name="latency-bare") as (bare_url, _), \
+    with streamlit_server("app.py", name="latency-app") as (url, _), \
+            streamlit_server("bench/bare_app.py", name="latency-bare") as (bare_url, _), \
             sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         tabs = {BARE: open_tab(browser, bare_url, None)}
@@ -115,7 +112,7 @@ def main() -> None:
         {name: [t.__dict__ for t in timings] for name, timings in results.items()}, indent=1))
     load = os.getloadavg()[0]
     print(f"{args.changes} changes per page, load average {load:.1f} on {os.cpu_count()} cores, "
-          f"{time.time() - started:.0f} s; OPENBLAS_NUM_THREADS={args.blas_threads or 'unset'}\n")
+          f"{time.time() - started:.0f} s\n")
     print(table(results, expected))
 
 

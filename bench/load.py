@@ -1,9 +1,11 @@
 """Many viewers: a lecture hall opening one share link, each student moving their own sliders.
 
-    .venv/bin/python bench/load.py [--viewers 10] [--rounds 8] [--blas unset 1] [--configs 100]
+    .venv/bin/python bench/load.py [--viewers 10] [--rounds 8] [--blas app default] [--configs 100]
 
-Phase 1, per BLAS setting (a fresh `streamlit run app.py` on loopback for each, with
-OPENBLAS_NUM_THREADS unset = NumPy's default, or set): N browser contexts open the same share
+Phase 1, per BLAS setting (a fresh `streamlit run app.py` on loopback for each): "app" is the
+app as shipped (ui/runtime.py limits BLAS to one thread with threadpoolctl); "default" keeps
+OpenBLAS's own thread count (bench/_blas_default/sitecustomize.py turns the limit into a no-op),
+to measure what the limit buys. N browser contexts open the same share
 link to the Vanishing & exploding page. Each first gives itself its own T (context i presses
 ArrowRight i times on the T slider), then, round after round and all at once, moves its
 spectral radius (even contexts up, odd ones down). Every change is timed in the browser
@@ -45,6 +47,7 @@ START_T, START_RHO, RHO_STEP = 20, 0.9, 0.05
 MEMORY_QUERY = "T=100&H=64"
 VIEWPORT = {"width": 1400, "height": 900}
 RSS_EVERY = 0.5                       # s between memory samples
+BLAS_ENV = {"app": {}, "default": {"PYTHONPATH": str(Path(__file__).resolve().parent / "_blas_default")}}
 
 
 # ---- one viewer ---------------------------------------------------------------------------------
@@ -154,7 +157,7 @@ async def sample_rss(pid: int, samples: list[tuple[float, float]], stop: asyncio
 # ---- the two phases ---------------------------------------------------------------------------------
 
 async def viewers_phase(pw, blas: str, n: int, rounds: int) -> dict:
-    env = {} if blas == "unset" else {"OPENBLAS_NUM_THREADS": blas}
+    env = BLAS_ENV[blas]
     with streamlit_server("app.py", env=env, name=f"load-blas-{blas}") as (url, pid):
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         samples: list[tuple[float, float]] = []
@@ -217,13 +220,14 @@ async def memory_phase(pw, configs: int) -> dict:
 # ---- report ---------------------------------------------------------------------------------------
 
 def viewers_table(runs: list[dict]) -> str:
-    rows = ["| OPENBLAS_NUM_THREADS | viewers x changes | redraw p50 ms | p95 ms | idle p50 ms | p95 ms | "
+    rows = ["| BLAS threads | viewers x changes | redraw p50 ms | p95 ms | idle p50 ms | p95 ms | "
             "server RSS start -> max MB | own state in every check | load avg |",
             "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: |"]
     for r in runs:
         rss = [m for _, m in r["rss"]]
         own = "yes" if not r["problems"] else f"**no** ({len(r['problems'])} mismatches)"
-        rows.append(f"| {r['blas']} | {r['viewers']} x {r['rounds']} | {np.median(r['redraw_ms']):.0f} | "
+        threads = "1 (app: threadpoolctl)" if r["blas"] == "app" else "OpenBLAS default (2)"
+        rows.append(f"| {threads} | {r['viewers']} x {r['rounds']} | {np.median(r['redraw_ms']):.0f} | "
                     f"{np.percentile(r['redraw_ms'], 95):.0f} | {np.median(r['idle_ms']):.0f} | "
                     f"{np.percentile(r['idle_ms'], 95):.0f} | {rss[0]:.0f} -> {max(rss):.0f} | "
                     f"{own} | {r['load']:.1f} |")
@@ -259,8 +263,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--viewers", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--blas", nargs="+", default=["unset", "1"],
-                        help="OPENBLAS_NUM_THREADS per run ('unset' = NumPy's default)")
+    parser.add_argument("--blas", nargs="+", default=["app", "default"], choices=list(BLAS_ENV),
+                        help="app: as shipped (one BLAS thread); default: OpenBLAS's own thread count")
     parser.add_argument("--configs", type=int, default=100, help="distinct configs of the memory walk (0: skip)")
     asyncio.run(main_async(parser.parse_args()))
 

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 import rnn_core as rc
 from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, TASK_MIN_T, edits_fit, parse, task_fixes, to_query
-from ui.state import CONFIG_KEY, MAX_WARNINGS
+from ui.state import CONFIG_KEY, MAX_WARNINGS, WORD_JOINER
 from apptest_helpers import APP, compiled_once, page_files  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.usefixtures("compiled_once")
@@ -285,7 +285,8 @@ def test_every_page_survives_a_hostile_link_with_a_warning(name, page):
                      or "fixes" in w or "needs" in w]
     assert 1 <= len(link_warnings) <= MAX_WARNINGS
     for text in link_warnings:          # quoted values are shown literally: no link, HTML or LaTeX
-        assert text.isprintable(), text
+        assert text.replace(WORD_JOINER, "").isprintable(), text
+        assert "://" not in text and "www." not in text.lower() and "@" not in text.replace("@" + WORD_JOINER, "")
         for mark in "[]()<>$*:":
             assert all(text[i - 1] == "\\" for i, c in enumerate(text) if c == mark and i > 0), (mark, text)
     assert parse(dict(at.query_params)) == (config, [])          # the URL now holds what is used

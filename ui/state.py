@@ -32,6 +32,7 @@ CACHE_ENTRIES = 32
 MAX_WARNINGS = 6                 # warnings about one link; the rest are counted in the last one
 # Markdown, GFM autolinks, Streamlit directives (:red[...], :material/...:) and LaTeX ($)
 MARKDOWN_CHARS = frozenset("\\`*_{}[]()<>#+-.!|$~:@&")
+WORD_JOINER = "\u2060"          # invisible; breaks a URL so that it is not made a link
 
 
 def widget_key(name: str) -> str:
@@ -122,9 +123,14 @@ def warn_once(messages: Iterable[str]) -> None:
 
 def literal_markdown(text: str) -> str:
     """`text` escaped so that st.markdown shows it as typed: every markup character escaped,
-    invisible ones (newlines, zero-width, right-to-left overrides) written as \\uXXXX."""
-    return "".join("\\" + c if c in MARKDOWN_CHARS else c if c.isprintable() else f"\\\\u{ord(c):04x}"
-                   for c in text)
+    invisible ones (newlines, zero-width, right-to-left overrides) written as \\uXXXX, and
+    a word joiner after ':', '@' and the first w of 'www.' (GFM makes URLs links even when escaped)."""
+    out = []
+    for i, c in enumerate(text):
+        out.append("\\" + c if c in MARKDOWN_CHARS else c if c.isprintable() else f"\\\\u{ord(c):04x}")
+        if c in ":@" or text[i:i + 4].lower() == "www.":
+            out.append(WORD_JOINER)
+    return "".join(out)
 
 
 # ---- widgets built from the schema -------------------------------------------------------------
