@@ -25,6 +25,29 @@ class Activation:
     latex: str  # the function as the app prints it, e.g. r"\tanh"
 
 
+# Below this many entries np.tanh is faster than _tanh's six ufunc calls (measured crossover ~700).
+_TANH_EXPM1_MIN_SIZE = 1024
+
+
+def _tanh(a: Array) -> Array:
+    """tanh(a), within 2 ulp of np.tanh; about 1.5x faster on arrays of 1024+ entries.
+
+    Why: where the CPU lacks AVX-512, NumPy's float64 tanh is a scalar libm call (~35 ns an entry
+    on the benchmark machine, a quarter of a large BPTT call); expm1 costs ~20 ns. With
+    u = expm1(-2|a|) in [-1, 0], |tanh a| = -u / (u + 2) without cancellation for small |a|.
+    Capping |a| at 20 (tanh(20) rounds to 1) keeps -2|a| finite; copysign restores the sign and
+    keeps -0.0, nan and +-1 at +-inf as np.tanh does.
+    """
+    if np.size(a) < _TANH_EXPM1_MIN_SIZE:
+        return np.tanh(a)
+    u = np.minimum(np.abs(a), 20.0)
+    u *= -2.0
+    with np.errstate(under="ignore"):   # a subnormal a gives a subnormal tanh, as in np.tanh
+        np.expm1(u, out=u)
+    minus_abs_tanh = u / (u + 2.0)
+    return np.copysign(minus_abs_tanh, a, out=minus_abs_tanh)
+
+
 def _sigmoid(a: Array) -> Array:
     # exp of a non-positive number never overflows: pick the stable branch per sign.
     e = np.exp(-np.abs(a))
@@ -34,7 +57,7 @@ def _sigmoid(a: Array) -> Array:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", np.tanh, lambda a, h: 1.0 - h * h, 1.0, r"\tanh"),
+        Activation("tanh", _tanh, lambda a, h: 1.0 - h * h, 1.0, r"\tanh"),
         # ReLU'(0) = 0 by convention (DESIGN.md).
         Activation("relu", lambda a: np.maximum(a, 0.0), lambda a, h: (a > 0).astype(a.dtype), 1.0,
                    r"\mathrm{ReLU}"),
