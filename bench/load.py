@@ -9,7 +9,7 @@ to measure what the limit buys. N browser contexts open the same share
 link to the Vanishing & exploding page. Each first gives itself its own T (context i presses
 ArrowRight i times on the T slider), then, round after round and all at once, moves its
 spectral radius (even contexts up, odd ones down). Every change is timed in the browser
-(bench/_probe.py) from the key press to every chart that depends on it redrawn. After every
+(bench/_probe.py) from the key press to the last chart redrawn, and to the app idle again. After every
 round each context must still show its own state: its URL, its sliders and the measured
 spectral radius of its W_hh (a metric computed from the cached parameters) all match what
 that context set, which cached results or module globals leaking between sessions would break.
@@ -38,7 +38,7 @@ import numpy as np
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _probe import PROBE_JS, RESULT_JS, TIMEOUT_MS, Expected  # noqa: E402
+from _probe import PROBE_JS, QUIET_MS, RESULT_JS, TIMEOUT_MS, Timing  # noqa: E402
 from _serve import CHROMIUM, CHROMIUM_ARGS, IDLE, LOGS, rss_mb, streamlit_server  # noqa: E402
 
 PAGE_PATH = "vanishing"
@@ -70,21 +70,15 @@ class Viewer:
         await self.page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
         await self.page.get_by_test_id("stStatusWidget").wait_for(state="detached", timeout=TIMEOUT_MS)
 
-    async def press(self, label: str, key: str, expected: Expected | None) -> dict | None:
-        """One key press on a slider; its redraw timing if `expected` is given."""
+    async def press(self, label: str, key: str, *, record: bool = True) -> Timing:
+        """One key press on a slider, timed until its redraw is complete."""
         await self.idle()
-        await self.page.evaluate(PROBE_JS, expected.js() if expected else None)
+        await self.page.evaluate(PROBE_JS, QUIET_MS)
         await self.slider(label).press(key)
-        if expected is None:
-            await self.page.wait_for_timeout(400)
-            await self.idle()
-            await self.page.evaluate(RESULT_JS)
-            return None
         await self.page.wait_for_function("() => window.__probe.done", timeout=TIMEOUT_MS, polling="raf")
-        r = await self.page.evaluate(RESULT_JS)
-        marks = [r["changed"][str(i)] for i in expected.charts] or [r["idleAt"]]
-        timing = {"redraw_ms": max(marks), "idle_ms": r["idleAt"]}
-        self.timings.append(timing)
+        timing = Timing.of(await self.page.evaluate(RESULT_JS))
+        if record:
+            self.timings.append({"redraw_ms": timing.redraw_ms, "idle_ms": timing.idle_ms, "charts": timing.charts})
         return timing
 
     async def shown_state(self) -> dict:
@@ -126,23 +120,6 @@ async def open_viewer(browser, url: str, index: int) -> Viewer:
     return viewer
 
 
-async def calibrate(viewer: Viewer) -> Expected:
-    """Which charts a spectral-radius step redraws (compared before/after, everything settled)."""
-    await viewer.idle()
-    await viewer.page.evaluate(PROBE_JS, None)
-    before = await viewer.page.evaluate("() => window.__probe.snapshot()")
-    await viewer.slider("Spectral radius").press("ArrowRight")
-    viewer.rho_steps += 1
-    await viewer.page.wait_for_timeout(500)
-    await viewer.idle()
-    await viewer.page.wait_for_timeout(1500)
-    await viewer.idle()
-    after = await viewer.page.evaluate("() => window.__probe.snapshot()")
-    await viewer.page.evaluate(RESULT_JS)
-    n = min(len(before["sigs"]), len(after["sigs"]))
-    return Expected(tuple(i for i in range(n) if before["sigs"][i] != after["sigs"][i]), text=False)
-
-
 # ---- server memory ----------------------------------------------------------------------------------
 
 async def sample_rss(pid: int, samples: list[tuple[float, float]], stop: asyncio.Event, t0: float) -> None:
@@ -166,20 +143,16 @@ async def viewers_phase(pw, blas: str, n: int, rounds: int) -> dict:
         try:
             await warm_up(browser, url)
             share = f"{url}/{PAGE_PATH}?{SHARE_QUERY}"
-            viewers = list(await asyncio.gather(*(open_viewer(browser, share, i) for i in range(n))))
-            expected = await calibrate(viewers[0])
-            for v in viewers[1:]:           # the same first step for everyone, so all start alike
-                await v.press("Spectral radius", "ArrowRight", None)
-                v.rho_steps += 1
+            viewers = [await open_viewer(browser, share, i) for i in range(n)]    # students arrive one by one
             for v in viewers:               # each its own T: 20, 21, ..., 20 + n - 1
                 for _ in range(v.index):
-                    await v.press("Sequence length", "ArrowRight", None)
+                    await v.press("Sequence length", "ArrowRight", record=False)
                     v.T += 1
             problems: list[str] = []
             for round_ in range(rounds):
                 async def step(v: Viewer) -> None:
                     up = v.index % 2 == 0
-                    await v.press("Spectral radius", "ArrowRight" if up else "ArrowLeft", expected)
+                    await v.press("Spectral radius", "ArrowRight" if up else "ArrowLeft")
                     v.rho_steps += 1 if up else -1
                 await asyncio.gather(*(step(v) for v in viewers))
                 for v in viewers:
@@ -192,7 +165,7 @@ async def viewers_phase(pw, blas: str, n: int, rounds: int) -> dict:
             await sampler
             await browser.close()
     redraws = [t["redraw_ms"] for v in viewers for t in v.timings]
-    return {"blas": blas, "viewers": n, "rounds": rounds, "charts": list(expected.charts),
+    return {"blas": blas, "viewers": n, "rounds": rounds,
             "redraw_ms": redraws, "idle_ms": [t["idle_ms"] for v in viewers for t in v.timings],
             "rss": samples, "problems": problems, "load": os.getloadavg()[0]}
 
@@ -208,7 +181,7 @@ async def memory_phase(pw, configs: int) -> dict:
             await viewer.idle()
             series = [(0, rss_mb(pid))]
             for i in range(1, configs + 1):
-                await viewer.press("Spectral radius", "ArrowRight", None)
+                await viewer.press("Spectral radius", "ArrowRight", record=False)
                 series.append((i, rss_mb(pid)))
                 if i % 10 == 0:
                     print(f"memory: {i} configs, RSS {series[-1][1]:.0f} MB", file=sys.stderr)
