@@ -8,6 +8,7 @@ its buttons with that reason instead of failing.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import copy
 import io
 
@@ -68,7 +69,10 @@ def _render_png(figures: list[go.Figure], width: int, height: int) -> list[bytes
         async with kaleido.Kaleido(n=1) as k:
             return [await k.calc_fig(f, opts=dict(format="png", width=width, height=height)) for f in figures]
 
-    return asyncio.run(render())
+    # asyncio.run refuses to start inside a thread whose event loop is already running (a host
+    # app, a notebook, Playwright's sync API in the tests): give it a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, render()).result()
 
 
 def frame_png(fig: go.Figure, name: str, *, width: int = IMAGE_WIDTH, height: int = IMAGE_HEIGHT) -> bytes:
