@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._arrays import empty_arrays
 from ._checks import check_h0, check_mask, check_xs, check_ys, first_nonfinite_step, step_weights
 from .activations import Activation, get_activation
 from .forward import Trace, first_overflow_step, run_forward
@@ -62,21 +63,21 @@ class BPTTResult:
 
 
 def backward_through_time(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
-                          trunc: Truncation) -> tuple[Array, Array, Array, Array]:
+                          trunc: Truncation, out: tuple[Array, Array, Array]) -> Array:
     """Eqs. (7) and (10) backward from T to 1 on a batch.
 
-    direct (T, B, H): W_hy^T dL/do_t. Returns dL_dh (T, B, H), its indirect part (T, B, H)
-    (dL_dh = direct + indirect), dL_da (T, B, H) = delta_t and dL_dh0 (B, H).
+    direct (T, B, H): W_hy^T dL/do_t. Writes into out = (dL_dh, indirect, dL_da), each (T, B, H):
+    dL/dh_t, its indirect part (dL_dh = direct + indirect) and delta_t; returns dL_dh0 (B, H).
     Each step works on (B, H) slices only, so its temporaries stay small and in cache.
     """
     T, B, H = direct.shape
+    dL_dh, indirect, dL_da = out
     window = trunc.window(T)
     if window is not None:
-        return _backward_k_step(W_hh, direct, A, Hs, act, window)
+        return _backward_k_step(W_hh, direct, A, Hs, act, window, out)
     r = trunc.step_factors(T)
-    dL_dh = np.empty_like(direct)
-    indirect = np.empty_like(direct)
-    dL_da = np.empty_like(direct)
+    # Fortran order: with it BLAS multiplies (B, H) by (H, H) ~20% faster at B = 32, H = 128.
+    W_hh = np.asfortranarray(W_hh)
     dL_dh0 = np.empty((B, H))
     indirect[T - 1] = 0.0                                  # the indirect part is 0 at t = T
     for t in range(T - 1, -1, -1):
@@ -84,33 +85,33 @@ def backward_through_time(W_hh: Array, direct: Array, A: Array, Hs: Array, act: 
         np.add(direct[t], indirect[t], out=dL_dh[t])       # eq. (7): dL/dh_t = direct + indirect
         fprime = act.df(A[t], Hs[t])                       # back through eq. (2): f'(a_t)
         np.multiply(dL_dh[t], fprime, out=dL_da[t])        # eq. (10): delta_t = f'(a_t) * dL/dh_t
-        np.matmul(dL_da[t], W_hh, out=into_prev)           # back through eq. (1): W_hh^T delta_t
+        np.dot(dL_da[t], W_hh, out=into_prev)              # back through eq. (1): W_hh^T delta_t
         if r is not None:
             into_prev *= r[t]                              # detached or randomly truncated step
-    return dL_dh, indirect, dL_da, dL_dh0
+    return dL_dh0
 
 
 def _backward_k_step(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
-                     k: int) -> tuple[Array, Array, Array, Array]:
+                     k: int, out: tuple[Array, Array, Array]) -> Array:
     """Eq. (7) where each loss term reaches back through k states only.
 
     `inflight[j]` holds the gradient that loss term t + j sends into h_t (j = 0 .. k-1); at each
     step the oldest is dropped, so all k sources move back together in one matmul.
     """
     T, B, H = direct.shape
-    indirect = np.empty_like(direct)
-    dL_da = np.empty_like(direct)
+    dL_dh, indirect, dL_da = out
     inflight = np.zeros((k, B, H))
     arriving = np.zeros((k, B, H))
     for t in range(T - 1, -1, -1):
         inflight[1:] = arriving[:-1]                       # sources t+1 .. t+k-1, one step older
         inflight[0] = direct[t]                            # source t enters at its own state
-        indirect[t] = inflight[1:].sum(axis=0)
+        inflight[1:].sum(axis=0, out=indirect[t])
         per_source_da = inflight * act.df(A[t], Hs[t])
-        dL_da[t] = per_source_da.sum(axis=0)
+        per_source_da.sum(axis=0, out=dL_da[t])
         arriving = per_source_da @ W_hh                    # each source's gradient at h_{t-1}
+    np.add(direct, indirect, out=dL_dh)
     # into h0 arrive the sources t = 1 .. k: exactly those whose window reaches h_1.
-    return direct + indirect, indirect, dL_da, arriving.sum(axis=0)
+    return arriving.sum(axis=0)
 
 
 def parameter_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, dL_do: Array) -> Params:
@@ -150,15 +151,16 @@ def bptt(params: Params, xs, ys, *, activation: str, loss: str, reduction: str =
     Y = check_ys(ys, T, B, O, batched, out.integer_targets)
     w = step_weights(check_mask(mask, T), reduction)
     trunc = parse_truncation(truncation, T)
+    A, Hs, direct, dL_dh, indirect, dL_da, O_, dL_do = empty_arrays(*[(T, B, H)] * 6, *[(T, B, O)] * 2)
     with np.errstate(all="ignore"):
-        A, Hs, O_ = run_forward(params, X, H0, act)
-        per_term = out.value(O_, Y)                                     # (T, B), eq. (4)
+        run_forward(params, X, H0, act, out=(A, Hs, O_))
+        per_term = out.value_and_grad(O_, Y, out=dL_do)                 # (T, B) eq. (4); dL_t/do_t
         step_losses = per_term.mean(axis=1)
         total = float(np.sum(np.where(w > 0, w * step_losses, 0.0)))    # eq. (5)
-        dL_do = out.grad(O_, Y) * (w / B)[:, None, None]                # eq. (6)
+        dL_do *= (w / B)[:, None, None]                                 # eq. (6)
         dL_do[w == 0] = 0.0                                             # masked terms send nothing
-        direct = dL_do @ params.W_hy                                    # eq. (7), direct part
-        dL_dh, indirect, dL_da, dL_dh0 = backward_through_time(params.W_hh, direct, A, Hs, act, trunc)
+        np.matmul(dL_do, params.W_hy, out=direct)                       # eq. (7), direct part
+        dL_dh0 = backward_through_time(params.W_hh, direct, A, Hs, act, trunc, out=(dL_dh, indirect, dL_da))
         grads = parameter_gradients(X, H0, Hs, dL_da, dL_do)            # eq. (10)
         overflow = first_overflow_step(A, Hs, O_)
         grad_overflow = first_nonfinite_step(dL_dh, from_end=True)

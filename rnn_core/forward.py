@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._arrays import empty_arrays
 from ._checks import check_h0, check_xs, first_nonfinite_step
 from .activations import Activation, get_activation
 from .params import Params, validate_params
@@ -45,23 +46,28 @@ class Trace:
         return self.h.ndim == 3
 
 
-def run_forward(params: Params, X: Array, H0: Array, act: Activation) -> tuple[Array, Array, Array]:
-    """Eqs. (1)-(3) on a batch: X (T, B, D), H0 (B, H) -> A (T, B, H), Hs (T, B, H), O (T, B, O)."""
+def run_forward(params: Params, X: Array, H0: Array, act: Activation,
+                out: tuple[Array, Array, Array] | None = None) -> tuple[Array, Array, Array]:
+    """Eqs. (1)-(3) on a batch: X (T, B, D), H0 (B, H) -> A (T, B, H), Hs (T, B, H), O (T, B, O).
+
+    out: optional C-contiguous arrays of those shapes to write A, Hs and O into.
+    """
     T, B, D = X.shape
-    H = H0.shape[1]
+    H, O_size = H0.shape[1], params.W_hy.shape[0]
+    A, Hs, O = out if out is not None else empty_arrays((T, B, H), (T, B, H), (T, B, O_size))
     # eq. (1), the input part for all steps at once: one BLAS call instead of T.
-    A = (X.reshape(T * B, D) @ params.W_xh.T).reshape(T, B, H)
+    np.matmul(X.reshape(T * B, D), params.W_xh.T, out=A.reshape(T * B, H))
     A += params.b_h
-    Hs = np.empty_like(A)
-    W_hh_T = params.W_hh.T
+    W_hh_T = params.W_hh.T          # a Fortran-order view: BLAS's fast layout for this product
     recurrent = np.empty((B, H))    # W_hh h_{t-1}, rewritten in place every step
     h = H0
     for t in range(T):
-        np.matmul(h, W_hh_T, out=recurrent)
+        np.dot(h, W_hh_T, out=recurrent)   # np.dot: less call overhead than matmul on small arrays
         A[t] += recurrent           # eq. (1), the recurrent part
         h = Hs[t] = act.f(A[t])     # eq. (2)
-    O = Hs.reshape(T * B, H) @ params.W_hy.T + params.b_y  # eq. (3) for all steps at once
-    return A, Hs, O.reshape(T, B, -1)
+    np.matmul(Hs.reshape(T * B, H), params.W_hy.T, out=O.reshape(T * B, O_size))
+    O += params.b_y                 # eq. (3) for all steps at once
+    return A, Hs, O
 
 
 def first_overflow_step(A: Array, Hs: Array, O: Array) -> int | None:

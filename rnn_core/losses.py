@@ -25,6 +25,8 @@ class Loss:
     name: str
     value: Callable[[Array, Array], Array]   # (..., O), y -> (...)
     grad: Callable[[Array, Array], Array]    # (..., O), y -> (..., O)
+    # (o, y, out) -> value; writes grad into out (..., O): one pass, no large temporaries
+    value_and_grad: Callable[[Array, Array, Array], Array]
     predict: Callable[[Array], Array]        # o -> y_hat (probabilities or values)
     integer_targets: bool
     latex: str                               # L_t as the app prints it
@@ -54,6 +56,31 @@ def _softmax_ce_grad(o: Array, y: Array) -> Array:
     return g
 
 
+def _softmax_ce_value_and_grad(o: Array, y: Array, out: Array) -> Array:
+    """logsumexp(o) - o[y] and softmax(o) - onehot(y), from one shift and one exp."""
+    np.subtract(o, o.max(axis=-1, keepdims=True), out=out)
+    picked = _take_class(out, y)
+    np.exp(out, out=out)
+    total = out.sum(axis=-1, keepdims=True)
+    out /= total
+    np.put_along_axis(out, y[..., None], _take_class(out, y)[..., None] - 1.0, axis=-1)
+    return np.log(total[..., 0]) - picked
+
+
+def _mse_value_and_grad(o: Array, y: Array, out: Array) -> Array:
+    np.subtract(o, y, out=out)
+    return 0.5 * (out * out).sum(axis=-1)
+
+
+def _sigmoid_bce_value(o: Array, y: Array) -> Array:
+    return (_softplus(o) - y * o).sum(axis=-1)
+
+
+def _sigmoid_bce_value_and_grad(o: Array, y: Array, out: Array) -> Array:
+    np.subtract(_sigmoid(o), y, out=out)
+    return _sigmoid_bce_value(o, y)
+
+
 def _softplus(o: Array) -> Array:
     return np.maximum(o, 0.0) + np.log1p(np.exp(-np.abs(o)))
 
@@ -61,12 +88,12 @@ def _softplus(o: Array) -> Array:
 LOSSES: dict[str, Loss] = {
     l.name: l
     for l in (
-        Loss("softmax_ce", _softmax_ce_value, _softmax_ce_grad, _softmax, True,
+        Loss("softmax_ce", _softmax_ce_value, _softmax_ce_grad, _softmax_ce_value_and_grad, _softmax, True,
              r"L_t = -\log \hat y_{t,y_t},\ \hat y_t = \mathrm{softmax}(o_t)"),
         Loss("mse", lambda o, y: 0.5 * ((o - y) ** 2).sum(axis=-1), lambda o, y: o - y,
-             lambda o: o.copy(), False, r"L_t = \tfrac12 \lVert o_t - y_t \rVert^2"),
-        Loss("sigmoid_bce", lambda o, y: (_softplus(o) - y * o).sum(axis=-1),
-             lambda o, y: _sigmoid(o) - y, _sigmoid, False,
+             _mse_value_and_grad, lambda o: o.copy(), False, r"L_t = \tfrac12 \lVert o_t - y_t \rVert^2"),
+        Loss("sigmoid_bce", _sigmoid_bce_value, lambda o, y: _sigmoid(o) - y,
+             _sigmoid_bce_value_and_grad, _sigmoid, False,
              r"L_t = -\sum_j y_{tj}\log \hat y_{tj} + (1-y_{tj})\log(1-\hat y_{tj}),\ \hat y_t = \sigma(o_t)"),
     )
 }
