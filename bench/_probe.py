@@ -7,6 +7,7 @@ rerun was seen (the script ran, or something changed), the app is idle, and noth
 for QUIET_MS; then:
 - redraw_ms: when the last chart got new data (the text, if no chart changed; the rerun's end,
   if nothing on the page depends on the slider);
+- first_ms: when the first chart got new data (on every page the chart at the top, in view);
 - idle_ms: when the app was idle for good with everything drawn (at least redraw_ms);
 - charts: how many charts got new data.
 No list of expected charts is needed: a chart that does not depend on the value (e.g. a sweep
@@ -89,15 +90,16 @@ class Timing:
     idle_ms: float      # the app idle again for good
     charts: int         # how many charts got new data
     marker: str         # what redraw_ms measures: "charts", "text" or "rerun end"
+    first_ms: float     # the first chart with new data (as redraw_ms where no chart changed)
 
     @staticmethod
     def of(result: dict) -> "Timing":
         chart_times = list(result["chartAt"].values())
         if chart_times:
-            return Timing(max(chart_times), result["idleAt"], len(chart_times), "charts")
+            return Timing(max(chart_times), result["idleAt"], len(chart_times), "charts", min(chart_times))
         if result["textAt"] is not None:
-            return Timing(result["textAt"], result["idleAt"], 0, "text")
-        return Timing(result["idleAt"], result["idleAt"], 0, "rerun end")
+            return Timing(result["textAt"], result["idleAt"], 0, "text", result["textAt"])
+        return Timing(result["idleAt"], result["idleAt"], 0, "rerun end", result["idleAt"])
 
 
 def arm(page) -> None:

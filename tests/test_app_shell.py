@@ -70,6 +70,10 @@ def test_model_page_renders_equations_heatmaps_and_tables():
     charts = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
     assert len(charts) == 1 and len([t for t in charts[0]["data"] if t["type"] == "heatmap"]) == 5
     assert [t.label for t in at.tabs] == ["W_xh", "W_hh", "b_h", "W_hy", "b_y"]
+    assert len(at.dataframe) == 1 and at.dataframe[0].value.shape == (8, 3)     # only the open tab: W_xh
+    at.session_state["m_editor_tab"] = "b_h"
+    at.run()
+    assert len(at.dataframe) == 1 and at.dataframe[0].value.shape == (8, 1)
 
 
 def test_url_params_reach_the_config_and_the_widgets():
@@ -104,6 +108,8 @@ def test_a_sidebar_change_reaches_the_config_and_the_url():
 def test_a_weight_edit_via_session_state_reaches_the_config_and_the_url():
     at = run_app()
     at.switch_page("views/model.py").run()
+    at.session_state["m_editor_tab"] = "W_hh"           # only the open tab's table is drawn
+    at.run()
     at.session_state[editor_key(config_of(at), "W_hh")] = {
         "edited_rows": {0: {"h2": 0.5}}, "added_rows": [], "deleted_rows": []}
     at.run()

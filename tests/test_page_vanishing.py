@@ -111,8 +111,9 @@ def fresh_caches():
 
 
 def open_page(query: dict | None = None) -> AppTest:
+    """The page with every section drawn, unless the query picks one."""
     at = AppTest.from_file(APP, default_timeout=180)
-    for key, value in (query or {}).items():
+    for key, value in {"v_section": "all", **(query or {})}.items():
         at.query_params[key] = str(value)
     at.run()
     at.switch_page(PAGE).run()
@@ -155,6 +156,29 @@ def assert_drawn(y, values):
     shown = np.isfinite(values) & (values > 0)
     np.testing.assert_array_equal(y[shown], values[shown])
     assert np.isnan(y[~shown]).all()
+
+
+SECTION_CHARTS = {"sweeps": {"v_sweep_rho", "v_sweep_act"}, "spectrum": {"v_spectrum"},
+                  "pairs": {"v_pairwise", "v_dl_dh"}, "steps": {"v_fade", "v_df"}}
+
+
+@pytest.mark.parametrize("section", sorted(SECTION_CHARTS))
+def test_only_the_chosen_section_is_drawn_and_it_is_in_the_link(section):
+    at = open_page({"v_section": section})
+    assert set(charts(at)) == {"v_curve"} | SECTION_CHARTS[section]
+    # the link holds the section unless it is the default one
+    assert dict(at.query_params).get("v_section") == (None if section == "sweeps" else section)
+    assert at.get("download_button")                      # the CSV still holds every curve
+
+
+def test_section_control_switches_and_keeps_the_sidebar_settings():
+    at = open_page({"v_section": "sweeps", "rho": "1.3"})
+    at.segmented_control(key="cfg_v_section").set_value("steps").run()
+    assert set(charts(at)) == {"v_curve", "v_fade", "v_df"} and not at.exception
+    assert at.session_state["_config"].v_section == "steps" and at.session_state["_config"].rho == 1.3
+    assert dict(at.query_params)["v_section"] == "steps"
+    at.segmented_control(key="cfg_v_section").set_value(None).run()     # deselected: the section stays
+    assert set(charts(at)) == {"v_curve", "v_fade", "v_df"} and not at.exception
 
 
 def assert_page_complete(at: AppTest, config) -> dict[str, dict]:

@@ -195,6 +195,9 @@ FIELDS: tuple[Field, ...] = (
           group="view"),
     Field("v_acts", "choices", ("tanh", "relu", "identity"), "Activations to compare",
           options=tuple(rc.ACTIVATIONS), group="view"),
+    Field("v_section", "choice", "sweeps", "Section",
+          options=("sweeps", "spectrum", "pairs", "steps", "all"), group="view",
+          help="the part of the page below the main curve; 'all' shows every part at once"),
     # derivation page (views/derivation.py): the stage of the walk, the step t, the update's eta
     Field("d_stage", "choice", "forward", "Stage", options=DERIVATION_STAGES, group="view"),
     Field("d_step", "int", 5, "Step t", 1, MAX_T, group="view",

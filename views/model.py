@@ -13,6 +13,7 @@ from ui.weights_table import array_from_table, editor_key, table_of
 
 UPLOAD_KEY = "weights_upload"
 UPLOAD_RESULT = "_weights_upload_result"     # (file_id, ok, message) of the last processed file
+EDITOR_TAB_KEY = "m_editor_tab"                 # the weight table in view (a session setting)
 FORWARD_EQUATIONS = ("1", "2", "3", "y_hat", "4", "5")
 LONG_TABLE_ROWS = 16                         # taller tables scroll
 
@@ -130,10 +131,13 @@ if config.edits:
 
 st.subheader("Edit the weights")
 st.caption("Type a new value into a cell and press Enter: the heatmaps and every page follow.")
-tabs = st.tabs([name for name in rc.PARAM_NAMES])
+# Lazy tabs: only the open tab's table is built and sent, so a sidebar change redraws one
+# table, not five (each data editor costs the browser a redraw).
+tabs = st.tabs([name for name in rc.PARAM_NAMES], key=EDITOR_TAB_KEY, on_change="rerun")
 for tab, name in zip(tabs, rc.PARAM_NAMES):
-    with tab:
-        weight_editor(name, params, base, n)
+    if tab.open:
+        with tab:
+            weight_editor(name, params, base, n)
 
 with st.container(horizontal=True):
     st.button("Reset to the initialiser", on_click=reset_weights, disabled=not config.edits,

@@ -6,6 +6,8 @@ Reads the config, asks rnn_core (through ui.vanishing, cached here on a Config) 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
@@ -16,11 +18,13 @@ from ui import state
 from ui import vanishing as vn
 from ui.config import FIELD_BY_NAME, Config, parse
 from ui.figures import vanishing as fv
-from ui.notation import NOTATIONS
+from ui.notation import NOTATIONS, Notation
 
 NORM_LABELS = {"2": "spectral ‖·‖₂", "fro": "Frobenius ‖·‖_F"}
 AXIS_LABELS = {"k": "step k", "distance": "distance T − k"}
 ACTIVATION_LABELS = {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"}
+SECTION_LABELS = {"sweeps": "Sweeps", "spectrum": "Spectrum", "pairs": "All pairs and ∂L/∂h", "steps": "Why it fades",
+                  "all": "Everything"}
 # Radii offered in the sweep's multiselect; any other value in range can be typed in.
 RADIUS_CHOICES = (0.25, 0.5, 0.75, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0)
 RADII_KEY = "v_radii_pick"
@@ -97,203 +101,271 @@ def window_note(window: int, T: int, what: str) -> None:
 
 # ---- the page ----------------------------------------------------------------------------
 
-config = state.config()
-nt = NOTATIONS[config.notation]
-model = vn.model_only(config)
-params = state.params(model)
-T, H = config.T, config.H
-gamma = rc.get_activation(config.activation).gamma
-hT, hk, W = nt.at(nt.h, "T"), nt.at(nt.h, "k"), nt.param("W_hh")
-# inline maths for captions and notes, in the user's notation
-Wm, hTm, atm = f"${W}$", f"${hT}$", f"${nt.at(nt.a, 't')}$"
-jac = rf"$\lVert \partial {hT} / \partial {hk} \rVert$"
-jac_tk = rf"$\lVert \partial {nt.at(nt.h, 't')} / \partial {hk} \rVert$"
-dLdh = rf"$\lVert \partial {nt.L} / \partial {nt.at(nt.h, 't')} \rVert$"
+@dataclass(frozen=True)
+class Page:
+    """What every section of one run shares: the config, the model and the main curve."""
 
-st.title("Vanishing & exploding gradients")
-st.markdown(
-    "How much does an early state still move the last one? Backpropagation through time multiplies one "
-    "factor per step: if those factors are below 1 the product fades geometrically (**vanishing**), "
-    "above 1 it blows up (**exploding**).")
-st.latex(rf"(8)\quad \frac{{\partial {hT}}}{{\partial {hk}}} = \prod_{{t=k+1}}^{{T}} "
-         rf"\operatorname{{diag}}\big(f'({nt.at(nt.a, 't')})\big)\, {W}"
-         rf"\qquad\qquad (11)\quad \Big\lVert \frac{{\partial {hT}}}{{\partial {hk}}} \Big\rVert_2 "
-         rf"\le \big(\gamma\, \sigma_{{\max}}({W})\big)^{{T-k}}")
+    config: Config
+    model: Config                  # the config without view settings: the caches' key
+    params: rc.Params
+    nt: Notation
+    plan: vn.Plan
+    axis: str
+    norms: np.ndarray              # ||dh_T/dh_k|| (T,) in plan.norm
+    summary: vn.CurveSummary
+    eigenvalues: np.ndarray
+    singular: np.ndarray
+    gamma: float
 
-controls = st.columns([1.3, 1.3, 3])
-with controls[0]:
-    requested = state.view_widget("v_norm", widget="radio", horizontal=True, format_func=NORM_LABELS.get)
-with controls[1]:
-    axis = state.view_widget("v_axis", widget="radio", horizontal=True, format_func=AXIS_LABELS.get)
-radius_configs, act_configs = vn.sweep_configs(config)
-plan = vn.plan(requested, T, H, len(radius_configs) + len(act_configs))
-norm = plan.norm
-if norm != requested:
-    controls[2].info(f"At T = {T}, H = {H} the spectral norms of every curve would take too long for a slider "
-                     "move: the page uses the Frobenius norm (its bound carries an extra √H).",
-                     icon=":material/speed:")
+    @property
+    def rho(self) -> float:
+        return float(np.max(np.abs(self.eigenvalues)))
 
-with st.spinner("Multiplying Jacobians…"):
-    norms = norm_curve(model, norm)
-    eigenvalues, sv = spectrum(model)
-bound = fv.bound_for_norm(jacobian_bound(params, config.activation, T), norm, H=H)
-summary = vn.summarise(norms)
-rho_measured = float(np.max(np.abs(eigenvalues)))
+    def math(self, name: str) -> str:
+        """Inline maths for captions and notes, in the user's notation."""
+        nt, hT, hk = self.nt, self.nt.at(self.nt.h, "T"), self.nt.at(self.nt.h, "k")
+        return {"W": f"${nt.param('W_hh')}$", "hT": f"${hT}$", "a_t": f"${nt.at(nt.a, 't')}$",
+                "jac": rf"$\lVert \partial {hT} / \partial {hk} \rVert$",
+                "jac_tk": rf"$\lVert \partial {nt.at(nt.h, 't')} / \partial {hk} \rVert$",
+                "dLdh": rf"$\lVert \partial {nt.L} / \partial {nt.at(nt.h, 't')} \rVert$"}[name]
 
-# -- the main curve -------------------------------------------------------------------------
-metrics = st.columns(4)
-metrics[0].metric("Fitted per-step factor",
-                  f"×{summary.factor:.3g} · {summary.kind}" if np.isfinite(summary.factor) else summary.kind,
-                  help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve")
-metrics[1].metric("Memory horizon (1 %)", vn.horizon_text(summary, T),
-                  help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T")
-metrics[2].metric(f"Spectral radius ρ({Wm})", f"{rho_measured:.3f}",
-                  help=f"the largest |eigenvalue|: what {Wm} does per step in the long run")
-metrics[3].metric("Bound per step γ·σ_max", f"{gamma * sv[0]:.3f}",
-                  help=f"γ = sup |f′| = {gamma:g} for {config.activation}; eq. (11) raises this to the "
-                       "power T − k")
 
-powers = fv.matrix_power_norms(params.W_hh, T, norm) if config.activation == "identity" else None
-st.plotly_chart(fv.curve_figure(norms, bound, nt=nt, ord=norm, axis=axis, horizon=summary.horizon,
-                                factor_label=summary.label, matrix_powers=powers,
-                                presentation=config.presentation),
-                key="v_curve", config={"toImageButtonOptions": {"filename": "dhT_dhk"}})
-st.caption(
-    f"**What to look for:** read the blue curve from the right (k = T, where it is ‖I‖) to the left, "
-    f"going back in time. On this log axis its slope is the per-step factor ({summary.label}): a "
-    f"straight line dropping to the left is a gradient vanishing geometrically, one climbing to the "
-    f"left is exploding. The dashed line is the worst case of eq. (11)"
-    f"{' (times √H for the Frobenius norm)' if norm == 'fro' else ''}: the curve never crosses above it. "
-    f"The ★ is the memory horizon: from further back, a state moves {hTm} by less than 1 %.")
-if powers is not None:
-    st.success(f"With the identity activation f′ = 1, so every step's factor is {Wm} itself and "
-               rf"$\partial {hT} / \partial {hk} = {W}^{{T-k}}$ exactly: the curve *is* the norms of the matrix "
-               "powers (open circles); "
-               f"largest relative difference here {fv.relative_gap(norms, powers):.1e}.",
-               icon=":material/check_circle:")
-show_notes(fv.log_notes(norms, jac) + fv.log_notes(bound, "the bound")[:1])
+def introduction(nt: Notation) -> None:
+    hT, hk, W = nt.at(nt.h, "T"), nt.at(nt.h, "k"), nt.param("W_hh")
+    st.title("Vanishing & exploding gradients")
+    st.markdown(
+        "How much does an early state still move the last one? Backpropagation through time multiplies one "
+        "factor per step: if those factors are below 1 the product fades geometrically (**vanishing**), "
+        "above 1 it blows up (**exploding**).")
+    st.latex(rf"(8)\quad \frac{{\partial {hT}}}{{\partial {hk}}} = \prod_{{t=k+1}}^{{T}} "
+             rf"\operatorname{{diag}}\big(f'({nt.at(nt.a, 't')})\big)\, {W}"
+             rf"\qquad\qquad (11)\quad \Big\lVert \frac{{\partial {hT}}}{{\partial {hk}}} \Big\rVert_2 "
+             rf"\le \big(\gamma\, \sigma_{{\max}}({W})\big)^{{T-k}}")
 
-# -- sweeps ---------------------------------------------------------------------------------
-st.header("Sweeps: the same seed, one factor changed")
-first = T - plan.sweep_window + 1
-left, right = st.columns(2)
-with left:
-    radii_widget(config)
-    with st.spinner("Sweeping the spectral radius…"):
-        radius_curves = [(name, norm_curve(cfg, norm, plan.sweep_window)) for name, cfg in radius_configs]
-    radius_summaries = [vn.summarise(c) for _, c in radius_curves]
-    st.plotly_chart(fv.sweep_figure(radius_curves, nt=nt, ord=norm, axis=axis,
-                                    horizons=[s.horizon for s in radius_summaries],
-                                    title=f"f = {config.activation}, spectral radius ρ varied",
-                                    highlight=f"ρ = {config.rho:g}", first_step=first,
+
+def prepare(config: Config) -> Page:
+    """The controls above the main curve, the cost plan and the main curve's numbers."""
+    nt = NOTATIONS[config.notation]
+    model = vn.model_only(config)
+    controls = st.columns([1.3, 1.3, 3])
+    with controls[0]:
+        requested = state.view_widget("v_norm", widget="radio", horizontal=True, format_func=NORM_LABELS.get)
+    with controls[1]:
+        axis = state.view_widget("v_axis", widget="radio", horizontal=True, format_func=AXIS_LABELS.get)
+    radius_configs, act_configs = vn.sweep_configs(config)
+    plan = vn.plan(requested, config.T, config.H, len(radius_configs) + len(act_configs))
+    if plan.norm != requested:
+        controls[2].info(f"At T = {config.T}, H = {config.H} the spectral norms of every curve would take too "
+                         "long for a slider move: the page uses the Frobenius norm (its bound carries an extra √H).",
+                         icon=":material/speed:")
+    with st.spinner("Multiplying Jacobians…"):
+        norms = norm_curve(model, plan.norm)
+        eigenvalues, singular = spectrum(model)
+    return Page(config=config, model=model, params=state.params(model), nt=nt, plan=plan, axis=axis, norms=norms,
+                summary=vn.summarise(norms), eigenvalues=eigenvalues, singular=singular,
+                gamma=rc.get_activation(config.activation).gamma)
+
+
+def main_curve(page: Page) -> np.ndarray:
+    """The metrics and the curve ||dh_T/dh_k|| with its bound; returns the bound (T,)."""
+    config, params, summary, norm = page.config, page.params, page.summary, page.plan.norm
+    T, W, jac = config.T, page.nt.param("W_hh"), page.math("jac")
+    bound = fv.bound_for_norm(jacobian_bound(params, config.activation, T), norm, H=config.H)
+    metrics = st.columns(4)
+    metrics[0].metric("Fitted per-step factor",
+                      f"×{summary.factor:.3g} · {summary.kind}" if np.isfinite(summary.factor) else summary.kind,
+                      help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve")
+    metrics[1].metric("Memory horizon (1 %)", vn.horizon_text(summary, T),
+                      help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T")
+    metrics[2].metric(f"Spectral radius ρ({page.math('W')})", f"{page.rho:.3f}",
+                      help=f"the largest |eigenvalue|: what {page.math('W')} does per step in the long run")
+    metrics[3].metric("Bound per step γ·σ_max", f"{page.gamma * page.singular[0]:.3f}",
+                      help=f"γ = sup |f′| = {page.gamma:g} for {config.activation}; eq. (11) raises this to the "
+                           "power T − k")
+    powers = fv.matrix_power_norms(params.W_hh, T, norm) if config.activation == "identity" else None
+    st.plotly_chart(fv.curve_figure(page.norms, bound, nt=page.nt, ord=norm, axis=page.axis,
+                                    horizon=summary.horizon, factor_label=summary.label, matrix_powers=powers,
                                     presentation=config.presentation),
-                    key="v_sweep_rho", config={"toImageButtonOptions": {"filename": "sweep_rho"}})
-    st.caption("**What to look for:** the same weights rescaled to each radius. Below ρ ≈ 1 the lines fall, "
-               "above it they can rise, and the ★ (memory horizon) moves further back as ρ grows. The thick "
-               "line is the sidebar's ρ (if it is among the radii).")
-with right:
-    state.view_widget("v_acts", format_func=ACTIVATION_LABELS.get)
-    with st.spinner("Sweeping the activation…"):
-        act_curves = [(name, norm_curve(cfg, norm, plan.sweep_window)) for name, cfg in act_configs]
+                    key="v_curve", config={"toImageButtonOptions": {"filename": "dhT_dhk"}})
+    st.caption(
+        f"**What to look for:** read the blue curve from the right (k = T, where it is ‖I‖) to the left, "
+        f"going back in time. On this log axis its slope is the per-step factor ({summary.label}): a "
+        f"straight line dropping to the left is a gradient vanishing geometrically, one climbing to the "
+        f"left is exploding. The dashed line is the worst case of eq. (11)"
+        f"{' (times √H for the Frobenius norm)' if norm == 'fro' else ''}: the curve never crosses above it. "
+        f"The ★ is the memory horizon: from further back, a state moves {page.math('hT')} by less than 1 %.")
+    if powers is not None:
+        hT, hk = page.nt.at(page.nt.h, "T"), page.nt.at(page.nt.h, "k")
+        st.success(f"With the identity activation f′ = 1, so every step's factor is {page.math('W')} itself and "
+                   rf"$\partial {hT} / \partial {hk} = {W}^{{T-k}}$ exactly: the curve *is* the norms of the "
+                   "matrix powers (open circles); "
+                   f"largest relative difference here {fv.relative_gap(page.norms, powers):.1e}.",
+                   icon=":material/check_circle:")
+    show_notes(fv.log_notes(page.norms, jac) + fv.log_notes(bound, "the bound")[:1])
+    return bound
+
+
+def sweep_curves(page: Page) -> tuple[list, list]:
+    """(name, curve) of every radius and every activation in the sweeps (cached on the config)."""
+    radius_configs, act_configs = vn.sweep_configs(page.config)
+    window = page.plan.sweep_window
+    with st.spinner("Sweeping the spectral radius and the activation…"):
+        return ([(name, norm_curve(cfg, page.plan.norm, window)) for name, cfg in radius_configs],
+                [(name, norm_curve(cfg, page.plan.norm, window)) for name, cfg in act_configs])
+
+
+def sweeps_section(page: Page, radius_curves: list, act_curves: list) -> None:
+    config, norm, window = page.config, page.plan.norm, page.plan.sweep_window
+    first = config.T - window + 1
+    radius_summaries = [vn.summarise(c) for _, c in radius_curves]
     act_summaries = [vn.summarise(c) for _, c in act_curves]
-    if act_curves:
-        st.plotly_chart(fv.sweep_figure(act_curves, nt=nt, ord=norm, axis=axis,
-                                        horizons=[s.horizon for s in act_summaries],
-                                        title=f"ρ = {config.rho:g}, activation f varied",
-                                        highlight=f"f = {config.activation}", first_step=first,
+    left, right = st.columns(2)
+    with left:
+        radii_widget(config)
+        st.plotly_chart(fv.sweep_figure(radius_curves, nt=page.nt, ord=norm, axis=page.axis,
+                                        horizons=[s.horizon for s in radius_summaries],
+                                        title=f"f = {config.activation}, spectral radius ρ varied",
+                                        highlight=f"ρ = {config.rho:g}", first_step=first,
                                         presentation=config.presentation),
-                        key="v_sweep_act", config={"toImageButtonOptions": {"filename": "sweep_activation"}})
-        st.caption(f"**What to look for:** the same {Wm} and inputs with a different f. The identity follows "
-                   "the matrix powers; tanh and sigmoid shrink each step by f′ ≤ γ (the sigmoid's γ is ¼, so "
-                   "it vanishes fastest); ReLU passes the gradient unchanged through active units and cuts it "
-                   "at dead ones.")
-    else:
-        st.info("Pick one or more activations to compare.", icon=":material/info:")
-window_note(plan.sweep_window, T, "every sweep curve")
-sweep_rows = list(zip(radius_curves + act_curves, radius_summaries + act_summaries))
-st.dataframe(
-    {"setting": [name for (name, _), _ in sweep_rows],
-     "per-step factor": [s.factor for _, s in sweep_rows],
-     "trend": [s.label for _, s in sweep_rows],
-     "memory horizon": [vn.horizon_text(s, plan.sweep_window) for _, s in sweep_rows]},
-    hide_index=True, width="stretch",
-    column_config={"per-step factor": st.column_config.NumberColumn(format="%.3f")})
-st.caption("**How the horizon moves across the sweep:** one row per curve above, with its fitted factor.")
-show_notes([n for name, c in radius_curves + act_curves for n in fv.log_notes(c, f"the {name} curve")])
+                        key="v_sweep_rho", config={"toImageButtonOptions": {"filename": "sweep_rho"}})
+        st.caption("**What to look for:** the same weights rescaled to each radius. Below ρ ≈ 1 the lines fall, "
+                   "above it they can rise, and the ★ (memory horizon) moves further back as ρ grows. The thick "
+                   "line is the sidebar's ρ (if it is among the radii).")
+    with right:
+        state.view_widget("v_acts", format_func=ACTIVATION_LABELS.get)
+        if act_curves:
+            st.plotly_chart(fv.sweep_figure(act_curves, nt=page.nt, ord=norm, axis=page.axis,
+                                            horizons=[s.horizon for s in act_summaries],
+                                            title=f"ρ = {config.rho:g}, activation f varied",
+                                            highlight=f"f = {config.activation}", first_step=first,
+                                            presentation=config.presentation),
+                            key="v_sweep_act", config={"toImageButtonOptions": {"filename": "sweep_activation"}})
+            st.caption(f"**What to look for:** the same {page.math('W')} and inputs with a different f. The "
+                       "identity follows the matrix powers; tanh and sigmoid shrink each step by f′ ≤ γ (the "
+                       "sigmoid's γ is ¼, so it vanishes fastest); ReLU passes the gradient unchanged through "
+                       "active units and cuts it at dead ones.")
+        else:
+            st.info("Pick one or more activations to compare.", icon=":material/info:")
+    window_note(window, config.T, "every sweep curve")
+    sweep_rows = list(zip(radius_curves + act_curves, radius_summaries + act_summaries))
+    st.dataframe(
+        {"setting": [name for (name, _), _ in sweep_rows],
+         "per-step factor": [s.factor for _, s in sweep_rows],
+         "trend": [s.label for _, s in sweep_rows],
+         "memory horizon": [vn.horizon_text(s, window) for _, s in sweep_rows]},
+        hide_index=True, width="stretch",
+        column_config={"per-step factor": st.column_config.NumberColumn(format="%.3f")})
+    st.caption("**How the horizon moves across the sweep:** one row per curve above, with its fitted factor.")
+    show_notes([n for name, c in radius_curves + act_curves for n in fv.log_notes(c, f"the {name} curve")])
 
-# -- spectrum -------------------------------------------------------------------------------
-st.header(f"The spectrum of ${W}$")
-st.plotly_chart(fv.spectrum_figure(eigenvalues, sv, gamma=gamma, rho=config.rho, nt=nt,
-                                   presentation=config.presentation),
-                key="v_spectrum", config={"toImageButtonOptions": {"filename": "spectrum"}})
-gamma_note = ("For tanh, ReLU and identity γ = 1, so the 1/γ circle is the unit circle." if np.isclose(gamma, 1.0)
-              else f"For the sigmoid γ = {gamma:g}: σ_max must pass 1/γ = {1 / gamma:g} before the bound even "
-                   "allows growth.")
-st.caption(f"**What to look for:** the sidebar's ρ puts the largest eigenvalue on the dotted circle. Eigenvalues "
-           f"inside the unit circle make long products of {Wm} shrink; outside, grow. The bound of eq. (11) uses "
-           f"the largest singular value instead (σ_max ≥ ρ), so it guarantees vanishing only when σ_max < 1/γ "
-           f"(dashed line, right). {gamma_note}")
-if config.edits and not np.isclose(rho_measured, config.rho):
-    st.info(f"Hand-edited weights move the spectral radius to {rho_measured:.3f} (the sidebar's ρ = {config.rho:g} "
-            "was applied before the edits).", icon=":material/info:")
 
-# -- all pairs and dL/dh_t --------------------------------------------------------------------
-st.header("All pairs, and the gradient each step receives")
-with st.spinner("Computing all pairs…"):
-    P = pairwise(model, plan.pair_norm, plan.pair_window)
-result = state.bptt_result(config)
-dl_norms = fv.step_norms(result.dL_dh)
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(fv.pairwise_figure(P, nt=nt, ord=plan.pair_norm, first_step=T - plan.pair_window + 1,
+def spectrum_section(page: Page) -> None:
+    config, gamma, Wm = page.config, page.gamma, page.math("W")
+    st.plotly_chart(fv.spectrum_figure(page.eigenvalues, page.singular, gamma=gamma, rho=config.rho, nt=page.nt,
                                        presentation=config.presentation),
-                    key="v_pairwise", config={"toImageButtonOptions": {"filename": "pairwise"}})
-    st.caption(f"**What to look for:** row t, column k is {jac_tk} in log colour. The diagonal is the identity; "
-               "the colour changing away from it is the gradient vanishing (darker) or exploding (brighter) "
-               "over the distance t − k. The bottom row is the curve above.")
-    if plan.pair_norm != norm:
-        st.info(f"The map uses the Frobenius norm: spectral norms of all {T * (T + 1) // 2} pairs at H = {H} "
-                "would take too long for a slider move.", icon=":material/speed:")
-    window_note(plan.pair_window, T, "the map of all pairs")
-    show_notes(fv.log_notes(P[np.tril_indices(plan.pair_window)], jac_tk))
-with right:
-    st.plotly_chart(fv.dl_dh_figure(result.dL_dh, nt=nt, presentation=config.presentation),
-                    key="v_dl_dh", config={"toImageButtonOptions": {"filename": "dL_dh"}})
-    truncated = "" if config.truncation == "full" else f", with the sidebar's {config.truncation} truncation"
-    st.caption(f"**What to look for:** {dLdh} from BPTT (eq. (7){truncated}): how much gradient each state "
-               "receives from all later losses. Each step gets its own loss's share plus what flows back from "
-               "the future; when the factors vanish, early steps receive little more than their own.")
-    show_notes(fv.log_notes(dl_norms, dLdh))
+                    key="v_spectrum", config={"toImageButtonOptions": {"filename": "spectrum"}})
+    gamma_note = ("For tanh, ReLU and identity γ = 1, so the 1/γ circle is the unit circle."
+                  if np.isclose(gamma, 1.0) else
+                  f"For the sigmoid γ = {gamma:g}: σ_max must pass 1/γ = {1 / gamma:g} before the bound even "
+                  "allows growth.")
+    st.caption(f"**What to look for:** the sidebar's ρ puts the largest eigenvalue on the dotted circle. "
+               f"Eigenvalues inside the unit circle make long products of {Wm} shrink; outside, grow. The bound of "
+               f"eq. (11) uses the largest singular value instead (σ_max ≥ ρ), so it guarantees vanishing only when "
+               f"σ_max < 1/γ (dashed line, right). {gamma_note}")
+    if config.edits and not np.isclose(page.rho, config.rho):
+        st.info(f"Hand-edited weights move the spectral radius to {page.rho:.3f} (the sidebar's ρ = "
+                f"{config.rho:g} was applied before the edits).", icon=":material/info:")
 
-# -- why it fades ----------------------------------------------------------------------------
-st.header("Why it fades, step by step")
-with st.spinner("Splitting each step's factor…"):
-    stats = factor_stats(model, plan.stats_window)
-st.info(fv.fade_verdict(stats, norms, activation=config.activation, factor=summary.factor, rho=rho_measured),
-        icon=":material/lightbulb:")
-st.plotly_chart(fv.fade_figure(stats, activation=config.activation, rho=rho_measured, nt=nt,
-                               first_step=T - plan.stats_window + 1, presentation=config.presentation),
-                key="v_fade", config={"toImageButtonOptions": {"filename": "step_factors"}})
-st.caption(f"**What to look for:** each step multiplies by diag(f′({atm})) {Wm} (eq. (8)). Its norm (black) is at "
-           f"most ‖{Wm}‖₂ · max|f′({atm})|, the most one step can do; over many steps {Wm} alone scales by "
-           f"its spectral radius ρ (dotted), which can be below 1 even when ‖{Wm}‖₂ is above. Where the black "
-           "line drops below "
-           "the blue ones the activation takes the gradient away: saturated tanh/sigmoid units or dead ReLUs "
-           "(the bars).")
-window_note(plan.stats_window, T, "the per-step split")
-if stats.overflow_step is not None:
-    st.warning(f"The forward pass overflowed at step {T - plan.stats_window + stats.overflow_step}: from there on "
-               f"{atm} is not finite and the per-step numbers are unknown.", icon=":material/warning:")
-st.plotly_chart(fv.derivative_heatmap(derivatives(model), gamma=gamma, nt=nt, presentation=config.presentation),
-                key="v_df", config={"toImageButtonOptions": {"filename": "fprime"}})
-st.caption(f"**What to look for:** f′({atm}) of every hidden unit over time, from 0 (dark: the unit passes no "
-           f"gradient back) to γ = {gamma:g} (bright). A dark column is a step where the gradient gets stuck; "
-           "a dark row is a unit that is always saturated or dead.")
 
-# -- export ----------------------------------------------------------------------------------
-padded = [(name, np.concatenate([np.full(first - 1, np.nan), c])) for name, c in radius_curves + act_curves]
-frame = fv.curves_frame(norms, bound, dl_norms, padded)
-st.download_button("Download the curves (CSV)", frame.to_csv(index=False).encode(), file_name="vanishing_curves.csv",
-                   mime="text/csv", icon=":material/download:",
-                   help="every curve on this page, one row per step (empty where a sweep's window does not reach); "
-                        "each chart exports a PNG from its toolbar (camera icon)")
+def pairs_section(page: Page, dl_dh: np.ndarray) -> None:
+    config, plan, T, H = page.config, page.plan, page.config.T, page.config.H
+    with st.spinner("Computing all pairs…"):
+        P = pairwise(page.model, plan.pair_norm, plan.pair_window)
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(fv.pairwise_figure(P, nt=page.nt, ord=plan.pair_norm, first_step=T - plan.pair_window + 1,
+                                           presentation=config.presentation),
+                        key="v_pairwise", config={"toImageButtonOptions": {"filename": "pairwise"}})
+        st.caption(f"**What to look for:** row t, column k is {page.math('jac_tk')} in log colour. The diagonal is "
+                   "the identity; the colour changing away from it is the gradient vanishing (darker) or exploding "
+                   "(brighter) over the distance t − k. The bottom row is the curve above.")
+        if plan.pair_norm != plan.norm:
+            st.info(f"The map uses the Frobenius norm: spectral norms of all {T * (T + 1) // 2} pairs at H = {H} "
+                    "would take too long for a slider move.", icon=":material/speed:")
+        window_note(plan.pair_window, T, "the map of all pairs")
+        show_notes(fv.log_notes(P[np.tril_indices(plan.pair_window)], page.math("jac_tk")))
+    with right:
+        st.plotly_chart(fv.dl_dh_figure(dl_dh, nt=page.nt, presentation=config.presentation),
+                        key="v_dl_dh", config={"toImageButtonOptions": {"filename": "dL_dh"}})
+        truncated = "" if config.truncation == "full" else f", with the sidebar's {config.truncation} truncation"
+        st.caption(f"**What to look for:** {page.math('dLdh')} from BPTT (eq. (7){truncated}): how much gradient "
+                   "each state receives from all later losses. Each step gets its own loss's share plus what flows "
+                   "back from the future; when the factors vanish, early steps receive little more than their own.")
+        show_notes(fv.log_notes(fv.step_norms(dl_dh), page.math("dLdh")))
+
+
+def steps_section(page: Page) -> None:
+    config, plan, T, atm, Wm = page.config, page.plan, page.config.T, page.math("a_t"), page.math("W")
+    with st.spinner("Splitting each step's factor…"):
+        stats = factor_stats(page.model, plan.stats_window)
+    st.info(fv.fade_verdict(stats, page.norms, activation=config.activation, factor=page.summary.factor,
+                            rho=page.rho), icon=":material/lightbulb:")
+    st.plotly_chart(fv.fade_figure(stats, activation=config.activation, rho=page.rho, nt=page.nt,
+                                   first_step=T - plan.stats_window + 1, presentation=config.presentation),
+                    key="v_fade", config={"toImageButtonOptions": {"filename": "step_factors"}})
+    st.caption(f"**What to look for:** each step multiplies by diag(f′({atm})) {Wm} (eq. (8)). Its norm (black) is "
+               f"at most ‖{Wm}‖₂ · max|f′({atm})|, the most one step can do; over many steps {Wm} alone scales by "
+               f"its spectral radius ρ (dotted), which can be below 1 even when ‖{Wm}‖₂ is above. Where the black "
+               "line drops below the blue ones the activation takes the gradient away: saturated tanh/sigmoid "
+               "units or dead ReLUs (the bars).")
+    window_note(plan.stats_window, T, "the per-step split")
+    if stats.overflow_step is not None:
+        st.warning(f"The forward pass overflowed at step {T - plan.stats_window + stats.overflow_step}: from there "
+                   f"on {atm} is not finite and the per-step numbers are unknown.", icon=":material/warning:")
+    st.plotly_chart(fv.derivative_heatmap(derivatives(page.model), gamma=page.gamma, nt=page.nt,
+                                          presentation=config.presentation),
+                    key="v_df", config={"toImageButtonOptions": {"filename": "fprime"}})
+    st.caption(f"**What to look for:** f′({atm}) of every hidden unit over time, from 0 (dark: the unit passes no "
+               f"gradient back) to γ = {page.gamma:g} (bright). A dark column is a step where the gradient gets "
+               "stuck; a dark row is a unit that is always saturated or dead.")
+
+
+SECTION_HEADERS = {"sweeps": "Sweeps: the same seed, one factor changed", "spectrum": "The spectrum of ${W}$",
+                   "pairs": "All pairs, and the gradient each step receives", "steps": "Why it fades, step by step"}
+
+
+def sections(page: Page, dl_dh: np.ndarray, radius_curves: list, act_curves: list) -> None:
+    """The chosen section below the main curve, or all of them: a slider move redraws only
+    what is on screen (every chart costs the browser ~30 ms to redraw)."""
+    chosen = state.view_widget("v_section", widget="segmented_control", format_func=SECTION_LABELS.get,
+                               label_visibility="collapsed")
+    draw = {"sweeps": lambda: sweeps_section(page, radius_curves, act_curves),
+            "spectrum": lambda: spectrum_section(page), "pairs": lambda: pairs_section(page, dl_dh),
+            "steps": lambda: steps_section(page)}
+    for name in (draw if chosen == "all" else (chosen,)):
+        st.header(SECTION_HEADERS[name].format(W=page.nt.param("W_hh")))
+        draw[name]()
+
+
+def export(page: Page, bound: np.ndarray, dl_dh: np.ndarray, radius_curves: list, act_curves: list) -> None:
+    first = page.config.T - page.plan.sweep_window + 1
+    padded = [(name, np.concatenate([np.full(first - 1, np.nan), c])) for name, c in radius_curves + act_curves]
+    frame = fv.curves_frame(page.norms, bound, fv.step_norms(dl_dh), padded)
+    st.download_button("Download the curves (CSV)", frame.to_csv(index=False).encode(),
+                       file_name="vanishing_curves.csv", mime="text/csv", icon=":material/download:",
+                       help="every curve of this page (all sections), one row per step (empty where a sweep's "
+                            "window does not reach); each chart exports a PNG from its toolbar (camera icon)")
+
+
+def main() -> None:
+    config = state.config()
+    introduction(NOTATIONS[config.notation])
+    page = prepare(config)
+    bound = main_curve(page)
+    dl_dh = state.bptt_result(config).dL_dh
+    radius_curves, act_curves = sweep_curves(page)
+    sections(page, dl_dh, radius_curves, act_curves)
+    export(page, bound, dl_dh, radius_curves, act_curves)
+
+
+main()

@@ -159,6 +159,17 @@ def test_a_sidebar_slider_redraws_the_heatmaps(page, app_url):
     assert_no_exception(page)
 
 
+def test_the_weight_tabs_draw_the_open_table_only(page, app_url):
+    open_page(page, app_url, MODEL)
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
+    page.get_by_role("tab", name="W_hh").click()
+    expect(page.get_by_role("tab", name="W_hh")).to_have_attribute("aria-selected", "true")
+    wait_idle(page)
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    assert_no_exception(page)
+
+
 def test_page_switches_keep_non_default_settings(page, app_url):
     open_page(page, app_url)
     press_slider(page, "Sequence length T", "T", times=2)

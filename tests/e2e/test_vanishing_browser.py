@@ -1,6 +1,7 @@
 """Vanishing & exploding page in Chromium: the sidebar's spectral radius, moved with the
 keyboard, turns the fitted label from vanishing to exploding; page controls redraw the charts;
-extreme settings show notes, never a traceback (screenshots for people to look at)."""
+the section control shows one part of the page at a time and goes into the link; extreme
+settings show notes, never a traceback (screenshots for people to look at)."""
 import re
 
 import pytest
@@ -15,7 +16,7 @@ NAV = "Vanishing & exploding"
 
 def factor_label(page) -> str:
     """The fitted per-step factor as the main chart prints it, e.g. 'vanishing: x0.62 per step'."""
-    main = plotly_figures(page, at_least=8)[0]
+    main = plotly_figures(page, at_least=3)[0]            # the main curve, then the default section
     return re.sub(r"<[^>]+>", "", main["layout"]["annotations"][0]["text"])
 
 
@@ -49,7 +50,7 @@ def test_rho_slider_turns_vanishing_into_exploding(page, app_url):
 
 def test_page_controls_redraw(page, app_url):
     open_page(page, app_url, NAV, query={"T": "40", "H": "16"})
-    figures = plotly_figures(page, at_least=8)
+    figures = plotly_figures(page, at_least=3)            # the main curve and the two sweeps
     assert len(curve_names(figures[1])) == 5 and len(curve_names(figures[2])) == 3
     page.get_by_text("Frobenius ‖·‖_F").click()
     page.wait_for_function(
@@ -70,6 +71,25 @@ def test_page_controls_redraw(page, app_url):
     screenshot(page, "vanishing_controls")
 
 
+def test_section_control_shows_one_part_and_keeps_it_in_the_link(page, app_url):
+    open_page(page, app_url, NAV, query={"T": "30", "rho": "1.2"})
+    assert len(plotly_figures(page, at_least=3)) == 3
+    page.get_by_test_id("stMain").get_by_role("radio", name="Spectrum").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('v_section') === 'spectrum'",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        """() => { const els = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
+                   return els.length === 2 && els[1].data.some(t => t.meta === 'eigenvalues'); }""",
+        timeout=TIMEOUT_MS)
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="The spectrum of")).to_be_visible()
+    assert "rho=1.2" in page.url
+    page.get_by_test_id("stMain").get_by_role("radio", name="Everything").click()
+    assert len(plotly_figures(page, at_least=8)) == 8
+    assert_no_exception(page)
+    screenshot(page, "vanishing_section_everything")
+
+
 @pytest.mark.parametrize("name, query", [
     ("vanishing_default", {}),
     ("vanishing_presentation", {"presentation": "1", "T": "40", "activation": "tanh", "rho": "1.2"}),
@@ -77,7 +97,7 @@ def test_page_controls_redraw(page, app_url):
     ("vanishing_identity", {"activation": "identity", "rho": "1.05", "T": "50", "notation": "dlbook"}),
 ])
 def test_views_render_for_screenshots(page, app_url, name, query):
-    open_page(page, app_url, NAV, query=query)
+    open_page(page, app_url, NAV, query={**query, "v_section": "all"})
     figures = plotly_figures(page, at_least=8)
     assert all(f["data"] for f in figures)                         # no empty chart
     if name == "vanishing_overflow":
