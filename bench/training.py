@@ -107,7 +107,7 @@ def page_compute() -> list[tuple[str, float]]:
         spec = TrainSpec.from_config(config)
         t0 = time.perf_counter()
         result = run_training(spec, None)
-        ev = evaluate(spec, None, result.params)
+        evaluate(spec, None, result.params)      # timed as the page runs it
         figs.loss_figure({"loss": result.loss}).to_json()
         figs.grad_norms_figure(result.param_grad_norms, result.param_names, total=result.grad_norm,
                                applied=result.applied_norm, threshold=5.0).to_json()

@@ -131,6 +131,32 @@ def parameter_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, dL_do: Arr
                   W_hy=g_o.T @ states, b_y=g_o.sum(axis=0))
 
 
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """The checked arguments of a loss: X (T, B, D), H0 (B, H), Y (T, B) or (T, B, O), w (T,)
+    of eq. (5), and whether the caller passed a batch (else results drop the B axis)."""
+
+    act: Activation
+    out: Loss
+    X: Array
+    H0: Array
+    Y: Array
+    w: Array
+    batched: bool
+
+
+def check_problem(params: Params, xs, ys, *, activation: str, loss: str, reduction: str, mask,
+                  h0) -> Problem:
+    """Validate everything `bptt` (and `gradcheck`) take; ValueError naming what is wrong."""
+    act, out = get_activation(activation), get_loss(loss)
+    D, H, O = validate_params(params)
+    X, batched = check_xs(xs, D)
+    T, B, _ = X.shape
+    return Problem(act=act, out=out, X=X, H0=check_h0(h0, B, H, batched),
+                   Y=check_ys(ys, T, B, O, batched, out.integer_targets),
+                   w=step_weights(check_mask(mask, T), reduction), batched=batched)
+
+
 def bptt(params: Params, xs, ys, *, activation: str, loss: str, reduction: str = "sum",
          mask=None, h0=None, truncation=None) -> BPTTResult:
     """Loss and exact gradients of the RNN by backpropagation through time.
@@ -143,13 +169,12 @@ def bptt(params: Params, xs, ys, *, activation: str, loss: str, reduction: str =
 
     Overflow is reported, not raised: see `overflow_step` and `grad_overflow_step`.
     """
-    act, out = get_activation(activation), get_loss(loss)
-    D, H, O = validate_params(params)
-    X, batched = check_xs(xs, D)
+    problem = check_problem(params, xs, ys, activation=activation, loss=loss, reduction=reduction, mask=mask,
+                            h0=h0)
+    act, out, X, H0, Y, w, batched = (problem.act, problem.out, problem.X, problem.H0, problem.Y, problem.w,
+                                      problem.batched)
     T, B, _ = X.shape
-    H0 = check_h0(h0, B, H, batched)
-    Y = check_ys(ys, T, B, O, batched, out.integer_targets)
-    w = step_weights(check_mask(mask, T), reduction)
+    H, O = params.W_hh.shape[0], params.W_hy.shape[0]
     trunc = parse_truncation(truncation, T)
     A, Hs, direct, dL_dh, indirect, dL_da, O_, dL_do = empty_arrays(*[(T, B, H)] * 6, *[(T, B, O)] * 2)
     with np.errstate(all="ignore"):

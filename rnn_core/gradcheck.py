@@ -28,12 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_h0, check_mask, check_xs, check_ys, step_weights
-from .activations import get_activation
-from .bptt import bptt
+from .bptt import bptt, check_problem
 from .forward import run_forward
-from .losses import get_loss
-from .params import PARAM_NAMES, Params, validate_params
+from .params import PARAM_NAMES, Params
 from .truncation import parse_truncation
 
 Array = np.ndarray
@@ -131,14 +128,11 @@ def gradcheck(params: Params, xs, ys, *, activation: str, loss: str, reduction: 
     numpy's default_rng(seed) (in the row order), so a big model can be checked live; each
     row says how many it checked. Costs two forward passes per checked entry.
     """
-    act, out = get_activation(activation), get_loss(loss)
-    D, H, O = validate_params(params)
-    X, batched = check_xs(xs, D)
-    T, B, _ = X.shape
-    H0 = check_h0(h0, B, H, batched)
-    Y = check_ys(ys, T, B, O, batched, out.integer_targets)
-    w = step_weights(check_mask(mask, T), reduction)
-    _check_options(eps, max_entries, truncation, T)
+    problem = check_problem(params, xs, ys, activation=activation, loss=loss, reduction=reduction, mask=mask,
+                            h0=h0)
+    act, out, X, H0, Y, w, batched = (problem.act, problem.out, problem.X, problem.H0, problem.Y, problem.w,
+                                      problem.batched)
+    _check_options(eps, max_entries, truncation, X.shape[0])
     res = bptt(params, xs, ys, activation=activation, loss=loss, reduction=reduction, mask=mask, h0=h0,
                truncation=truncation)
 

@@ -4,7 +4,7 @@ Shapes: W_xh (H, D), W_hh (H, H), b_h (H,), W_hy (O, H), b_y (O,); float64.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np

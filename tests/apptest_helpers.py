@@ -1,5 +1,5 @@
-"""Shared by the AppTest-heavy test modules (test_hostile_urls, test_hostile_uploads,
-test_extremes): the app's page list, and a fixture that makes many AppTest runs cheaper.
+"""Shared by the AppTest test modules: the app's page list, opening one page with a URL query,
+emptying the caches between tests, and a fixture that makes many AppTest runs cheaper.
 
 Every AppTest builds a fresh ScriptCache, so each run re-reads and re-compiles app.py and the
 page (Streamlit's "magic" rewrites the AST, ~0.1 s per script). The files do not change during
@@ -9,7 +9,9 @@ import ast
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -37,3 +39,23 @@ def compiled_once():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ScriptCache, "get_bytecode", get_bytecode)
         yield
+
+
+def open_app_page(page: str, query: dict | None = None, *, timeout: float = 180) -> AppTest:
+    """The app opened with `query` in its URL, then switched to `page` (e.g. "views/graph.py");
+    asserts the run raised nothing."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for key, value in (query or {}).items():
+        at.query_params[key] = str(value)
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def fresh_caches():
+    """Every test starts with empty caches (results are shared across sessions otherwise)."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield

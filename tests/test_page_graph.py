@@ -4,38 +4,26 @@ The numbers in the chart JSON are checked against rnn_core run here on the same 
 """
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import rnn_core as rc
+from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui import export
 from ui.config import DEFAULT, build_params, parse, to_query
 from ui.presets import PRESETS
 from ui.state import make_data
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "views/graph.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in (query or {}).items():
-        at.query_params[key] = str(value)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(PAGE, query)
 
 
 def graph(at: AppTest) -> dict:

@@ -3,37 +3,24 @@ extreme settings. Numbers on the page are checked against rnn_core / ui.training
 import base64
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui.config import DEFAULT, parse, to_query
 from ui.presets import PRESETS
 from ui.training_run import TrainSpec, run_training
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "views/training.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Finished runs are shared across sessions (st.cache_resource): start every test empty."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(PAGE, query)
 
 
 def charts(at: AppTest) -> dict[str, dict]:

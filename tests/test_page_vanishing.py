@@ -3,22 +3,20 @@ page itself under AppTest, every preset and extreme settings. Charts are read ba
 compared with rnn_core run here on the same config."""
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import rnn_core as rc
 from rnn_core.jacobians import jacobian_norms_to_last, pairwise_jacobian_norms, step_factor_stats
 from rnn_core.spectral import memory_horizon
+from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui import vanishing as vn
 from ui.config import DEFAULT, FIELD_BY_NAME, build_params, parse, to_query
 from ui.presets import PRESETS
 from ui.state import make_data
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "views/vanishing.py"
 CHARTS = ("v_curve", "v_sweep_rho", "v_sweep_act", "v_spectrum", "v_pairwise", "v_dl_dh", "v_fade", "v_df")
 
@@ -104,21 +102,12 @@ def test_sweep_configs_change_one_factor_only():
 
 # ---- the page ------------------------------------------------------------------------------
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_data.clear()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def open_page(query: dict | None = None) -> AppTest:
     """The page with every section drawn, unless the query picks one."""
-    at = AppTest.from_file(APP, default_timeout=180)
-    for key, value in {"v_section": "all", **(query or {})}.items():
-        at.query_params[key] = str(value)
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(PAGE, {"v_section": "all", **(query or {})})
 
 
 def _decode(value):

@@ -519,7 +519,7 @@ def _recursion(s: _Step) -> Stage:
     lhs = d(n.L, s.at(n.h, t))
     if t == prob.T:
         eq = Equation("dL_dh", "7", lhs, direct_sym, (direct_num,), p.vec(res.dL_dh[i]),
-                      note=f"At $t = T$ there is no $h_{{T+1}}$: the indirect part is 0.")
+                      note="At $t = T$ there is no $h_{T+1}$: the indirect part is 0.")
     else:
         fp, nxt = p.vec(s.fprime(t + 1)), p.vec(res.dL_dh[i + 1])
         inner = rf"\left({nxt} \odot {fp}\right)" if n.row_vectors else rf"\left({fp} \odot {nxt}\right)"
@@ -543,7 +543,7 @@ def _share(direct: float, indirect: float) -> str:
 
 
 def _factor(s: _Step) -> Stage:
-    n, p, t, prob, res = s.n, s.p, s.t, s.problem, s.result
+    n, p, t, prob = s.n, s.p, s.t, s.problem
     T = prob.T
     equations = []
     notes = []
@@ -552,7 +552,7 @@ def _factor(s: _Step) -> Stage:
     else:
         j = t + 1 if t < T else T            # the factor dh_j/dh_{j-1} shown
         if t == T:
-            notes.append(f"$h_T$ has no successor; shown instead is the factor into $h_T$ from $h_{{T-1}}$.")
+            notes.append("$h_T$ has no successor; shown instead is the factor into $h_T$ from $h_{T-1}$.")
         fp = s.fprime(j)
         J = fp[:, None] * prob.params.W_hh
         W = p.param_t(prob.params.W_hh) if n.row_vectors else p.param(prob.params.W_hh)

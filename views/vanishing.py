@@ -214,32 +214,31 @@ def sweep_curves(page: Page) -> tuple[list, list]:
                 [(name, norm_curve(cfg, page.plan.norm, window)) for name, cfg in act_configs])
 
 
+def sweep_chart(page: Page, curves: list, summaries: list, *, title: str, highlight: str, key: str) -> None:
+    window = page.plan.sweep_window
+    st.plotly_chart(fv.sweep_figure(curves, nt=page.nt, ord=page.plan.norm, axis=page.axis,
+                                    horizons=[s.horizon for s in summaries], title=title, highlight=highlight,
+                                    first_step=page.config.T - window + 1, presentation=page.config.presentation),
+                    key=key, config={"toImageButtonOptions": {"filename": key.removeprefix("v_")}})
+
+
 def sweeps_section(page: Page, radius_curves: list, act_curves: list) -> None:
-    config, norm, window = page.config, page.plan.norm, page.plan.sweep_window
-    first = config.T - window + 1
+    config, window = page.config, page.plan.sweep_window
     radius_summaries = [vn.summarise(c) for _, c in radius_curves]
     act_summaries = [vn.summarise(c) for _, c in act_curves]
     left, right = st.columns(2)
     with left:
         radii_widget(config)
-        st.plotly_chart(fv.sweep_figure(radius_curves, nt=page.nt, ord=norm, axis=page.axis,
-                                        horizons=[s.horizon for s in radius_summaries],
-                                        title=f"f = {config.activation}, spectral radius ρ varied",
-                                        highlight=f"ρ = {config.rho:g}", first_step=first,
-                                        presentation=config.presentation),
-                        key="v_sweep_rho", config={"toImageButtonOptions": {"filename": "sweep_rho"}})
+        sweep_chart(page, radius_curves, radius_summaries, title=f"f = {config.activation}, spectral radius ρ varied",
+                    highlight=f"ρ = {config.rho:g}", key="v_sweep_rho")
         st.caption("**What to look for:** the same weights rescaled to each radius. Below ρ ≈ 1 the lines fall, "
                    "above it they can rise, and the ★ (memory horizon) moves further back as ρ grows. The thick "
                    "line is the sidebar's ρ (if it is among the radii).")
     with right:
         state.view_widget("v_acts", format_func=ACTIVATION_LABELS.get)
         if act_curves:
-            st.plotly_chart(fv.sweep_figure(act_curves, nt=page.nt, ord=norm, axis=page.axis,
-                                            horizons=[s.horizon for s in act_summaries],
-                                            title=f"ρ = {config.rho:g}, activation f varied",
-                                            highlight=f"f = {config.activation}", first_step=first,
-                                            presentation=config.presentation),
-                            key="v_sweep_act", config={"toImageButtonOptions": {"filename": "sweep_activation"}})
+            sweep_chart(page, act_curves, act_summaries, title=f"ρ = {config.rho:g}, activation f varied",
+                        highlight=f"f = {config.activation}", key="v_sweep_act")
             st.caption(f"**What to look for:** the same {page.math('W')} and inputs with a different f. The "
                        "identity follows the matrix powers; tanh and sigmoid shrink each step by f′ ≤ γ (the "
                        "sigmoid's γ is ¼, so it vanishes fastest); ReLU passes the gradient unchanged through "

@@ -4,20 +4,15 @@ settings render on every page, and a share link to a page works as the first vis
 freshly started server (as on Community Cloud after the app slept)."""
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import (REPO, TIMEOUT_MS, assert_no_exception, nav_to, open_page, plotly_figures,
+from tests.e2e.conftest import (TIMEOUT_MS, assert_no_exception, nav_to, open_page, plotly_figures,
                                 screenshot, wait_idle)
+from tests.e2e.server import streamlit_server
 
 pytestmark = pytest.mark.e2e
 NAV = ("Home", "Unrolled graph", "Vanishing & exploding", "Model & weights", "Derivation", "Training & truncation")
@@ -103,32 +98,8 @@ def test_the_largest_most_explosive_model_renders_on_every_page(page, app_url):
 @pytest.fixture
 def fresh_server():
     """A `streamlit run app.py` that no browser has visited yet."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "streamlit did not start"
-                time.sleep(0.2)
+    with streamlit_server("app.py") as (url, _):
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_a_share_link_to_a_page_works_as_the_first_visit_of_a_fresh_server(page, fresh_server):

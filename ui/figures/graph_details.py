@@ -85,7 +85,7 @@ def step_details_figure(flow: Flow, trace: rc.Trace, t: int, notation: Notation,
     """Heat strips of step t: [a_t, h_t] (H), [o_t, prediction, target] (O), [dL/dh_t, direct,
     indirect] (H). target: y_t, a class index (softmax_ce) or an (O,) vector."""
     _check_step(t, flow.T)
-    i, n, L = t - 1, notation, notation.L
+    i, n = t - 1, notation
     H, O = trace.h.shape[1], trace.o.shape[1]
     out = rc.get_loss(loss)
     with np.errstate(all="ignore"):
