@@ -24,6 +24,10 @@ PRESENTATION_CSS = """
 <style>
 html { font-size: 20px; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; }
+/* a metric's value and label are markdown too: keep the value large, let a long label wrap */
+[data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 2.2rem; line-height: 1.25; }
+[data-testid="stMetricLabel"] .stMarkdownEllipsis, [data-testid="stMetricLabel"] p {
+  white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: normal; font-size: 0.9rem; }
 [data-testid="stCaptionContainer"] p { font-size: 0.95rem; }
 .katex { font-size: 1.3em; }
 section[data-testid="stSidebar"] { width: 400px !important; min-width: 400px !important; }

@@ -171,7 +171,8 @@ def main_curve(page: Page) -> np.ndarray:
     config, params, summary, norm = page.config, page.params, page.summary, page.plan.norm
     T, W, jac = config.T, page.nt.param("W_hh"), page.math("jac")
     bound = fv.bound_for_norm(jacobian_bound(params, config.activation, T), norm, H=config.H)
-    metrics = st.columns(4)
+    # two rows of two on a projector: four large values do not fit in one row
+    metrics = [c for _ in range(2) for c in st.columns(2)] if config.presentation else st.columns(4)
     metrics[0].metric("Fitted per-step factor",
                       f"×{summary.factor:.3g} · {summary.kind}" if np.isfinite(summary.factor) else summary.kind,
                       help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve")

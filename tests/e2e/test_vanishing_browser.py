@@ -100,6 +100,11 @@ def test_views_render_for_screenshots(page, app_url, name, query):
     open_page(page, app_url, NAV, query={**query, "v_section": "all"})
     figures = plotly_figures(page, at_least=8)
     assert all(f["data"] for f in figures)                         # no empty chart
+    if name == "vanishing_presentation":       # values stay large on a projector, labels are not cut
+        value = page.get_by_test_id("stMetricValue").first.locator("p")
+        assert value.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 40
+        label = page.get_by_test_id("stMetricLabel").first.locator("p")
+        assert label.evaluate("e => e.scrollWidth <= e.clientWidth")
     if name == "vanishing_overflow":
         page.get_by_text("overflowed").first.wait_for(timeout=TIMEOUT_MS)
     if name == "vanishing_identity":
