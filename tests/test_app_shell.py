@@ -96,6 +96,14 @@ def test_bad_url_params_show_one_warning_each_and_use_safe_values():
     assert dict(at.query_params) == {"T": "500"}                  # the URL now says what is used
 
 
+def test_deselecting_a_segmented_control_keeps_the_choice_without_a_warning():
+    at = run_app({"activation": "relu"})
+    at.sidebar.segmented_control(key="cfg_activation").set_value(None).run()
+    assert_clean(at)
+    assert config_of(at).activation == "relu" and at.sidebar.segmented_control(key="cfg_activation").value == "relu"
+    assert not at.warning and dict(at.query_params) == {"activation": "relu"}
+
+
 def test_a_sidebar_change_reaches_the_config_and_the_url():
     at = run_app()
     at.slider(key="cfg_H").set_value(16).run()

@@ -168,6 +168,7 @@ def test_section_control_switches_and_keeps_the_sidebar_settings():
     assert dict(at.query_params)["v_section"] == "steps"
     at.segmented_control(key="cfg_v_section").set_value(None).run()     # deselected: the section stays
     assert set(charts(at)) == {"v_curve", "v_fade", "v_df"} and not at.exception
+    assert at.segmented_control(key="cfg_v_section").value == "steps" and not at.warning
 
 
 def assert_page_complete(at: AppTest, config) -> dict[str, dict]:

@@ -70,9 +70,11 @@ def _from_widgets(base: Config) -> tuple[Config, list[str]]:
     # fields the (new) task fixes are not the user's choice: their widgets are disabled
     for name in task_fixes(raw.get("task", base.task)):
         raw.pop(name, None)
-    config, messages = parse(raw, base=base)
+    # a segmented control clicked on its selected option is deselected (None): keep the choice, quietly
+    deselected = [name for name, value in raw.items() if value is None and FIELD_BY_NAME[name].kind == "choice"]
+    config, messages = parse({k: v for k, v in raw.items() if k not in deselected}, base=base)
     for name, value in raw.items():
-        # a rejected or clamped widget value is put back to what the config holds
+        # a rejected, clamped or deselected widget value is put back to what the config holds
         if value != to_widget_value(FIELD_BY_NAME[name], getattr(config, name)):
             st.session_state[widget_key(name)] = to_widget_value(FIELD_BY_NAME[name], getattr(config, name))
     return config, messages
