@@ -13,7 +13,7 @@ from ui.weights_table import array_from_table, editor_key, table_of
 
 UPLOAD_KEY = "weights_upload"
 UPLOAD_RESULT = "_weights_upload_result"     # (file_id, ok, message) of the last processed file
-EDITOR_TAB_KEY = "m_editor_tab"                 # the weight table in view (a session setting)
+EDITOR_TAB_KEY = "m_editor_tab"              # the weight table in view (a session setting)
 FORWARD_EQUATIONS = ("1", "2", "3", "y_hat", "4", "5")
 LONG_TABLE_ROWS = 16                         # taller tables scroll
 
