@@ -64,7 +64,7 @@ class Field:
             value = _number(raw)
             if not math.isfinite(value):
                 raise ValueError("is not a finite number")
-            return value
+            return value + 0.0    # -0.0 becomes 0.0: one value, one link
         if self.kind == "bool":
             text = str(raw).strip().lower()
             if text in ("1", "true", "yes", "on"):

@@ -10,8 +10,8 @@ How the config flows through a run (app.py calls `start_run` first, then `sync_u
    So a widget of another page keeps its value across page switches: the config holds it.
 4. `sync_url` writes `to_query(config)` into the URL only when it changed.
 
-Pages read `config()`, `params()`, `data()` and `bptt_result()`; each is cached on the Config
-(hashable), never on arrays. Page-level settings are schema fields rendered by `view_widget`.
+Pages read `config()`, `params()`, `data()` and `bptt_result()`; each is cached on the Config's
+exact key (ui/keys.py), never on arrays or on hash(). Page-level settings are schema fields rendered by `view_widget`.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import streamlit as st
 import rnn_core as rc
 from rnn_core.tasks import DEFAULT_DELAY
 from ui.config import FIELD_BY_NAME, FIELDS, Config, Field, build_params, parse, task_fixes, to_query
+from ui.keys import EXACT
 
 CONFIG_KEY = "_config"
 WARNED_KEY = "_warned"
@@ -37,13 +38,6 @@ WORD_JOINER = "\u2060"          # invisible; breaks a URL so that it is not made
 
 def widget_key(name: str) -> str:
     return WIDGET_PREFIX + name
-
-
-def _config_hash(config: Config) -> int:
-    # st.cache_data would pickle the Config to hash it; Python's own hash of the frozen fields is
-    # far faster for uploaded weights (tens of thousands of edits) and stable within the server
-    # process, which is all an in-memory cache needs.
-    return hash(config)
 
 
 # ---- the canonical config ----------------------------------------------------------------------
@@ -219,20 +213,17 @@ def view_widget(name: str, **widget_kwargs: Any) -> Any:
 
 # ---- the model, the data and the gradients, cached on the config ---------------------------------
 
-_HASH = {Config: _config_hash}
-
-
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
 def _cached_params(config: Config) -> rc.Params:
     return build_params(config)
 
 
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
 def _cached_data(config: Config) -> rc.TaskData:
     return make_data(config)
 
 
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
 def _cached_bptt(config: Config) -> rc.BPTTResult:
     data = make_data(config)
     return rc.bptt(build_params(config), data.xs, data.ys, activation=config.activation,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ui.config import Config
+from ui.keys import exact_key
 from ui.notation import MATRICES, Notation
 
 # (row unit, column unit) of each parameter in the engine's (column-vector) orientation.
@@ -42,7 +43,5 @@ def array_from_table(table: pd.DataFrame, name: str, notation: Notation) -> np.n
 def editor_key(config: Config, name: str) -> str:
     """The data_editor's key: new whenever the table's content changes, so stale edits never
     replay onto other numbers."""
-    # hash() of the fields is stable within the server process, where widget keys live
-    shown = hash(tuple(getattr(config, f) for f in MODEL_FIELDS)) & 0xFFFF_FFFF_FFFF
-    return f"weights_{name}_{shown:012x}"
+    return f"weights_{name}_{exact_key(config, MODEL_FIELDS)[:24]}"
 

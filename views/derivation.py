@@ -12,6 +12,7 @@ import streamlit as st
 from ui import derivation as dv
 from ui import state
 from ui.config import FIELDS, Config
+from ui.keys import EXACT
 from ui.figures.derivation import double_sum_figure
 from ui.sidebar import share_url
 from ui.notation import NOTATIONS
@@ -22,7 +23,6 @@ SCROLL_CSS = """<style>
 .katex-display { overflow-x: auto; overflow-y: hidden; padding: 0.2rem 0 0.4rem 0; }
 </style>"""
 _MODEL_GROUPS = ("model", "data")
-_HASH = {Config: lambda c: repr(sorted(c.as_dict().items()))}
 
 
 def model_key(config: Config) -> Config:
@@ -41,27 +41,27 @@ def problem_of(key: Config) -> dv.Problem:
                       key.reduction)
 
 
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
 def solved(key: Config):
     """(Problem, exact BPTTResult) of a model key."""
     problem = problem_of(key)
     return problem, problem.solve()
 
 
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
 def double_sum(key: Config, t: int) -> dv.DoubleSum | None:
     problem, result = solved(key)
     return dv.double_sum_terms(problem, result, t)
 
 
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
 def derivation(key: Config, notation: str, t: int, lr: float) -> tuple[dv.Stage, ...]:
     """Every stage at step t in `notation`."""
     problem, result = solved(key)
     return dv.build(problem, result, t=t, notation=notation, lr=lr, double_sum=double_sum(key, t))
 
 
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=_HASH)
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
 def gradient_check(key: Config):
     """rnn_core.gradcheck of the model (all entries of a small one, a sample of a big one)."""
     problem, _ = solved(key)

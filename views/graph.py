@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui import export, state
 from ui.config import FIELDS, Config
+from ui.keys import EXACT
 from ui.figures import graph as fg
 from ui.figures import graph_sheet as gs
 from ui.figures import graph_details as fd
@@ -18,7 +19,6 @@ from ui.figures import graph_flow as gf
 from ui.notation import NOTATIONS
 
 NUMBER_GROUPS = ("model", "data", "truncation")   # the fields the gradients depend on
-HASH = {Config: lambda c: repr(sorted(c.as_dict().items()))}
 CLICK_SEEN = "g_click_seen"    # the last chart selection acted on (a selection persists across reruns)
 GIF_KEY = "g_gif"
 # A long equation scrolls inside its own block instead of widening the page.
@@ -31,7 +31,7 @@ def numbers_key(config: Config) -> Config:
     return config.replace(**{f.name: f.default for f in FIELDS if f.group not in NUMBER_GROUPS})
 
 
-@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=HASH)
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=EXACT)
 def flow_and_sums(key: Config, source: int) -> tuple[gf.Flow, dict]:
     """The gradient on the graph (all loss terms if source == 0, else L_source alone) and the
     parameter gradients: running sums per frame when they fit the figure's budget."""
@@ -43,7 +43,7 @@ def flow_and_sums(key: Config, source: int) -> tuple[gf.Flow, dict]:
     return flow, sums
 
 
-@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=HASH)
+@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=EXACT)
 def graph_figure(key: Config, source: int, view: fg.GraphView, notation: str):
     """The animated figure (plotly validates every frame: worth keeping across reruns)."""
     flow, sums = flow_and_sums(key, source)
@@ -51,13 +51,13 @@ def graph_figure(key: Config, source: int, view: fg.GraphView, notation: str):
     return fg.graph_figure(flow, result.trace, result.step_losses, result.loss, sums, NOTATIONS[notation], view)
 
 
-@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=HASH)
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
 def gif_bytes(key: Config, source: int, view: fg.GraphView, notation: str) -> bytes:
     figure = graph_figure(key, source, view, notation)
     return export.animation_gif(figure, fg.frame_duration_ms(key.T))
 
 
-@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=HASH)
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
 def png_bytes(key: Config, source: int, view: fg.GraphView, notation: str, front: int) -> bytes:
     return export.frame_png(graph_figure(key, source, view, notation), str(front))
 

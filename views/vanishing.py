@@ -17,6 +17,7 @@ from rnn_core.spectral import jacobian_bound, singular_values
 from ui import state
 from ui import vanishing as vn
 from ui.config import FIELD_BY_NAME, Config, parse
+from ui.keys import EXACT
 from ui.figures import vanishing as fv
 from ui.notation import NOTATIONS, Notation
 
@@ -29,8 +30,7 @@ SECTION_LABELS = {"sweeps": "Sweeps", "spectrum": "Spectrum", "pairs": "All pair
 RADIUS_CHOICES = (0.25, 0.5, 0.75, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0)
 RADII_KEY = "v_radii_pick"
 RADII_MESSAGES = "v_radii_messages"
-HASH = {Config: lambda c: repr(sorted(c.as_dict().items()))}
-CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=HASH)
+CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=EXACT)
 
 
 # ---- computations, cached on the model's config (never on arrays) ---------------------------

@@ -1,0 +1,91 @@
+"""Exact cache keys: settings that Python's hash() confuses must never share a cache entry.
+
+hash(-1.0) == hash(-2.0) and hash(x) == hash(x * 2**-61) in CPython; a cache keyed on hash()
+served one visitor's numbers to another (issue 12). These tests fail on such a key.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st_h
+
+from ui import state
+from ui.config import DEFAULT, Config, parse
+from ui.keys import exact_key
+from ui.weights_table import editor_key
+
+RHO_LIKE_ONE = 2.0 ** -61          # hashes like 1.0
+
+
+def colliding_pairs() -> list[tuple[Config, Config]]:
+    pairs = [
+        (DEFAULT.replace(rho=1.0), DEFAULT.replace(rho=RHO_LIKE_ONE)),
+        (DEFAULT.replace(rho=1.0, init="identity", activation="relu"),
+         DEFAULT.replace(rho=4.336808689942018e-19, init="identity", activation="relu")),
+        (DEFAULT.replace(edits=(("W_hh", 0, -1.0),)), DEFAULT.replace(edits=(("W_hh", 0, -2.0),))),
+        (DEFAULT.replace(trunc_p=0.5), DEFAULT.replace(trunc_p=0.5 * 2.0 ** 61)),
+    ]
+    for a, b in pairs:
+        assert hash(a) == hash(b) and a != b          # the trap the old key fell into
+    return pairs
+
+
+@pytest.mark.parametrize("a, b", colliding_pairs())
+def test_hash_colliding_configs_have_different_keys(a, b):
+    assert exact_key(a) != exact_key(b)
+
+
+def test_equal_configs_have_equal_keys_across_instances():
+    a, _ = parse({"rho": "1.25", "edits": "W_hh.3=0.5~b_h.0=-1.0"})
+    b, _ = parse({"edits": "b_h.0=-1.0~W_hh.3=0.5", "rho": "1.25"})
+    assert a == b and a is not b
+    assert exact_key(a) == exact_key(b)
+
+
+def test_key_tells_types_and_fields_apart():
+    assert exact_key(DEFAULT.replace(seed=1)) != exact_key(DEFAULT.replace(T=1))
+    assert exact_key(DEFAULT, ["rho"]) != exact_key(DEFAULT.replace(rho=0.0), ["rho"])
+    assert exact_key(DEFAULT.replace(rho=1.0), ["seed"]) == exact_key(DEFAULT, ["seed"])
+
+
+def test_minus_zero_in_a_link_is_zero():
+    config, messages = parse({"rho": "-0"})
+    assert messages == [] and str(config.rho) == "0.0"
+    assert exact_key(config) == exact_key(DEFAULT.replace(rho=0.0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st_h.floats(0.0, 5.0), st_h.floats(0.0, 5.0))
+def test_keys_differ_exactly_when_values_differ(x, y):
+    assert (exact_key(DEFAULT.replace(rho=x)) == exact_key(DEFAULT.replace(rho=y))) == (x == y and str(x) == str(y))
+
+
+@pytest.mark.parametrize("a, b", colliding_pairs()[:3])
+def test_cached_model_follows_the_exact_settings(a, b):
+    """The visitor who asks second gets their own weights, not the first visitor's."""
+    first, second = state.params(a), state.params(b)
+    for config, params in ((a, first), (b, second)):
+        own = state.build_params(config)
+        assert np.array_equal(params.W_hh, own.W_hh)
+    assert not np.array_equal(first.W_hh, second.W_hh)
+
+
+def test_cached_gradients_follow_an_edit_from_minus_one_to_minus_two():
+    minus_one = DEFAULT.replace(edits=(("W_hh", 0, -1.0),))
+    minus_two = DEFAULT.replace(edits=(("W_hh", 0, -2.0),))
+    g1, g2 = state.bptt_result(minus_one), state.bptt_result(minus_two)
+    assert g1.loss != g2.loss
+    assert state.params(minus_two).W_hh[0, 0] == -2.0
+
+
+def test_weight_editor_keys_change_with_the_exact_edit():
+    minus_one = DEFAULT.replace(edits=(("W_hh", 0, -1.0),))
+    minus_two = DEFAULT.replace(edits=(("W_hh", 0, -2.0),))
+    assert editor_key(minus_one, "W_hh") != editor_key(minus_two, "W_hh")
+
+
+def test_many_edits_digest_quickly_and_exactly():
+    edits = tuple(("W_hh", i, float(i) / 7) for i in range(65536))
+    a = DEFAULT.replace(H=256, edits=edits)
+    b = DEFAULT.replace(H=256, edits=edits[:-1] + (("W_hh", 65535, np.nextafter(65535 / 7, 0)),))
+    assert exact_key(a) != exact_key(b)
