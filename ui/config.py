@@ -33,6 +33,7 @@ MAX_URL_EDITS_CHARS = 2000   # beyond this the link would be unwieldy: offer a w
 MIN_EDIT_CHARS = len("b_h.0=0.0~")
 MAX_TRAIN_STEPS = 2000       # training page: a run stays within seconds at lecture sizes
 MAX_TRAIN_BATCH = 128
+MAX_RADII = 12               # vanishing page: each swept radius is a model and a curve
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Field:
     options: tuple = ()
     help: str = ""
     group: str = "model"      # who draws it: model, data, truncation, app (the sidebar); view, ... (pages)
+    max_items: int | None = None   # 'floats': at most this many values (each one is work)
 
     def coerce(self, raw: Any) -> Any:
         """The value `raw` (a string from a URL, or a widget's value) as this field's type.
@@ -78,7 +80,9 @@ class Field:
             return raw
         if self.kind == "floats":
             items = _items(raw)
-            values = tuple(sorted({_number(v) for v in items if str(v).strip() != ""}))
+            if self.max_items is not None and len(items) > 4 * self.max_items:
+                raise ValueError(f"has {len(items)} entries; at most {self.max_items} are allowed")
+            values = tuple(sorted({_number(v) + 0.0 for v in items if str(v).strip() != ""}))
             if not values or not all(math.isfinite(v) for v in values):
                 raise ValueError("is not a list of finite numbers")
             return values
@@ -94,10 +98,11 @@ class Field:
         raise AssertionError(f"unknown field kind {self.kind}")
 
     def clamp(self, value: Any) -> Any:
+        """`value` inside [lo, hi]; a 'floats' list also cut to its first max_items values."""
         if self.lo is None:
             return value
         if self.kind == "floats":
-            return tuple(sorted({min(max(v, self.lo), self.hi) for v in value}))
+            return tuple(sorted({min(max(v, self.lo), self.hi) for v in value}))[:self.max_items]
         return type(value)(min(max(value, self.lo), self.hi))
 
     def encode(self, value: Any) -> str:
@@ -116,6 +121,11 @@ class Field:
 
 def _bound(field: Field, bound: float) -> str:
     return str(int(bound)) if field.kind == "int" else repr(float(bound))
+
+
+def _shown_value(field: Field, value: Any) -> str:
+    """A value as a message quotes it; an empty one in words, never as nothing."""
+    return field.encode(value) or ("no edits" if field.kind == "edits" else "none")
 
 
 def _items(raw: Any) -> list:
@@ -192,7 +202,7 @@ FIELDS: tuple[Field, ...] = (
     Field("v_axis", "choice", "k", "Horizontal axis", options=("k", "distance"), group="view",
           help="the earlier step k, or the distance T - k back from the last step"),
     Field("v_radii", "floats", (0.5, 0.9, 1.0, 1.1, 1.5), "Spectral radii to sweep", 0.0, MAX_RHO,
-          group="view"),
+          group="view", max_items=MAX_RADII),
     Field("v_acts", "choices", ("tanh", "relu", "identity"), "Activations to compare",
           options=tuple(rc.ACTIVATIONS), group="view"),
     Field("v_section", "choice", "sweeps", "Section",
@@ -346,10 +356,13 @@ def parse(raw: Mapping[str, Any], *, base: Config = DEFAULT) -> tuple[Config, li
         try:
             value = field.coerce(text)
         except ValueError as err:
-            messages.append(f"{field.label} = '{shown}' {err}; using {field.encode(values[key])} instead.")
+            messages.append(f"{field.label} = '{shown}' {err}; using {_shown_value(field, values[key])} instead.")
             continue
         clamped = field.clamp(value)
-        if clamped != value:
+        if field.kind == "floats" and field.max_items is not None and len(value) > field.max_items:
+            messages.append(f"{field.label}: {len(value)} values asked for, at most {field.max_items} are drawn; "
+                            f"using {field.encode(clamped)}.")
+        elif clamped != value:
             messages.append(f"{field.label} = {shown} is outside [{_bound(field, field.lo)}, {_bound(field, field.hi)}]; "
                             f"using {field.encode(clamped)} instead.")
         values[key] = clamped
