@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 import tempfile
 import time
@@ -22,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 import rnn_core as rc
 from ui.config import parse
-from ui.state import CONFIG_KEY
+from ui.state import CONFIG_KEY, WORD_JOINER
 from ui.text_upload import read_text_upload
 from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
 from apptest_helpers import APP, compiled_once  # noqa: F401  (a fixture)
@@ -143,7 +144,17 @@ WEIGHTS_CASES = [
     ("object instead of a matrix", "w.json", json_doc(W_xh={"rows": [[1, 2, 3]] * 4}), ["nested"]),
     ("empty rows", "w.json", json_doc(W_hh=[[]]), ["W_hh"]),
     ("empty object", "w.json", b"{}", ["missing W_xh"]),
-    ("UTF-8 BOM", "w.json", b"\xef\xbb\xbf" + json_doc(), ["JSON"]),
+    ("repeated JSON name", "w.json", json_doc()[:-1] + b', "W_hh": [[0, 0, 0, 0]]}', ["W_hh", "twice"]),
+    ("repeated JSON name in 'sizes'", "w.json", json_doc(sizes={"D": 3}).replace(b'"sizes": {"D": 3', b'"sizes": {"D": 3, "D": 4'),
+     ["'D' twice"]),
+    ("float128 beyond float64", "w.npz", npz(**arrays(W_hh=np.full((4, 4), np.longdouble("1e400")))),
+     ["W_hh", "16", "beyond the range of float64"]),
+    ("float128 one value beyond float64", "w.npz",
+     npz(**arrays(b_h=np.array([0, 1, np.longdouble(2) ** 1100, 0], dtype=np.longdouble))), ["b_h", "1 value"]),
+    ("npy header with a call in its shape", "w.npz",
+     npz_members(W_hh=b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, "
+                      b"'shape': f(4), }" + b" " * 46 + b"\n" + bytes(128)),
+     ["W_hh", "not a NumPy array"]),
     ("10 000 keys", "w.json", json.dumps({f"k{i}": 0 for i in range(10_000)}).encode(), ["unexpected"]),
     ("double extension", "weights.json.exe", json_doc(), ["neither"]),
     ("no extension", "weights", to_npz_bytes(rc.init_params(3, 4, 2)), ["neither"]),
@@ -182,6 +193,7 @@ def weights_message(filename: str, data: bytes) -> str:
 
 def assert_clear(message: str, words: list[str]) -> None:
     assert "\n" not in message and "Traceback" not in message and 10 < len(message) < 400, message
+    assert " object at 0x" not in message and "<ast." not in message, message     # no internals
     for word in words:
         assert word in message, (word, message)
 
@@ -237,6 +249,11 @@ def test_unusual_but_honest_float_layouts_are_read_exactly(variant):
 
 # ---- through the app: the session is intact afterwards (AppTest) --------------------------------
 
+def plain(markdown: str) -> str:
+    """A message escaped by ui.state.literal_markdown, as the reader sees it."""
+    return re.sub(r"\\(.)", r"\1", markdown.replace(WORD_JOINER, ""))
+
+
 def widget_accepts(cases: list, suffixes: tuple[str, ...]) -> list:
     """The cases whose file name the uploader widget lets through: Streamlit refuses other
     extensions itself, in the browser (tests/e2e/test_hostile.py) and again on the server."""
@@ -260,7 +277,7 @@ def test_model_page_keeps_weights_and_config_through_every_bad_weights_file():
     for case, filename, data, words in widget_accepts(bad, (".npz", ".json")):
         upload(at, "weights_upload", filename, data)
         assert not at.exception, (case, [e.message for e in at.exception])
-        errors = [e.value for e in at.error]
+        errors = [plain(e.value) for e in at.error]
         assert len(errors) == 1 and "previous weights are kept" in errors[0], (case, errors)
         assert_clear(errors[0], words)
         assert at.session_state[CONFIG_KEY] == before, case
@@ -287,3 +304,24 @@ def test_training_page_keeps_the_accepted_text_through_every_bad_text_file():
         assert at.session_state["tr_accepted_text"] == accepted, case
         assert at.session_state[CONFIG_KEY] == config, case
         assert any("Using **fox.txt**" in c.value for c in at.caption), case
+
+
+def test_json_with_a_utf8_bom_is_read_as_without_it():
+    doc = to_json_bytes(rc.init_params(3, 4, 2, seed=5))
+    with_bom = load_weights("w.json", b"\xef\xbb\xbf" + doc)
+    for name, array in load_weights("w.json", doc).items():
+        assert np.array_equal(getattr(with_bom, name), array)
+
+
+@pytest.mark.parametrize("filename", ["[click me](https://example.org) :red[alarm] $x^2$.json",
+                                      "**bold** <b>tag</b> `code`.json"])
+def test_file_names_are_shown_as_typed(filename):
+    """A name chosen by a stranger is shown literally, not rendered as a link, colour or LaTeX."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("views/model.py").run()
+    for data, element in ((to_json_bytes(rc.init_params(3, 4, 2)), "success"), (b"{}", "error")):
+        upload(at, "weights_upload", filename, data)
+        [shown] = getattr(at, element)
+        assert filename[:40] in plain(shown.value)
+        for markup in "[]*`$<>:":
+            assert markup not in shown.value.replace("\\" + markup, "")

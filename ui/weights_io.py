@@ -118,8 +118,10 @@ def _check_npy_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None
             if read_header is None:
                 raise ValueError(f"unsupported .npy version {version}")
             shape, _, dtype = read_header(stream)
-        except (ValueError, SyntaxError, TypeError, EOFError) as err:
-            raise WeightsFileError(f"'{name}' in the .npz file is not a NumPy array ({_short(str(err))}).") from None
+        except (ValueError, SyntaxError, TypeError, EOFError):
+            # NumPy's own message can quote parser internals ('<ast.Call object at 0x...>')
+            raise WeightsFileError(f"'{_short(name)}' in the .npz file is not a NumPy array: its header "
+                                   "is not a plain array description.") from None
     if dtype.hasobject:
         raise WeightsFileError(f"'{name}' holds Python objects (a pickle); only plain float arrays are accepted.")
     if dtype.kind != "f":
@@ -130,7 +132,7 @@ def _check_npy_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None
 
 def _read_json(data: bytes) -> dict[str, np.ndarray]:
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")      # editors on Windows often start UTF-8 with a BOM
     except UnicodeDecodeError:
         raise WeightsFileError("This .json file is not UTF-8 text.") from None
     depth = _json_depth(text)
@@ -138,7 +140,9 @@ def _read_json(data: bytes) -> dict[str, np.ndarray]:
         raise WeightsFileError(f"This .json file is nested {depth} levels deep; weights need at most "
                                f"{MAX_JSON_DEPTH} (an object of matrices).")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_unique_keys)
+    except WeightsFileError:
+        raise
     except (ValueError, RecursionError) as err:
         raise WeightsFileError(f"This .json file is not valid JSON ({_short(str(err))}).") from None
     if not isinstance(doc, dict):
@@ -146,6 +150,17 @@ def _read_json(data: bytes) -> dict[str, np.ndarray]:
     arrays = {key: value for key, value in doc.items() if key not in ("format", "sizes")}
     _check_keys(list(arrays))
     return {name: _json_array(name, value) for name, value in arrays.items()}
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's members; a repeated name is refused (json.loads would keep the last one
+    silently, so a file could show one matrix to a reader and load another)."""
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise WeightsFileError(f"This .json file names '{_short(key)}' twice; each name may appear once.")
+        seen.add(key)
+    return dict(pairs)
 
 
 def _json_depth(text: str) -> int:
@@ -218,4 +233,12 @@ def _checked_params(arrays: dict[str, np.ndarray]) -> rc.Params:
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
         if bad:
             raise WeightsFileError(f"'{name}' holds {bad} value(s) that are NaN or infinite.")
-    return rc.Params(**{name: np.asarray(arrays[name], dtype=np.float64) for name in rc.PARAM_NAMES})
+    # checked again after the conversion: float128 values beyond float64's range become inf
+    with np.errstate(over="ignore"):
+        converted = {name: np.asarray(arrays[name], dtype=np.float64) for name in rc.PARAM_NAMES}
+    for name, array in converted.items():
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise WeightsFileError(f"'{name}' holds {bad} value(s) beyond the range of float64 "
+                                   f"(about ±1.8e308); the app computes in float64.")
+    return rc.Params(**converted)

@@ -155,4 +155,5 @@ upload = st.file_uploader(
     "W_xh, W_hh, b_h, W_hy, b_y", type=["npz", "json"], key=UPLOAD_KEY, on_change=apply_upload)
 result = st.session_state.get(UPLOAD_RESULT)
 if upload is not None and result is not None and result[0] == upload.file_id:
-    (st.success if result[1] else st.error)(result[2])
+    # the message quotes the file's name and contents, which a stranger chose: shown as plain text
+    (st.success if result[1] else st.error)(state.literal_markdown(result[2]))
