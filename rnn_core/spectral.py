@@ -24,7 +24,7 @@ Array = np.ndarray
 STABLE_TOLERANCE = 0.02
 
 __all__ = ["singular_values", "spectral_radius", "jacobian_bound", "fit_decay_factor",
-           "classify_factor", "memory_horizon", "STABLE_TOLERANCE"]
+           "classify_factor", "memory_horizon", "extrapolated_horizon", "STABLE_TOLERANCE"]
 
 
 def singular_values(W) -> Array:
@@ -68,14 +68,22 @@ def fit_decay_factor(norms) -> float:
     the factor describes the curve where it can be measured. Returns nan if fewer than two
     entries are usable. r < 1: vanishing; r > 1: exploding.
     """
-    n = _curve(norms)
+    line = _log_line(_curve(norms))
+    if line is None:
+        return float("nan")
+    with np.errstate(over="ignore"):
+        return float(np.exp(line[0]))
+
+
+def _log_line(n: Array) -> tuple[float, float] | None:
+    """(slope, intercept) of the least-squares line log n = intercept + slope * (T-k) over the
+    finite positive entries of a curve n (T,); None with fewer than two of them."""
     distance = np.arange(n.size - 1, -1, -1, dtype=np.float64)
     usable = np.isfinite(n) & (n > 0)
     if np.count_nonzero(usable) < 2:
-        return float("nan")
-    slope, _ = np.polyfit(distance[usable], np.log(n[usable]), 1)
-    with np.errstate(over="ignore"):
-        return float(np.exp(slope))
+        return None
+    slope, intercept = np.polyfit(distance[usable], np.log(n[usable]), 1)
+    return float(slope), float(intercept)
 
 
 def classify_factor(factor: float) -> tuple[str, str]:
@@ -113,3 +121,29 @@ def memory_horizon(norms, threshold: float = 0.01) -> int:
     with np.errstate(invalid="ignore"):
         reached = n >= threshold * reference
     return int(distance[reached].max())
+
+
+def extrapolated_horizon(norms, threshold: float = 0.01) -> float:
+    """Where the fitted line of `fit_decay_factor` falls to `threshold` * norms[T-1]: the
+    largest distance n >= 0 with c r^n >= threshold * ||I|| (a float; it may lie far beyond
+    the curve's T-1 steps).
+
+    For a curve that is still above the threshold at its first step `memory_horizon` can only
+    say "at least T-1"; the fitted trend says how much further it reaches. floor() of the
+    result equals `memory_horizon` for an exactly geometric curve long enough to cross.
+    inf when the line does not fall (r >= 1); nan when no line can be fitted.
+    """
+    n = _curve(norms)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
+            or not 0 < threshold <= 1:
+        raise ValueError(f"threshold must lie in (0, 1], got {threshold!r}")
+    reference = n[-1]
+    if not np.isfinite(reference) or reference <= 0:
+        raise ValueError(f"norms[-1] (||dh_T/dh_T||) must be finite and > 0, got {float(reference)!r}")
+    line = _log_line(n)
+    if line is None:
+        return float("nan")
+    slope, intercept = line
+    if slope >= 0:
+        return float("inf")
+    return max(0.0, (np.log(threshold * reference) - intercept) / slope)

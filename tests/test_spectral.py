@@ -130,3 +130,35 @@ def test_fit_of_a_noisy_geometric_curve_stays_near_its_factor(factor, T, c, nois
     noise = np.exp(np.random.default_rng(noise_seed).uniform(-np.log(1.1), np.log(1.1), T))
     fitted = rc.fit_decay_factor(geometric_curve(factor, T, c) * noise)
     assert abs(np.log(fitted / factor)) <= 2 * np.log(1.1) + 1e-12
+
+
+# ---- extrapolated_horizon: how far a curve that has not yet crossed the threshold reaches ----
+
+@pytest.mark.parametrize("factor", [0.3, 0.5, 0.8, 0.95])
+def test_extrapolated_horizon_agrees_with_the_measured_one_on_a_geometric_curve(factor):
+    norms = geometric_curve(factor, 200, c=1.0)          # long enough to cross 1 %
+    measured = rc.memory_horizon(norms, 0.01)
+    assert int(np.floor(sp.extrapolated_horizon(norms, 0.01) + 1e-9)) == measured
+    assert sp.extrapolated_horizon(norms, 0.01) == pytest.approx(np.log(0.01) / np.log(factor), rel=1e-9)
+
+
+def test_extrapolated_horizon_reaches_past_a_short_curve():
+    short = geometric_curve(0.9, 12, c=1.0)                # still at 0.9^11 = 31 % at k = 1
+    assert rc.memory_horizon(short, 0.01) == 11            # all a measurement can say
+    assert sp.extrapolated_horizon(short, 0.01) == pytest.approx(np.log(0.01) / np.log(0.9), rel=1e-9)  # 43.7
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.3])
+def test_extrapolated_horizon_of_a_curve_that_does_not_fall_is_inf(factor):
+    assert sp.extrapolated_horizon(geometric_curve(factor, 20, c=1.0)) == np.inf
+
+
+def test_extrapolated_horizon_ignores_zeros_and_needs_two_points():
+    assert np.isnan(sp.extrapolated_horizon([0.0, 0.0, 1.0]))
+    with_zero = geometric_curve(0.5, 10, c=1.0)
+    with_zero[0] = 0.0
+    assert sp.extrapolated_horizon(with_zero) == pytest.approx(np.log(0.01) / np.log(0.5), rel=1e-9)
+    with pytest.raises(ValueError, match="threshold"):
+        sp.extrapolated_horizon([0.5, 1.0], 0.0)
+    with pytest.raises(ValueError, match="finite"):
+        sp.extrapolated_horizon([0.5, 0.0])
