@@ -5,12 +5,15 @@ served one visitor's numbers to another (issue 12). These tests fail on such a k
 """
 from __future__ import annotations
 
+import pickle
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st_h
 
 from ui import state
-from ui.config import DEFAULT, Config, parse
+from ui.config import DEFAULT, Config, Edits, edits_between, parse
 from ui.keys import exact_key
 from ui.weights_table import editor_key
 
@@ -26,8 +29,13 @@ def colliding_pairs() -> list[tuple[Config, Config]]:
         (DEFAULT.replace(trunc_p=0.5), DEFAULT.replace(trunc_p=0.5 * 2.0 ** 61)),
     ]
     for a, b in pairs:
-        assert hash(a) == hash(b) and a != b          # the trap the old key fell into
+        assert plain_hash(a) == plain_hash(b) and a != b          # the trap the old key fell into
     return pairs
+
+
+def plain_hash(config: Config) -> int:
+    """hash() of the field values as plain Python values (edits as a tuple of triples)."""
+    return hash(tuple(tuple(v) if isinstance(v, Edits) else v for v in config.as_dict().values()))
 
 
 @pytest.mark.parametrize("a, b", colliding_pairs())
@@ -89,3 +97,34 @@ def test_many_edits_digest_quickly_and_exactly():
     a = DEFAULT.replace(H=256, edits=edits)
     b = DEFAULT.replace(H=256, edits=edits[:-1] + (("W_hh", 65535, np.nextafter(65535 / 7, 0)),))
     assert exact_key(a) != exact_key(b)
+
+
+# ---- what a session holds: hand edits in compact form ----------------------------------------
+
+def largest_upload() -> Config:
+    config = DEFAULT.replace(D=64, H=256, O=64)
+    uploaded = state.build_params(config.replace(seed=3))
+    return config.replace(edits=edits_between(state.build_params(config), uploaded))
+
+
+def test_an_upload_of_the_largest_model_holds_under_two_megabytes():
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        config = largest_upload()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(config.edits) > 95_000
+    assert held < 2.5e6, f"{held / 1e6:.1f} MB"          # as tuples: ~13 MB
+    assert np.array_equal(state.build_params(config).W_hh, state.build_params(config.replace(seed=3)).W_hh)
+
+
+def test_edits_compare_as_their_triples_and_keep_the_last_value():
+    edits = Edits.of([("b_h", 2, 1.5), ("W_hh", 7, -1.0), ("b_h", 2, 2.5)])
+    assert edits == (("W_hh", 7, -1.0), ("b_h", 2, 2.5)) and len(edits) == 2
+    assert edits[1] == ("b_h", 2, 2.5) and bool(Edits.of(())) is False
+    assert DEFAULT.replace(edits=(("b_h", 2, 2.5), ("W_hh", 7, -1.0))).edits == edits
+    assert pickle.loads(pickle.dumps(edits)) == edits and hash(Edits.of(edits)) == hash(edits)
+    with pytest.raises((AttributeError, ValueError)):
+        edits.values[0] = 3.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields as dc_fields, make_dataclass, replace
+from collections.abc import Sequence
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -235,8 +236,81 @@ FIELD_BY_NAME = {f.name: f for f in FIELDS}
 _ConfigBase = make_dataclass("_ConfigBase", [(f.name, Any, f.default) for f in FIELDS], frozen=True)
 
 
+class Edits(Sequence):
+    """Hand-edited weights: (param name, flat index, value) triples, sorted by name then index,
+    each entry once (the last value given wins).
+
+    Held as three arrays: an upload of the largest model is ~100k edits, which as Python
+    tuples took ~13 MB in every session holding it; here they take 17 bytes an edit.
+    Compares equal to the tuple of its triples; immutable and hashable.
+    """
+
+    __slots__ = ("codes", "indices", "values")
+    NAMES = tuple(sorted(rc.PARAM_NAMES))      # code i is NAMES[i]: code order is name order
+
+    def __init__(self, codes: np.ndarray, indices: np.ndarray, values: np.ndarray):
+        order = np.lexsort((indices, codes))
+        codes, indices, values = codes[order], indices[order], values[order]
+        last = np.ones(len(codes), dtype=bool)     # of repeated (name, index), keep the last given
+        last[:-1] = (codes[1:] != codes[:-1]) | (indices[1:] != indices[:-1])
+        for name, array in (("codes", codes[last]), ("indices", indices[last]), ("values", values[last])):
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+
+    @classmethod
+    def of(cls, triples: Iterable[tuple[str, int, float]]) -> "Edits":
+        if isinstance(triples, Edits):
+            return triples
+        triples = list(triples)
+        code = {name: i for i, name in enumerate(cls.NAMES)}
+        return cls(np.array([code[t[0]] for t in triples], dtype=np.int8),
+                   np.array([t[1] for t in triples], dtype=np.int64),
+                   np.array([t[2] for t in triples], dtype=np.float64))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Edits are immutable")
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self)[i]
+        return (self.NAMES[self.codes[i]], int(self.indices[i]), float(self.values[i]))
+
+    def __iter__(self):
+        names = [self.NAMES[c] for c in self.codes.tolist()]
+        return zip(names, self.indices.tolist(), self.values.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Edits):
+            return (np.array_equal(self.codes, other.codes) and np.array_equal(self.indices, other.indices)
+                    and np.array_equal(self.values, other.values))
+        if isinstance(other, tuple):
+            return len(other) == len(self) and tuple(self) == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.codes.tobytes(), self.indices.tobytes(), self.values.tobytes()))
+
+    def __repr__(self) -> str:
+        return f"Edits({tuple(self)!r})" if len(self) <= 8 else f"Edits(<{len(self)} entries>)"
+
+    def __reduce__(self):
+        return (Edits, (np.array(self.codes), np.array(self.indices), np.array(self.values)))
+
+    def by_name(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{name: (flat indices, values)} of the parameters that have edits."""
+        return {name: (self.indices[self.codes == i], self.values[self.codes == i])
+                for i, name in enumerate(self.NAMES) if np.any(self.codes == i)}
+
+
 class Config(_ConfigBase):
     """Every user choice; frozen and hashable. Build one with `parse` or `DEFAULT.replace`."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        object.__setattr__(self, "edits", Edits.of(self.edits))   # one compact form, however given
 
     def replace(self, **changes: Any) -> "Config":
         return replace(self, **changes)
@@ -295,7 +369,7 @@ def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
 
 def edits_fit(config: Config) -> bool:
     shapes = param_shapes(config)
-    return all(index < math.prod(shapes[name]) for name, index, _ in config.edits)
+    return all(int(indices.max()) < math.prod(shapes[name]) for name, (indices, _) in config.edits.by_name().items())
 
 
 # ---- parsing, validation and the URL --------------------------------------------------------
@@ -400,22 +474,18 @@ def build_params(config: Config) -> rc.Params:
     params = rc.init_params(config.D, config.H, config.O, seed=config.seed, init=config.init,
                             spectral_radius=config.rho)
     arrays = params.to_dict()
-    by_name: dict[str, tuple[list[int], list[float]]] = {}
-    for name, index, value in config.edits:
-        indices, values = by_name.setdefault(name, ([], []))
-        indices.append(index)
-        values.append(value)
-    for name, (indices, values) in by_name.items():   # one vectorised put per array (uploads edit all)
+    for name, (indices, values) in config.edits.by_name().items():   # one put per array (uploads edit all)
         np.put(arrays[name], indices, values)
     return rc.Params(**arrays)
 
 
-def edits_between(base: rc.Params, edited: rc.Params) -> tuple[tuple[str, int, float], ...]:
-    """The sparse edits that turn `base` into `edited` (same shapes), in the order `parse`
-    gives them (sorted by name, then index), so equal edits make equal configs."""
-    edits = []
-    for name in sorted(rc.PARAM_NAMES):
+def edits_between(base: rc.Params, edited: rc.Params) -> Edits:
+    """The sparse edits that turn `base` into `edited` (same shapes)."""
+    codes, indices, values = [], [], []
+    for code, name in enumerate(Edits.NAMES):
         a, b = getattr(base, name).reshape(-1), getattr(edited, name).reshape(-1)
-        indices = np.flatnonzero(a != b)
-        edits.extend(zip([name] * len(indices), indices.tolist(), b[indices].tolist()))
-    return tuple(edits)
+        changed = np.flatnonzero(a != b)
+        codes.append(np.full(len(changed), code, dtype=np.int8))
+        indices.append(changed.astype(np.int64))
+        values.append(b[changed])
+    return Edits(np.concatenate(codes), np.concatenate(indices), np.concatenate(values))

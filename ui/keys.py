@@ -4,7 +4,7 @@ Shared caches (`st.cache_data`, `st.cache_resource`, widget keys) must never giv
 the numbers of another's settings. Python's `hash()` is not exact (`hash(-1.0) == hash(-2.0)`,
 and a float x hashes like x * 2**-61), so a cache keyed on it can serve wrong numbers. Keys
 here are SHA-256 digests of every chosen field's type, name and exact value (floats by their
-bit pattern, weight edits packed as arrays so that tens of thousands of them digest in
+bit pattern, weight edits by their arrays, so that tens of thousands of them digest in
 milliseconds).
 """
 from __future__ import annotations
@@ -13,12 +13,8 @@ import hashlib
 import struct
 from typing import Any, Iterable
 
-import numpy as np
+from ui.config import FIELDS, Config, Edits
 
-import rnn_core as rc
-from ui.config import FIELDS, Config
-
-_PARAM_CODE = {name: i for i, name in enumerate(rc.PARAM_NAMES)}
 _CACHED = "_exact_key"                   # the whole config's digest, memoised on the instance
 
 
@@ -32,20 +28,13 @@ def _value_bytes(value: Any) -> bytes:
         return b"f" + struct.pack("<d", value)
     if isinstance(value, str):
         return b"s" + value.encode("utf-8", "surrogatepass")
-    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
-        return b"e" + _edits_bytes(value)
+    if isinstance(value, Edits):
+        return b"e" + value.codes.tobytes() + value.indices.tobytes() + value.values.tobytes()
     if isinstance(value, tuple):
         return b"t" + b"\x1f".join(_value_bytes(v) for v in value)
     if value is None:
         return b"n"
     raise TypeError(f"no exact key for a value of type {type(value).__name__}")
-
-
-def _edits_bytes(edits: tuple[tuple[str, int, float], ...]) -> bytes:
-    names, indices, values = zip(*edits)
-    codes = np.fromiter((_PARAM_CODE[n] for n in names), dtype=np.int8, count=len(edits))
-    return (codes.tobytes() + np.asarray(indices, dtype=np.int64).tobytes()
-            + np.asarray(values, dtype=np.float64).tobytes())
 
 
 def _digest(config: Config, names: Iterable[str]) -> str:
