@@ -6,25 +6,16 @@ import streamlit as st
 import rnn_core as rc
 from ui import state
 from ui.config import build_params, edits_between, link_is_complete, parse, task_fixes
-from ui.figures.model import weight_heatmaps
-from ui.notation import NOTATIONS, equations
+from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
+from ui.notation import NOTATIONS, equations, shows_biases
 from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
 from ui.weights_table import array_from_table, editor_key, table_of
 
 UPLOAD_KEY = "weights_upload"
 UPLOAD_RESULT = "_weights_upload_result"     # (file_id, ok, message) of the last processed file
 EDITOR_TAB_KEY = "m_editor_tab"              # the weight table in view (a session setting)
-FORWARD_EQUATIONS = ("1", "2", "3", "y_hat", "4", "5")
+FORWARD_EQUATIONS = ("1", "2", "3", "y_hat", "4", "5", "f'")
 LONG_TABLE_ROWS = 16                         # taller tables scroll
-
-
-def derivative_latex(n, activation: str) -> str:
-    """f'(a_t) of the activation, written as rnn_core computes it (eq. (8) uses it)."""
-    a, h = n.at(n.a, "t"), n.at(n.h, "t")
-    return {"tanh": rf"f'({a}) = 1 - {h}^{{2}}",
-            "relu": rf"f'({a}) = \mathbb{{1}}[{a} > 0] \quad (\text{{ReLU}}'(0) = 0)",
-            "sigmoid": rf"f'({a}) = {h}\,(1 - {h})",
-            "identity": rf"f'({a}) = 1"}[activation]
 
 
 def aligned(equations_: list[str], labels: list[str]) -> str:
@@ -101,11 +92,15 @@ st.caption(f"In the notation of {n.source} ({n.title}). Change the model in the 
 left, right = st.columns([1, 1] if config.presentation else [3, 2], gap="large")   # room for big metrics
 with left:
     st.subheader("The model")
-    eqs = equations(n, activation=config.activation, loss=config.loss, reduction=config.reduction)
-    st.latex(aligned([eqs[key] for key in FORWARD_EQUATIONS] + [derivative_latex(n, config.activation)],
-                      [f"({key})" if key.isdigit() else "" for key in FORWARD_EQUATIONS] + [""]))
+    mask = state.data().mask
+    eqs = equations(n, activation=config.activation, loss=config.loss, reduction=config.reduction,
+                    biases=shows_biases(n, config.activation, params.b_h, params.b_y),
+                    every_step=mask is None or bool(np.all(mask == 1.0)))
+    st.latex(aligned([eqs[key] for key in FORWARD_EQUATIONS],
+                     [f"({key})" if key.isdigit() else "" for key in FORWARD_EQUATIONS]))
     if config.loss_at == "last":
-        st.caption("Many-to-one: the mask m_t is 1 at the last step only, so only L_T counts.")
+        st.caption(f"Many-to-one: the mask ${n.at('m', 't')}$ is 1 at the last step only, so only "
+                   f"${n.at(n.L, 'T')}$ counts.")
     with st.expander("The same in the engine's names"):
         st.latex(n.mapping())
 with right:
@@ -123,7 +118,9 @@ with right:
                "biases start at zero.")
 
 st.subheader("Weights")
-edited_entries = {(name, index) for name, index, _ in config.edits}
+# outlines only where they can be told apart (an upload edits every entry: none then)
+edited_entries = ({(name, index) for name, index, _ in config.edits}
+                  if len(config.edits) <= MAX_EDIT_MARKS else frozenset())
 st.plotly_chart(weight_heatmaps(params, n, edited=edited_entries, presentation=config.presentation),
                 key="weights_heatmaps", config={"displayModeBar": False})
 if config.edits:
