@@ -15,11 +15,13 @@ Truncations (rnn_core.truncation), each swept over the same window lengths k:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 import rnn_core as rc
 from rnn_core.training import clip_by_global_norm, clip_by_value
+from ui.training_run import Guard, Stopped, step_seconds
 
 Array = np.ndarray
 RANDOM_DRAWS = 8                 # draws averaged for the randomized estimator
@@ -82,18 +84,21 @@ class TruncationComparison:
 
 def compare_truncations(params: rc.Params, xs, ys, *, activation: str, loss: str, reduction: str = "sum",
                         mask=None, ks=None, seed: int = 0, draws: int = RANDOM_DRAWS,
-                        names: tuple[str, ...] = rc.PARAM_NAMES) -> TruncationComparison:
+                        names: tuple[str, ...] = rc.PARAM_NAMES, guard: Guard | None = None) -> TruncationComparison:
     """Every truncation's gradient against full BPTT on the same model and batch.
 
     xs (T, [B,] D), ys as rnn_core.bptt takes them. ks: window lengths (default `window_lengths(T)`).
     names: the parameters whose gradients are compared (dL/dW_hy and dL/db_y never change
     with truncation, so ('W_hh',) shows the effect undiluted).
     The randomized draws use seeds seed, seed + 1, ..., seed + draws - 1; "one draw" is seed.
+    guard: checked before every bptt call; raises Stopped (a partial sweep is not worth keeping).
     """
     T = np.shape(xs)[0]
     ks = window_lengths(T) if ks is None else np.asarray(ks, dtype=int)
 
     def grad(truncation) -> Array:
+        if guard is not None and guard.should_stop():
+            raise Stopped(guard.stopped_by)
         return flat(rc.bptt(params, xs, ys, activation=activation, loss=loss, reduction=reduction,
                             mask=mask, truncation=truncation).grads, names)
 
@@ -112,7 +117,9 @@ def compare_truncations(params: rc.Params, xs, ys, *, activation: str, loss: str
             with np.errstate(all="ignore"):
                 mean_g = np.mean(draws_g, axis=0)
             cos[labels[3]][i], ratio[labels[3]][i] = cosine_and_ratio(mean_g, full)
-    return TruncationComparison(ks=ks, p=ps, full_norm=float(np.linalg.norm(full)), cosine=cos,
+    with np.errstate(over="ignore"):
+        full_norm = float(np.linalg.norm(full))
+    return TruncationComparison(ks=ks, p=ps, full_norm=full_norm, cosine=cos,
                                 ratio=ratio, draws=draws)
 
 
@@ -148,23 +155,58 @@ def compare_clipping(grads: rc.Params, c: float) -> ClippingComparison:
                               applied_norm=norms)
 
 
+# ---------------------------------------------------------------------------- exploding
+
+RADII = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)   # spectral radii tried for the clipping comparison
+EXPLODES = 10.0                                # 'exploded': ||g|| at least this many times c
+
+
+def exploding_radius(grad_norm: Callable[[float], float], c: float, radii=RADII) -> tuple[float, float] | None:
+    """(rho, ||g||) for the smallest radius in `radii` whose raw gradient norm is finite and at
+    least EXPLODES * c, or None if none is: there clipping at c has something to do.
+
+    grad_norm: rho -> ||g|| of the model at that radius on the comparison's batch.
+    """
+    for rho in radii:
+        norm = grad_norm(rho)
+        if np.isfinite(norm) and norm >= EXPLODES * c:
+            return rho, norm
+    return None
+
+
+def clipped_steps(grad_norm: Array, c: float) -> int:
+    """How many steps of a run had a raw gradient above c (steps a rule at c changed)."""
+    with np.errstate(invalid="ignore"):
+        return int(np.sum(np.asarray(grad_norm) > c))
+
+
 # ---------------------------------------------------------------------------- cost
 
-SECONDS_PER_UNIT = 20e-9       # as ui.training_run: multiply-adds -> seconds on a loaded 2-core machine
 COMPARE_BUDGET = 8.0           # seconds the gradient comparison may take
 
 
 def comparison_seconds(T: int, B: int, H: int, D: int, O: int, ks: Array, draws: int = RANDOM_DRAWS) -> float:
-    """Estimated seconds of `compare_truncations`: every bptt call costs T B H (H + D + O), and a
-    k-step window with k < T carries k gradients back at once (T k B H^2 more)."""
+    """Estimated seconds of `compare_truncations`: one bptt call for the full gradient, and per k
+    a k-step call (whose window multiplies the backward work, ui.training_run.COST), a chunked
+    call and, for k > 1, `draws` randomized calls."""
     ks = np.asarray(ks)
-    calls = 1 + 2 * len(ks) + draws * int(np.sum(ks > 1))
-    windows = float(np.sum(ks[ks < T]))
-    return (calls * T * B * H * (H + D + O) + windows * T * B * H * H) * SECONDS_PER_UNIT
+    plain = step_seconds(T, B, H, D, O)
+    calls = 1 + len(ks) + draws * int(np.sum(ks > 1))
+    return calls * plain + sum(step_seconds(T, B, H, D, O, ("k_step", int(k))) for k in ks)
 
 
 def affordable_batch(T: int, B: int, H: int, D: int, O: int, ks: Array, draws: int = RANDOM_DRAWS,
                      budget: float = COMPARE_BUDGET) -> int:
-    """The most sequences (<= B) the comparison can use within `budget` seconds (0: not even one)."""
-    per_sequence = comparison_seconds(T, 1, H, D, O, ks, draws)
-    return int(min(B, budget // per_sequence))
+    """The most sequences (<= B) the comparison can use within `budget` seconds (0: not even one).
+    The cost is a fixed part plus a part proportional to the batch."""
+    fixed = comparison_seconds(T, 0, H, D, O, ks, draws)
+    per_sequence = comparison_seconds(T, 1, H, D, O, ks, draws) - fixed
+    return int(min(B, max(0.0, budget - fixed) // per_sequence))
+
+
+def affordable_gradient_batch(T: int, B: int, H: int, D: int, O: int, calls: int,
+                              budget: float = COMPARE_BUDGET) -> int:
+    """The most sequences (<= B) for `calls` plain bptt calls within `budget` seconds."""
+    fixed = calls * step_seconds(T, 0, H, D, O)
+    per_sequence = calls * step_seconds(T, 1, H, D, O) - fixed
+    return int(min(B, max(0.0, budget - fixed) // per_sequence))

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import rnn_core as rc
 from rnn_core.tasks import BUILTIN_TEXT
@@ -38,21 +41,50 @@ def exploding_settings() -> dict:
     return {"activation": preset.activation, "init": preset.init, "rho": float(preset.rho)}
 
 
-# Cost model: one training step (forward + backward) does about T B H (H + D + O) multiply-adds.
-# SECONDS_PER_UNIT is measured on this 2-core machine under load (bench/training.py), so the
-# estimate errs on the slow side; a run is bounded to TIME_BUDGET seconds.
-SECONDS_PER_UNIT = 20e-9
-TIME_BUDGET = 60.0
+# Cost model of one training step, fitted by `bench/training_budget.py --calibrate` on this
+# 2-core machine with one BLAS thread (as the app runs): seconds = COST . cost_features(...).
+# The features are what a link can ask for: a fixed per-step cost (the update, the histories,
+# the page's callback), work per parameter (clipping, momentum, the update: H (H + D + O)),
+# Python's per-time-step loop overhead (forward and backward), drawing the batch (T B),
+# the element-wise passes (T B (H + D + O)), the matmuls' multiply-adds (T B H (H + D + O)),
+# and k-step truncation's extra work: with a window k < T every time step carries k gradients
+# back at once (k B H element-wise and k B H^2 multiply-adds per time step), so its backward
+# pass costs about k times a full one.
+# The fit's predictions were 0.57x to 1.32x the measured times (median 0.97), and the same step
+# varies by +-40% with the other users' load on the 2 cores: LOAD_MARGIN centres the estimate
+# on the slow side of that, and the wall-clock budget stops a run whatever the estimate said.
+COST = (2.25e-4, 9.55e-9, 4.68e-6, 1.13e-7, 7.26e-9, 1.9e-10, 2.09e-9, 2.71e-11)
+LOAD_MARGIN = 1.2
+TIME_BUDGET = 60.0           # the wall-clock seconds a run may take, whatever the estimate said
 
 
-def step_seconds(T: int, batch: int, H: int, D: int, O: int) -> float:
-    """Estimated seconds of one SGD step (bptt on a batch) at these sizes."""
-    return T * batch * H * (H + D + O) * SECONDS_PER_UNIT
+def k_window(truncation, T: int) -> int:
+    """k of a k-step truncation that cuts (k < T), else 0 (no extra work)."""
+    if truncation and truncation[0] == "k_step" and truncation[1] < T:
+        return int(truncation[1])
+    return 0
+
+
+def cost_features(T: int, batch: int, H: int, D: int, O: int, truncation=None) -> np.ndarray:
+    """What one step's time is proportional to, term by term (see COST)."""
+    k = k_window(truncation, T)
+    width = H + D + O
+    return np.array([1.0, H * width, T, T * batch, T * batch * width, T * batch * H * width,
+                     T * k * batch * H, T * k * batch * H * H], dtype=float)
+
+
+def step_seconds(T: int, batch: int, H: int, D: int, O: int, truncation=None) -> float:
+    """Estimated seconds of one SGD step (draw a batch, bptt, clip, update) at these sizes."""
+    return LOAD_MARGIN * float(np.dot(COST, cost_features(T, batch, H, D, O, truncation)))
+
+
+def spec_step_seconds(spec: "TrainSpec", D: int, O: int) -> float:
+    return step_seconds(spec.T, spec.batch, spec.H, D, O, spec.truncation)
 
 
 def affordable_steps(spec: "TrainSpec", D: int, O: int, budget: float = TIME_BUDGET) -> int:
     """How many steps of `spec` fit in `budget` seconds (0: not even one)."""
-    return int(budget // step_seconds(spec.T, spec.batch, spec.H, D, O))
+    return int(budget // spec_step_seconds(spec, D, O))
 
 
 def text_digest(text: str | None) -> str:
@@ -121,14 +153,70 @@ def initial_params(spec: TrainSpec, D: int, O: int) -> rc.Params:
     return rc.init_params(D, spec.H, O, seed=spec.seed, init=spec.init, spectral_radius=spec.rho)
 
 
+def session_alive() -> bool:
+    """False once the browser tab that started this script run has gone.
+
+    When a tab closes, Streamlit (1.67, WebsocketSessionManager.disconnect_session) asks the
+    script to stop and drops the session from the runtime's active sessions; the stop request
+    only takes effect at the script's next st.* call, which a computation between two calls
+    does not make. Outside a served script run (tests, benchmarks) it is always True.
+    """
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None or not Runtime.exists():
+        return True
+    return Runtime.instance().is_active_session(ctx.session_id)
+
+
+class Guard:
+    """Stops work at its wall-clock budget or when its session has gone, whichever comes first.
+
+    `stopped_by` says why it stopped: None (it did not), "budget" or "session".
+    """
+
+    def __init__(self, budget: float, alive: Callable[[], bool] = session_alive,
+                 clock: Callable[[], float] = time.monotonic):
+        self.budget = budget
+        self._alive, self._clock = alive, clock
+        self._start = clock()
+        self.stopped_by: str | None = None
+
+    def should_stop(self) -> bool:
+        if self.stopped_by is None:
+            if self._clock() - self._start >= self.budget:
+                self.stopped_by = "budget"
+            elif not self._alive():
+                self.stopped_by = "session"
+        return self.stopped_by is not None
+
+
+class Stopped(Exception):
+    """Work given up by its Guard (raised where there is nothing partial worth keeping)."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
 def run_training(spec: TrainSpec, text: str | None,
-                 callback: Callable[[int, TrainResult], object] | None = None) -> TrainResult:
-    """Train from `initial_params`; the batch of step s is the task drawn with seed (seed, s)."""
+                 callback: Callable[[int, TrainResult], object] | None = None,
+                 guard: Guard | None = None) -> TrainResult:
+    """Train from `initial_params`; the batch of step s is the task drawn with seed (seed, s).
+
+    The run stops early (result.stopped, steps so far kept) when `guard` says so, by default
+    at TIME_BUDGET seconds or when the session has gone.
+    """
+    guard = guard or Guard(TIME_BUDGET)
     first = sample_data(spec, text, batch=spec.batch, seed=spec.seed)
     params = initial_params(spec, first.D, first.O)
+
+    def on_step(s: int, partial: TrainResult) -> bool:
+        if callback is not None:
+            callback(s, partial)
+        return not guard.should_stop()
+
     return train(params, spec.task, steps=spec.steps, lr=spec.lr, momentum=spec.momentum, T=spec.T,
                  batch=spec.batch, activation=spec.activation, clip=spec.clip, truncation=spec.truncation,
-                 reduction=REDUCTION, seed=spec.seed, callback=callback, **spec.task_options(text))
+                 reduction=REDUCTION, seed=spec.seed, callback=on_step, **spec.task_options(text))
 
 
 class ResultStore:
@@ -167,6 +255,8 @@ class Evaluation:
     """The trained model on held-out sequences (a seed stream training never draws).
 
     loss: mean loss per step over HELD_OUT_BATCH sequences; accuracy: for class tasks, else None.
+    baseline_loss / baseline_accuracy: those of the best constant answer on the same sequences
+    (see `constant_baseline`): what a model that ignores its inputs scores.
     examples: the first EXAMPLES of those sequences (xs (T, n, D), ys, info as drawn) and
     outputs (T, n, O) the model's o_t on them; final_targets / final_outputs (B, O): y_T and o_T
     of every held-out sequence (the adding problem's answers). sample_greedy / sample_drawn:
@@ -175,6 +265,8 @@ class Evaluation:
 
     loss: float
     accuracy: float | None
+    baseline_loss: float
+    baseline_accuracy: float | None
     examples: rc.TaskData
     outputs: np.ndarray
     final_targets: np.ndarray
@@ -211,6 +303,97 @@ def evaluate(spec: TrainSpec, text: str | None, params: rc.Params) -> Evaluation
         greedy = generate(params, data.info, prefix, SAMPLE_CHARS, activation=spec.activation, greedy=True)
         drawn = generate(params, data.info, prefix, SAMPLE_CHARS, activation=spec.activation, greedy=False,
                          seed=spec.seed)
-    return Evaluation(loss=res.loss, accuracy=accuracy, examples=_first_sequences(data, EXAMPLES),
+    base_loss, base_accuracy = constant_baseline(data)
+    return Evaluation(loss=res.loss, accuracy=accuracy, baseline_loss=base_loss, baseline_accuracy=base_accuracy,
+                      examples=_first_sequences(data, EXAMPLES),
                       outputs=res.trace.o[:, :EXAMPLES], final_targets=data.ys[-1], final_outputs=res.trace.o[-1],
                       sample_greedy=greedy, sample_drawn=drawn, prefix=prefix)
+
+
+# ---------------------------------------------------------------------------- judging a run
+
+LEARNED_FRACTION = 0.9       # learned: held-out loss below this share of the constant baseline's
+WORSE_FRACTION = 0.25        # got worse: lost more than this share of the progress to its best
+SMOOTHING = 10               # steps per moving mean of the noisy per-batch curves
+
+
+def constant_baseline(data: rc.TaskData) -> tuple[float, float | None]:
+    """(mean loss per step, accuracy or None) of the best constant output on `data`.
+
+    The loss is weighted as training's 'mean' reduction weighs it (mask m_t / sum m, then the
+    batch mean). Cross-entropy: the best constant logits are the log class frequencies, so the
+    loss is the entropy of the targets, and the accuracy is the commonest class's share.
+    MSE: the best constant is the mean target, so the loss is half the summed variance
+    (the adding problem's 'always answer 1.0' scores 1/12 = 0.083).
+    """
+    T, B = data.ys.shape[:2]
+    m = np.ones(T) if data.mask is None else np.asarray(data.mask, float)
+    w = np.broadcast_to((m / m.sum())[:, None] / B, (T, B))
+    if data.loss == "softmax_ce":
+        freq = np.bincount(data.ys.reshape(-1), weights=w.reshape(-1), minlength=data.O)
+        seen = freq[freq > 0]
+        return float(-(seen * np.log(seen)).sum()), float(freq.max())
+    ys = data.ys.reshape(T, B, -1)
+    mean = np.einsum("tb,tbo->o", w, ys)
+    return float(0.5 * np.einsum("tb,tbo->", w, (ys - mean) ** 2)), None
+
+
+def _moving_mean(values: np.ndarray) -> np.ndarray:
+    n = min(SMOOTHING, len(values))
+    return np.convolve(values, np.ones(n) / n, mode="valid")
+
+
+def lost_progress(curve: np.ndarray, higher_is_better: bool = False) -> float:
+    """The share of the improvement from the start to the best that the end has given back
+    (0: ends at its best; 1: back where it started), on the moving mean of `curve`."""
+    smooth = _moving_mean(np.asarray(curve, float))
+    if higher_is_better:
+        smooth = -smooth
+    best, first, last = smooth.min(), smooth[0], smooth[-1]
+    return float((last - best) / (first - best)) if first > best else 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a run went, in words. level: 'success', 'warning' or 'error' (the banner's kind)."""
+
+    level: str
+    message: str
+
+
+def judge(result: TrainResult, evaluation: Evaluation | None) -> Verdict:
+    """Judge a finished run against the constant baseline and against its own best.
+
+    A falling training loss is not learning: the run has learned only if its held-out loss is
+    clearly below what the best constant answer scores (LEARNED_FRACTION). It is also told when
+    it diverged, or when its curve (loss, or accuracy for class tasks) gave back more than
+    WORSE_FRACTION of its progress.
+    """
+    if result.diverged:
+        return Verdict("error", f"Diverged: at step {result.diverged_step} the loss or the gradient became "
+                                "inf/nan (exploding gradients), and training stopped there.")
+    problems = []
+    worse = max(lost_progress(result.loss),
+                lost_progress(result.accuracy, higher_is_better=True) if result.accuracy is not None else 0.0)
+    if worse > WORSE_FRACTION:
+        problems.append(_got_worse(result))
+    if evaluation is not None and evaluation.loss >= LEARNED_FRACTION * evaluation.baseline_loss:
+        problems.insert(0, f"Did not learn: the held-out loss {evaluation.loss:.4g} is not clearly below "
+                           f"{evaluation.baseline_loss:.4g}, what the best constant answer (ignoring the input) "
+                           "scores on the same sequences.")
+    if problems:
+        return Verdict("warning", " ".join(problems))
+    beat = (f"; held-out loss {evaluation.loss:.4g} against {evaluation.baseline_loss:.4g} for the best "
+            "constant answer" if evaluation is not None else "")
+    return Verdict("success", f"Learned{beat}.")
+
+
+def _got_worse(result: TrainResult) -> str:
+    """'Got worse from its best', with the numbers of the curve that shows it most."""
+    if result.accuracy is not None:
+        smooth = _moving_mean(result.accuracy)
+        return (f"Got worse from its best: the training accuracy reached {smooth.max():.0%} "
+                f"(around step {int(smooth.argmax()) + SMOOTHING // 2}) and ended at {smooth[-1]:.0%}.")
+    smooth = _moving_mean(result.loss)
+    return (f"Got worse from its best: the training loss reached {smooth.min():.4g} "
+            f"(around step {int(smooth.argmin()) + SMOOTHING // 2}) and ended at {smooth[-1]:.4g}.")

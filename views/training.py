@@ -17,11 +17,12 @@ from ui import state
 from ui.config import FIELD_BY_NAME, Config
 from ui.figures import training as figs
 from ui.text_upload import MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, read_text_upload
-from ui.training_compare import (COMPARE_BUDGET, affordable_batch, compare_clipping, compare_truncations, comparison_seconds,
-                                 window_lengths)
-from ui.training_run import (REDUCTION, TIME_BUDGET, ResultStore, TrainSpec, affordable_steps, evaluate,
-                             exploding_settings, initial_params, run_training, sample_data,
-                             step_seconds)
+from ui.training_compare import (COMPARE_BUDGET, EXPLODES, RADII, affordable_batch, affordable_gradient_batch,
+                                 clipped_steps, compare_clipping, compare_truncations, comparison_seconds,
+                                 exploding_radius, window_lengths)
+from ui.training_run import (REDUCTION, TIME_BUDGET, Guard, ResultStore, Stopped, TrainSpec, affordable_steps,
+                             evaluate, exploding_settings, initial_params, judge, run_training, sample_data,
+                             spec_step_seconds)
 
 UPLOAD_KEY = "tr_upload"            # the file_uploader widget
 TEXT_KEY = "tr_accepted_text"       # session: {"name", "text"} of the last accepted upload
@@ -29,6 +30,7 @@ SEEN_KEY = "tr_seen_upload"         # session: file_id of the last upload checke
 COMPARE_STEPS = 150                 # training steps of each side-by-side run (kept quick)
 HEATMAP_ROWS = 300                  # rows of the dL/dh heatmap (training steps are thinned to this)
 LIVE_REDRAW_SECONDS = 0.8           # how often the live charts are redrawn while training
+PROGRESS_SECONDS = 0.1              # how often the progress bar moves (each update is a message to the browser)
 HUGE_NORM = 1e6                     # a gradient norm worth a note: it has exploded
 CHART_HEADROOM = 1e3                # log charts of exploding runs stop at this multiple of the start
 
@@ -56,17 +58,29 @@ def _first_batch(spec: TrainSpec, text: str | None) -> rc.TaskData:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _truncation_table(spec: TrainSpec, text: str | None, names: tuple[str, ...], ks: tuple[int, ...],
                       batch: int):
+    """The sweep, stopped (Stopped, nothing cached) at COMPARE_BUDGET seconds or when the session goes."""
     data = sample_data(spec, text, batch=batch, seed=spec.seed)
     params = initial_params(spec, data.D, data.O)
     return compare_truncations(params, data.xs, data.ys, activation=spec.activation, loss=data.loss,
-                               reduction=REDUCTION, mask=data.mask, ks=np.array(ks), seed=spec.seed, names=names)
+                               reduction=REDUCTION, mask=data.mask, ks=np.array(ks), seed=spec.seed, names=names,
+                               guard=Guard(COMPARE_BUDGET))
+
+
+def _raw_gradient(spec: TrainSpec, data: rc.TaskData) -> rc.BPTTResult:
+    return rc.bptt(initial_params(spec, data.D, data.O), data.xs, data.ys, activation=spec.activation,
+                   loss=data.loss, reduction=REDUCTION, mask=data.mask)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _exploding_radius(spec: TrainSpec, text: str | None, c: float, batch: int):
+    """(rho, ||g||) where the exploding model's first-batch gradient exceeds EXPLODES * c, or None."""
+    data = sample_data(spec, text, batch=batch, seed=spec.seed)
+    return exploding_radius(lambda rho: _raw_gradient(spec.replace(rho=rho), data).grads.global_norm(), c)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _clipping_table(spec: TrainSpec, text: str | None, c: float, batch: int):
-    data = sample_data(spec, text, batch=batch, seed=spec.seed)
-    res = rc.bptt(initial_params(spec, data.D, data.O), data.xs, data.ys, activation=spec.activation,
-                  loss=data.loss, reduction=REDUCTION, mask=data.mask)
+    res = _raw_gradient(spec, sample_data(spec, text, batch=batch, seed=spec.seed))
     return compare_clipping(res.grads, c), res.overflow
 
 
@@ -95,15 +109,16 @@ def uploaded_text(config: Config) -> str | None:
             st.session_state[SEEN_KEY] = file.file_id
             st.session_state[TEXT_KEY] = {"name": file.name, "text": checked.text}
             if checked.message:
-                st.info(checked.message)
+                st.info(state.literal_markdown(checked.message))
         else:
-            st.error(checked.message, icon=":material/error:")
+            # the message quotes the file name (and may quote its characters): shown as typed
+            st.error(state.literal_markdown(checked.message), icon=":material/error:")
     accepted = st.session_state.get(TEXT_KEY)
     if accepted is None:
         st.info("No text uploaded yet: the built-in text is used until a file is accepted.")
         return None
     text = accepted["text"]
-    st.caption(f"Using **{accepted['name']}**: {len(text):,} characters, {len(set(text))} distinct. "
+    st.caption(f"Using **{state.literal_markdown(accepted['name'])}**: {len(text):,} characters, {len(set(text))} distinct. "
                "A shared link cannot carry an upload: viewers of the link get the built-in text.")
     return text
 
@@ -129,10 +144,7 @@ def task_settings(config: Config) -> str | None:
         if task == "char_lm":
             state.view_widget("tr_text", widget="radio", horizontal=True, format_func=TEXT_LABELS.get)
         elif task == "copy":
-            if config.T >= 2:
-                state.view_widget("tr_delay", min_value=1, max_value=config.T - 1)
-            else:
-                st.warning("The copy task needs T >= 2.")
+            ranged_slider("tr_delay", 1, config.T - 1, why=f"T = {config.T}")
     with cols[2]:
         info = rc.TASKS[task]
         st.markdown(f"**{info.title}.** {info.description}  \n*{info.sizes}; loss: {info.loss}*"
@@ -144,6 +156,15 @@ def task_settings(config: Config) -> str | None:
     if task == "char_lm":
         text = uploaded_text(state.config())
     return text
+
+
+def ranged_slider(name: str, low: int, high: int, why: str) -> int:
+    """A page slider over [low, high] whose range depends on other settings. When the range has
+    collapsed (low >= high) st.slider would raise (min = max): the one value is stated instead."""
+    if low >= high:
+        st.markdown(f"**{FIELD_BY_NAME[name].label}:** {low} (the only value {why} allows)")
+        return low
+    return state.view_widget(name, min_value=low, max_value=high)
 
 
 def sgd_settings(config: Config) -> None:
@@ -224,14 +245,15 @@ class LiveCharts:
         self.loss, self.grads = left.empty(), right.empty()
         self.extra = st.empty()
         self.heatmap = st.empty()
-        self._last_draw = 0.0
+        self._last_draw = self._last_progress = 0.0
         self._draws = 0     # each redraw gets its own key: identical figures may not share an id
 
     def callback(self, steps: int, config: Config, clip_c: float | None):
         def on_step(s: int, partial) -> None:
-            loss = partial.loss[-1]
-            self.progress.progress(s / steps, text=f"Training: step {s} of {steps}, loss {loss:.4g}")
             now = time.monotonic()
+            if now - self._last_progress > PROGRESS_SECONDS or s == steps:
+                self._last_progress = now
+                self.progress.progress(s / steps, text=f"Training: step {s} of {steps}, loss {partial.loss[-1]:.4g}")
             if now - self._last_draw > LIVE_REDRAW_SECONDS:
                 self._last_draw = now
                 self.draw_curves(partial, config, clip_c)
@@ -250,10 +272,19 @@ class LiveCharts:
 
 
 def train_with_progress(spec: TrainSpec, text: str | None, charts: LiveCharts, config: Config):
+    """Train with a live progress bar, at most TIME_BUDGET seconds. A run stopped at the budget is
+    kept (marked stopped) so that a rerun does not spend the budget again; a run whose session
+    has gone is dropped (Streamlit ends the script at its next st.* call)."""
     clip_c = spec.clip[1] if spec.clip and spec.clip[0] == "norm" else None
-    result = run_training(spec, text, callback=charts.callback(spec.steps, config, clip_c))
-    _store().put(spec, result)
+    guard = Guard(TIME_BUDGET)
+    result = run_training(spec, text, callback=charts.callback(spec.steps, config, clip_c), guard=guard)
+    if guard.stopped_by != "session":
+        _store().put(spec, result)
     return result
+
+
+def about(seconds: float) -> str:
+    return f"about {seconds:.2g} s" if seconds < 10 else f"about {seconds:.0f} s"
 
 
 def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
@@ -262,20 +293,24 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     spec = TrainSpec.from_config(config, text)
     affordable = affordable_steps(spec, data.D, data.O)
     if affordable < 1:
-        st.warning(f"One training step at T = {spec.T}, H = {spec.H}, batch {spec.batch} would take about "
-                   f"{step_seconds(spec.T, spec.batch, spec.H, data.D, data.O):.0f} s. Lower T, H or the "
-                   "batch size to train here.", icon=":material/warning:")
+        st.warning(f"One training step at T = {spec.T}, H = {spec.H}, batch {spec.batch} would take "
+                   f"{about(spec_step_seconds(spec, data.D, data.O))}, more than the {TIME_BUDGET:.0f} s a run "
+                   "may take. Lower T, H, the batch size or the truncation's k to train here.",
+                   icon=":material/warning:")
         return
     if spec.steps > affordable:
-        st.info(f"At these sizes {spec.steps} steps would take too long: training runs {affordable} steps "
-                f"(about a minute).")
+        st.info(f"At these sizes {spec.steps} steps would take longer than the {TIME_BUDGET:.0f} s a run may "
+                f"take: training runs {affordable} steps.")
         spec = spec.replace(steps=affordable)
+    estimate = spec.steps * spec_step_seconds(spec, data.D, data.O)
     store = _store()
     cols = st.columns([1, 4])
     pressed = cols[0].button("Train", type="primary", icon=":material/play_arrow:", key="tr_train")
     cols[1].caption(f"SGD on a fresh batch each step, minimising the mean loss per step; update of eq. (12). "
                     f"Gradient: {TRUNCATION_LABELS[config.truncation]} (sidebar). Same settings, same run: "
-                    "finished runs are kept and shown to every viewer.")
+                    "finished runs are kept and shown to every viewer. "
+                    f"Estimated time: {about(estimate)}; any run stops at {TIME_BUDGET:.0f} s, keeping the steps "
+                    "done.")
     with st.expander("The task", expanded=spec not in store):
         task_preview(spec, data, config.presentation)
     charts = LiveCharts()
@@ -292,15 +327,8 @@ def show_training(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
                   charts: LiveCharts) -> None:
     clip_c = spec.clip[1] if spec.clip and spec.clip[0] == "norm" else None
     charts.draw_curves(result, config, clip_c)
-    if result.diverged:
-        charts.progress.warning(
-            f"Training stopped at step {result.diverged_step}: the loss or the gradient became inf/nan "
-            "(exploding gradients). Turn clipping on, lower the learning rate or the spectral radius.",
-            icon=":material/warning:")
-    else:
-        first, last = np.mean(result.loss[:10]), np.mean(result.loss[-10:])
-        charts.progress.success(f"Trained {result.steps_done} steps: loss {first:.4g} → {last:.4g} "
-                                f"(means of the first and last 10 steps).", icon=":material/check_circle:")
+    with charts.progress.container():
+        run_banner(spec, text, result)
     with charts.extra.container():
         st.caption("**Left:** the loss of each step's batch (it is noisy: every step sees new sequences). "
                    "**Right:** the norm of each parameter's gradient on a log axis; the black line is the "
@@ -321,6 +349,25 @@ def show_training(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
         task_result(config, spec, text, result)
 
 
+VERDICT_ICONS = {"success": ":material/check_circle:", "warning": ":material/warning:", "error": ":material/error:"}
+VERDICT_ADVICE = {"warning": " Try more steps, another learning rate, or a larger H.",
+                  "error": " Turn clipping on, lower the learning rate or the spectral radius."}
+
+
+def run_banner(spec: TrainSpec, text: str | None, result) -> None:
+    """What happened: stopped at the budget or not, and the run judged against its baseline."""
+    if result.stopped:
+        st.warning(f"Stopped at its time budget: {result.steps_done} of {spec.steps} steps ran in the "
+                   f"{TIME_BUDGET:.0f} s a run may take; the steps done are shown. Lower T, H, the batch size, "
+                   "the truncation's k or the steps for a complete run.", icon=":material/timer:")
+    verdict = judge(result, None if result.diverged else _evaluation(spec, text, result))
+    first, last = np.mean(result.loss[:10]), np.mean(result.loss[-10:])
+    summary = (f"Trained {result.steps_done} steps: loss {first:.4g} → {last:.4g} (means of the first and last "
+               f"10 steps). ")
+    show = {"success": st.success, "warning": st.warning, "error": st.error}[verdict.level]
+    show(summary + verdict.message + VERDICT_ADVICE.get(verdict.level, ""), icon=VERDICT_ICONS[verdict.level])
+
+
 def task_result(config: Config, spec: TrainSpec, text: str | None, result) -> None:
     """What the trained model does on held-out sequences, per task."""
     if result.diverged:
@@ -328,7 +375,9 @@ def task_result(config: Config, spec: TrainSpec, text: str | None, result) -> No
     ev = _evaluation(spec, text, result)
     st.subheader("The trained model on new sequences")
     summary = f"Held-out loss {ev.loss:.4g}" + (f", accuracy {ev.accuracy:.1%}" if ev.accuracy is not None else "")
-    st.markdown(summary + ".")
+    baseline = f"the best constant answer (ignoring the input) scores {ev.baseline_loss:.4g}" + (
+        f", accuracy {ev.baseline_accuracy:.1%}" if ev.baseline_accuracy is not None else "")
+    st.markdown(f"{summary}; {baseline}.")
     if spec.task == "char_lm":
         st.markdown(f"Generated after reading *{ev.prefix!r}*:")
         cols = st.columns(2)
@@ -378,7 +427,13 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
         return
     if batch < spec.batch:
         st.info(f"To stay quick the comparison uses the first {batch} of the batch's {spec.batch} sequences.")
-    table = _truncation_table(spec.model_and_batch(), text, names, tuple(int(k) for k in ks), batch)
+    try:
+        table = _truncation_table(spec.model_and_batch(), text, names, tuple(int(k) for k in ks), batch)
+    except Stopped:
+        st.warning(f"The comparison stopped at its time budget of {COMPARE_BUDGET:.0f} s before it was complete "
+                   "(the machine is busier than the estimate assumed). Lower T, H or the batch size, or try again.",
+                   icon=":material/timer:")
+        return
     st.plotly_chart(figs.truncation_figure(table.ks, table.cosine, table.ratio, T=spec.T, k_marker=config.trunc_k,
                                            presentation=config.presentation), key="tr_trunc_fig")
     st.caption(f"Cosine 1 and ratio 1 mean the truncated gradient is the full one (grey dashed line: k = T, "
@@ -399,19 +454,25 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
     side_by_side_truncation(config, spec, data, text)
 
 
-def comparison_steps(spec: TrainSpec, data: rc.TaskData, runs: int) -> int:
-    """Steps of each side-by-side run: at most COMPARE_STEPS, and all `runs` within the time budget."""
-    return min(spec.steps, COMPARE_STEPS, affordable_steps(spec, data.D, data.O, TIME_BUDGET / runs))
+def comparison_steps(variants: dict[str, TrainSpec], data: rc.TaskData) -> int:
+    """Steps of each side-by-side run: at most COMPARE_STEPS, and every variant (each at its own
+    cost: a k-step window costs more) within the time budget together."""
+    per_step = sum(spec_step_seconds(v, data.D, data.O) for v in variants.values())
+    return int(min(next(iter(variants.values())).steps, COMPARE_STEPS, TIME_BUDGET // per_step))
 
 
-def too_slow(spec: TrainSpec, data: rc.TaskData) -> None:
-    st.warning(f"Training side by side at T = {spec.T}, H = {spec.H}, batch {spec.batch} would take too long "
-               f"(about {step_seconds(spec.T, spec.batch, spec.H, data.D, data.O):.1f} s per step). Lower T, H "
-               "or the batch size.", icon=":material/warning:")
+def with_steps(variants: dict[str, TrainSpec], steps: int) -> dict[str, TrainSpec]:
+    return {name: v.replace(steps=steps) for name, v in variants.items()}
 
 
-def truncation_variants(spec: TrainSpec, config: Config, steps: int) -> dict[str, TrainSpec]:
-    base = spec.replace(steps=steps)
+def too_slow(spec: TrainSpec) -> None:
+    st.warning(f"Training side by side at T = {spec.T}, H = {spec.H}, batch {spec.batch} would take longer than "
+               f"the {TIME_BUDGET:.0f} s it may take, even for one step each. Lower T, H, the batch size or k.",
+               icon=":material/warning:")
+
+
+def truncation_variants(spec: TrainSpec, config: Config) -> dict[str, TrainSpec]:
+    base = spec
     k, p = config.trunc_k, config.trunc_p
     return {"full BPTT": base.replace(truncation=None),
             f"k-step, k = {k}": base.replace(truncation=("k_step", k)),
@@ -421,12 +482,13 @@ def truncation_variants(spec: TrainSpec, config: Config, steps: int) -> dict[str
 
 def side_by_side_truncation(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
     st.subheader("Training curves: full against truncated")
-    steps = comparison_steps(spec, data, 4)
+    variants = truncation_variants(spec, config)
+    steps = comparison_steps(variants, data)
     if steps < 1:
-        too_slow(spec, data)
+        too_slow(spec)
         return
-    variants = truncation_variants(spec, config, steps)
-    results = run_variants(variants, text, "tr_train_trunc", "Train all four")
+    variants = with_steps(variants, steps)
+    results = run_variants(variants, data, text, "tr_train_trunc", "Train all four")
     if results is None:
         return
     curves = {label: r.loss for label, r in results.items()}
@@ -439,39 +501,70 @@ def side_by_side_truncation(config: Config, spec: TrainSpec, data: rc.TaskData, 
                "a delay of at least k: k-step truncation then stays at chance, k = delay + 1 learns it.")
 
 
-def run_variants(variants: dict[str, TrainSpec], text: str | None, key: str, label: str) -> dict | None:
-    """Finished runs of every variant (trained on a button press, with one progress bar)."""
+def run_variants(variants: dict[str, TrainSpec], data: rc.TaskData, text: str | None, key: str,
+                 label: str) -> dict | None:
+    """Runs of every variant (trained on a button press, with one progress bar), all within
+    TIME_BUDGET seconds together: at the budget the current run stops (kept, marked stopped) and
+    the rest are left untrained; if the session goes, nothing is kept."""
     store = _store()
     missing = [name for name, s in variants.items() if s not in store]
+    estimate = sum(variants[name].steps * spec_step_seconds(variants[name], data.D, data.O) for name in missing)
     if missing and not st.button(label, key=key, icon=":material/play_arrow:"):
-        st.info(f"Press **{label}** to train the runs side by side ({len(missing)} to train).",
-                icon=":material/info:")
+        st.info(f"Press **{label}** to train the runs side by side ({len(missing)} to train, {about(estimate)}; "
+                f"they stop at {TIME_BUDGET:.0f} s together).", icon=":material/info:")
         return None
     bar = st.empty()
+    guard = Guard(TIME_BUDGET)
     for i, name in enumerate(missing):
+        if guard.should_stop():
+            break
         spec = variants[name]
 
         def on_step(s, partial, i=i, name=name, steps=spec.steps):
             bar.progress((i + s / steps) / len(missing), text=f"Training {name}: step {s} of {steps}")
-        store.put(spec, run_training(spec, text, callback=on_step))
+        result = run_training(spec, text, callback=on_step, guard=guard)
+        if guard.stopped_by == "session":
+            return None
+        store.put(spec, result)
     bar.empty()
-    return {name: store.get(s) for name, s in variants.items()}
+    results = {name: store.get(s) for name, s in variants.items()}
+    stopped = [name for name, r in results.items() if r is None or r.stopped]
+    if stopped:
+        st.warning(f"Stopped at the time budget of {TIME_BUDGET:.0f} s: {', '.join(stopped)} did not finish "
+                   "(a partial curve, or none). Lower T, H, the batch size or k, or press again to go on.",
+                   icon=":material/timer:")
+    return {name: r for name, r in results.items() if r is not None}
 
 
 # ---------------------------------------------------------------------------- clipping
 
 def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
     settings = exploding_settings()
-    exploding = spec.replace(**settings)
     c = float(config.tr_clip_c)
-    st.markdown(f"The **exploding** model: the current task and sizes with activation {settings['activation']} "
-                f"and spectral radius {settings['rho']:g} (the lecture preset). Both rules use the threshold c = {c:g} "
-                "(set it on *Train a task*): by global norm, g is rescaled to norm c when ‖g‖ > c; element-wise, "
-                "each entry is clipped to [−c, c] as min-char-rnn does with c = 5.")
-    batch = int(min(spec.batch, COMPARE_BUDGET // step_seconds(spec.T, 1, spec.H, data.D, data.O)))
+    calls = 1 + len(RADII)                 # the radius search and the comparison, one gradient each
+    batch = affordable_gradient_batch(spec.T, spec.batch, spec.H, data.D, data.O, calls)
     if batch < 1:
-        too_slow(spec, data)
+        too_slow(spec)
         return
+    exploding = spec.replace(**settings)
+    found = _exploding_radius(exploding.model_and_batch(), text, c, batch)
+    st.markdown(f"The **exploding** model: the current task and sizes with activation {settings['activation']} "
+                f"(the lecture preset). Both rules use the threshold c = {c:g} (set it on *Train a task*): by "
+                "global norm, g is rescaled to norm c when ‖g‖ > c; element-wise, each entry is clipped to "
+                "[−c, c] as min-char-rnn does with c = 5.")
+    if found is None:
+        st.warning(f"At these settings the gradient does not explode: for no spectral radius up to {RADII[-1]:g} "
+                   f"does ‖g‖ reach {EXPLODES:g} c = {EXPLODES * c:g}. Clipping at c = {c:g} has (almost) nothing "
+                   "to do, so the rules below barely differ. Lower c or raise T to see it work.",
+                   icon=":material/warning:")
+        rho = RADII[-1]
+    else:
+        rho, norm = found
+        preset_note = (f"At the preset's radius {settings['rho']:g} the gradient stays small here, so this "
+                       f"comparison uses" if rho > settings["rho"] else "It uses the preset's")
+        st.markdown(f"{preset_note} spectral radius **{rho:g}**, the smallest of {', '.join(f'{r:g}' for r in RADII)} "
+                    f"at which the raw gradient explodes: ‖g‖ = {norm:.3g}, at least {EXPLODES:g} times c.")
+    exploding = exploding.replace(rho=rho)
     if batch < spec.batch:
         st.info(f"To stay quick the gradients are compared on the first {batch} of the batch's {spec.batch} "
                 "sequences.")
@@ -489,16 +582,19 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     if table.raw_norm > HUGE_NORM:
         st.info(f"The raw gradient's norm is {table.raw_norm:.3g}: it has exploded. An unclipped SGD step with "
                 f"learning rate {spec.lr:g} would move the weights by about {spec.lr * table.raw_norm:.3g}.")
+    clipping_curves(config, exploding, data, text, c)
+
+
+def clipping_curves(config: Config, exploding: TrainSpec, data: rc.TaskData, text: str | None, c: float) -> None:
     st.subheader("Training curves: none, global norm, element-wise")
-    steps = comparison_steps(exploding, data, 3)
+    variants = {"no clipping": exploding.replace(clip=None), f"global norm, c = {c:g}": exploding.replace(clip=("norm", c)),
+                f"element-wise, c = {c:g}": exploding.replace(clip=("value", c))}
+    steps = comparison_steps(variants, data)
     if steps < 1:
-        too_slow(spec, data)
+        too_slow(exploding)
         return
-    base = exploding.replace(steps=steps)
-    variants = {"no clipping": base.replace(clip=None), f"global norm, c = {c:g}": base.replace(clip=("norm", c)),
-                f"element-wise, c = {c:g}": base.replace(clip=("value", c))}
-    results = run_variants(variants, text, "tr_train_clip", "Train all three")
-    if results is None:
+    results = run_variants(with_steps(variants, steps), data, text, "tr_train_clip", "Train all three")
+    if not results:
         return
     diverged = {label: r.diverged_step for label, r in results.items()}
     # the axes stop at 1000x the largest first value, so that an exploding run leaves the chart
@@ -515,6 +611,14 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     st.caption("A cross marks a run that stopped on inf/nan; curves that leave the top of a chart have "
                "exploded (hover for the numbers). Without clipping one large step can throw the weights far "
                "away; clipping keeps each update bounded (right: global-norm clipping never exceeds c).")
+    clipped = {name: clipped_steps(r.grad_norm, c) for name, r in results.items() if name != "no clipping"}
+    if not any(clipped.values()):
+        st.warning(f"No clipping happened: in no step of these runs did the raw gradient exceed c = {c:g}, so the "
+                   "rules gave the same updates and the curves coincide. Lower c to see clipping act.",
+                   icon=":material/warning:")
+    else:
+        st.markdown("Steps whose raw gradient exceeded c (and were clipped): " + "; ".join(
+            f"{name}: {n} of {results[name].steps_done}" for name, n in clipped.items()) + ".")
 
 
 # ---------------------------------------------------------------------------- the page

@@ -1,0 +1,137 @@
+"""Does training cost what the Training page announces? (issue 12)
+
+    .venv/bin/python bench/training_budget.py              # hostile links: announced vs actual
+    .venv/bin/python bench/training_budget.py --calibrate  # refit ui.training_run.COST on this machine
+
+--calibrate times `run_training` (the page's engine path, one BLAS thread as in the app) over a
+grid of sizes, tasks and truncations and fits the six coefficients of ui.training_run's cost
+model by least squares on relative error (each run weighs alike, fast or slow); paste the
+printed tuple into COST.
+
+The default mode opens each hostile link in AppTest (the real page, with its progress bar and
+live charts), presses Train, and prints the page's announced time against the measured wall
+time and the process CPU time of that rerun.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from ui.runtime import limit_blas_threads  # noqa: E402
+from ui.training_run import COST, TrainSpec, cost_features, run_training  # noqa: E402
+
+TASK_SIZES = {"char_lm": (32, 32), "sine": (1, 1), "copy": (4, 4), "pos_tagging": (30, 6)}
+HOSTILE_LINKS = [
+    "T=500&H=8&tr_batch=128&tr_task=sine&truncation=k_step&trunc_k=499&tr_steps=2000",
+    "T=500&H=8&tr_batch=128&tr_task=sine&truncation=k_step&trunc_k=250&tr_steps=2000",
+    "T=500&H=256&tr_batch=128&tr_task=char_lm&tr_steps=2000",
+    "T=500&H=64&tr_batch=128&tr_task=pos_tagging&truncation=chunked&trunc_k=7&tr_steps=2000",
+    "T=200&H=128&tr_batch=128&tr_task=copy&truncation=k_step&trunc_k=150&tr_steps=2000",
+    "T=500&H=1&tr_batch=1&tr_task=sine&tr_steps=2000",
+    "T=2&H=1&tr_batch=1&tr_task=sine&tr_steps=2000",
+    "T=12&H=8&tr_task=char_lm&tr_steps=2000",
+]
+
+
+# ---------------------------------------------------------------------------- calibration
+
+def _spec(task: str, T: int, B: int, H: int, truncation) -> TrainSpec:
+    return TrainSpec(task=task, T=T, H=H, activation="tanh", init="normal", rho=0.9, seed=0, lr=0.01,
+                     momentum=0.0, steps=1, batch=B, clip=("norm", 5.0), truncation=truncation,
+                     delay=min(5, T - 1) if task == "copy" else None)
+
+
+def _seconds_per_step(spec: TrainSpec, target: float = 0.4) -> float:
+    """Best of two timed runs of enough steps to last about `target` seconds."""
+    t0 = time.perf_counter()
+    run_training(spec.replace(steps=2), None)
+    guess = max((time.perf_counter() - t0) / 2, 1e-5)
+    steps = int(np.clip(target / guess, 2, 2000))
+    best = np.inf
+    for _ in range(2):
+        t0 = time.perf_counter()
+        run_training(spec.replace(steps=steps), None)
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return best
+
+
+def calibration_cases():
+    for task, T, B, H in itertools.product(TASK_SIZES, (4, 60, 300), (1, 32, 128), (4, 32, 160)):
+        if T * B * H * H > 3e8:                  # keep each case under a second or so
+            continue
+        yield task, T, B, H, None
+    for task, T, B, H, frac in itertools.product(("sine", "char_lm"), (60, 300), (8, 128), (8, 64), (0.1, 0.9)):
+        if T * B * H * H * T * frac > 2e11:
+            continue
+        yield task, T, B, H, ("k_step", max(2, int(frac * T)))
+
+
+def calibrate() -> None:
+    rows, times = [], []
+    for task, T, B, H, truncation in calibration_cases():
+        D, O = TASK_SIZES[task]
+        spec = _spec(task, T, B, H, truncation)
+        seconds = _seconds_per_step(spec)
+        rows.append(cost_features(T, B, H, D, O, truncation))
+        times.append(seconds)
+        print(f"{task:12s} T={T:4d} B={B:4d} H={H:4d} {str(truncation):16s} {seconds * 1e3:9.3f} ms/step", flush=True)
+    X, y = np.array(rows), np.array(times)
+    coef = _nonnegative_fit(X / y[:, None], np.ones(len(y)))
+    ratio = (X @ coef) / y
+    print("COST =", tuple(float(f"{c:.3g}") for c in coef))
+    print(f"fit: predicted/measured from {ratio.min():.2f} to {ratio.max():.2f} (median {np.median(ratio):.2f})")
+    old = (X @ np.array(COST)) / y
+    print(f"current COST: predicted/measured from {old.min():.2f} to {old.max():.2f}")
+
+
+def _nonnegative_fit(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares with every coefficient >= 0 (drop the most negative one until none is)."""
+    active = list(range(A.shape[1]))
+    while True:
+        coef = np.zeros(A.shape[1])
+        coef[active] = np.linalg.lstsq(A[:, active], b, rcond=None)[0]
+        if coef.min() >= 0:
+            return coef
+        active.remove(int(np.argmin(coef)))
+
+
+# ---------------------------------------------------------------------------- hostile links
+
+def announced_seconds(at) -> float:
+    text = " ".join(c.value for c in at.caption) + " ".join(i.value for i in at.info)
+    match = re.search(r"[Ee]stimated time: about ([\d.]+) (s|min)", text)
+    return float(match.group(1)) * (60 if match.group(2) == "min" else 1)
+
+
+def hostile_links() -> None:
+    from apptest_helpers import open_app_page
+
+    print(f"{'link':90s} {'announced':>9s} {'wall':>7s} {'cpu':>7s} {'wall/ann':>8s}  page says")
+    for link in HOSTILE_LINKS:
+        query = dict(part.split("=") for part in link.split("&"))
+        at = open_app_page("views/training.py", query)
+        announced = announced_seconds(at)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        at.button(key="tr_train").click().run(timeout=600)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        said = next((m.value for m in (*at.success, *at.warning, *at.error) if "step" in m.value), "")
+        print(f"{link:90s} {announced:8.1f}s {wall:6.1f}s {cpu:6.1f}s {wall / announced:8.2f}  {said[:70]}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calibrate", action="store_true")
+    args = parser.parse_args()
+    limit_blas_threads()
+    calibrate() if args.calibrate else hostile_links()
