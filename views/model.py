@@ -7,24 +7,17 @@ import rnn_core as rc
 from ui import state
 from ui.config import build_params, edits_between, link_is_complete, parse, task_fixes
 from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
-from ui.notation import NOTATIONS, equations, shows_biases
+from ui.notation import NOTATIONS, every_step_counts, model_block, shows_biases
 from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
 from ui.weights_table import array_from_table, editor_key, table_of
 
 UPLOAD_KEY = "weights_upload"
 UPLOAD_RESULT = "_weights_upload_result"     # (file_id, ok, message) of the last processed file
 EDITOR_TAB_KEY = "m_editor_tab"              # the weight table in view (a session setting)
-FORWARD_EQUATIONS = ("1", "2", "3", "y_hat", "4", "5", "f'")
 LONG_TABLE_ROWS = 16                         # taller tables scroll
-
-
-def aligned(equations_: list[str], labels: list[str]) -> str:
-    """One aligned display: each 'lhs = rhs' lined up at its first '=', its label on the right."""
-    rows = []
-    for eq, label in zip(equations_, labels):
-        lhs, rhs = eq.split(" = ", 1)
-        rows.append(rf"{lhs} &= {rhs} && \text{{{label}}}")
-    return r"\begin{aligned}" + r" \\[4pt] ".join(rows) + r"\end{aligned}"
+UPLOAD_RESULT_BOX = "weights_upload_result"  # the container of the last upload's message
+HIDE_RESULT_BESIDE_REFUSAL_CSS = (f"<style>body:has(.st-key-{UPLOAD_KEY} [aria-invalid='true']) "
+                                  f".st-key-{UPLOAD_RESULT_BOX} {{ display: none; }}</style>")
 
 
 def apply_upload() -> None:
@@ -92,12 +85,9 @@ st.caption(f"In the notation of {n.source} ({n.title}). Change the model in the 
 left, right = st.columns([1, 1] if config.presentation else [3, 2], gap="large")   # room for big metrics
 with left:
     st.subheader("The model")
-    mask = state.data().mask
-    eqs = equations(n, activation=config.activation, loss=config.loss, reduction=config.reduction,
-                    biases=shows_biases(n, config.activation, params.b_h, params.b_y),
-                    every_step=mask is None or bool(np.all(mask == 1.0)))
-    st.latex(aligned([eqs[key] for key in FORWARD_EQUATIONS],
-                     [f"({key})" if key.isdigit() else "" for key in FORWARD_EQUATIONS]))
+    st.latex(model_block(n, activation=config.activation, loss=config.loss, reduction=config.reduction,
+                         biases=shows_biases(n, config.activation, params.b_h, params.b_y),
+                         every_step=every_step_counts(state.data().mask)))
     if config.loss_at == "last":
         st.caption(f"Many-to-one: the mask ${n.at('m', 't')}$ is 1 at the last step only, so only "
                    f"${n.at(n.L, 'T')}$ counts.")
@@ -152,5 +142,9 @@ upload = st.file_uploader(
     "W_xh, W_hh, b_h, W_hy, b_y", type=["npz", "json"], key=UPLOAD_KEY, on_change=apply_upload)
 result = st.session_state.get(UPLOAD_RESULT)
 if upload is not None and result is not None and result[0] == upload.file_id:
-    # the message quotes the file's name and contents, which a stranger chose: shown as plain text
-    (st.success if result[1] else st.error)(state.literal_markdown(result[2]))
+    # The browser refuses an over-limit file on its own chip without telling the server, so
+    # the message about the previous file would stay beside it: CSS hides it meanwhile.
+    st.html(HIDE_RESULT_BESIDE_REFUSAL_CSS)
+    with st.container(key=UPLOAD_RESULT_BOX):
+        # the message quotes the file's name and contents, which a stranger chose: plain text
+        (st.success if result[1] else st.error)(state.literal_markdown(result[2]))

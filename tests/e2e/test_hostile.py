@@ -10,6 +10,9 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
+import rnn_core as rc
+from ui.weights_io import MAX_FILE_BYTES, to_json_bytes
+
 from tests.e2e.conftest import (TIMEOUT_MS, assert_no_exception, nav_to, open_page, plotly_figures,
                                 screenshot, wait_idle)
 from tests.e2e.server import streamlit_server
@@ -70,6 +73,28 @@ def test_an_upload_with_a_wrong_extension_is_refused_without_a_traceback(page, a
     expect(page.get_by_test_id("stFileUploader").get_by_text("not allowed", exact=False)).to_be_visible()
     assert page.url == url_before                     # the config (and its weight edit) is unchanged
     screenshot(page, f"hostile_extension_{filename.replace('.', '_')}", full_page=False)
+
+
+def test_an_over_limit_upload_hides_the_message_about_the_previous_file(page, app_url):
+    """The browser refuses the big file without a rerun: the last message must not sit beside
+    the refusal as if it were about the new file; removing the refused file shows it again."""
+    open_page(page, app_url, "Model & weights")
+    dropzone = page.get_by_test_id("stFileUploaderDropzoneInput")
+    good = rc.init_params(3, 5, 3, seed=1)
+    dropzone.set_input_files(files=[{"name": "good.json", "mimeType": "application/json",
+                                     "buffer": to_json_bytes(good)}])
+    loaded = page.get_by_test_id("stAlert").filter(has_text="Loaded the weights")
+    expect(loaded).to_be_visible(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    dropzone.set_input_files(files=[{"name": "huge.npz", "mimeType": "application/octet-stream",
+                                     "buffer": bytes(MAX_FILE_BYTES + 2**20)}])
+    refused = page.get_by_test_id("stFileChip").filter(has_text="huge.npz")
+    expect(refused).to_have_attribute("aria-invalid", "true", timeout=TIMEOUT_MS)
+    expect(loaded).to_be_hidden()
+    screenshot(page, "hostile_upload_over_limit", full_page=False)
+    refused.get_by_role("button").click()
+    expect(loaded).to_be_visible(timeout=TIMEOUT_MS)
+    assert_no_exception(page)
 
 
 # ---- the extremes, in the browser -------------------------------------------------------------------
