@@ -199,6 +199,13 @@ def test_view_widget_keeps_its_value_when_not_drawn():
 
 
 def test_view_widget_refuses_sidebar_fields():
+    # .streamlit/config.toml redacts error messages for viewers; a test reads the whole message
+    from streamlit import config as st_config
     at = AppTest.from_function(view_script, default_timeout=TIMEOUT, args=("T",))
-    at.run()
+    previous = st_config.get_option("client.showErrorDetails")
+    st_config.set_option("client.showErrorDetails", "full")
+    try:
+        at.run()
+    finally:
+        st_config.set_option("client.showErrorDetails", previous)
     assert at.exception and "drawn by the sidebar" in at.exception[0].message

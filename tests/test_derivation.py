@@ -96,6 +96,7 @@ def fprime(problem, res, t):
 def expected(problem: dv.Problem, res: rc.BPTTResult, t: int, lr: float) -> dict:
     """key -> (value, operands printed in the steps, in order) in the engine's column notation."""
     P, tr, i, T = problem.params, res.trace, t - 1, problem.T
+    linear = problem.activation == "identity"     # no f' factors are printed
     h_prev = tr.h0 if t == 1 else tr.h[i - 1]
     out = rc.get_loss(problem.loss)
     y_hat = out.predict(tr.o[i])
@@ -116,20 +117,25 @@ def expected(problem: dv.Problem, res: rc.BPTTResult, t: int, lr: float) -> dict
         "w": (res.weights[i], None),
         "dL_do": (res.dL_do[i], dldo_operands),
         "dL_dh_T": (res.dL_dh[T - 1], [P.W_hy.T, res.dL_do[T - 1]]),
-        "delta": (res.dL_da[i], [fprime(problem, res, t), res.dL_dh[i]]),
+        "delta": (res.dL_da[i], ([] if linear else [fprime(problem, res, t)]) + [res.dL_dh[i]]),
         "dL_dh0": (res.dL_dh0, [P.W_hh.T, res.dL_da[0]]),
         "jac_norm": (np.linalg.norm(jacobians_to_last(P, problem.xs, activation=problem.activation)[i], 2), []),
         "bound": (jacobian_bound(P, problem.activation, T)[i], None),
     }
     if t < T:
-        e["dL_dh"] = (res.dL_dh[i], [P.W_hy.T, res.dL_do[i], P.W_hh.T, fprime(problem, res, t + 1),
+        fp = [] if linear else [fprime(problem, res, t + 1)]
+        e["dL_dh"] = (res.dL_dh[i], [P.W_hy.T, res.dL_do[i], P.W_hh.T, *fp,
                                      res.dL_dh[i + 1], res.dL_dh_direct[i], res.dL_dh_indirect[i]])
     else:
         e["dL_dh"] = (res.dL_dh[i], [P.W_hy.T, res.dL_do[i]])
     if T > 1:
         j = min(t + 1, T)
         e["factor"] = (step_jacobians(P, problem.xs, activation=problem.activation)[j - 1],
-                       [fprime(problem, res, j), P.W_hh])
+                       ([] if linear else [fprime(problem, res, j)]) + [P.W_hh])
+    # the sum over future outputs k = t..T: (dh_k/dh_t)^T W_hy^T dL/do_k, the same vector
+    e["dL_dh_future"] = (res.dL_dh[i], None)
+    if linear:
+        e["jac_power"] = (np.linalg.matrix_power(P.W_hh, T - t), [])
     terms = {"W_xh": [res.dL_da[i], problem.xs[i]], "W_hh": [res.dL_da[i], h_prev], "b_h": [res.dL_da[i]],
              "W_hy": [res.dL_do[i], tr.h[i]], "b_y": [res.dL_do[i]]}
     new = {}

@@ -84,7 +84,8 @@ def test_next_and_previous_walk_through_every_stage_in_order():
         at.button(key="d_next").click().run()
         assert not at.exception
         seen.append(at.subheader[0].value)
-    assert seen == [f"{i}. {info.title} {info.tags}" for i, info in enumerate(dv.STAGES, start=1)]
+    n = NOTATIONS["wxh"]
+    assert seen == [f"{i}. {info.heading(n)} {info.tags}" for i, info in enumerate(dv.STAGES, start=1)]
     assert at.button(key="d_next").disabled
     at.button(key="d_prev").click().run()
     assert at.subheader[0].value.startswith(f"{len(dv.STAGES) - 1}.")

@@ -26,6 +26,7 @@ from ui.notation import Notation, d
 
 Array = np.ndarray
 THETA = r"\theta"
+DELTA = r"\delta"
 
 DIGITS = 4          # significant digits of every printed number
 FULL_LIMIT = 6      # a dimension up to this size is printed whole
@@ -35,24 +36,40 @@ PRODUCT_BUDGET = 2 ** 30      # (T - t) H^3 of the product dh_T/dh_t: ~0.1 s (H 
 
 class StageInfo(NamedTuple):
     key: str        # d_stage in ui/config.py uses the keys
-    title: str      # markdown, may hold $LaTeX$
-    label: str      # the same as plain text, for a select box
+    title: str      # its words; "{}" stands for the stage's symbol (see `stage_symbol`)
     tags: str       # the equation numbers of rnn_core/__init__.py
+
+    def heading(self, n: Notation) -> str:
+        """The title as markdown, its symbol in notation n."""
+        symbol = stage_symbol(self.key, n)
+        return self.title.format(f"${symbol}$") if symbol else self.title
+
+    def label(self, n: Notation) -> str:
+        """The title as plain text for a select box (which cannot typeset LaTeX)."""
+        symbol = stage_symbol(self.key, n)
+        return self.title.format(nt.plain(symbol)) if symbol else self.title
 
 
 STAGES = (
-    StageInfo("forward", "Forward pass", "Forward pass", "(1)-(5)"),
-    StageInfo("output", "Output gradient", "Output gradient", "(6)"),
-    StageInfo("last", r"Where the recursion starts: $\partial L/\partial h_T$",
-              "Where the recursion starts: ∂L/∂h_T", "(7)"),
-    StageInfo("recursion", "The recursion: direct + indirect", "The recursion: direct + indirect", "(7)"),
-    StageInfo("factor", r"The factor $\partial h_{t+1}/\partial h_t$", "The factor ∂h_t+1/∂h_t", "(8), (11)"),
-    StageInfo("double_sum", "The double sum, term by term", "The double sum, term by term", "(9)"),
-    StageInfo("params", "Every parameter gradient as a sum over t", "Every parameter gradient as a sum over t",
-              "(10)"),
-    StageInfo("update", "The update", "The update", "(12)"),
+    StageInfo("forward", "Forward pass", "(1)-(5)"),
+    StageInfo("output", "Output gradient", "(6)"),
+    StageInfo("last", "Where the recursion starts: {}", "(7)"),
+    StageInfo("recursion", "The recursion: direct + indirect", "(7)"),
+    StageInfo("factor", "The factor {}", "(8), (11)"),
+    StageInfo("double_sum", "The double sum, term by term", "(9)"),
+    StageInfo("params", "Every parameter gradient as a sum over t", "(10)"),
+    StageInfo("update", "The update", "(12)"),
 )
 STAGE_KEYS = tuple(info.key for info in STAGES)
+
+
+def stage_symbol(key: str, n: Notation) -> str:
+    """The LaTeX symbol a stage's title names, in notation n ("" for none)."""
+    if key == "last":
+        return rf"\partial {n.L}/\partial {n.at(n.h, 'T')}"
+    if key == "factor":
+        return rf"\partial {n.at(n.h, 't+1')}/\partial {n.at(n.h, 't')}"
+    return ""
 
 # The output function that turns o_t into y-hat_t ("" for the identity of MSE).
 OUTPUT_FUNCTION = {"softmax_ce": r"\operatorname{softmax}", "mse": "", "sigmoid_bce": r"\sigma"}
@@ -320,7 +337,7 @@ def gradcheck_rows(report: rc.GradcheckReport, notation: str) -> list[dict]:
     for r in report.rows:
         symbol = n.at(n.h, "0") if r.name == "h0" else n.param(r.name)
         engine = "h_0" if r.name == "h0" else r.name
-        label = text_symbol(symbol)
+        label = nt.plain(symbol)
         rows.append({
             "gradient": f"∂L/∂{label}" + (f" (∂L/∂{engine})" if label != engine else ""),
             "shape": " × ".join(map(str, r.shape)),
@@ -332,11 +349,6 @@ def gradcheck_rows(report: rc.GradcheckReport, notation: str) -> list[dict]:
             "pass": PASS_MARK if r.passed else FAIL_MARK,
         })
     return rows
-
-
-def text_symbol(latex: str) -> str:
-    """A LaTeX symbol as plain text for tables: W_{hh} -> W_hh, h^{(0)} -> h^(0)."""
-    return latex.replace("{", "").replace("}", "")
 
 
 @dataclass(frozen=True)
@@ -373,6 +385,30 @@ class _Step:
         """h_{t-1} (H,), h_0 at t = 1."""
         return self.result.trace.h0 if t == 1 else self.result.trace.h[t - 2]
 
+    @property
+    def activation(self) -> str:
+        return self.problem.activation
+
+    @property
+    def linear(self) -> bool:
+        """f is the identity: no f' factors, and the step Jacobian is the matrix alone."""
+        return self.problem.activation == "identity"
+
+    @property
+    def biases(self) -> bool:
+        """Whether the equations write the biases (not for D2L's bias-free model while they are 0)."""
+        params = self.problem.params
+        return nt.shows_biases(self.n, self.activation, params.b_h, params.b_y)
+
+    @property
+    def every_step(self) -> bool:
+        """Every step's loss counts fully (mask all ones): 'mean' is then 1/T."""
+        return nt.every_step_counts(self.problem.mask)
+
+    def shown_params(self) -> tuple[str, ...]:
+        """The parameters the equations write (the biases only if `biases`)."""
+        return tuple(p for p in nt.PARAMS if self.biases or p not in ("b_h", "b_y"))
+
     def fprime(self, t: int) -> Array:
         """f'(a_t) (H,)."""
         tr = self.result.trace
@@ -395,9 +431,9 @@ def build(problem: Problem, result: rc.BPTTResult, *, t: int, notation: str, lr:
                 _double_sum(s, double_sum), _params(s), _update(s))
 
 
-def _stage(key: str, intro: str, equations, notes=()) -> Stage:
+def _stage(s: _Step, key: str, intro: str, equations, notes=()) -> Stage:
     info = STAGES[STAGE_KEYS.index(key)]
-    return Stage(key, info.title, info.tags, intro, tuple(equations), tuple(notes))
+    return Stage(key, info.heading(s.n), info.tags, intro, tuple(equations), tuple(notes))
 
 
 def _forward(s: _Step) -> Stage:
@@ -406,22 +442,22 @@ def _forward(s: _Step) -> Stage:
     out = rc.get_loss(prob.loss)
     act = rc.get_activation(prob.activation)
     x, h_prev = p.vec(prob.xs[i]), p.vec(s.h_prev(t))
-    terms = [p.apply(prob.params.W_xh, x), p.apply(prob.params.W_hh, h_prev), p.vec(prob.params.b_h)]
-    terms = terms[::-1] if n.bias_first else terms
-    a_eq = Equation("a", "1", s.at(n.a, t), n.pre_activation(str(t), str(t - 1)),
+    terms = n.order([p.apply(prob.params.W_xh, x), p.apply(prob.params.W_hh, h_prev)],
+                    p.vec(prob.params.b_h) if s.biases else None)
+    a_eq = Equation("a", "1", s.at(n.a, t), n.pre_activation(str(t), str(t - 1), biases=s.biases),
                     lines(terms[0], *(f"+ {term}" for term in terms[1:])), p.vec(tr.a[i]),
                     note=f"${s.at(n.h, 0)} = 0$: the state before the first step." if t == 1 else "")
     h_eq = Equation("h", "2", s.at(n.h, t), rf"{act.latex}({s.at(n.a, t)})",
                     (rf"{act.latex}\!\left({p.vec(tr.a[i])}\right)",), p.vec(tr.h[i]))
-    o_terms = [p.apply(prob.params.W_hy, p.vec(tr.h[i])), p.vec(prob.params.b_y)]
-    o_terms = o_terms[::-1] if n.bias_first else o_terms
-    o_eq = Equation("o", "3", s.at(n.o, t), n.output(str(t)),
-                    lines(o_terms[0], f"+ {o_terms[1]}"), p.vec(tr.o[i]))
+    o_terms = n.order([p.apply(prob.params.W_hy, p.vec(tr.h[i]))], p.vec(prob.params.b_y) if s.biases else None)
+    o_eq = Equation("o", "3", s.at(n.o, t), n.output(str(t), biases=s.biases),
+                    lines(o_terms[0], *(f"+ {term}" for term in o_terms[1:])), p.vec(tr.o[i]),
+                    note="" if s.biases else _no_biases_note(s))
     y_hat = out.predict(tr.o[i])
     squash = OUTPUT_FUNCTION[prob.loss]
     yhat_eq = Equation("y_hat", "", s.at(n.y_hat, t), nt.y_hat_definition(n, prob.loss, str(t)),
                        (rf"{squash}\!\left({p.vec(tr.o[i])}\right)",) if squash else (), p.vec(y_hat))
-    return _stage("forward", (
+    return _stage(s, "forward", (
         "The forward pass at the chosen step: the new state mixes the input with the previous "
         "state (1), goes through the activation (2), is read out (3) and scored (4); "
         "the loss of the sequence adds up every step's loss with its weight (5)."),
@@ -465,9 +501,17 @@ def _total_loss(s: _Step) -> Equation:
 def _weights_note(s: _Step) -> str:
     prob = s.problem
     counted = prob.T if prob.mask is None else int(np.count_nonzero(prob.mask))
+    w, m = s.at("w", "t"), s.at("m", "t")
     if prob.reduction == "sum":
-        return f"Each step's loss has weight $w_t = m_t$; {counted} of {prob.T} steps count."
+        return f"Each step's loss has weight ${w} = {m}$; {counted} of {prob.T} steps count."
     return f"'mean' divides each weight by the mask's sum; {counted} of {prob.T} steps count."
+
+
+def _no_biases_note(s: _Step) -> str:
+    """Why the bias terms are not written (D2L's linear model has none)."""
+    n = s.n
+    return (f"The engine's biases ${n.b_h}$ and ${n.b_y}$ are 0 here and the text's model has none, "
+            "so they are left out of every equation (an edit that makes one non-zero brings them back).")
 
 
 def _output(s: _Step) -> Stage:
@@ -477,7 +521,8 @@ def _output(s: _Step) -> Stage:
     m = 1.0 if prob.mask is None else prob.mask[i]
     w_steps = () if prob.reduction == "sum" else (
         rf"\frac{{{number(m)}}}{{{number(prob.T if prob.mask is None else np.sum(prob.mask))}}}",)
-    w_eq = Equation("w", "5", s.at("w", t), nt.step_weight(n, prob.reduction, str(t)), w_steps, number(w))
+    w_eq = Equation("w", "5", s.at("w", t), nt.step_weight(n, prob.reduction, str(t), every_step=s.every_step),
+                    w_steps, number(w))
     o = res.trace.o[i]
     if prob.loss == "softmax_ce":
         target = np.zeros_like(o)
@@ -492,12 +537,13 @@ def _output(s: _Step) -> Stage:
                     (rf"{number(w)} \left({inner}\right)",), p.vec(res.dL_do[i]),
                     note="This step carries no loss (its mask is 0), so nothing enters here."
                     if w == 0 else "")
-    why = {"softmax_ce": "softmax and cross-entropy together give the famously simple "
-                         "$\\hat y_t - \\operatorname{onehot}(y_t)$: predicted minus wanted probabilities",
-           "mse": "half the squared error gives the residual $o_t - y_t$",
-           "sigmoid_bce": "a sigmoid with binary cross-entropy gives $\\sigma(o_t) - y_t$"}[prob.loss]
-    return _stage("output", f"The gradient enters at the outputs: {why}, scaled by the step's "
-                            "weight $w_t$ in (5).", [w_eq, g_eq])
+    what = {"softmax_ce": "softmax and cross-entropy together give the famously simple",
+            "mse": "half the squared error gives the residual",
+            "sigmoid_bce": "a sigmoid with binary cross-entropy gives"}[prob.loss]
+    why = f"{what} ${nt.output_gradient(n, prob.loss)}$" + (
+        ": predicted minus wanted probabilities" if prob.loss == "softmax_ce" else "")
+    return _stage(s, "output", f"The gradient enters at the outputs: {why}, scaled by the step's "
+                               f"weight ${s.at('w', 't')}$ in (5).", [w_eq, g_eq])
 
 
 def _last(s: _Step) -> Stage:
@@ -507,22 +553,25 @@ def _last(s: _Step) -> Stage:
     eq = Equation("dL_dh_T", "7", d(n.L, s.at(n.h, T)), n.times("W_hy", dL_do, transpose=True),
                   (p.apply(prob.params.W_hy, p.vec(res.dL_do[T - 1]), transpose=True),),
                   p.vec(res.dL_dh[T - 1]))
-    return _stage("last", f"The last state ${s.at(n.h, 'T')}$ (here $T = {T}$) feeds only its own output: "
+    return _stage(s, "last", f"The last state ${s.at(n.h, 'T')}$ (here $T = {T}$) feeds only its own output: "
                           "nothing comes after it, so the indirect part of (7) is 0 and the gradient "
                           "is just the output gradient sent back through the read-out weights.", [eq])
 
 
 def _recursion(s: _Step) -> Stage:
     n, p, t, i, prob, res = s.n, s.p, s.t, s.i, s.problem, s.result
-    direct_sym, indirect_sym = nt.recursion(n, str(t), str(t + 1))
+    direct_sym, indirect_sym = nt.recursion(n, str(t), str(t + 1), activation=s.activation)
     direct_num = p.apply(prob.params.W_hy, p.vec(res.dL_do[i]), transpose=True)
     lhs = d(n.L, s.at(n.h, t))
     if t == prob.T:
         eq = Equation("dL_dh", "7", lhs, direct_sym, (direct_num,), p.vec(res.dL_dh[i]),
-                      note="At $t = T$ there is no $h_{T+1}$: the indirect part is 0.")
+                      note=f"At $t = T$ there is no ${s.at(n.h, 'T+1')}$: the indirect part is 0.")
     else:
         fp, nxt = p.vec(s.fprime(t + 1)), p.vec(res.dL_dh[i + 1])
-        inner = rf"\left({nxt} \odot {fp}\right)" if n.row_vectors else rf"\left({fp} \odot {nxt}\right)"
+        if s.linear:
+            inner = nxt
+        else:
+            inner = rf"\left({nxt} \odot {fp}\right)" if n.row_vectors else rf"\left({fp} \odot {nxt}\right)"
         indirect_num = p.apply(prob.params.W_hh, inner, transpose=True)
         eq = Equation("dL_dh", "7", lhs, rf"{direct_sym} + {indirect_sym}",
                       lines(direct_num, f"+ {indirect_num}") +
@@ -530,11 +579,42 @@ def _recursion(s: _Step) -> Stage:
                        rf"\underbrace{{{p.vec(res.dL_dh_indirect[i])}}}_{{\text{{indirect}}}}",),
                       p.vec(res.dL_dh[i]))
     share = _share(norm(res.dL_dh_direct[i]), norm(res.dL_dh_indirect[i]))
-    return _stage("recursion", (
+    return _stage(s, "recursion", (
         f"Going backward from $T$, the state ${s.at(n.h, t)}$ gets gradient two ways: *directly* through "
         f"its own output ${s.at(n.o, t)}$, and *indirectly* through the next state ${s.at(n.h, t + 1)}$, "
         f"which already holds everything later steps send back. Here the indirect part carries {share} "
-        "of the two parts' total size (sum of norms)."), [eq])
+        "of the two parts' total size (sum of norms). Unrolled, the recursion is a sum over every "
+        "later output the state reaches, each carried back through the product of step Jacobians."),
+        [eq, _future_sum(s)])
+
+
+def _future_sum(s: _Step) -> Equation:
+    """dL/dh_t as the sum over the outputs k = t..T it reaches (eq. (7) unrolled), with its terms'
+    numbers for a short sum; its value equals the recursion's."""
+    n, p, t, prob, res = s.n, s.p, s.t, s.problem, s.result
+    rhs = nt.future_sum(n, str(t), activation=s.activation)
+    H = prob.params.W_hh.shape[0]
+    if not double_sum_affordable(prob.T - t + 1, H):
+        return Equation("dL_dh_future", "", d(n.L, s.at(n.h, t)), rhs,
+                        note="The same vector; its terms are not computed here for so long a sum.")
+    terms = [_carried_back(s, k) for k in range(t, prob.T + 1)]
+    steps = ()
+    if len(terms) <= FULL_LIMIT:
+        parts = [rf"\underbrace{{{p.vec(v)}}}_{{k={k}}}" for k, v in enumerate(terms, start=t)]
+        steps = lines(parts[0], *(f"+ {part}" for part in parts[1:]))
+    where = "D2L's (9.7.15)" if s.linear and n.d2l_sums else "the same gradient"
+    return Equation("dL_dh_future", "", d(n.L, s.at(n.h, t)), rhs, steps, p.vec(np.sum(terms, axis=0)),
+                    note=f"Unrolled: {where}, one term per later output $k \\ge t$ (term $k$ is what "
+                         f"output ${s.at(n.o, 'k')}$ sends back to ${s.at(n.h, t)}$); it equals the recursion.")
+
+
+def _carried_back(s: _Step, k: int) -> Array:
+    """(dh_k/dh_t)^T W_hy^T dL/do_k (H,): output k's gradient carried back to h_t, one step at a time."""
+    W_hh, res = s.problem.params.W_hh, s.result
+    g = s.problem.params.W_hy.T @ res.dL_do[k - 1]
+    for j in range(k, s.t, -1):
+        g = W_hh.T @ (s.fprime(j) * g)
+    return g
 
 
 def _share(direct: float, indirect: float) -> str:
@@ -552,13 +632,16 @@ def _factor(s: _Step) -> Stage:
     else:
         j = t + 1 if t < T else T            # the factor dh_j/dh_{j-1} shown
         if t == T:
-            notes.append("$h_T$ has no successor; shown instead is the factor into $h_T$ from $h_{T-1}$.")
+            notes.append(f"${s.at(n.h, 'T')}$ has no successor; shown instead is the factor into "
+                         f"${s.at(n.h, 'T')}$ from ${s.at(n.h, 'T-1')}$.")
         fp = s.fprime(j)
         J = fp[:, None] * prob.params.W_hh
-        W = p.param_t(prob.params.W_hh) if n.row_vectors else p.param(prob.params.W_hh)
+        # the engine's W_hh is the matrix of the Jacobian; row notation names it W_h^T
+        W = array(prob.params.W_hh)
+        numbers = W if s.linear else rf"\operatorname{{diag}}\!\left({p.vec(fp)}\right) {W}"
         equations.append(Equation(
-            "factor", "8", d(s.at(n.h, j), s.at(n.h, j - 1)), n.jacobian_factor(str(j)),
-            (rf"\operatorname{{diag}}\!\left({p.vec(fp)}\right) {W}",), array(J),
+            "factor", "8", d(s.at(n.h, j), s.at(n.h, j - 1)), n.step_jacobian(str(j), s.activation),
+            (numbers,), array(J),
             note=rf"Entry $[r, c]$ is $\partial {s.at(n.h, j)}[r] / \partial {s.at(n.h, j - 1)}[c]$ in "
                  rf"every notation; here ${DERIVATIVE_NOTE[prob.activation]}$."))
     gamma = rc.get_activation(prob.activation).gamma
@@ -567,9 +650,14 @@ def _factor(s: _Step) -> Stage:
     prod = rf"\Big\lVert \prod_{{i={t + 1}}}^{{{T}}} {d(s.at(n.h, 'i'), s.at(n.h, 'i-1'))} \Big\rVert_2"
     H = prob.params.W_hh.shape[0]
     if dist * H ** 3 <= PRODUCT_BUDGET:
+        J_T = _jacobian_to_last(s, t)
+        if s.linear:
+            # D2L's closed form: the product of equal factors is a matrix power
+            equations.append(Equation("jac_power", "8", d(s.at(n.h, T), s.at(n.h, t)),
+                                      n.jacobian_power(f"{T}-{t}"), (), array(J_T)))
         equations.append(Equation("jac_norm", "8", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
                                   prod if dist else r"\lVert I \rVert_2", (),
-                                  number(_spectral_norm(_jacobian_to_last(s, t)))))
+                                  number(_spectral_norm(J_T))))
     else:
         notes.append(f"The product of {dist} Jacobians of size {H} x {H} (about {2 * dist * H ** 3:.0e} "
                      "operations) is left out here; the Vanishing & exploding page streams it for every k.")
@@ -578,7 +666,7 @@ def _factor(s: _Step) -> Stage:
         rf"\big(\gamma\, \sigma_{{\max}}({n.W_hh})\big)^{{T - t}}",
         (rf"\big({number(gamma)} \cdot {number(sigma)}\big)^{{{dist}}}",),
         number(_power(gamma * sigma, dist)), rel=r"\le"))
-    return _stage("factor", (
+    return _stage(s, "factor", (
         "Every step back multiplies the gradient by the Jacobian of one step, (8). Their product "
         "over many steps shrinks or grows like a power of the factor's size: bounded by "
         "$(\\gamma\\,\\sigma_{\\max})^{T-t}$ (11), where $\\gamma$ bounds $|f'|$."), equations, notes)
@@ -608,15 +696,16 @@ def _power(base: float, exponent: int) -> float:
 
 def _double_sum(s: _Step, terms: DoubleSum | None) -> Stage:
     n, t = s.n, s.t
-    lhs = d(rf"({s.at('w', t)} {s.at(n.L, t)})", n.W_hh)
+    lhs = d(nt.weighted_loss(n, str(t)), n.W_hh)
     rhs = rf"\sum_{{k=1}}^{{{t}}} {nt.double_sum_term(n, str(t))}"
     W, h = n.W_hh, n.h
     intro = (f"Loss term $t = {t}$ depends on ${W}$ through every step $k \\le t$: the gradient made "
              f"at step $k$ (where ${W}$ multiplies ${s.at(h, 'k-1')}$) is carried to ${s.at(h, t)}$ "
              "through the product of the factors (8). Distant terms carry long products, so they "
-             "shrink (vanishing) or grow (exploding). Summing these terms over $t$ gives (9).")
+             "shrink (vanishing) or grow (exploding). Summing these terms over $t$ gives (9). "
+             + nt.immediate_definition(n))
     if terms is None:
-        return _stage("double_sum", intro, [Equation("double_sum", "9", lhs, rhs)],
+        return _stage(s, "double_sum", intro, [Equation("double_sum", "9", lhs, rhs)],
                       [f"The term-by-term split of a loss term costs about $t^2 H^2$ operations; at "
                        f"t = {t} with H = {s.problem.params.W_hh.shape[0]} it is left out to keep the "
                        f"page responsive. Pick an earlier step t or fewer hidden units."])
@@ -626,14 +715,13 @@ def _double_sum(s: _Step, terms: DoubleSum | None) -> Stage:
         parts = [rf"\underbrace{{{p.param(piece)}}}_{{k={k}}}" for k, piece in enumerate(terms.pieces, start=1)]
         steps = lines(parts[0], *(f"+ {part}" for part in parts[1:]))
     eq = Equation("double_sum", "9", lhs, rhs, steps, p.param(terms.total),
-                  note="Each term $k$ is $\\big(f'(a_k) \\odot (\\partial h_t/\\partial h_k)^{\\top} "
-                       "\\partial (w_t L_t)/\\partial h_t\\big)\\, h_{k-1}^{\\top}$: a piece of "
-                       "$\\delta_k h_{k-1}^{\\top}$ in (10).")
+                  note=f"Each term $k$ is ${nt.double_sum_piece(n, str(t), activation=s.activation)}$: a "
+                       f"piece of ${nt.gradient_term(n, 'W_hh', 'k')}$ in (10).")
     notes = [] if len(terms.pieces) else [
         f"With {t} terms the sum is shown as a table and a chart (it is written out for t up to {FULL_LIMIT})."]
     if not np.any(s.result.trace.h0):
         notes.append(f"The term $k = 1$ is 0: there ${W}$ multiplies ${s.at(h, 0)} = 0$.")
-    return _stage("double_sum", intro, [eq], notes)
+    return _stage(s, "double_sum", intro, [eq], notes)
 
 
 def _params(s: _Step) -> Stage:
@@ -641,7 +729,8 @@ def _params(s: _Step) -> Stage:
     T = prob.T
     delta_sym = s.at(r"\delta", t)
     fp, dh = p.vec(s.fprime(t)), p.vec(res.dL_dh[i])
-    equations = [Equation("delta", "10", delta_sym, nt.delta(n, str(t)), (rf"{fp} \odot {dh}",),
+    product = dh if s.linear else rf"{dh} \odot {fp}" if n.row_vectors else rf"{fp} \odot {dh}"
+    equations = [Equation("delta", "10", delta_sym, nt.delta(n, str(t), activation=s.activation), (product,),
                           p.vec(res.dL_da[i]), note=f"${DERIVATIVE_NOTE[prob.activation]}$.")]
     factors = {
         "W_xh": lambda: p.outer(res.dL_da[i], prob.xs[i]),
@@ -650,7 +739,7 @@ def _params(s: _Step) -> Stage:
         "W_hy": lambda: p.outer(res.dL_do[i], res.trace.h[i]),
         "b_y": lambda: p.vec(res.dL_do[i]),
     }
-    for name in nt.PARAMS:
+    for name in s.shown_params():
         term = rf"\underbrace{{{factors[name]()}}}_{{\text{{term }} s = t}}"
         before = r"\cdots + " if t > 1 else ""
         after = r" + \cdots" if t < T else ""
@@ -662,9 +751,9 @@ def _params(s: _Step) -> Stage:
                               n.times("W_hh", s.at(r"\delta", 1), transpose=True),
                               (p.apply(prob.params.W_hh, p.vec(res.dL_da[0]), transpose=True),),
                               p.vec(res.dL_dh0), note="The gradient that reaches the initial state."))
-    return _stage("params", (
+    return _stage(s, "params", (
         "The same weights act at every step, so each parameter's gradient is a sum over the steps "
-        "of what that step contributes, through $\\delta_t$, the gradient at the pre-activation. "
+        f"of what that step contributes, through ${s.at(DELTA, 't')}$, the gradient at the pre-activation. "
         f"Shown: the term of step $s = t = {t}$ with its numbers, and the whole sum."), equations)
 
 
@@ -676,12 +765,12 @@ def _update(s: _Step) -> Stage:
         Equation(f"update_{name}", "12", n.param(name), rf"{n.param(name)} - \eta\, {d(n.L, n.param(name))}",
                  lines(p.param(getattr(prob.params, name)), rf"- {number(eta)}\, {p.param(getattr(res.grads, name))}"),
                  p.param(new[name]), rel=r"\leftarrow")
-        for name in nt.PARAMS]
+        for name in s.shown_params()]
     after = prob.solve(rc.Params(**new)).loss if all(np.all(np.isfinite(a)) for a in new.values()) else np.nan
     equations.append(Equation("L_new", "", rf"{n.L}_{{\text{{after}}}}",
                               rf"{n.L}\big({THETA} - \eta\, {d(n.L, THETA)}\big)", (), number(after),
                               note=f"Before the step $L = {number(res.loss)}$."))
-    return _stage("update", (
+    return _stage(s, "update", (
         f"One step of gradient descent with learning rate $\\eta = {number(eta)}$ moves every "
         "parameter against its gradient (no clipping here; the Training page adds it)."), equations)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ui import notation as nt
 from ui.config import DEFAULT, FIELDS, Config, parse, to_query
 
 SIDEBAR_GROUPS = ("model", "data", "truncation")
@@ -17,8 +18,16 @@ SIDEBAR_GROUPS = ("model", "data", "truncation")
 class Preset:
     key: str
     title: str
-    sentence: str
+    sentence: str                           # markdown; <name> stands for a symbol (ui.notation.fill)
     settings: tuple[tuple[str, Any], ...]   # (field, value) pairs; every other sidebar field: default
+
+    def notation(self, current: str) -> nt.Notation:
+        """The notation the preset is read in: its own if it sets one, else the reader's."""
+        return nt.NOTATIONS[dict(self.settings).get("notation", current)]
+
+    def text(self, current: str) -> str:
+        """The sentence with its symbols in the preset's notation (see `notation`)."""
+        return nt.fill(self.sentence, self.notation(current))
 
     def config(self) -> Config:
         """The preset on top of the defaults, validated (a task may fix sizes and the loss)."""
@@ -43,12 +52,12 @@ PRESETS: dict[str, Preset] = {
                "in time, which is why training needs clipping.",
                (("activation", "relu"), ("rho", 1.5), ("T", 30))),
         Preset("irnn", "IRNN (identity init)",
-               "Le, Jaitly and Hinton's identity initialisation: ReLU units with $W_{hh} = I$ carry "
+               "Le, Jaitly and Hinton's identity initialisation: ReLU units with $<W_hh> = I$ carry "
                "the gradient back over many steps with its size kept.",
                (("activation", "relu"), ("init", "identity"), ("rho", 1.0), ("T", 30))),
         Preset("d2l_linear", "Linear RNN (D2L)",
-               "Dive into Deep Learning's linear model: with $f$ the identity, "
-               r"$\partial h_T/\partial h_k$ is exactly $W_{hh}^{\,T-k}$, and the loss is a mean of "
+               "Dive into Deep Learning's linear model of sec. 9.7: no biases and $f$ the identity, so "
+               r"$<dhT_dhk>$ is exactly $<power>$, and the loss is the mean $\frac{1}{T}\sum_t$ of "
                "squared errors.",
                (("activation", "identity"), ("loss", "mse"), ("reduction", "mean"), ("notation", "d2l"),
                 ("rho", 0.9))),
@@ -59,7 +68,7 @@ PRESETS: dict[str, Preset] = {
                 ("notation", "dlbook"), ("init", "orthogonal"), ("rho", 1.0))),
         Preset("mse_sine", "MSE on a sine wave",
                "A regression example: predict the next value of a noisy sine wave with an identity "
-               r"output and the loss $\tfrac12\lVert o_t - y_t\rVert^2$.",
+               r"output and the loss $\tfrac12\lVert <o_t> - <y_t>\rVert^2$.",
                (("task", "sine"), ("activation", "tanh"), ("H", 16), ("T", 24), ("rho", 0.9))),
         Preset("many_to_one", "Many-to-one (adding)",
                "Only the last step has a loss: every gradient has to travel back through the whole "

@@ -9,7 +9,7 @@ import streamlit as st
 
 import rnn_core as rc
 from ui import state
-from ui.config import Config, link_is_complete, task_fixes, to_query
+from ui.config import FIELD_BY_NAME, Config, link_is_complete, task_fixes, to_query
 from ui.notation import NOTATIONS
 
 # How choices read on screen (the URL keeps the short keys).
@@ -19,13 +19,19 @@ CHOICE_LABELS = {
              "sigmoid_bce": "sigmoid + binary cross-entropy"},
     "reduction": {"sum": "sum over t", "mean": "mean over t"},
     "loss_at": {"every": "every step (many-to-many)", "last": "last step only (many-to-one)"},
-    "init": {"normal": "normal", "uniform": "uniform", "orthogonal": "orthogonal W_hh",
-             "identity": "identity W_hh (IRNN)"},
+    "init": {"normal": "normal", "uniform": "uniform", "orthogonal": "orthogonal <W_hh>",
+             "identity": "identity <W_hh> (IRNN)"},
     "truncation": {"full": "full BPTT", "k_step": "k-step truncation", "chunked": "chunked (detach every k)",
                    "randomized": "randomized"},
     "notation": {key: f"{n.title} ({n.source})" for key, n in NOTATIONS.items()},
     "task": {key: t.title for key, t in rc.TASKS.items()},
 }
+
+# Labels that name a parameter: <W_hh> is written in the reader's notation (plain text).
+NOTATION_LABELS = {"rho": {"label": "Spectral radius of <W_hh>",
+                           "help": "<W_hh> is rescaled so that its largest |eigenvalue| is this"}}
+
+RELABELLED = ("rho", "init")     # the fields whose label or choices name <W_hh>
 
 # Widget and step per field, where the kind's default would not suit.
 WIDGET_OPTIONS = {
@@ -40,13 +46,26 @@ WIDGET_OPTIONS = {
 LECTURE_FIELDS = ("activation", "rho", "T")
 
 
+def in_notation(text: str, notation: str) -> str:
+    """text with <W_hh> as the notation names it, as plain text (W_hh, W, W_h)."""
+    return text.replace("<W_hh>", NOTATIONS[notation].plain_param("W_hh"))
+
+
 def field_widget(name: str) -> None:
+    config = state.config()
     options = dict(WIDGET_OPTIONS.get(name, {}))
+    options.update({key: in_notation(text, config.notation) for key, text in NOTATION_LABELS.get(name, {}).items()})
     if name in CHOICE_LABELS:
         labels = CHOICE_LABELS[name]
-        options["format_func"] = lambda key, labels=labels: labels.get(key, key)
-    if name in task_fixes(state.config().task):
+        # the notation is bound now: Streamlit may call format_func outside this run
+        options["format_func"] = lambda key, labels=labels, notation=config.notation: \
+            in_notation(labels.get(key, key), notation)
+    if name in task_fixes(config.task):
         options["disabled"] = True     # the task decides it; the caption under Task says so
+    if name in RELABELLED:
+        # A new notation relabels the widget, which gives it a new identity: Streamlit would start
+        # it at its default unless its value is set in this run, so it is set on every run.
+        st.session_state[state.widget_key(name)] = state.to_widget_value(FIELD_BY_NAME[name], getattr(config, name))
     state.schema_widget(name, **options)
 
 

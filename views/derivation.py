@@ -73,7 +73,7 @@ def gradient_check(key: Config):
 def _stage_label(key: str) -> str:
     index = dv.STAGE_KEYS.index(key)
     info = dv.STAGES[index]
-    return f"{index + 1}. {info.label} {info.tags}"
+    return f"{index + 1}. {info.label(NOTATIONS[state.config().notation])} {info.tags}"
 
 
 def _move_stage(step: int) -> None:
@@ -90,6 +90,10 @@ def controls(config: Config) -> tuple[int, str, float, bool]:
         show_all = state.view_widget("d_all", widget="toggle")
     with left:
         if config.T > 1:
+            # Set on every run, not only when it differs: a new T changes the slider's range and
+            # so its identity, and Streamlit would restart the new slider at 1 unless its value
+            # was set this run (the config keeps the step whenever it is still valid).
+            st.session_state[state.widget_key("d_step")] = min(config.d_step, config.T)
             t = state.view_widget("d_step", min_value=1, max_value=config.T,
                                   label=f"Step t (1 to T = {config.T})")
         else:
@@ -105,11 +109,12 @@ def controls(config: Config) -> tuple[int, str, float, bool]:
 def stage_buttons(stage: str) -> None:
     index = dv.STAGE_KEYS.index(stage)
     back, info, forward = st.columns([1, 4, 1], vertical_alignment="center")
+    # PageUp / PageDown: the keys a presentation clicker sends
     back.button("◀ Previous", on_click=_move_stage, args=(-1,), disabled=index == 0,
-                width="stretch", key="d_prev")
+                width="stretch", key="d_prev", shortcut="PageUp")
     info.progress((index + 1) / len(dv.STAGE_KEYS), text=f"Stage {index + 1} of {len(dv.STAGE_KEYS)}")
     forward.button("Next ▶", on_click=_move_stage, args=(1,), disabled=index == len(dv.STAGE_KEYS) - 1,
-                   width="stretch", key="d_next", type="primary")
+                   width="stretch", key="d_next", type="primary", shortcut="PageDown")
 
 
 # ---- drawing ------------------------------------------------------------------------------------------
@@ -142,8 +147,9 @@ def show_double_sum(terms: dv.DoubleSum, config: Config) -> None:
 
 
 def show_gradient_check(key: Config, notation: str) -> list[dict]:
+    n = NOTATIONS[notation]
     st.subheader("Gradient check", anchor="gradient-check")
-    st.markdown("Each analytic gradient of (10), and $\\partial L/\\partial h_0$, against central "
+    st.markdown(f"Each analytic gradient of (10), and $\\partial {n.L}/\\partial {n.at(n.h, '0')}$, against central "
                 "finite differences $\\big(L(\\theta + \\epsilon e_i) - L(\\theta - \\epsilon e_i)\\big)"
                 " / 2\\epsilon$, computed live on the current model.")
     report = gradient_check(key)
@@ -186,6 +192,7 @@ def main() -> None:
     st.markdown(f"The equations of BPTT in the notation **{n.title}** ({n.source}), each filled with "
                 f"the current model's numbers at one step $t$. Pick your textbook's notation in the sidebar.")
     st.caption(f"Notation *{n.title}*: ${n.mapping()}$")
+    st.caption(f"**Conventions.** {n.convention}")
     if config.truncation != "full":
         st.info("This page derives the exact gradient; the truncation chosen in the sidebar applies "
                 "on the graph and training pages.", icon=":material/info:")

@@ -4,6 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import sidebar, state
+from ui.notation import NOTATIONS, fill, summary
 from ui.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -11,12 +12,13 @@ PAGES_PER_ROW = 3
 PRESETS_PER_ROW = 4
 PRESENTATION_PRESETS_PER_ROW = 3     # larger text needs wider buttons
 
-# What each page shows, in the order of the navigation (pages not written yet are left out).
+# What each page shows, in the order of the navigation (pages not written yet are left out);
+# <name> is a symbol written in the reader's notation (ui.notation.fill).
 PAGE_SUMMARIES = (
     ("views/graph.py", "The network unrolled over time, coloured by gradient size; play the gradient "
                        "flowing back from step T to step 1."),
-    ("views/vanishing.py", r"How $\lVert\partial h_T/\partial h_k\rVert$ shrinks or grows with the "
-                           r"distance $T - k$, the eigenvalues of $W_{hh}$ and the bound that explains it."),
+    ("views/vanishing.py", r"How $\lVert\partial <h_T>/\partial <h_k>\rVert$ shrinks or grows with the "
+                           r"distance $T - k$, the eigenvalues of $<W_hh>$ and the bound that explains it."),
     ("views/model.py", "The equations of the current model, its five weight matrices as heatmaps and "
                        "tables you can edit, upload and download."),
     ("views/derivation.py", "Every equation of BPTT in your textbook's notation with the live numbers at "
@@ -37,38 +39,37 @@ def apply_preset(key: str) -> None:
     st.toast(f"Preset loaded: {PRESETS[key].title}", icon=":material/check:")
 
 
+config = state.config()
+n = NOTATIONS[config.notation]
+model, jacobian = summary(n)
 st.title("BPTT Explorer")
 st.markdown(
-    r"""
-A recurrent network applies the **same weights at every step**:
-$a_t = W_{xh}x_t + W_{hh}h_{t-1} + b_h$, $h_t = f(a_t)$, $o_t = W_{hy}h_t + b_y$.
-**Backpropagation through time** unrolls this loop into a deep feed-forward graph, one layer per
-step, and runs ordinary backpropagation on it. The gradient of $W_{hh}$ then sums a contribution
-from every step, and each contribution travels back through a product of Jacobians
-$\partial h_t/\partial h_{t-1} = \mathrm{diag}(f'(a_t))\,W_{hh}$, which is why gradients **vanish**
-or **explode** over long sequences. Every number here is computed live from the model in the sidebar.
-"""
-)
+    f"A recurrent network applies the **same weights at every step**: {model}. "
+    "**Backpropagation through time** unrolls this loop into a deep feed-forward graph, one layer per "
+    f"step, and runs ordinary backpropagation on it. The gradient of ${n.param('W_hh')}$ then sums a "
+    "contribution from every step, and each contribution travels back through a product of Jacobians "
+    f"{jacobian}, which is why gradients **vanish** or **explode** over long sequences. Every number "
+    f"here is computed live from the model in the sidebar, written in the notation of {n.source}.")
 
 st.subheader("The pages")
-written = [(file, summary) for file, summary in PAGE_SUMMARIES if (ROOT / file).exists()]
+written = [(file, text) for file, text in PAGE_SUMMARIES if (ROOT / file).exists()]
 for row in grid(written, PAGES_PER_ROW):
-    for column, (file, summary) in row:
+    for column, (file, text) in row:
         with column.container(border=True):
             st.page_link(file)
-            st.caption(summary)
+            st.caption(fill(text, n))
 
 st.subheader("Lecture presets")
 st.caption("One click sets the model in the sidebar; every page then shows it.")
-per_row = PRESENTATION_PRESETS_PER_ROW if state.config().presentation else PRESETS_PER_ROW
+per_row = PRESENTATION_PRESETS_PER_ROW if config.presentation else PRESETS_PER_ROW
 for row in grid(list(PRESETS.values()), per_row):
     for column, preset in row:
         with column.container(border=True):
             st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset, args=(preset.key,),
                       width="stretch", type="primary")
-            st.caption(preset.sentence)
+            st.caption(preset.text(config.notation))
 
 st.subheader("Share this view")
 st.caption("This link opens the app with exactly these settings (hand-edited weights included while "
            "they fit). *Presentation mode* in the sidebar enlarges the text for a projector.")
-sidebar.share_link_body(state.config())
+sidebar.share_link_body(config)

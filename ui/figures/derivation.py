@@ -43,7 +43,8 @@ def double_sum_figure(norms, shares, *, t: int, notation: Notation, presentation
                                      text=[label] * int(mask.sum()), textposition="top center",
                                      marker=dict(symbol="x", size=10, color=colour),
                                      name=f"term = {label}", hoverinfo="skip"))
-    apply_style(fig, title=f"Terms of ∂(w<sub>{t}</sub>L<sub>{t}</sub>)/∂{W}, one per step k ≤ {t}",
+    weighted = notation.html_at("w", str(t)) + notation.html_at(notation.L, str(t))
+    apply_style(fig, title=f"Terms of ∂({weighted})/∂{W}, one per step k ≤ {t}",
                 presentation=presentation, height=380)
     fig.update_xaxes(title_text=f"k: the step where {W} acts (distance t − k to the loss)",
                      tickmode="linear" if t <= 30 else "auto", dtick=1 if t <= 30 else None,
