@@ -98,15 +98,23 @@ def test_horizon_star_and_factor_label_sit_where_the_engine_says():
     assert label in fig.layout.annotations[0].text
 
 
-def test_overflow_and_zeros_are_pinned_to_the_axis_edges():
+def test_zeros_are_true_zeros_and_overflow_sits_on_the_top_edge_never_a_fake_log_value():
     norms = np.array([np.inf, np.nan, 1e5, 10.0, 0.0, 0.0, 1.0])
     fig = fv.curve_figure(norms, np.ones(7), nt=NT)
     lo, hi = fig.layout.yaxis.range
     edges = traces(fig, "edge")
     top = [t for t in edges if t.marker.symbol == fv.OVERFLOW_SYMBOL]
     bottom = [t for t in edges if t.marker.symbol == fv.ZERO_SYMBOL]
-    assert list(top[0].x) == [1, 2] and np.allclose(np.log10(top[0].y), hi)
-    assert list(bottom[0].x) == [5, 6] and np.allclose(np.log10(bottom[0].y), lo)
+    # both on the hidden linear 0..1 axis over the log axis: a zero is drawn as the value 0
+    edge_axis = fig.layout["yaxis" + fv.EDGE_AXIS[1:]]
+    assert edge_axis.overlaying == "y" and tuple(edge_axis.range) == (0.0, 1.0) and edge_axis.visible is False
+    assert {t.yaxis for t in edges} == {fv.EDGE_AXIS}
+    assert list(top[0].x) == [1, 2] and list(top[0].y) == [1.0, 1.0]
+    assert list(bottom[0].x) == [5, 6] and list(bottom[0].y) == [0.0, 0.0]
+    # the run of zeros is shaded and says so
+    [band] = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert (band.x0, band.x1) == (4.5, 6.5)
+    assert [a.text for a in fig.layout.annotations if a.text == "exactly 0"] == ["exactly 0"]
     assert lo < 0 < np.log10(1e5) < hi
     curve_y = np.asarray(one(fig, "curve").y, dtype=float)
     assert np.isnan(curve_y[[0, 1, 4, 5]]).all() and list(curve_y[[2, 3, 6]]) == [1e5, 10.0, 1.0]
@@ -139,7 +147,8 @@ def test_sweep_has_one_trace_per_radius_with_the_engines_values():
         norms = jacobian_norms_to_last(p, xs, activation="tanh", ord=2)
         curves.append((f"ρ = {r:g}", norms))
         horizons.append(memory_horizon(norms))
-    fig = fv.sweep_figure(curves, nt=NT, horizons=horizons, highlight="ρ = 0.9")
+    fig = fv.sweep_figure(curves, nt=NT, horizons=horizons, horizon_texts=[f"{h} steps" for h in horizons],
+                          highlight="ρ = 0.9")
     drawn = traces(fig, "curve")
     assert len(drawn) == len(radii)
     window = fv.sweep_figure(curves, nt=NT, first_step=71)      # the last 30 of T = 100 steps
@@ -147,7 +156,7 @@ def test_sweep_has_one_trace_per_radius_with_the_engines_values():
     assert list(traces(fv.sweep_figure(curves, nt=NT, first_step=71, axis="distance"), "curve")[0].x) == \
         list(range(29, -1, -1))
     for trace, (name, norms), horizon in zip(drawn, curves, horizons):
-        assert trace.name.startswith(name) and f"horizon {horizon}" in trace.name
+        assert trace.name == f"{name} · horizon {horizon} steps"
         np.testing.assert_array_equal(np.asarray(trace.y, dtype=float), norms)
     assert drawn[1].line.width > drawn[0].line.width
     stars = one(fig, "horizon")
@@ -333,3 +342,41 @@ def test_log_axes_label_powers_of_ten_only():
     assert np.isfinite([t.y[0] for t in traces(fig, "edge")]).all()
     fig = fv.curve_figure(np.array([0.5, 1.0]), np.array([0.9, 1.0]), nt=NT)
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1
+
+
+# ---- issue 16: nothing over the curve, nothing under the toolbar, the right matrix in every notation ----
+
+def test_factor_label_sits_above_the_plot_not_over_the_curve():
+    norms = 0.5 ** np.arange(9, -1, -1.0)
+    for presentation in (False, True):
+        fig = fv.curve_figure(norms, np.ones(10), nt=NT, factor_label="vanishing: x0.50 per step",
+                              horizon=6, horizon_text="6 steps", presentation=presentation)
+        [label] = [a for a in fig.layout.annotations if a.name == "factor"]
+        assert (label.yref, label.y, label.yanchor) == ("paper", 1.0, "bottom")     # in the top margin
+        assert "6 steps" in label.text
+        assert fig.layout.margin.t >= fv.MODEBAR_PX + (22 if presentation else 15)  # the toolbar's strip and a line
+
+
+def test_titles_start_below_the_toolbar_strip():
+    curves = [("ρ = 0.5", 0.5 ** np.arange(9, -1, -1.0))]
+    for presentation in (False, True):
+        fig = fv.sweep_figure(curves, nt=NT, title="f = tanh, ρ varied", presentation=presentation)
+        title = fig.layout.title
+        assert (title.yref, title.y, title.yanchor, title.pad.t) == ("container", 1.0, "top", fv.MODEBAR_PX)
+        assert fig.layout.margin.t >= fv.MODEBAR_PX + (22 if presentation else 15)
+    spectrum = fv.spectrum_figure(np.array([0.5 + 0j]), np.array([0.5]), gamma=1.0, rho=0.5, nt=NT)
+    assert spectrum.layout.margin.t >= fv.MODEBAR_PX + 15                      # its two sub-titles
+
+
+def test_step_factor_is_written_with_the_transpose_in_row_vector_notation():
+    p, xs = model(T=10)
+    stats = step_factor_stats(p, xs, activation="tanh")
+    row = fv.fade_figure(stats, activation="tanh", rho=0.9, nt=NOTATIONS["row"])
+    [step] = traces(row, "step")
+    assert "W<sub>h</sub><sup>ᵀ</sup>" in step.name                 # diag(f'(a_t)) W_h^T
+    column = fv.fade_figure(stats, activation="tanh", rho=0.9, nt=NT)
+    assert "ᵀ" not in one(column, "step").name
+    dlbook = fv.fade_figure(stats, activation="tanh", rho=0.9, nt=NOTATIONS["dlbook"])
+    assert "a<sup>(t)</sup>" in one(dlbook, "step").name
+    powers = fv.curve_figure(np.ones(3), np.ones(3), nt=NOTATIONS["row"], matrix_powers=np.ones(3))
+    assert "(W<sub>h</sub><sup>ᵀ</sup>)<sup>T−k</sup>" in one(powers, "powers").name

@@ -3,6 +3,8 @@
 Reads the config, asks rnn_core (through ui.vanishing, cached here on a Config) for
 ||dh_T/dh_k|| (eq. (8)), its bound (eq. (11)), the spectrum of W_hh, all pairs ||dh_t/dh_k||,
 ||dL/dh_t|| and the per-step factors, and hands the arrays to ui.figures.vanishing.
+What one run computes is planned by ui.vanishing.plan within its CPU budget and stopped by a
+wall-clock Guard; whatever was shrunk or skipped is said in a note next to it.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from rnn_core.jacobians import StepFactorStats
 from rnn_core.spectral import jacobian_bound, singular_values
 from ui import state
 from ui import vanishing as vn
-from ui.config import FIELD_BY_NAME, Config, parse
+from ui.config import FIELD_BY_NAME, MAX_RADII, Config, parse
 from ui.keys import EXACT
 from ui.figures import vanishing as fv
 from ui.notation import NOTATIONS, Notation
@@ -31,6 +33,10 @@ RADIUS_CHOICES = (0.25, 0.5, 0.75, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.
 RADII_KEY = "v_radii_pick"
 RADII_MESSAGES = "v_radii_messages"
 CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=EXACT)
+# A link draws at most 1 + MAX_RADII + 4 curves: the curve cache holds those of 8 such links, so
+# one link can never evict more than an eighth of what other visitors are looking at (a curve is
+# at most 500 floats: the whole cache stays under 1 MB).
+CURVE_ENTRIES = 8 * (1 + MAX_RADII + len(rc.ACTIVATIONS))
 
 
 # ---- computations, cached on the model's config (never on arrays) ---------------------------
@@ -39,7 +45,7 @@ def _inputs(cfg: Config) -> tuple[rc.Params, np.ndarray]:
     return state.params(cfg), state.data(cfg).xs
 
 
-@st.cache_data(**{**CACHE, "max_entries": 64})
+@st.cache_data(**{**CACHE, "max_entries": CURVE_ENTRIES})
 def norm_curve(cfg: Config, norm: str, window: int | None = None) -> np.ndarray:
     return vn.norm_curve(*_inputs(cfg), cfg.activation, norm, window)
 
@@ -52,6 +58,19 @@ def pairwise(cfg: Config, norm: str, window: int) -> np.ndarray:
 @st.cache_data(**CACHE)
 def factor_stats(cfg: Config, window: int) -> StepFactorStats:
     return vn.factor_stats(*_inputs(cfg), cfg.activation, window)
+
+
+@st.cache_data(**CACHE)
+def dl_dh_tail(cfg: Config, window: int) -> np.ndarray:
+    """dL/dh_t of the last `window` steps; cfg is the model with its truncation and loss."""
+    return vn.dl_dh(state.params(cfg), state.data(cfg), cfg, window)
+
+
+def dl_dh(config: Config, window: int) -> np.ndarray:
+    """(window, H): the whole run's dL/dh_t (shared with the other pages) or its last steps."""
+    if window == config.T:
+        return state.bptt_result(config).dL_dh
+    return dl_dh_tail(vn.model_only(config, vn.MODEL_GROUPS + ("truncation",)), window)
 
 
 @st.cache_data(**CACHE)
@@ -94,24 +113,33 @@ def show_notes(notes: list[str]) -> None:
 
 
 def window_note(window: int, T: int, what: str) -> None:
-    if window < T:
-        st.info(f"At this size {what} would take too long for a slider move: it covers the last {window} "
-                f"of the {T} steps ({T - window + 1} to {T}), with exact values.", icon=":material/speed:")
+    if 0 < window < T:
+        st.info(f"At this size {what} would take too long to compute on every change: it covers the last "
+                f"{window} of the {T} steps ({T - window + 1} to {T}), with exact values.", icon=":material/speed:")
+
+
+def skipped_note(guard: vn.Guard) -> None:
+    """What the wall-clock guard stopped, if anything."""
+    if guard.skipped:
+        st.warning(f"The server was too busy to finish this page within {vn.GUARD_SECONDS:g} s: "
+                   f"{', '.join(guard.skipped)} not computed this time. Change any setting to try again.",
+                   icon=":material/hourglass_disabled:")
 
 
 # ---- the page ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Page:
-    """What every section of one run shares: the config, the model and the main curve."""
+    """What every section of one run shares: the config, the plan, the guard and the main curve."""
 
     config: Config
     model: Config                  # the config without view settings: the caches' key
     params: rc.Params
     nt: Notation
     plan: vn.Plan
+    guard: vn.Guard
     axis: str
-    norms: np.ndarray              # ||dh_T/dh_k|| (T,) in plan.norm
+    norms: np.ndarray              # ||dh_T/dh_k|| (W,) in plan.norm, the last plan.main_window steps
     summary: vn.CurveSummary
     eigenvalues: np.ndarray
     singular: np.ndarray
@@ -121,10 +149,15 @@ class Page:
     def rho(self) -> float:
         return float(np.max(np.abs(self.eigenvalues)))
 
+    @property
+    def first_step(self) -> int:
+        return self.config.T - self.norms.shape[0] + 1
+
     def math(self, name: str) -> str:
         """Inline maths for captions and notes, in the user's notation."""
         nt, hT, hk = self.nt, self.nt.at(self.nt.h, "T"), self.nt.at(self.nt.h, "k")
         return {"W": f"${nt.param('W_hh')}$", "hT": f"${hT}$", "a_t": f"${nt.at(nt.a, 't')}$",
+                "factor": f"${nt.step_jacobian('t')}$", "Wstep": f"${nt.recurrent_matrix()}$",
                 "jac": rf"$\lVert \partial {hT} / \partial {hk} \rVert$",
                 "jac_tk": rf"$\lVert \partial {nt.at(nt.h, 't')} / \partial {hk} \rVert$",
                 "dLdh": rf"$\lVert \partial {nt.L} / \partial {nt.at(nt.h, 't')} \rVert$"}[name]
@@ -138,12 +171,12 @@ def introduction(nt: Notation) -> None:
         "factor per step: if those factors are below 1 the product fades geometrically (**vanishing**), "
         "above 1 it blows up (**exploding**).")
     st.latex(rf"(8)\quad \frac{{\partial {hT}}}{{\partial {hk}}} = \prod_{{t=k+1}}^{{T}} "
-             rf"\operatorname{{diag}}\big(f'({nt.at(nt.a, 't')})\big)\, {W}"
+             rf"{nt.step_jacobian('t')}"
              rf"\qquad\qquad (11)\quad \Big\lVert \frac{{\partial {hT}}}{{\partial {hk}}} \Big\rVert_2 "
              rf"\le \big(\gamma\, \sigma_{{\max}}({W})\big)^{{T-k}}")
 
 
-def prepare(config: Config) -> Page:
+def prepare(config: Config, guard: vn.Guard) -> Page:
     """The controls above the main curve, the cost plan and the main curve's numbers."""
     nt = NOTATIONS[config.notation]
     model = vn.model_only(config)
@@ -152,40 +185,51 @@ def prepare(config: Config) -> Page:
         requested = state.view_widget("v_norm", widget="radio", horizontal=True, format_func=NORM_LABELS.get)
     with controls[1]:
         axis = state.view_widget("v_axis", widget="radio", horizontal=True, format_func=AXIS_LABELS.get)
-    radius_configs, act_configs = vn.sweep_configs(config)
-    plan = vn.plan(requested, config.T, config.H, len(radius_configs) + len(act_configs))
+    plan = vn.plan(config)
     if plan.norm != requested:
-        controls[2].info(f"At T = {config.T}, H = {config.H} the spectral norms of every curve would take too "
-                         "long for a slider move: the page uses the Frobenius norm (its bound carries an extra √H).",
+        controls[2].info(f"At T = {config.T}, H = {config.H} spectral norms of every curve would take too "
+                         "long to compute: the page uses the Frobenius norm (its bound carries an extra √H).",
                          icon=":material/speed:")
     with st.spinner("Multiplying Jacobians…"):
-        norms = norm_curve(model, plan.norm)
+        norms = norm_curve(model, plan.norm, plan.main_window if plan.main_window < config.T else None)
         eigenvalues, singular = spectrum(model)
-    return Page(config=config, model=model, params=state.params(model), nt=nt, plan=plan, axis=axis, norms=norms,
-                summary=vn.summarise(norms), eigenvalues=eigenvalues, singular=singular,
+    return Page(config=config, model=model, params=state.params(model), nt=nt, plan=plan, guard=guard, axis=axis,
+                norms=norms, summary=vn.summarise(norms), eigenvalues=eigenvalues, singular=singular,
                 gamma=rc.get_activation(config.activation).gamma)
 
 
-def main_curve(page: Page) -> np.ndarray:
-    """The metrics and the curve ||dh_T/dh_k|| with its bound; returns the bound (T,)."""
-    config, params, summary, norm = page.config, page.params, page.summary, page.plan.norm
-    T, W, jac = config.T, page.nt.param("W_hh"), page.math("jac")
-    bound = fv.bound_for_norm(jacobian_bound(params, config.activation, T), norm, H=config.H)
+def metrics(page: Page) -> None:
+    """Four numbers above the main curve. Values are short (a number and a word) so that they
+    are never cut; what qualifies them is the line under each."""
+    config, summary, jac = page.config, page.summary, page.math("jac")
     # two rows of two on a projector: four large values do not fit in one row
-    metrics = [c for _ in range(2) for c in st.columns(2)] if config.presentation else st.columns(4)
-    metrics[0].metric("Fitted per-step factor",
-                      f"×{summary.factor:.3g} · {summary.kind}" if np.isfinite(summary.factor) else summary.kind,
-                      help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve")
-    metrics[1].metric("Memory horizon (1 %)", vn.horizon_text(summary, T),
-                      help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T")
-    metrics[2].metric(f"Spectral radius ρ({page.math('W')})", f"{page.rho:.3f}",
-                      help=f"the largest |eigenvalue|: what {page.math('W')} does per step in the long run")
-    metrics[3].metric("Bound per step γ·σ_max", f"{page.gamma * page.singular[0]:.3f}",
-                      help=f"γ = sup |f′| = {page.gamma:g} for {config.activation}; eq. (11) raises this to the "
-                           "power T − k")
-    powers = fv.matrix_power_norms(params.W_hh, T, norm) if config.activation == "identity" else None
+    cells = [c for _ in range(2) for c in st.columns(2)] if config.presentation else st.columns(4)
+    finite = np.isfinite(summary.factor)
+    cells[0].metric("Fitted per-step factor", f"×{summary.factor:.3g}" if finite else "—",
+                    delta=summary.kind if finite else summary.label, delta_color="off", delta_arrow="off",
+                    help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve")
+    value, note = vn.horizon_value(summary)
+    cells[1].metric("Memory horizon (1 %)", value, delta=note, delta_color="off", delta_arrow="off",
+                    help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T; "
+                         "when the curve is still above 1 % at its first step, its fitted trend is extended "
+                         "(extrapolated); a curve that does not fade has none")
+    cells[2].metric(f"Spectral radius ρ({page.math('W')})", f"{page.rho:.3f}",
+                    help=f"the largest |eigenvalue|: what {page.math('W')} does per step in the long run")
+    cells[3].metric("Bound per step γ·σ_max", f"{page.gamma * page.singular[0]:.3f}",
+                    help=f"γ = sup |f′| = {page.gamma:g} for {config.activation}; eq. (11) raises this to the "
+                         "power T − k")
+
+
+def main_curve(page: Page) -> np.ndarray:
+    """The metrics and the curve ||dh_T/dh_k|| with its bound; returns the bound (W,)."""
+    config, params, summary, norm = page.config, page.params, page.summary, page.plan.norm
+    W = page.norms.shape[0]
+    bound = fv.bound_for_norm(jacobian_bound(params, config.activation, config.T)[-W:], norm, H=config.H)
+    metrics(page)
+    powers = fv.matrix_power_norms(params.W_hh, W, norm) if page.plan.powers else None
     st.plotly_chart(fv.curve_figure(page.norms, bound, nt=page.nt, ord=norm, axis=page.axis,
-                                    horizon=summary.horizon, factor_label=summary.label, matrix_powers=powers,
+                                    horizon=summary.horizon, horizon_text=summary.horizon_text,
+                                    factor_label=summary.label, matrix_powers=powers, first_step=page.first_step,
                                     presentation=config.presentation),
                     key="v_curve", config={"toImageButtonOptions": {"filename": "dhT_dhk"}})
     st.caption(
@@ -194,57 +238,81 @@ def main_curve(page: Page) -> np.ndarray:
         f"straight line dropping to the left is a gradient vanishing geometrically, one climbing to the "
         f"left is exploding. The dashed line is the worst case of eq. (11)"
         f"{' (times √H for the Frobenius norm)' if norm == 'fro' else ''}: the curve never crosses above it. "
-        f"The ★ is the memory horizon: from further back, a state moves {page.math('hT')} by less than 1 %.")
+        f"The memory horizon ({summary.horizon_text}) is how far back a state still moves {page.math('hT')} by "
+        "at least 1 %" + (" (the ★)." if summary.horizon is not None else "."))
+    window_note(W, config.T, "the main curve")
     if powers is not None:
+        power = page.nt.jacobian_power("T-k")
         hT, hk = page.nt.at(page.nt.h, "T"), page.nt.at(page.nt.h, "k")
-        st.success(f"With the identity activation f′ = 1, so every step's factor is {page.math('W')} itself and "
-                   rf"$\partial {hT} / \partial {hk} = {W}^{{T-k}}$ exactly: the curve *is* the norms of the "
+        st.success(f"With the identity activation f′ = 1, so every step's factor is {page.math('Wstep')} itself and "
+                   rf"$\partial {hT} / \partial {hk} = {power}$ exactly: the curve *is* the norms of the "
                    "matrix powers (open circles); "
                    f"largest relative difference here {fv.relative_gap(page.norms, powers):.1e}.",
                    icon=":material/check_circle:")
-    show_notes(fv.log_notes(page.norms, jac) + fv.log_notes(bound, "the bound")[:1])
+    show_notes(fv.log_notes(page.norms, page.math("jac")) + fv.log_notes(bound, "the bound")[:1])
     return bound
 
 
 def sweep_curves(page: Page) -> tuple[list, list]:
-    """(name, curve) of every radius and every activation in the sweeps (cached on the config)."""
-    radius_configs, act_configs = vn.sweep_configs(page.config)
+    """(name, curve) of every planned radius and activation (cached on the config); curves the
+    guard stopped are left out."""
+    radius_configs, act_configs = vn.sweep_configs(page.config.replace(v_radii=page.plan.radii, v_acts=page.plan.acts))
     window = page.plan.sweep_window
+    drawn: tuple[list, list] = ([], [])
     with st.spinner("Sweeping the spectral radius and the activation…"):
-        return ([(name, norm_curve(cfg, page.plan.norm, window)) for name, cfg in radius_configs],
-                [(name, norm_curve(cfg, page.plan.norm, window)) for name, cfg in act_configs])
+        for out, configs in zip(drawn, (radius_configs, act_configs)):
+            out += [(name, norm_curve(cfg, page.plan.norm, window)) for name, cfg in configs
+                    if page.guard.allows(f"the {name} curve")]
+    return drawn
 
 
 def sweep_chart(page: Page, curves: list, summaries: list, *, title: str, highlight: str, key: str) -> None:
     window = page.plan.sweep_window
     st.plotly_chart(fv.sweep_figure(curves, nt=page.nt, ord=page.plan.norm, axis=page.axis,
-                                    horizons=[s.horizon for s in summaries], title=title, highlight=highlight,
-                                    first_step=page.config.T - window + 1, presentation=page.config.presentation),
+                                    horizons=[s.horizon for s in summaries],
+                                    horizon_texts=[s.horizon_text for s in summaries], title=title,
+                                    highlight=highlight, first_step=page.config.T - window + 1,
+                                    presentation=page.config.presentation),
                     key=key, config={"toImageButtonOptions": {"filename": key.removeprefix("v_")}})
+
+
+def dropped_note(page: Page) -> None:
+    """Which chosen curves did not fit the page's budget."""
+    config, plan = page.config, page.plan
+    left_out = [f"ρ = {r:g}" for r in config.v_radii if r not in plan.radii] + \
+               [f"f = {a}" for a in config.v_acts if a not in plan.acts]
+    if left_out:
+        st.info(f"At T = {config.T}, H = {config.H} the {len(config.v_radii) + len(config.v_acts)} chosen curves "
+                f"would take too long to compute even over their last {min(vn.MIN_WINDOW, config.T)} steps: the "
+                f"page draws {len(plan.radii) + len(plan.acts)} of them and leaves out {', '.join(left_out)}. "
+                "Pick fewer radii or activations to see those.", icon=":material/speed:")
 
 
 def sweeps_section(page: Page, radius_curves: list, act_curves: list) -> None:
     config, window = page.config, page.plan.sweep_window
     radius_summaries = [vn.summarise(c) for _, c in radius_curves]
     act_summaries = [vn.summarise(c) for _, c in act_curves]
+    dropped_note(page)
     left, right = st.columns(2)
     with left:
         radii_widget(config)
-        sweep_chart(page, radius_curves, radius_summaries, title=f"f = {config.activation}, spectral radius ρ varied",
-                    highlight=f"ρ = {config.rho:g}", key="v_sweep_rho")
+        if radius_curves:
+            sweep_chart(page, radius_curves, radius_summaries, title=f"f = {config.activation}, ρ varied",
+                        highlight=f"ρ = {config.rho:g}", key="v_sweep_rho")
         st.caption("**What to look for:** the same weights rescaled to each radius. Below ρ ≈ 1 the lines fall, "
-                   "above it they can rise, and the ★ (memory horizon) moves further back as ρ grows. The thick "
-                   "line is the sidebar's ρ (if it is among the radii).")
+                   "above it they can rise, and the memory horizon (★ where it is on the curve, else extrapolated "
+                   "in the legend) moves further back as ρ grows. The thick line is the sidebar's ρ (if it is "
+                   "among the radii).")
     with right:
         state.view_widget("v_acts", format_func=ACTIVATION_LABELS.get)
         if act_curves:
-            sweep_chart(page, act_curves, act_summaries, title=f"ρ = {config.rho:g}, activation f varied",
+            sweep_chart(page, act_curves, act_summaries, title=f"ρ = {config.rho:g}, f varied",
                         highlight=f"f = {config.activation}", key="v_sweep_act")
             st.caption(f"**What to look for:** the same {page.math('W')} and inputs with a different f. The "
                        "identity follows the matrix powers; tanh and sigmoid shrink each step by f′ ≤ γ (the "
                        "sigmoid's γ is ¼, so it vanishes fastest); ReLU passes the gradient unchanged through "
                        "active units and cuts it at dead ones.")
-        else:
+        elif not config.v_acts:
             st.info("Pick one or more activations to compare.", icon=":material/info:")
     window_note(window, config.T, "every sweep curve")
     sweep_rows = list(zip(radius_curves + act_curves, radius_summaries + act_summaries))
@@ -252,7 +320,7 @@ def sweeps_section(page: Page, radius_curves: list, act_curves: list) -> None:
         {"setting": [name for (name, _), _ in sweep_rows],
          "per-step factor": [s.factor for _, s in sweep_rows],
          "trend": [s.label for _, s in sweep_rows],
-         "memory horizon": [vn.horizon_text(s, window) for _, s in sweep_rows]},
+         "memory horizon": [s.horizon_text for _, s in sweep_rows]},
         hide_index=True, width="stretch",
         column_config={"per-step factor": st.column_config.NumberColumn(format="%.3f")})
     st.caption("**How the horizon moves across the sweep:** one row per curve above, with its fitted factor.")
@@ -277,12 +345,14 @@ def spectrum_section(page: Page) -> None:
                 f"{config.rho:g} was applied before the edits).", icon=":material/info:")
 
 
-def pairs_section(page: Page, dl_dh: np.ndarray) -> None:
+def pairs_section(page: Page, dl_dh: np.ndarray | None) -> None:
     config, plan, T, H = page.config, page.plan, page.config.T, page.config.H
-    with st.spinner("Computing all pairs…"):
-        P = pairwise(page.model, plan.pair_norm, plan.pair_window)
     left, right = st.columns(2)
     with left:
+        if not page.guard.allows("the map of all pairs"):
+            return
+        with st.spinner("Computing all pairs…"):
+            P = pairwise(page.model, plan.pair_norm, plan.pair_window)
         st.plotly_chart(fv.pairwise_figure(P, nt=page.nt, ord=plan.pair_norm, first_step=T - plan.pair_window + 1,
                                            presentation=config.presentation),
                         key="v_pairwise", config={"toImageButtonOptions": {"filename": "pairwise"}})
@@ -291,21 +361,27 @@ def pairs_section(page: Page, dl_dh: np.ndarray) -> None:
                    "(brighter) over the distance t − k. The bottom row is the curve above.")
         if plan.pair_norm != plan.norm:
             st.info(f"The map uses the Frobenius norm: spectral norms of all {T * (T + 1) // 2} pairs at H = {H} "
-                    "would take too long for a slider move.", icon=":material/speed:")
+                    "would take too long to compute.", icon=":material/speed:")
         window_note(plan.pair_window, T, "the map of all pairs")
         show_notes(fv.log_notes(P[np.tril_indices(plan.pair_window)], page.math("jac_tk")))
     with right:
-        st.plotly_chart(fv.dl_dh_figure(dl_dh, nt=page.nt, presentation=config.presentation),
+        if dl_dh is None:
+            return
+        st.plotly_chart(fv.dl_dh_figure(dl_dh, nt=page.nt, first_step=T - dl_dh.shape[0] + 1,
+                                        presentation=config.presentation),
                         key="v_dl_dh", config={"toImageButtonOptions": {"filename": "dL_dh"}})
         truncated = "" if config.truncation == "full" else f", with the sidebar's {config.truncation} truncation"
         st.caption(f"**What to look for:** {page.math('dLdh')} from BPTT (eq. (7){truncated}): how much gradient "
                    "each state receives from all later losses. Each step gets its own loss's share plus what flows "
                    "back from the future; when the factors vanish, early steps receive little more than their own.")
+        window_note(dl_dh.shape[0], T, f"{config.truncation.replace('_', '-')} truncation's gradient")
         show_notes(fv.log_notes(fv.step_norms(dl_dh), page.math("dLdh")))
 
 
 def steps_section(page: Page) -> None:
     config, plan, T, atm, Wm = page.config, page.plan, page.config.T, page.math("a_t"), page.math("W")
+    if not page.guard.allows("the per-step split"):
+        return
     with st.spinner("Splitting each step's factor…"):
         stats = factor_stats(page.model, plan.stats_window)
     st.info(fv.fade_verdict(stats, page.norms, activation=config.activation, factor=page.summary.factor,
@@ -313,7 +389,7 @@ def steps_section(page: Page) -> None:
     st.plotly_chart(fv.fade_figure(stats, activation=config.activation, rho=page.rho, nt=page.nt,
                                    first_step=T - plan.stats_window + 1, presentation=config.presentation),
                     key="v_fade", config={"toImageButtonOptions": {"filename": "step_factors"}})
-    st.caption(f"**What to look for:** each step multiplies by diag(f′({atm})) {Wm} (eq. (8)). Its norm (black) is "
+    st.caption(f"**What to look for:** each step multiplies by {page.math('factor')} (eq. (8)). Its norm (black) is "
                f"at most ‖{Wm}‖₂ · max|f′({atm})|, the most one step can do; over many steps {Wm} alone scales by "
                f"its spectral radius ρ (dotted), which can be below 1 even when ‖{Wm}‖₂ is above. Where the black "
                "line drops below the blue ones the activation takes the gradient away: saturated tanh/sigmoid "
@@ -334,7 +410,7 @@ SECTION_HEADERS = {"sweeps": "Sweeps: the same seed, one factor changed", "spect
                    "pairs": "All pairs, and the gradient each step receives", "steps": "Why it fades, step by step"}
 
 
-def sections(page: Page, dl_dh: np.ndarray, radius_curves: list, act_curves: list) -> None:
+def sections(page: Page, dl_dh: np.ndarray | None, radius_curves: list, act_curves: list) -> None:
     """The chosen section below the main curve, or all of them: a slider move redraws only
     what is on screen (every chart costs the browser ~30 ms to redraw)."""
     chosen = state.view_widget("v_section", widget="segmented_control", format_func=SECTION_LABELS.get,
@@ -347,25 +423,34 @@ def sections(page: Page, dl_dh: np.ndarray, radius_curves: list, act_curves: lis
         draw[name]()
 
 
-def export(page: Page, bound: np.ndarray, dl_dh: np.ndarray, radius_curves: list, act_curves: list) -> None:
-    first = page.config.T - page.plan.sweep_window + 1
-    padded = [(name, np.concatenate([np.full(first - 1, np.nan), c])) for name, c in radius_curves + act_curves]
-    frame = fv.curves_frame(page.norms, bound, fv.step_norms(dl_dh), padded)
+def export(page: Page, bound: np.ndarray, dl_dh: np.ndarray | None, radius_curves: list, act_curves: list) -> None:
+    """The CSV of what this run computed, one row per step (empty where a window does not reach)."""
+    T = page.config.T
+
+    def padded(values: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.full(T - values.shape[0], np.nan), values])
+
+    frame = fv.curves_frame(padded(page.norms), padded(bound),
+                            padded(fv.step_norms(dl_dh)) if dl_dh is not None else np.full(T, np.nan),
+                            [(name, padded(c)) for name, c in radius_curves + act_curves])
     st.download_button("Download the curves (CSV)", frame.to_csv(index=False).encode(),
                        file_name="vanishing_curves.csv", mime="text/csv", icon=":material/download:",
-                       help="every curve of this page (all sections), one row per step (empty where a sweep's "
-                            "window does not reach); each chart exports a PNG from its toolbar (camera icon)")
+                       help="the curves of this page as drawn, one row per step (empty where a window does not "
+                            "reach; the sweeps when their section is shown); each chart exports a PNG from its "
+                            "toolbar (camera icon)")
 
 
 def main() -> None:
+    guard = vn.Guard()
     config = state.config()
     introduction(NOTATIONS[config.notation])
-    page = prepare(config)
+    page = prepare(config, guard)
     bound = main_curve(page)
-    dl_dh = state.bptt_result(config).dL_dh
-    radius_curves, act_curves = sweep_curves(page)
-    sections(page, dl_dh, radius_curves, act_curves)
-    export(page, bound, dl_dh, radius_curves, act_curves)
+    dl_dh_steps = dl_dh(config, page.plan.dl_dh_window) if guard.allows("the gradient each step receives") else None
+    radius_curves, act_curves = sweep_curves(page) if page.plan.sweep_window else ([], [])
+    sections(page, dl_dh_steps, radius_curves, act_curves)
+    skipped_note(guard)
+    export(page, bound, dl_dh_steps, radius_curves, act_curves)
 
 
 main()

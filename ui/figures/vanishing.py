@@ -2,9 +2,13 @@
 
 Every quantity is indexed by step, array index i holding step i + 1 (k or t = 1..T), as in
 rnn_core. Norm curves are drawn on log axes, where two kinds of value cannot be placed:
-exact zeros (dead ReLUs) and overflow (inf/nan). Both are drawn as markers pinned to the
-bottom and top edge of the axis, never dropped silently; `log_notes` words the note the page
-shows beside them.
+exact zeros (dead ReLUs) and overflow (inf/nan). Neither is dropped silently nor given a fake
+value on the log axis: their markers sit on a hidden linear axis laid over it (0 at the bottom
+edge is a true 0; overflow at the top edge), the main curve shades its exact-zero steps with
+the words "exactly 0", and `log_notes` words the note the page shows beside them.
+
+Text above a plot (titles, the fitted factor) sits below a strip of MODEBAR_PX left free for
+plotly's toolbar, so the toolbar never covers it and nothing covers the curve.
 
 Labels are plotly HTML (<sub>, <sup>) in the user's chosen notation (Notation.html_at/html_param).
 """
@@ -21,7 +25,7 @@ from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, GRADIENT_SCALE, INDIR
                               OVERFLOW_COLOUR, SEQUENCE_COLOURS, apply_style)
 from rnn_core.jacobians import SATURATION, StepFactorStats
 from rnn_core.spectral import classify_factor
-from ui.notation import Notation
+from ui.notation import Notation, to_html
 
 Array = np.ndarray
 HORIZON_SYMBOL = "star"
@@ -31,6 +35,9 @@ MIN_DECADES = 2.2        # a log axis spans at least this many powers of ten, so
 LOG10_HUGE = 308.25      # log10 of the largest float64 (1.8e308): an axis (and its edge markers) stops there
 LOG10_TINY = -323.0      # log10 of the smallest positive float64 (a subnormal)
 GREEN = SEQUENCE_COLOURS[2]          # singular values (Okabe-Ito bluish green)
+EDGE_AXIS = "y9"                     # the hidden linear axis [0, 1] of zero and overflow markers
+MODEBAR_PX = 36                      # plotly's toolbar: 2 px from the top, ~30 px high
+ZERO_FILL = "rgba(120,120,120,0.14)"
 
 
 # ---- labels in the user's notation ---------------------------------------------------------
@@ -94,26 +101,64 @@ def log_notes(values, what: str) -> list[str]:
     return notes
 
 
-def _edge_markers(x: Array, split: LogSplit, lo: float, hi: float, *, colour: str, name: str,
-                  log: bool = True, yaxis: str = "y") -> list[go.Scatter]:
-    """Zeros as ▼ on the bottom edge, overflow as ▲ on the top edge of an axis whose range is
-    [lo, hi] (in log10 units for a log axis): one marker trace per kind present."""
+def _edge_markers(x: Array, split: LogSplit, *, colour: str, name: str) -> list[go.Scatter]:
+    """Zeros as ▼ on the bottom edge, overflow as ▲ on the top edge of a log axis: on the hidden
+    linear axis EDGE_AXIS (0 to 1) laid over it, so a zero's value is a true 0 and no marker
+    claims a value on the log scale. One marker trace per kind present."""
     traces = []
-    for mask, level, symbol, what in ((split.zero, lo, ZERO_SYMBOL, "exactly 0"),
-                                      (split.overflow, hi, OVERFLOW_SYMBOL, "overflow (inf/nan)")):
+    for mask, level, symbol, what in ((split.zero, 0.0, ZERO_SYMBOL, "exactly 0"),
+                                      (split.overflow, 1.0, OVERFLOW_SYMBOL, "overflow (inf/nan)")):
         if mask.any():
             traces.append(go.Scatter(
-                x=x[mask], y=np.full(int(mask.sum()), 10.0 ** level if log else level), mode="markers",
+                x=x[mask], y=np.full(int(mask.sum()), level), mode="markers", cliponaxis=False,
                 marker=dict(symbol=symbol, size=11, color=OVERFLOW_COLOUR if symbol == OVERFLOW_SYMBOL else colour,
                             line=dict(width=1, color=colour)),
-                name=f"{name}: {what}", meta="edge", yaxis=yaxis, hovertemplate=f"%{{x}}: {what}<extra></extra>"))
+                name=f"{name}: {what}", meta="edge", yaxis=EDGE_AXIS,
+                hovertemplate=f"%{{x}}: {what}<extra></extra>"))
     return traces
 
 
-def _figure(traces: list, layout: dict, *, presentation: bool, height: int, title: str | None = None) -> go.Figure:
+def _edge_axis() -> dict:
+    """Layout of EDGE_AXIS: linear 0..1 over the main y axis, invisible."""
+    return {f"yaxis{EDGE_AXIS[1:]}": dict(overlaying="y", range=[0.0, 1.0], visible=False, fixedrange=True)}
+
+
+def _runs(mask: Array) -> list[tuple[int, int]]:
+    """(first, last) indices of each run of True in a 1-D mask."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+
+
+def _zero_bands(x: Array, zero: Array) -> tuple[list[dict], list[dict]]:
+    """(shapes, annotations): a shaded band over each run of exact zeros, labelled 'exactly 0'."""
+    step = float(abs(x[1] - x[0])) if x.size > 1 else 1.0
+    shapes, notes = [], []
+    for first, last in _runs(zero):
+        lo, hi = sorted((float(x[first]), float(x[last])))
+        shapes.append(dict(type="rect", xref="x", x0=lo - step / 2, x1=hi + step / 2, yref="y domain", y0=0, y1=1,
+                           fillcolor=ZERO_FILL, line=dict(width=0), layer="below"))
+        notes.append(dict(text="exactly 0", xref="x", x=(lo + hi) / 2, yref="y domain", y=0.04, yanchor="bottom",
+                          showarrow=False, font=dict(color="#333333")))
+    return shapes, notes
+
+
+def _top_margin(presentation: bool, text_lines: int) -> int:
+    """Pixels above the plot: the toolbar's strip, then `text_lines` lines of title-size text."""
+    size = 22 if presentation else 15
+    return MODEBAR_PX + int(text_lines * 1.6 * size) + 6
+
+
+def _figure(traces: list, layout: dict, *, presentation: bool, height: int, title: str | None = None,
+            top_lines: int = 0) -> go.Figure:
     """One Figure built in a single call, then the shared style (each later update would cost
-    plotly a full validation pass)."""
-    return apply_style(go.Figure(data=traces, layout=layout), title=title, presentation=presentation, height=height)
+    plotly a full validation pass). The title and `top_lines` lines of text above the plot
+    start below the toolbar's strip."""
+    fig = apply_style(go.Figure(data=traces, layout=layout), title=title, presentation=presentation, height=height)
+    if title:
+        fig.layout.title.update(yref="container", y=1.0, yanchor="top", pad=dict(t=MODEBAR_PX))
+    if title or top_lines:
+        fig.layout.margin.t = _top_margin(presentation, top_lines + bool(title))
+    return fig
 
 
 BELOW_LEGEND = dict(orientation="h", yanchor="top", y=-0.2, x=0.0)
@@ -129,17 +174,20 @@ def _steps_axis(W: int, axis: str, first_step: int = 1) -> tuple[Array, str]:
 # ---- the main curve -------------------------------------------------------------------------
 
 def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
-                 horizon: int | None = None, factor_label: str = "", matrix_powers=None,
-                 presentation: bool = False) -> go.Figure:
+                 horizon: int | None = None, horizon_text: str = "", factor_label: str = "",
+                 matrix_powers=None, first_step: int = 1, presentation: bool = False) -> go.Figure:
     """||dh_T/dh_k|| against k (or T - k) on a log axis, with the bound of eq. (11).
 
-    norms (T,): entry k-1 is ||dh_T/dh_k||. bound (T,): the bound at k, same indexing.
-    horizon: the memory horizon as a distance T - k (a ★ on the curve). matrix_powers (T,):
-    ||W_hh^(T-k)||, overlaid for the identity activation where it equals the curve.
+    norms (W,): entry j is ||dh_T/dh_k|| for k = first_step + j (the last W steps; all T with
+    first_step 1). bound (W,): the bound at the same k. horizon: the memory horizon as a
+    distance T - k, a ★ on the curve when it was measured there (None: not on the curve);
+    horizon_text: how the page states it (in the legend). factor_label: the fitted trend,
+    written above the plot (never over the curve). matrix_powers (W,): ||W_hh^(T-k)||, overlaid
+    for the identity activation where it equals the curve.
     """
     norms = np.asarray(norms, dtype=np.float64)
     T = norms.shape[0]
-    x, xlabel = _steps_axis(T, axis)
+    x, xlabel = _steps_axis(T, axis, first_step)
     jac = jacobian_label(nt, "T", "k", ord)
     split = split_for_log(norms)
     bound_split = split_for_log(bound)
@@ -152,29 +200,31 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
     if matrix_powers is not None:
         traces.append(go.Scatter(
             x=x, y=split_for_log(matrix_powers).y, mode="markers", meta="powers",
-            name=f"‖{nt.html_param('W_hh')}<sup>T−k</sup>‖ (matrix powers)",
+            name=f"‖{to_html(nt.jacobian_power('T−k'))}‖ (matrix powers)",
             marker=dict(symbol="circle-open", size=9, color=INDIRECT_COLOUR),
             hovertemplate="matrix power: %{y:.3g}<extra></extra>"))
     traces.append(go.Scatter(
         x=x, y=split.y, mode="lines+markers", name=jac, meta="curve",
         line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
         hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"))
-    traces += _edge_markers(x, split, lo, hi, colour=DIRECT_COLOUR, name="curve")
-    traces += _edge_markers(x, LogSplit(bound_split.y, np.zeros(T, dtype=bool), bound_split.overflow), lo, hi,
+    traces += _edge_markers(x, split, colour=DIRECT_COLOUR, name="curve")
+    traces += _edge_markers(x, LogSplit(bound_split.y, np.zeros(T, dtype=bool), bound_split.overflow),
                             colour=BOUND_COLOUR, name="bound")
     if horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon]):
         traces.append(go.Scatter(
             x=[x[T - 1 - horizon]], y=[split.y[T - 1 - horizon]], mode="markers", meta="horizon",
-            name=f"memory horizon: {horizon} step{'s' if horizon != 1 else ''}",
-            marker=dict(symbol=HORIZON_SYMBOL, size=18, color="#000000"),
+            name=f"memory horizon: {horizon_text}", marker=dict(symbol=HORIZON_SYMBOL, size=18, color="#000000"),
             hovertemplate="memory horizon<br>%{y:.3g}<extra></extra>"))
-    annotations = [dict(text=f"<b>{factor_label}</b>", xref="paper", yref="paper", x=0.99, y=0.98,
-                        xanchor="right", yanchor="top", showarrow=False, font=dict(color="#000000"),
-                        bgcolor="rgba(255,255,255,0.85)", bordercolor="#444444", borderwidth=1)] if factor_label else []
-    layout = dict(legend=BELOW_LEGEND, annotations=annotations,
+    shapes, annotations = _zero_bands(x, split.zero)
+    if factor_label:       # above the plot's top left corner: in the margin, not over the curve
+        annotations.append(dict(text=f"<b>{factor_label}</b> · memory horizon {horizon_text}" if horizon_text
+                                else f"<b>{factor_label}</b>", xref="paper", yref="paper", x=0.0, y=1.0,
+                                xanchor="left", yanchor="bottom", yshift=4, showarrow=False, name="factor",
+                                font=dict(color="#000000")))
+    layout = dict(legend=BELOW_LEGEND, annotations=annotations, shapes=shapes,
                   xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
-                  yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(lo, hi)))
-    return _figure(traces, layout, presentation=presentation, height=430)
+                  yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(lo, hi)), **_edge_axis())
+    return _figure(traces, layout, presentation=presentation, height=430, top_lines=1 if factor_label else 0)
 
 
 def bound_for_norm(bound, ord: str, *, H: int) -> Array:
@@ -218,15 +268,16 @@ def relative_gap(a, b) -> float:
 # ---- sweeps ---------------------------------------------------------------------------------
 
 def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str = "2",
-                 axis: str = "k", horizons: Sequence[int | None] = (), title: str = "",
-                 highlight: str | None = None, first_step: int = 1,
+                 axis: str = "k", horizons: Sequence[int | None] = (), horizon_texts: Sequence[str] = (),
+                 title: str = "", highlight: str | None = None, first_step: int = 1,
                  presentation: bool = False) -> go.Figure:
     """Several ||dh_T/dh_k|| curves overlaid on one log axis: one line trace per curve.
 
     curves: (name, norms (W,)) pairs, all the same W, entry j for k = first_step + j (the
     last W steps of T; W = T with first_step 1). horizons: the memory horizon (distance T - k)
-    of each curve, marked with a ★. highlight: the name of the curve matching the sidebar,
-    drawn thicker.
+    of each curve where it was measured on the curve, marked with a ★ (None: not on the curve).
+    horizon_texts: how the page states each horizon, in the legend. highlight: the name of the
+    curve matching the sidebar, drawn thicker.
     """
     T = np.asarray(curves[0][1]).shape[0] if curves else 1
     x, xlabel = _steps_axis(T, axis, first_step)
@@ -234,20 +285,21 @@ def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str 
     traces = []
     star_x, star_y, star_c, star_text = [], [], [], []
     horizons = list(horizons) + [None] * (len(curves) - len(horizons))
-    for i, ((name, norms), horizon) in enumerate(zip(curves, horizons)):
+    texts = list(horizon_texts) + [""] * (len(curves) - len(horizon_texts))
+    for i, ((name, norms), horizon, text) in enumerate(zip(curves, horizons, texts)):
         colour = SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)]
         split = split_for_log(norms)
-        shown = name if horizon is None else f"{name} · horizon {horizon}"
+        shown = f"{name} · horizon {text}" if text else name
         traces.append(go.Scatter(
             x=x, y=split.y, mode="lines", name=shown, meta="curve",
             line=dict(color=colour, width=4.5 if name == highlight else 2.5),
             hovertemplate=f"{name}<br>%{{x}}: %{{y:.3g}}<extra></extra>"))
-        traces += _edge_markers(x, split, lo, hi, colour=colour, name=name)
+        traces += _edge_markers(x, split, colour=colour, name=name)
         if horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon]):
             star_x.append(x[T - 1 - horizon])
             star_y.append(split.y[T - 1 - horizon])
             star_c.append(colour)
-            star_text.append(f"{name}: horizon {horizon}")
+            star_text.append(f"{name}: horizon {text or horizon}")
     if star_x:
         traces.append(go.Scatter(
             x=star_x, y=star_y, mode="markers", name="memory horizons (1 %)", meta="horizon",
@@ -255,7 +307,8 @@ def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str 
             text=star_text, hovertemplate="%{text}<extra></extra>"))
     layout = dict(legend=BELOW_LEGEND,
                   xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
-                  yaxis=dict(title=dict(text=f"{jacobian_label(nt, 'T', 'k', ord)} (log)"), **log_axis(lo, hi)))
+                  yaxis=dict(title=dict(text=f"{jacobian_label(nt, 'T', 'k', ord)} (log)"), **log_axis(lo, hi)),
+                  **_edge_axis())
     return _figure(traces, layout, title=title or None, presentation=presentation, height=430)
 
 
@@ -314,7 +367,7 @@ def spectrum_figure(eigenvalues, singular_values, *, gamma: float, rho: float, n
                      dict(text=f"singular values of {W}", x=0.78, xanchor="center", **title)]
                     + [dict(text=text, xref="x2 domain", x=1.0, xanchor="right", yref="y2", y=level,
                             yanchor="bottom", showarrow=False) for level, text, _ in levels])
-    return _figure(traces, layout, presentation=presentation, height=440)
+    return _figure(traces, layout, presentation=presentation, height=440, top_lines=1)
 
 
 # ---- all pairs and the gradient each step receives -----------------------------------------
@@ -351,23 +404,23 @@ def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", first_step: int =
     return _figure([heatmap], layout, presentation=presentation, height=460)
 
 
-def dl_dh_figure(dL_dh, *, nt: Notation, presentation: bool = False) -> go.Figure:
+def dl_dh_figure(dL_dh, *, nt: Notation, first_step: int = 1, presentation: bool = False) -> go.Figure:
     """||dL/dh_t|| against t on a log axis: the total gradient each state receives (eq. (7)).
 
-    dL_dh (T, H); the curve is its row-wise Euclidean norm.
+    dL_dh (W, H), row j for t = first_step + j; the curve is its row-wise Euclidean norm.
     """
     norms = step_norms(dL_dh)
     T = norms.shape[0]
-    t = np.arange(1, T + 1)
+    t = np.arange(first_step, first_step + T)
     split = split_for_log(norms)
     lo, hi = log_range(norms)
     label = f"‖∂{nt.L}/∂{nt.html_at(nt.h, 't')}‖"
     traces = [go.Scatter(x=t, y=split.y, mode="lines+markers", name=label, meta="curve",
                          line=dict(color=INDIRECT_COLOUR, width=3), marker=dict(size=5),
                          hovertemplate="t = %{x}<br>%{y:.3g}<extra></extra>")]
-    traces += _edge_markers(t, split, lo, hi, colour=INDIRECT_COLOUR, name="gradient")
+    traces += _edge_markers(t, split, colour=INDIRECT_COLOUR, name="gradient")
     layout = dict(showlegend=False, xaxis=dict(title=dict(text="t")),
-                  yaxis=dict(title=dict(text=f"{label} (log)"), **log_axis(lo, hi)))
+                  yaxis=dict(title=dict(text=f"{label} (log)"), **log_axis(lo, hi)), **_edge_axis())
     return _figure(traces, layout, presentation=presentation, height=460)
 
 
@@ -390,7 +443,8 @@ def saturation_label(activation: str, threshold: float) -> str:
 
 def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Notation, first_step: int = 1,
                 presentation: bool = False) -> go.Figure:
-    """Each step's factor dh_t/dh_{t-1} = diag(f'(a_t)) W_hh (eq. (8)) split into its parts.
+    """Each step's factor dh_t/dh_{t-1} = diag(f'(a_t)) W_hh (eq. (8); W_h^T in row-vector
+    notation) split into its parts.
 
     Top (linear): the weight part, ||W_hh||_2 (the most one step can do) and rho (W_hh's
     spectral radius, what it does per step in the long run), the activation part
@@ -402,13 +456,13 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
     """
     T = stats.factor_norm.shape[0]
     t = np.arange(first_step, first_step + T)
-    W = nt.html_param("W_hh")
+    W, a_t = nt.html_param("W_hh"), nt.html_at(nt.a, "t")
     parts = ((np.full(T, stats.W_hh_norm), f"‖{W}‖<sub>2</sub> (weights, one step)", DIRECT_COLOUR, "dash",
               "weight"),
              (np.full(T, rho), f"ρ({W}) (weights, long run)", DIRECT_COLOUR, "dot", "rho"),
-             (stats.fprime_max, "max |f′(a<sub>t</sub>)| (activation)", INDIRECT_COLOUR, "dashdot", "activation"),
-             (stats.factor_norm, f"‖diag(f′(a<sub>t</sub>)) {W}‖<sub>2</sub> (step factor)", "#000000", "solid",
-              "step"))
+             (stats.fprime_max, f"max |f′({a_t})| (activation)", INDIRECT_COLOUR, "dashdot", "activation"),
+             (stats.factor_norm, f"‖diag(f′({a_t})) {to_html(nt.recurrent_matrix())}‖<sub>2</sub> (step factor)", "#000000",
+              "solid", "step"))
     # a linear axis: these factors stay within [0, gamma ||W_hh||_2], and 0 (all units dead) is a value
     finite = np.concatenate([v[np.isfinite(v)] for v, *_ in parts] + [np.ones(1)])
     hi = 1.1 * float(finite.max())
@@ -419,8 +473,7 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
         traces.append(go.Scatter(x=t, y=np.where(unknown, np.nan, values), mode="lines", name=name, meta=meta,
                                  line=dict(color=colour, dash=dash, width=3 if meta == "step" else 2.5),
                                  hovertemplate="t = %{x}: %{y:.3g}<extra></extra>"))
-        traces += _edge_markers(t, LogSplit(values, np.zeros_like(unknown), unknown), 0.0, hi, colour=colour,
-                                name=meta, log=False)
+        traces += _edge_markers(t, LogSplit(values, np.zeros_like(unknown), unknown), colour=colour, name=meta)
     traces.append(go.Bar(x=t, y=100.0 * np.asarray(stats.saturated_fraction, dtype=np.float64), yaxis="y2",
                          name=saturation_label(activation, SATURATION), meta="saturated",
                          marker_color=OVERFLOW_COLOUR if activation == "relu" else INDIRECT_COLOUR,
@@ -429,7 +482,7 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
         bargap=0.05, legend=dict(orientation="h", yanchor="top", y=-0.14, x=0.0),
         xaxis=dict(anchor="y2", title=dict(text="step t")),        # one t axis, under the bottom panel
         yaxis=dict(domain=[0.42, 1.0], range=[0.0, hi], title=dict(text="per-step factor")),
-        yaxis2=dict(domain=[0.0, 0.32], range=[0, 100], title=dict(text="% of units")),
+        yaxis2=dict(domain=[0.0, 0.32], range=[0, 100], title=dict(text="% of units")), **_edge_axis(),
         shapes=[dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=1.0, y1=1.0,
                      line=dict(color=BOUND_COLOUR, width=1.5))],
         annotations=[dict(text="1: neither grows nor shrinks", xref="x domain", x=1.0, xanchor="right",
