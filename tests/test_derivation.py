@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import rnn_core as rc
-from katex_check import available, katex_errors, unbalanced
+from katex_check import unbalanced
 from rnn_core.jacobians import jacobians_to_last, step_jacobians
 from rnn_core.spectral import jacobian_bound
 from ui import derivation as dv
@@ -246,8 +246,7 @@ def test_every_notation_and_stage_is_well_formed_latex():
                 assert "None" not in latex and "nan" not in latex, latex
                 assert unbalanced(latex) is None, (unbalanced(latex), latex)
                 formulas.append(latex)
-    if available():
-        assert katex_errors(formulas) == []
+    assert formulas     # KaTeX renders them all: tests/test_notation_katex.py
 
 
 def test_t_equal_T_and_T_equal_1():

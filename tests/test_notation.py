@@ -4,7 +4,7 @@ import itertools
 import pytest
 
 import rnn_core as rc
-from katex_check import available, katex_errors, unbalanced
+from katex_check import katex_errors, requires_katex, unbalanced
 from ui import notation as nt
 from ui.notation import NOTATIONS, PARAMS, equations, to_html
 
@@ -22,7 +22,7 @@ def all_formulas() -> list[tuple[str, str, str]]:
 
 
 def test_every_notation_has_all_equations():
-    expected = {str(i) for i in range(1, 13)} | {"y_hat"}
+    expected = {str(i) for i in range(1, 13)} | {"y_hat", "f'", "future"}
     for key in NOTATIONS:
         assert set(equations(NOTATIONS[key])) == expected, key
 
@@ -33,14 +33,14 @@ def test_formulas_are_well_formed():
     assert bad == []
 
 
-@pytest.mark.skipif(not available(), reason="needs node and Streamlit's katex bundle")
+@requires_katex
 def test_katex_renders_every_formula_of_every_notation():
     formulas = sorted({latex for _, _, latex in all_formulas()})
     assert len(formulas) > 5 * 13
     assert katex_errors(formulas) == []
 
 
-@pytest.mark.skipif(not available(), reason="needs node and Streamlit's katex bundle")
+@requires_katex
 def test_katex_check_catches_a_broken_formula():
     # the check must be able to fail: a double superscript, as x^{(t)}^T would be
     errors = katex_errors([r"x^{(t)}^{\top}", r"\frac{a}{b", "a_t"])
