@@ -228,20 +228,53 @@ def test_frames_are_one_per_step_and_light_exactly_the_steps_reached():
     assert max(veil.x) < h0_x
 
 
-def test_frames_of_a_window_veil_the_drawn_steps_not_yet_reached():
+def test_frames_of_a_window_sweep_the_window_then_reach_h0():
+    """Issue 16: no frame is spent on steps out of view (they changed nothing in view, so Play
+    looked frozen for most of the pass): the first frame already lights the window's last step."""
     p, _, _, r = problem(T=40, H=3)
     view = fg.GraphView(start=11, width=10)
     fig, _ = figure(r, p, view=view)
-    assert len(fig.frames) == 40
+    assert [f.name for f in fig.frames] == [*map(str, range(20, 10, -1)), "1"]
     window = fg.Window.of(40, 11, 10)
     drawn = {step for (_, step) in drawn_nodes(fig)}
     assert drawn == {0, 41, *range(11, 21)}
     veil_index = list(fig.data).index(one(fig, "veil"))
     for j, frame in enumerate(fig.frames):
         x_end = max(frame.data[list(frame.traces).index(veil_index)].x)
+        front = int(frame.name)
         lit = {t for t in window.steps if t > x_end}
-        assert lit == {t for t in window.steps if t >= 40 - j}, j
-        assert (window.x_h0 > x_end) == (j == 39), j
+        assert lit == {t for t in window.steps if t >= front}, j
+        assert (window.x_h0 > x_end) == (front == 1), j
+    assert fig.layout.sliders[0].active == len(fig.frames) - 1         # the static view: all reached
+
+
+def test_following_one_term_starts_the_pass_at_it():
+    p, _, _, r = problem(T=40, H=3)
+    fig, _ = figure(r, p, source=25, view=fg.GraphView(start=11, width=20))
+    assert [f.name for f in fig.frames] == [*map(str, range(25, 10, -1)), "1"]
+    fig, _ = figure(r, p, source=5, view=fg.GraphView(start=11, width=20))
+    assert [f.name for f in fig.frames] == ["1"]                       # nothing in view is reached
+
+
+@pytest.mark.parametrize("T, start, width, source, expected", [
+    (30, 1, 16, 30, 15),     # the term outside: the window comes to end at it
+    (30, 1, 16, 10, 1),      # inside: the window stays
+    (30, 20, 16, 3, 1),      # left of the window: it starts at 1
+    (500, 1, 30, 250, 221),
+    (10, 1, 16, 10, 1),      # everything in view
+    (30, 5, 16, 0, 5),       # the whole loss: no move
+])
+def test_window_moves_only_to_show_the_followed_term(T, start, width, source, expected):
+    assert fg.window_start_showing(T, width, start, source) == expected
+
+
+def test_follow_term_view_is_a_valid_view_for_a_preset():
+    from ui.config import DEFAULT, parse, to_query
+    view = fg.follow_term_view(30)
+    assert view == {"g_source": 30, "g_start": 15, "g_window": 16}
+    config, messages = parse(to_query(DEFAULT.replace(T=30, **view)))
+    assert not messages and (config.g_source, config.g_start) == (30, 15)
+    assert fg.follow_term_view(8)["g_start"] == 1 and fg.follow_term_view(500, 100, 30)["g_start"] == 71
 
 
 def test_sheet_frames_hold_the_running_sums_at_their_places():
@@ -251,7 +284,8 @@ def test_sheet_frames_hold_the_running_sums_at_their_places():
     fig, _ = figure(r, p)
     sheet_index = list(fig.data).index(one(fig, "sheet"))
     offsets = gs.Sheet(2, 4, 3).offsets()
-    for j, frame in enumerate(fig.frames):
+    for frame in fig.frames:
+        j = 6 - int(frame.name)                 # the pass has reached step 6 - j
         z = np.asarray(frame.data[list(frame.traces).index(sheet_index)].z, dtype=float)
         for name, (row, col) in offsets.items():
             block = sums[name][j] if sums[name][j].ndim == 2 else sums[name][j][:, None]
@@ -453,7 +487,7 @@ def test_at_frame_applies_the_frame_and_drops_the_buttons():
 
 def test_gif_keeps_at_most_the_frame_budget_and_the_last_frame():
     p, _, _, r = problem(T=130, H=2)
-    names = export.gif_frame_names(figure(r, p)[0])
+    names = export.gif_frame_names(figure(r, p, view=fg.GraphView(start=101, width=30))[0])
     assert len(names) <= export.MAX_GIF_FRAMES + 1 and names[0] == "130" and names[-1] == "1"
 
 

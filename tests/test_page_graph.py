@@ -13,6 +13,7 @@ import rnn_core as rc
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui import export
 from ui.config import DEFAULT, build_params, parse, to_query
+from ui.figures import graph as fg
 from ui.presets import PRESETS
 from ui.state import make_data
 
@@ -26,10 +27,11 @@ def open_page(query: dict | None = None) -> AppTest:
     return open_app_page(PAGE, query)
 
 
-def graph(at: AppTest) -> dict:
+def graph(at: AppTest, *, compact: bool = False) -> dict:
+    """The animated chart for a wide screen (or, with compact, the phone's)."""
     specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-    found = [s for s in specs if s.get("frames")]
-    assert len(found) == 1, "expected one animated chart"
+    found = [s for s in specs if s.get("frames") and (s["layout"]["meta"] == "compact") == compact]
+    assert len(found) == 1, "expected one animated chart per screen size"
     return found[0]
 
 
@@ -77,17 +79,27 @@ def test_default_page_draws_the_engines_gradient_with_one_frame_per_step():
     assert not at.warning
 
 
+def fronts(config) -> list[str]:
+    """The frames' names: the steps of the window the pass reaches, then h_0's step 1."""
+    window = fg.Window.of(config.T, config.g_start, config.g_window)
+    return [str(f) for f in fg.frame_fronts(window, config.g_source or None)]
+
+
 @pytest.mark.parametrize("key", sorted(PRESETS))
 def test_every_preset(key):
     config = PRESETS[key].apply(DEFAULT)
     at = open_page(to_query(config))
+    config = at.session_state["_config"]          # with the preset's view, if it sets one
     spec = graph(at)
-    assert len(spec["frames"]) == config.T
+    assert [f["name"] for f in spec["frames"]] == fronts(config)
     r = engine(config)
     drawn = nodes(spec)
+    window = fg.Window.of(config.T, config.g_start, config.g_window)
     loss_nodes = sorted(step for (row, step) in drawn if row == 3)
-    assert loss_nodes == [t for t in range(1, config.T + 1) if r.weights[t - 1] > 0 and t <= 16]
-    for t in range(1, min(config.T, 16) + 1):
+    assert loss_nodes == [t for t in window.steps if r.weights[t - 1] > 0]
+    for t in window.steps:
+        if config.g_source:
+            break                                  # one term alone: checked in test_figures_graph
         value = np.linalg.norm(r.dL_dh[t - 1])
         expected = np.log10(value) if value > 0 else "zero gradient"
         assert drawn[(1, t)] == (pytest.approx(expected, abs=1e-9) if value > 0 else expected)
@@ -110,7 +122,8 @@ def test_controls_change_what_is_drawn():
     at.toggle(key="cfg_g_split").set_value(True).run()
     colours = {t["line"]["color"] for t in graph(at)["data"] if t.get("meta") == "edges"}
     assert "#E69F00" in colours and "#0072B2" in colours
-    at.selectbox(key="cfg_g_source").set_value(20).run()
+    at.button_group(key="g_follow").set_value("one").run()
+    at.select_slider(key="cfg_g_source").set_value(20).run()
     spec = graph(at)
     assert "L<sub>20</sub>" in spec["layout"]["title"]["text"]
     assert nodes(spec)[(1, 25)] == "zero gradient"          # after the source: nothing
@@ -130,8 +143,67 @@ def test_step_details_show_the_engines_numbers():
 
 def test_source_falls_back_when_its_loss_term_disappears():
     at = open_page({"g_source": 5, "loss_at": "last"})
-    assert at.selectbox(key="cfg_g_source").value == 0
+    assert at.button_group(key="g_follow").value == "whole"
     assert "g_source" not in at.query_params
+
+
+# ---- issue 16: the page shows vanishing on its own ---------------------------------------------
+
+def test_following_one_term_is_one_click_and_brings_it_into_view():
+    """The switch follows L_T (the longest way back) and moves the window to end at it."""
+    at = open_page({"T": 30, "rho": 0.5})
+    at.button_group(key="g_follow").set_value("one").run()
+    assert at.query_params["g_source"] == "30" and at.query_params["g_start"] == "15"
+    spec = graph(at)
+    assert "L<sub>30</sub>" in spec["layout"]["title"]["text"]
+    drawn = nodes(spec)
+    assert (1, 30) in drawn and (3, 30) in drawn
+    fade = drawn[(1, 30)] - drawn[(1, 15)]
+    assert fade > 3                       # the lesson in view: 15 steps back, 1000x smaller
+    # a term outside the window brings the window to it; one inside leaves the window alone
+    at.select_slider(key="cfg_g_source").set_value(5).run()
+    assert at.query_params["g_source"] == "5" and "g_start" not in at.query_params
+    at.select_slider(key="cfg_g_source").set_value(12).run()
+    assert "g_start" not in at.query_params
+    at.button_group(key="g_follow").set_value("whole").run()
+    assert "g_source" not in at.query_params
+    assert "through the unrolled RNN" in graph(at)["layout"]["title"]["text"]
+
+
+def test_a_preset_can_open_the_page_on_its_lesson():
+    """follow_term_view gives the view a preset sets (for ui/presets.py): L_T alone, window ending at it."""
+    config = PRESETS["vanishing"].apply(DEFAULT)
+    config = config.replace(**fg.follow_term_view(config.T))
+    at = open_page(to_query(config))
+    spec = graph(at)
+    drawn = nodes(spec)
+    assert {step for (row, step) in drawn if row == 1} == {0, *range(config.T - 15, config.T + 1)}
+    assert drawn[(1, config.T)] - drawn[(1, config.T - 15)] > 3
+    assert [f["name"] for f in spec["frames"]][0] == str(config.T)
+
+
+@pytest.mark.parametrize("query", [{"T": 30}, {"T": 30, "g_start": 10}, {"T": 500, "g_start": 200, "g_source": 300}])
+def test_the_animation_starts_in_the_window(query):
+    """Every frame changes what is in view: the first one lights the window's last step."""
+    at = open_page(query)
+    config = at.session_state["_config"]
+    spec = graph(at)
+    names = [f["name"] for f in spec["frames"]]
+    assert names == fronts(config)
+    window = fg.Window.of(config.T, config.g_start, config.g_window)
+    assert names[0] == str(min(window.end, config.g_source or window.end)) and names[-1] == "1"
+    assert len(names) <= config.g_window + 1
+
+
+def test_a_step_opens_the_derivation_at_that_step():
+    at = open_page({"T": 20, "g_step": 7})
+    [button] = [b for b in at.button if b.label.startswith("Derive it") and "t = 7" in b.label]
+    button.click().run()
+    assert not at.exception
+    config = at.session_state["_config"]
+    assert (config.d_step, config.d_stage) == (7, "recursion")
+    assert at.slider(key="cfg_d_step").value == 7             # the Derivation page's own control
+    assert at.query_params["d_step"] == "7"
 
 
 @pytest.mark.parametrize("query", [
@@ -147,7 +219,7 @@ def test_extreme_settings_never_break(query):
     at = open_page(query)
     config, _ = parse({k: str(v) for k, v in query.items()})
     spec = graph(at)
-    assert len(spec["frames"]) == config.T
+    assert [f["name"] for f in spec["frames"]] == fronts(config)
     r = engine(config)
     if r.overflow:
         step = r.grad_overflow_step or r.overflow_step

@@ -19,10 +19,21 @@ from ui.figures import graph_flow as gf
 from ui.notation import NOTATIONS
 
 NUMBER_GROUPS = ("model", "data", "truncation")   # the fields the gradients depend on
-CLICK_SEEN = "g_click_seen"    # the last chart selection acted on (a selection persists across reruns)
 GIF_KEY = "g_gif"
-# A long equation scrolls inside its own block instead of widening the page.
-SCROLL_CSS = "<style>.katex-display { overflow-x: auto; overflow-y: hidden; }</style>"
+FOLLOW_KEY = "g_follow"        # the 'whole loss / one term' switch (its value lives in g_source)
+FOLLOW = {"whole": "the whole loss", "one": "one loss term"}
+WIDE, COMPACT = "g_wide", "g_compact"     # containers of the two charts
+PHONE_MAX_PX = 640
+# The graph is drawn twice, for a wide screen and for a phone; the browser shows the one its
+# width suits (the server does not know it). A long equation scrolls inside its own block
+# instead of widening the page.
+PAGE_CSS = f"""<style>
+@media (max-width: {PHONE_MAX_PX}px) {{ .st-key-{WIDE} {{ display: none; }} }}
+@media (min-width: {PHONE_MAX_PX + 1}px) {{ .st-key-{COMPACT} {{ display: none; }} }}
+.katex-display {{ overflow-x: auto; overflow-y: hidden; }}
+</style>"""
+# No toolbar: the axes are fixed, exports are below, and it covered the chart's title.
+CHART_CONFIG = {"displayModeBar": False}
 
 
 def numbers_key(config: Config) -> Config:
@@ -54,7 +65,7 @@ def graph_figure(key: Config, source: int, view: fg.GraphView, notation: str):
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
 def gif_bytes(key: Config, source: int, view: fg.GraphView, notation: str) -> bytes:
     figure = graph_figure(key, source, view, notation)
-    return export.animation_gif(figure, fg.frame_duration_ms(key.T))
+    return export.animation_gif(figure, fg.frame_duration_ms(len(figure.frames)))
 
 
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
@@ -69,46 +80,77 @@ def loss_steps(key: Config) -> list[int]:
     return [t for t, w in enumerate(state.bptt_result(key).weights, start=1) if w > 0]
 
 
-def source_widget(config: Config, steps: list[int]) -> int:
-    """0 (the whole loss) or the step s whose term L_s is followed alone."""
-    options = [0, *steps]
-    if config.g_source not in options:     # T or the mask changed under it
+def follow(config: Config, source: int) -> None:
+    """Follow L_source (0: the whole loss), moving the window only if the term is outside it.
+    For callbacks: the config is set before the widgets are read, whose keys are re-seeded."""
+    start = fg.window_start_showing(config.T, config.g_window, config.g_start, source)
+    state.set_config(config.replace(g_source=source, g_start=start), reset_widgets=False)
+    for name in ("g_source", "g_start"):
+        st.session_state.pop(state.widget_key(name), None)
+
+
+def _follow_switched(steps: list[int]) -> None:
+    choice = st.session_state.get(FOLLOW_KEY)
+    if choice is not None:          # None: the selected option clicked again; keep it
+        follow(state.config(), 0 if choice == "whole" else steps[-1])
+
+
+def _term_moved() -> None:
+    follow(state.config(), st.session_state[state.widget_key("g_source")])
+
+
+def source_control(config: Config, steps: list[int]) -> int:
+    """0 (the whole loss) or the step s whose term L_s is followed alone: a two-way switch, then
+    a slider over the steps that have a loss term (the last one first: the longest way back)."""
+    if config.g_source not in (0, *steps):     # T or the mask changed under it
         state.set_config(config.replace(g_source=0), reset_widgets=False)
         st.session_state.pop(state.widget_key("g_source"), None)
         state.sync_url()
+        config = state.config()
     L = NOTATIONS[config.notation].L
-    return state.view_widget("g_source", widget="selectbox", options=options,
-                             format_func=lambda s: f"the whole loss {L}" if s == 0 else f"{L}_{s} alone")
+    st.session_state[FOLLOW_KEY] = "one" if config.g_source else "whole"
+    st.segmented_control("Gradient of", options=list(FOLLOW), format_func=FOLLOW.get, key=FOLLOW_KEY,
+                         on_change=_follow_switched, args=(steps,),
+                         help=f"One term {L}_s shows how its gradient fades (or grows) going back in time; "
+                              f"the whole loss adds every term's own direct part at each step.")
+    if not config.g_source:
+        return 0
+    if len(steps) == 1:
+        st.caption(f"{L}_{steps[0]} is the only loss term.")
+        return steps[0]
+    return state.view_widget("g_source", widget="select_slider", options=steps, label="Loss term followed, s",
+                             on_change=_term_moved)
 
 
 def view_controls(config: Config, steps: list[int]) -> tuple[fg.GraphView, int]:
     T = config.T
-    left, middle, right = st.columns([3, 2, 2])
+    left, middle, right = st.columns([3, 3, 2])
     with left:
+        source = source_control(config, steps)
+    with middle:
         width = state.view_widget("g_window")
         if T > width:
             start = state.view_widget("g_start", max_value=T - width + 1)
         else:
             start = 1
             st.caption(f"All {T} steps are in view.")
-    with middle:
-        source = source_widget(config, steps)
     with right:
         split = state.view_widget("g_split")
     view = fg.GraphView(start=start, width=width, split=split, presentation=config.presentation)
     return view, source
 
 
-def clicked_step(event, T: int) -> int | None:
+def clicked_step(event, T: int, seen_key: str) -> int | None:
     """The step of a node (or edge) newly clicked in the chart, else None.
 
     Nodes carry their step as customdata (0 for h_0, T + 1 for L), edges [kind, step, norm].
+    A selection persists across reruns: `seen_key` remembers the one already acted on.
     """
     points = list(getattr(getattr(event, "selection", None), "points", None) or [])
     signature = repr([(p.get("curve_number"), p.get("point_index")) for p in points])
-    if not points or st.session_state.get(CLICK_SEEN) == signature:
+    if not points or st.session_state.get(seen_key) == signature:
         return None
-    st.session_state[CLICK_SEEN] = signature
+    st.session_state[seen_key] = signature
     data = points[0].get("customdata")
     step = data[1] if isinstance(data, (list, tuple)) and len(data) > 1 else data
     if not isinstance(step, (int, float)):
@@ -118,18 +160,28 @@ def clicked_step(event, T: int) -> int | None:
 
 # ---- the page --------------------------------------------------------------------------------
 
+def chart(key: Config, source: int, view: fg.GraphView, notation: str, name: str) -> int | None:
+    """One of the two graph charts in its container; the step of a node clicked in it, if any."""
+    with st.container(key=name):
+        event = st.plotly_chart(graph_figure(key, source, view, notation), key=f"{name}_chart", theme=None,
+                                on_select="rerun", selection_mode="points", config=CHART_CONFIG)
+    return clicked_step(event, key.T, f"{name}_seen")
+
+
 def graph_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:
-    figure = graph_figure(key, source, view, config.notation)
-    event = st.plotly_chart(figure, key="g_graph", on_select="rerun", selection_mode="points",
-                            config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    st.html(PAGE_CSS)
+    steps = [chart(key, source, view, config.notation, WIDE),
+             chart(key, source, fg.compact_view(view, config.T, source), config.notation, COMPACT)]
     st.caption(
-        "Press **▶ Play** to watch the backward pass start at the losses of the last step and travel "
-        "back to h₀; the grey veil covers the steps it has not reached yet. Colour is log₁₀ of the "
+        "Press **▶ Play** to watch the backward pass sweep the steps in view from right to left "
+        "(from the followed loss term, if it is in view) and reach h₀; the grey veil covers the steps "
+        "it has not reached yet. Colour is log₁₀ of the "
         "norm of ∂L/∂node; an edge is as wide as the gradient it carries back (the recurrent edge into "
         "hₜ carries the indirect part of ∂L/∂hₜ, the edge from oₜ the direct part). Below: the five "
         "parameter gradients summed over the steps reached so far, and ‖∂L/∂hₜ‖ over the whole sequence "
         "(shaded: the steps in view). "
-        "Click a node to see its step in detail.")
+        "Click a node to see its step in detail. The weights are named once, at the last step in view: "
+        "the same matrices act at every step.")
     result = state.bptt_result(key)
     flow, _ = flow_and_sums(key, source)
     for note in fg.overflow_notes(result, flow):
@@ -137,7 +189,7 @@ def graph_section(config: Config, key: Config, view: fg.GraphView, source: int) 
     if config.loss_at == "last" or len(loss_steps(key)) < config.T:
         st.info("Loss terms exist only at the steps drawn with an L node (the mask is zero elsewhere): "
                 "every other step gets its gradient only through the recurrence.", icon=":material/info:")
-    step = clicked_step(event, config.T)
+    step = next((s for s in steps if s is not None), None)
     if step is not None and step != config.g_step:
         state.set_config(config.replace(g_step=step), reset_widgets=False)
         state.sync_url()
@@ -150,7 +202,6 @@ def details_section(key: Config, source: int) -> None:
     t = state.view_widget("g_step", max_value=config.T) if config.T > 1 else 1   # a slider needs two values
     flow, _ = flow_and_sums(key, source)
     data = state.data(key)
-    st.html(SCROLL_CSS)
     st.latex(fd.step_equation(flow, t, notation))
     st.caption(f"Eq. (7) at t = {t}: the direct part comes through o_{t}, the indirect part through "
                f"h_{t + 1} from every later step. Vectors longer than 6 show their first entries and "
@@ -158,11 +209,24 @@ def details_section(key: Config, source: int) -> None:
     if config.truncation != "full":
         st.caption("With truncated BPTT the indirect part follows the truncation rule (it is cut or "
                    "rescaled at some steps), so it is not exactly the full-BPTT formula above.")
+    if st.button(f"Derive it step by step at t = {t}", icon=":material/functions:",
+                 help="Opens the Derivation page at this step, at the recursion (7)."):
+        open_derivation(config, t)
     figure = fd.step_details_figure(flow, state.bptt_result(key).trace, t, notation, loss=config.loss,
                                     target=data.ys[t - 1], presentation=config.presentation)
-    st.plotly_chart(figure, key="g_details", config={"displaylogo": False})
+    st.plotly_chart(figure, key="g_details", theme=None, config=CHART_CONFIG)
     st.caption("Red is positive, blue negative; each block has its own scale. The direct and indirect "
                "parts add up to the total, unit by unit.")
+
+
+def open_derivation(config: Config, t: int) -> None:
+    """Switch to the Derivation page at step t, at the stage of eq. (7) (at t = T: where the
+    recursion starts)."""
+    stage = "last" if t == config.T else "recursion"
+    state.set_config(config.replace(d_step=t, d_stage=stage), reset_widgets=False)
+    for name in ("d_step", "d_stage"):
+        st.session_state.pop(state.widget_key(name), None)
+    st.switch_page("views/derivation.py")
 
 
 def export_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:
@@ -170,7 +234,8 @@ def export_section(config: Config, key: Config, view: fg.GraphView, source: int)
         problem = export.kaleido_problem()
         if problem:
             st.info(problem, icon=":material/info:")
-        t = config.g_step
+        fronts = fg.frame_fronts(fg.Window.of(config.T, view.start, view.width), source or None)
+        t = min(fronts, key=lambda front: abs(front - config.g_step))   # the frame nearest the step in detail
         left, right = st.columns(2)
         with left:
             if st.button(f"Make a PNG of the frame where the pass reached t = {t}", disabled=bool(problem)):
@@ -187,7 +252,7 @@ def export_section(config: Config, key: Config, view: fg.GraphView, source: int)
             if stored and stored[0] == config:
                 st.download_button("Download GIF", stored[1], file_name="bptt_backward_pass.gif", mime="image/gif")
         st.caption(f"The GIF shows at most {export.MAX_GIF_FRAMES} frames (every k-th of a longer pass). "
-                   "The PNG uses the step chosen under 'One step in detail'.")
+                   "The PNG shows the frame nearest the step chosen under 'One step in detail'.")
 
 
 def main() -> None:

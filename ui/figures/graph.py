@@ -7,10 +7,15 @@ One figure, so that one slider and one Play button drive everything client-side:
   width = ||gradient the edge carries|| (log scale); inf/nan in the overflow colour;
 - bottom: the five parameter gradients of eq. (10) on one sheet (one colour scale, so their
   sizes compare), and the profile ||dL/dh_t|| over all T steps with the window marked;
-- frames: frame j is the backward pass having reached step T - j. A grey veil covers what it
-  has not reached (so a frame restyles one small polygon, not every node), and the sheet shows
-  the running sums over t >= T - j when T times its size fits graph_sheet.SHEET_BUDGET (otherwise the full
-  sums, and the figure says so).
+- frames: one per step of the window the pass reaches (from the window's right end, or the
+  followed loss term, down to its left end), then h_0: the animation changes what is in view
+  from its first frame. A grey veil covers what the pass has not reached (so a frame restyles
+  one small polygon, not every node), and the sheet shows the running sums over the steps
+  reached when T times its size fits graph_sheet.SHEET_BUDGET (otherwise the full sums, and the
+  figure says so).
+
+Sizes are set for the width the chart gets (PLOT_PX per mode: normal, presentation, compact for
+a phone): nodes as large as their column allows, labels only where they fit, text never rotated.
 
 Numbers come from graph_flow (numpy); this module only draws them. Shapes: T steps, D inputs,
 H hidden units, O outputs.
@@ -18,6 +23,7 @@ H hidden units, O outputs.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,21 +50,42 @@ WIDTH_LEVELS = 8                   # edge widths are quantised: one trace per wi
 SHOWN_ENTRIES = 6                  # vector entries written in hover texts
 GAP = 1.6                          # distance from h_0 / L to the window when steps are hidden
 
-# paper coordinates of the parts
-GRAPH_Y = (0.45, 0.97)
-BOTTOM_Y = (0.0, 0.24)
-CONTROLS_Y = 0.385                 # top of the play buttons and the frame slider
+# paper x of the parts (the y bands are in pixels: BANDS)
 SHEET_X, PROFILE_X = (0.0, 0.46), (0.62, 0.93)
+COMPACT_STEPS = 6                  # steps a phone shows: larger nodes, readable labels
+
+# The chart's plot width in px that each mode is drawn for: the narrowest screen of the mode
+# (normal: 1280-1440 px with the sidebar; presentation: 1280x720 with its wider sidebar; compact:
+# a 390 px phone). A wider screen only adds space between the columns.
+PLOT_PX = {"normal": 700, "presentation": 480, "compact": 300}
+FONT = {"normal": style.FONT_SIZE, "presentation": style.PRESENTATION_FONT_SIZE, "compact": 14}
+MAX_NODE_PX = {"normal": 44, "presentation": 56, "compact": 40}
+MIN_LABEL_FONT = 9                 # smaller node labels are left to the hover
+# From the top of the plot area, in px: graph, its step axis, (compact: colour bar), play
+# buttons, frame slider with its caption, sub-titles, and the sheet / profile panels.
+BANDS = {
+    "normal": (("graph", 400), ("axis", 52), ("buttons", 42), ("slider", 70), ("titles", 40), ("bottom", 200)),
+    "presentation": (("graph", 430), ("axis", 66), ("buttons", 52), ("slider", 88), ("titles", 50),
+                     ("bottom", 230)),
+    "compact": (("graph", 330), ("axis", 44), ("colorbar", 56), ("buttons", 42), ("slider", 70),
+                ("titles", 34), ("bottom", 170)),
+}
+MARGIN_PX = {"normal": (50, 52), "presentation": (64, 70), "compact": (44, 52)}   # (top, bottom)
 
 
 @dataclass(frozen=True)
 class GraphView:
-    """How to draw: the window of steps, edge colouring, projector mode."""
+    """How to draw: the window of steps, edge colouring, projector mode, phone layout."""
 
     start: int = 1            # first step in the window
     width: int = 16           # steps in the window
     split: bool = False       # colour the edges by the direct / indirect part they carry
     presentation: bool = False
+    compact: bool = False     # a phone: no parameter sheet, colour bar below the graph
+
+    @property
+    def mode(self) -> str:
+        return "compact" if self.compact else "presentation" if self.presentation else "normal"
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,33 @@ class Window:
     @property
     def steps(self) -> range:
         return range(self.start, self.end + 1)
+
+
+def window_start_showing(T: int, width: int, start: int, source: int) -> int:
+    """The window's first step, moved only if needed so that step `source` is in view; it then
+    ends at `source`, so the steps its gradient travels back over fill the view."""
+    window = Window.of(T, start, width)
+    if source < 1 or window.start <= source <= window.end:
+        return window.start
+    return Window.of(T, source - width + 1, width).start
+
+
+def follow_term_view(T: int, source: int | None = None, width: int = GraphView.width) -> dict[str, int]:
+    """The Unrolled graph's view that teaches vanishing and exploding: the config fields
+    g_source, g_start, g_window that follow the single loss term L_source (default L_T) with the
+    window ending at it. A preset sets these to open the page on its lesson."""
+    source = T if source is None else int(min(max(source, 1), T))
+    return {"g_source": source, "g_start": window_start_showing(T, width, 1, source), "g_window": width}
+
+
+def compact_view(view: GraphView, T: int, source: int) -> GraphView:
+    """The phone's view of `view`: its last COMPACT_STEPS steps (ending at the followed term when
+    that is in view), larger nodes, no parameter sheet."""
+    window = Window.of(T, view.start, view.width)
+    end = source if window.start <= source <= window.end else window.end
+    width = min(COMPACT_STEPS, window.end - window.start + 1)
+    start = max(window.start, end - width + 1)
+    return GraphView(start=start, width=width, split=view.split, presentation=False, compact=True)
 
 
 @lru_cache(maxsize=4096)
@@ -217,11 +271,11 @@ def _node_traces(nodes: _Nodes, lo: float, hi: float, size: int, font: int) -> l
             marker = dict(color=ZERO_COLOUR if name == "zero gradient" else style.OVERFLOW_COLOUR)
             text_colour = "black" if name == "zero gradient" else "white"
         traces.append(dict(
-            type="scatter", mode="markers+text", name=name, showlegend=name != "gradient", meta=f"nodes:{name}",
+            type="scatter", mode="markers+text" if font else "markers", name=name, showlegend=name != "gradient", meta=f"nodes:{name}",
             x=[nodes.x[k] for k in idx], y=[nodes.y[k] for k in idx],
             text=[nodes.label[k] for k in idx], hovertext=[nodes.hover[k] for k in idx],
             customdata=[nodes.step[k] for k in idx], hoverinfo="text",
-            textfont=dict(color=text_colour, size=font),
+            textfont=dict(color=text_colour, size=font or None),
             marker=dict(size=size, line=dict(color="#333333", width=1), **marker),
         ))
     return traces
@@ -335,7 +389,8 @@ def _edge_hover_trace(edges: list[_Edge]) -> dict:
 
 
 def _label_trace(flow: Flow, window: Window, notation: Notation, font: int) -> dict:
-    """The shared weights named on their edges (the same W on every step), and '⋯' for gaps."""
+    """The shared weights named once, on the edges of the window's last step (the same W acts at
+    every step: one name each reads better than a row of repeats), and '⋯' for gaps."""
     xs, ys, texts, where = [], [], [], []
 
     def put(x, y, text, position):
@@ -344,12 +399,12 @@ def _label_trace(flow: Flow, window: Window, notation: Notation, font: int) -> d
         texts.append(text)
         where.append(position)
 
-    for t in window.steps:
-        put(t + 0.06, 0.4, notation.html_param("W_xh"), "middle right")
-        if t > window.start or t == 1:      # under the edge: above it sit the labels of W_hy
-            put(t - 0.5, ROWS["h"] - 0.22, notation.html_param("W_hh"), "bottom center")
-        if flow.has_loss[t - 1]:
-            put(t + 0.06, 1.5, notation.html_param("W_hy"), "middle right")
+    t = window.end
+    put(t + 0.08, 0.45, notation.html_param("W_xh"), "middle right")
+    if t > window.start or t == 1:          # above the recurrent edge, clear of the node labels
+        put(t - 0.5, ROWS["h"] + 0.2, notation.html_param("W_hh"), "top center")
+    if flow.has_loss[t - 1]:
+        put(t + 0.08, 1.5, notation.html_param("W_hy"), "middle right")
     if window.start > 1:
         put((window.x_h0 + window.start) / 2, ROWS["h"] + 0.06, "⋯", "top center")
     if window.end < window.T:
@@ -380,10 +435,17 @@ def _legend_traces(split: bool) -> list[dict]:
 
 # ---- the veil: what the backward pass has not reached ----------------------------------------
 
-def veil_x_end(window: Window, frame: int) -> float:
-    """The veil's right edge in frame j (front at step T - j): it covers every drawn node
-    that the pass has not reached, h_0 included until the last frame."""
-    front = window.T - frame
+def frame_fronts(window: Window, source: int | None) -> list[int]:
+    """The step the pass has reached in each frame: from the window's right end (or the followed
+    term L_source, where the pass starts) down to the window's left end, then 1 (h_0 reached).
+    Fronts outside the window would change nothing in view, so they get no frame."""
+    top = window.end if source is None else min(window.end, source)
+    return [*range(top, window.start - 1, -1), *([1] if window.start > 1 else [])]
+
+
+def veil_x_end(window: Window, front: int) -> float:
+    """The veil's right edge when the pass has reached step `front`: it covers every drawn node
+    that the pass has not reached, h_0 included until front 1."""
     if front == 1:
         return window.x_h0 - 0.6                   # everything reached, h_0 too
     if front > window.end:
@@ -393,21 +455,21 @@ def veil_x_end(window: Window, frame: int) -> float:
     return window.x_h0 + 0.45                      # the whole window reached; h_0 not yet
 
 
-def _veil(window: Window, frame: int) -> dict:
+def _veil(window: Window, front: int) -> dict:
     """What a frame changes in the veil: its x corners (right == left: an empty veil)."""
-    left, right = window.x_h0 - 0.6, veil_x_end(window, frame)
+    left, right = window.x_h0 - 0.6, veil_x_end(window, front)
     return dict(type="scatter", x=[left, right, right, left, left])
 
 
-def _veil_trace(window: Window, frame: int) -> dict:
-    return dict(_veil(window, frame), y=[-0.55, -0.55, 3.55, 3.55, -0.55], mode="none", fill="toself",
+def _veil_trace(window: Window, front: int) -> dict:
+    return dict(_veil(window, front), y=[-0.55, -0.55, 3.55, 3.55, -0.55], mode="none", fill="toself",
                 fillcolor=VEIL_COLOUR,
                 hoverinfo="skip", showlegend=False, name="not reached yet", meta="veil")
 
 
-def frame_duration_ms(T: int) -> int:
+def frame_duration_ms(frames: int) -> int:
     """About 6 s for a whole pass at normal speed, within 60-500 ms a frame."""
-    return int(np.clip(6000 / T, 60, 500))
+    return int(np.clip(6000 / frames, 60, 500))
 
 
 # ---- the profile of ||dL/dh_t|| over all steps ---------------------------------------------
@@ -444,7 +506,8 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
     flow: graph_flow.full_flow or single_source. trace: the forward pass (xs (T, D), a, h (T, H),
     o (T, O)). step_losses (T,): L_t; total_loss: L. sums: the five gradients with a leading
     frame axis: graph_flow.running_param_grads (length T: the sheet is linked to the frames) or
-    the full sums (length 1: static). Frames: T; frame j = the pass has reached step T - j.
+    the full sums (length 1: static). Frames: one per front of frame_fronts, named by the step
+    the pass has reached. A compact view leaves the sheet out.
     """
     T = flow.T
     D, H, O = trace.xs.shape[1], trace.h.shape[1], trace.o.shape[1]
@@ -452,43 +515,97 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
     norms, carried = node_norms(flow), edge_flow(flow)
     lo, hi = log_range(norms.x, norms.h, norms.o, norms.loss, [norms.h0, norms.total],
                        carried.x, carried.recurrent, carried.direct, carried.output)
-    columns = window.end - window.start + 1 + (2 if window.start == 1 else 3) + (0 if window.end == T else 1)
-    size = int(np.clip(900 / columns * 0.7, 18, 40)) + (6 if view.presentation else 0)
-    font = int(np.clip(size * 0.38, 9, 15)) + (3 if view.presentation else 0)
-    base_font = style.PRESENTATION_FONT_SIZE if view.presentation else style.FONT_SIZE
+    nodes = _nodes(flow, norms, trace, step_losses, total_loss, window, notation)
+    sizes = _sizes(window, view, nodes.label)
+    geometry = _geometry(view.mode)
 
     edges = _edges(flow, carried, window, notation)
     sheet = Sheet(D, H, O)
-    sheet_values = sheet.fill(sums)
-    linked = sheet_values.shape[0] == T
-    labels = sheet.labels(notation) if sheet_values[0].size <= 20_000 else None   # else lean hovers
-
+    sheet_values = sheet.fill(sums) if not view.compact else None
+    linked = sheet_values is not None and sheet_values.shape[0] == T
     data = [
         *_edge_traces(edges, lo, hi, view.split), _bus_trace(flow, window), _edge_hover_trace(edges),
-        _label_trace(flow, window, notation, max(font - 1, 9)), *_legend_traces(view.split),
-        *_node_traces(_nodes(flow, norms, trace, step_losses, total_loss, window, notation),
-                      lo, hi, size, font),
-        _veil_trace(window, T - 1),
-        sheet_trace(sheet_values, labels, font=base_font, colorbar_x=SHEET_X[1] + 0.005, y_domain=BOTTOM_Y),
-        *_profile_traces(norms, window, notation),
+        _label_trace(flow, window, notation, sizes.label or MIN_LABEL_FONT), *_legend_traces(view.split),
+        *_node_traces(nodes, lo, hi, sizes.node, sizes.label),
+        _veil_trace(window, 1),
     ]
+    if sheet_values is not None:
+        labels = sheet.labels(notation) if sheet_values[0].size <= 20_000 else None   # else lean hovers
+        data.append(sheet_trace(sheet_values, labels, font=sizes.font, colorbar_x=SHEET_X[1] + 0.005,
+                                y_domain=geometry.bands["bottom"]))
+    data += _profile_traces(norms, window, notation)
     veil_index = next(k for k, d in enumerate(data) if d.get("meta") == "veil")
+    fronts = frame_fronts(window, flow.source)
     frames = []
-    for j in range(T):
-        frame_data, traces = [_veil(window, j)], [veil_index]
+    for front in fronts:
+        frame_data, traces = [_veil(window, front)], [veil_index]
         if linked:
-            frame_data.append(dict(type="heatmap", z=sheet_values[j]))
+            frame_data.append(dict(type="heatmap", z=sheet_values[T - front]))
             traces.append(veil_index + 1)
-        frames.append(dict(name=str(T - j), data=frame_data, traces=traces))
-    title = (f"Backward pass of {notation.L} through the unrolled RNN" if flow.source is None else
-             f"Backward pass of the single loss term {_html_at(notation, notation.L, flow.source)} alone")
+        frames.append(dict(name=str(front), data=frame_data, traces=traces))
+    L = notation.L if flow.source is None else _html_at(notation, notation.L, flow.source)
+    title = (f"Backward pass of {L}" if view.compact else
+             f"Backward pass of {L} through the unrolled RNN" if flow.source is None else
+             f"Backward pass of the single loss term {L} alone")
     layout = _merge(_shared_style(title, view.presentation),
-                    _layout(window, lo, hi, notation, linked, sheet, base_font))
-    layout["annotations"] += _overflow_annotations(bool(np.isfinite(sheet_values).any()),
-                                                   bool(np.isfinite(norms.h).any()), base_font)
+                    _layout(window, lo, hi, notation, linked, sheet, sizes, geometry, view))
+    layout["annotations"] += _overflow_annotations(
+        sheet_values is None or bool(np.isfinite(sheet_values).any()), bool(np.isfinite(norms.h).any()),
+        sizes.font, geometry.bands["bottom"])
+    layout.update(_controls(fronts, sizes.font, geometry))
     # One constructor call: plotly validates every frame, and updating the layout piecewise
     # would validate it again each time (the speed budget is 150 ms at T = 100).
     return go.Figure(data=data, layout=layout, frames=frames)
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    """Text and marker sizes in px for the width the mode is drawn for (PLOT_PX)."""
+
+    font: int          # the figure's text (titles, ticks, controls)
+    small: int         # secondary text: weight names, tick labels of the panels
+    node: int          # node diameter
+    label: int         # node label; 0: the labels do not fit and are left to the hover
+    tick_every: int    # the step axis labels every k-th step, so that its labels never touch
+
+
+def _text_em(html: str) -> float:
+    """Rough width of a label in em: sub- and superscripts are set smaller."""
+    small = sum(len(part) for part in re.findall(r"<su[bp]>(.*?)</su[bp]>", html))
+    plain = len(re.sub(r"<[^>]+>", "", html)) - small
+    return 0.62 * plain + 0.45 * small
+
+
+def _sizes(window: Window, view: GraphView, labels: list[str]) -> _Sizes:
+    mode = view.mode
+    font = FONT[mode]
+    px_per_step = PLOT_PX[mode] / ((window.x_total + 0.6) - (window.x_h0 - 0.7))
+    node = int(np.clip(0.8 * px_per_step, 12, MAX_NODE_PX[mode]))
+    label = int(min(font, 0.9 * node / max(map(_text_em, labels))))
+    digits = len(str(window.end))
+    tick_every = int(np.ceil((font - 2) * (0.6 * digits + 0.9) / px_per_step))
+    return _Sizes(font=font, small=font - 2, node=node, label=label if label >= MIN_LABEL_FONT else 0,
+                  tick_every=max(tick_every, 1))
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    height: int                                   # px of the whole figure
+    margin: tuple[int, int]                       # top and bottom margins, px
+    bands: dict[str, tuple[float, float]]         # paper y (bottom, top) of each part
+
+
+@lru_cache(maxsize=8)
+def _geometry(mode: str) -> _Geometry:
+    """BANDS[mode] (px from the top) as paper coordinates: every part keeps its pixel height
+    whatever the figure holds, so controls and captions never slide onto each other."""
+    total = sum(px for _, px in BANDS[mode])
+    top, bottom = MARGIN_PX[mode]
+    bands, above = {}, 0
+    for name, px in BANDS[mode]:
+        bands[name] = (max(0.0, 1 - (above + px) / total), 1 - above / total)
+        above += px
+    return _Geometry(total + top + bottom, (top, bottom), bands)
 
 
 @lru_cache(maxsize=64)
@@ -503,12 +620,13 @@ def _shared_style(title: str, presentation: bool) -> dict:
     return json.loads(_shared_style_cached(title, presentation))
 
 
-def _overflow_annotations(sheet_finite: bool, profile_finite: bool, font: int) -> list[dict]:
+def _overflow_annotations(sheet_finite: bool, profile_finite: bool, font: int,
+                          bottom: tuple[float, float]) -> list[dict]:
     """Say so where a panel has nothing finite to draw, rather than leave it blank."""
     notes = []
     for ok, x in ((sheet_finite, sum(SHEET_X) / 2), (profile_finite, sum(PROFILE_X) / 2)):
         if not ok:
-            notes.append(dict(text="inf/nan everywhere: the gradient overflowed", x=x, y=sum(BOTTOM_Y) / 2,
+            notes.append(dict(text="inf/nan everywhere: the gradient overflowed", x=x, y=sum(bottom) / 2,
                               xref="paper", yref="paper", showarrow=False, bgcolor="white",
                               font=dict(color=style.OVERFLOW_COLOUR, size=font)))
     return notes
@@ -522,55 +640,78 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
+def _step_ticks(window: Window, every: int) -> tuple[list, list[str]]:
+    """h_0's column and every `every`-th step of the window, counted back from its last step."""
+    steps = [t for t in window.steps if (window.end - t) % every == 0]
+    return [window.x_h0, *steps], ["0", *map(str, steps)]
+
+
 def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bool, sheet: Sheet,
-            font: int) -> dict:
-    T = window.T
-    ticks = [window.x_h0, *window.steps]
-    left = window.x_h0 - 0.7
-    rows, cols = sheet.shape
+            sizes: _Sizes, geometry: _Geometry, view: GraphView) -> dict:
+    T, font, small, bands = window.T, sizes.font, sizes.small, geometry.bands
+    compact = view.compact
+    graph_x = [0.0, 1.0] if compact else [0.0, 0.93]
+    profile_x = [0.16, 1.0] if compact else list(PROFILE_X)
+    tickvals, ticktext = _step_ticks(window, sizes.tick_every)
     h_t = _html_at(notation, notation.h, "t")
-    return dict(
-        xaxis=dict(domain=[0.0, 0.93], range=[left, window.x_total + 0.6], tickvals=ticks,
-                   ticktext=["0", *map(str, window.steps)],
-                   showgrid=False, zeroline=False, title=dict(text="step t", standoff=2), fixedrange=True,
-                   tickfont=dict(size=font)),
-        yaxis=dict(domain=GRAPH_Y, range=[-0.6, 4.6], tickvals=[0, 1, 2, 3, 4], showgrid=False,
-                   zeroline=False, fixedrange=True, tickfont=dict(size=font),
+    colorbar = dict(title=dict(text=f"log<sub>10</sub> ‖∂{notation.L}/∂·‖", side="top" if compact else "right",
+                               font=dict(size=small)),
+                    thickness=12, tickfont=dict(size=small), nticks=6)
+    if compact:      # a phone has no width to spare: the colour bar lies under the graph
+        colorbar.update(orientation="h", x=0.5, xanchor="center", len=0.9,
+                        y=bands["colorbar"][0], yanchor="bottom")
+    else:
+        colorbar.update(x=0.95, y=sum(bands["graph"]) / 2, len=bands["graph"][1] - bands["graph"][0],
+                        yanchor="middle")
+    layout = dict(
+        meta=view.mode, height=geometry.height, font=dict(size=font),
+        xaxis=dict(domain=graph_x, range=[window.x_h0 - 0.7, window.x_total + 0.6], tickvals=tickvals,
+                   ticktext=ticktext, tickangle=0, showgrid=False, zeroline=False,
+                   title=dict(text="step t", standoff=2, font=dict(size=small)), fixedrange=True,
+                   tickfont=dict(size=small)),
+        yaxis=dict(domain=list(bands["graph"]), range=[-0.6, 4.6], tickvals=[0, 1, 2, 3, 4], showgrid=False,
+                   zeroline=False, fixedrange=True, tickfont=dict(size=small), showticklabels=not compact,
                    ticktext=["input", "hidden", "output", "loss", "sum"]),
-        xaxis2=dict(domain=SHEET_X, anchor="y2", range=[-0.5, cols - 0.5], showgrid=False, zeroline=False,
-                    showticklabels=False, fixedrange=True),
-        yaxis2=dict(domain=BOTTOM_Y, anchor="x2", range=[rows - 0.5 + 1.2, -0.5 - 1.2], showgrid=False,
-                    zeroline=False, showticklabels=False, fixedrange=True),
-        xaxis3=dict(domain=PROFILE_X, anchor="y3", range=[0.5, T + 0.5], showgrid=True, zeroline=False,
-                    title=dict(text="step t", standoff=2), fixedrange=True, tickfont=dict(size=font - 2)),
-        yaxis3=dict(domain=BOTTOM_Y, anchor="x3", type="log", showgrid=True, exponentformat="power",
-                    fixedrange=True, tickfont=dict(size=font - 2)),
-        coloraxis=dict(colorscale=style.GRADIENT_SCALE, cmin=lo, cmax=hi,
-                       colorbar=dict(title=dict(text=f"log<sub>10</sub> ‖∂{notation.L}/∂·‖", side="right"),
-                                     x=0.95, y=sum(GRAPH_Y) / 2, len=GRAPH_Y[1] - GRAPH_Y[0],
-                                     yanchor="middle", thickness=14, tickfont=dict(size=font - 2))),
-        legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom"),
-        hovermode="closest", dragmode=False, margin=dict(l=80, r=40, b=40),
+        xaxis3=dict(domain=profile_x, anchor="y3", range=[0.5, T + 0.5], showgrid=True, zeroline=False,
+                    title=dict(text="step t", standoff=2, font=dict(size=small)), fixedrange=True,
+                    tickangle=0, nticks=6, tickfont=dict(size=small)),
+        yaxis3=dict(domain=list(bands["bottom"]), anchor="x3", type="log", showgrid=True, exponentformat="power",
+                    fixedrange=True, nticks=5, tickfont=dict(size=small)),
+        coloraxis=dict(colorscale=style.GRADIENT_SCALE, cmin=lo, cmax=hi, colorbar=colorbar),
+        legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom", font=dict(size=small)),
+        hovermode="closest", dragmode=False,
+        margin=dict(l=12 if compact else 90 if view.presentation else 80, r=12 if compact else 40,
+                    t=geometry.margin[0], b=geometry.margin[1]),
         shapes=[dict(type="rect", xref="x3", yref="paper", x0=window.start - 0.5, x1=window.end + 0.5,
-                     y0=BOTTOM_Y[0], y1=BOTTOM_Y[1], fillcolor="rgba(0,114,178,0.08)", line=dict(width=0),
-                     layer="below")],
-        annotations=[
-            *sheet_annotations(sheet, notation, font),
-            dict(text=("Parameter gradients (10): sums so far" if linked else
-                       "Parameter gradients (10): full sums (too large to animate)"),
-                 x=SHEET_X[0], y=BOTTOM_Y[1] + 0.03, xref="paper", yref="paper", xanchor="left",
-                 yanchor="bottom", showarrow=False, font=dict(color=LABEL_COLOUR, size=font - 2)),
-            dict(text=f"‖∂{notation.L}/∂{h_t}‖ at all {T} steps",
-                 x=PROFILE_X[0], y=BOTTOM_Y[1] + 0.03, xref="paper", yref="paper", xanchor="left",
-                 yanchor="bottom", showarrow=False, font=dict(color=LABEL_COLOUR, size=font - 2)),
-        ],
-        **_controls(T, font),
+                     y0=bands["bottom"][0], y1=bands["bottom"][1], fillcolor="rgba(0,114,178,0.08)",
+                     line=dict(width=0), layer="below")],
+        annotations=[_subtitle(f"‖∂{notation.L}/∂{h_t}‖, all {T} steps", 0.0 if compact else PROFILE_X[0],
+                               bands["titles"][1], small)],
     )
+    if not compact:
+        rows, cols = sheet.shape
+        layout.update(
+            xaxis2=dict(domain=list(SHEET_X), anchor="y2", range=[-0.5, cols - 0.5], showgrid=False,
+                        zeroline=False, showticklabels=False, fixedrange=True),
+            yaxis2=dict(domain=list(bands["bottom"]), anchor="x2", range=[rows - 0.5 + 1.2, -0.5 - 1.2],
+                        showgrid=False, zeroline=False, showticklabels=False, fixedrange=True))
+        layout["annotations"] += [
+            *sheet_annotations(sheet, notation, small),
+            _subtitle("Parameter gradients (10), " + ("sums so far" if linked else "full sums"),
+                      SHEET_X[0], bands["titles"][1], small)]
+    return layout
 
 
-def _controls(T: int, font: int) -> dict:
-    """Play buttons at three speeds, pause, and a slider with one step per frame."""
-    base = frame_duration_ms(T)
+def _subtitle(text: str, x: float, y: float, font: int) -> dict:
+    """A panel's title, hung from the top of its band: the sheet's block names sit at its foot."""
+    return dict(text=text, x=x, y=y, xref="paper", yref="paper", xanchor="left", yanchor="top",
+                showarrow=False, font=dict(color=LABEL_COLOUR, size=font))
+
+
+def _controls(fronts: list[int], font: int, geometry: _Geometry) -> dict:
+    """Play buttons at three speeds and pause on one row; under them a slider with one stop per
+    frame and its caption (on their own rows, so the caption never covers a button)."""
+    base = frame_duration_ms(len(fronts))
 
     def play(duration: int) -> list:
         return [None, dict(frame=dict(duration=duration, redraw=True), transition=dict(duration=0),
@@ -583,17 +724,17 @@ def _controls(T: int, font: int) -> dict:
                     args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate",
                                        transition=dict(duration=0))])]
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
-    slider_x = 0.36 if font <= style.FONT_SIZE else 0.44      # room for the buttons' larger text
+    bands = geometry.bands
     return dict(
         updatemenus=[dict(type="buttons", direction="right", showactive=False, buttons=buttons,
-                          x=0.0, xanchor="left", y=CONTROLS_Y - 0.02, yanchor="top", pad=dict(r=4, t=0),
+                          x=0.0, xanchor="left", y=bands["buttons"][1], yanchor="top", pad=dict(r=4, t=6),
                           font=dict(size=font - 1))],
         sliders=[dict(
-            active=T - 1, x=slider_x, len=0.93 - slider_x, y=CONTROLS_Y, yanchor="top", pad=dict(t=0, b=0),
+            active=len(fronts) - 1, x=0.0, len=1.0, y=bands["slider"][1], yanchor="top", pad=dict(t=0, b=0),
             currentvalue=dict(prefix="backward pass has reached t = ", xanchor="left",
-                              font=dict(size=font, color=LABEL_COLOUR)),
+                              font=dict(size=font - 1, color=LABEL_COLOUR)),
             font=dict(color="rgba(0,0,0,0)"),      # one tick per frame: the current value says it
-            steps=[dict(label=str(T - j), method="animate", args=[[str(T - j)], step_args]) for j in range(T)],
+            steps=[dict(label=str(front), method="animate", args=[[str(front)], step_args]) for front in fronts],
         )],
     )
 
