@@ -15,7 +15,6 @@ time and the process CPU time of that rerun.
 from __future__ import annotations
 
 import argparse
-import itertools
 import re
 import sys
 import time
@@ -65,15 +64,21 @@ def _seconds_per_step(spec: TrainSpec, target: float = 0.4) -> float:
     return best
 
 
-def calibration_cases():
-    for task, T, B, H in itertools.product(TASK_SIZES, (4, 60, 300), (1, 32, 128), (4, 32, 160)):
-        if T * B * H * H > 3e8:                  # keep each case under a second or so
+def calibration_cases(n: int = 90, seed: int = 0):
+    """Sizes drawn log-uniformly over the page's ranges (T <= 500, B <= 128, H <= 256), a third
+    with k-step truncation at a random k; cases slower than about 1.5 s per step are skipped."""
+    rng = np.random.default_rng(seed)
+    count = 0
+    while count < n:
+        T, B, H = (int(np.exp(rng.uniform(0, np.log(top)))) + low for top, low in ((499, 1), (128, 0), (256, 0)))
+        B, H = max(B, 1), max(H, 1)
+        task = str(rng.choice(list(TASK_SIZES)))
+        truncation = ("k_step", int(rng.integers(1, T + 1))) if rng.random() < 0.35 else None
+        k = truncation[1] if truncation and truncation[1] < T else 0
+        if T * B * H * (H + 64) * 1e-9 + T * k * B * H * (H + 8) * 3e-11 > 1.5:
             continue
-        yield task, T, B, H, None
-    for task, T, B, H, frac in itertools.product(("sine", "char_lm"), (60, 300), (8, 128), (8, 64), (0.1, 0.9)):
-        if T * B * H * H * T * frac > 2e11:
-            continue
-        yield task, T, B, H, ("k_step", max(2, int(frac * T)))
+        count += 1
+        yield task, T, B, H, truncation
 
 
 def calibrate() -> None:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
+from apptest_helpers import APP, fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui.config import DEFAULT, parse, to_query
 from ui.presets import PRESETS
+from ui.state import literal_markdown
 from ui.training_run import TrainSpec, run_training
 
 PAGE = "views/training.py"
@@ -180,3 +181,96 @@ def test_copy_task_with_short_T_clamps_the_delay():
     assert at.slider(key="cfg_tr_delay").value == 3
     config, _ = parse(to_query(at.session_state["_config"]))
     assert config.tr_delay <= 3
+
+
+# ---------------------------------------------------------------------------- issue 12: budgets and inputs
+
+def test_copy_task_at_T_2_states_the_only_delay():
+    at = open_page({"tr_task": "copy", "T": "2"})           # a slider with min = max raised here
+    assert not at.exception
+    assert "Recall delay:** 1 (the only value T = 2 allows)" in " ".join(m.value for m in at.markdown)
+    assert not [s for s in at.slider if s.key == "cfg_tr_delay"]
+
+
+def test_the_page_announces_k_step_truncations_cost():
+    """The issue's link said 'about a minute' and took ~12 CPU minutes: its estimate now counts
+    the k-step window, so the run is cut to the steps that fit the budget."""
+    at = open_page({"T": "500", "H": "8", "tr_batch": "128", "tr_task": "sine", "truncation": "k_step",
+                    "trunc_k": "499", "tr_steps": "2000"})
+    note = next(i.value for i in at.info if "training runs" in i.value)
+    steps = int(re.search(r"training runs (\d+) steps", note).group(1))
+    assert steps < 200, note                   # measured: 0.36-0.7 s per step
+    caption = next(c.value for c in at.caption if "Estimated time" in c.value)
+    assert re.search(r"Estimated time: about \d+ s", caption)
+
+
+def test_a_run_that_outlasts_its_estimate_stops_at_the_budget(monkeypatch):
+    import ui.training_run
+    monkeypatch.setattr(ui.training_run, "TIME_BUDGET", 0.5)
+    monkeypatch.setattr(ui.training_run, "LOAD_MARGIN", 1e-6)    # an estimate far too low
+    at = open_page({"T": "40", "H": "32", "tr_steps": "2000"})
+    train(at, 2000)
+    stopped = next(w.value for w in at.warning if w.value.startswith("Stopped at its time budget"))
+    done = int(re.search(r"(\d+) of 2000 steps", stopped).group(1))
+    assert 1 <= done < 2000
+    assert len(values(charts(at)["Training loss"]["data"][0]["y"])) == done
+    assert run_banner(at).startswith(f"Trained {done} steps")
+
+
+def test_a_run_whose_session_has_gone_is_not_kept(monkeypatch):
+    import ui.training_run
+    monkeypatch.setattr(ui.training_run, "session_alive", lambda: False)
+    at = open_page({"tr_steps": "200"})
+    train(at, 200)
+    assert run_banner(at).startswith("Trained 1 steps")       # stopped after the first step
+    monkeypatch.undo()
+    again = open_page({"tr_steps": "200"})
+    assert any("Press **Train**" in i.value for i in again.info)   # nothing was stored
+
+
+def test_an_uploaded_file_name_is_shown_as_typed():
+    name = "[click](http://example.com) :red[red] $x^2$ **b**.txt"
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["tr_text"] = "upload"
+    at.session_state["tr_accepted_text"] = {"name": name, "text": "some text to learn from. " * 20}
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if c.value.startswith("Using"))
+    assert literal_markdown(name) in caption
+    assert name not in caption                       # the markdown source holds no unescaped name
+
+
+# ---------------------------------------------------------------------------- issue 16: demonstrations
+
+@pytest.mark.parametrize("query", [{}, {"T": "30"}, {"T": "40"}])
+def test_train_all_three_shows_clipping_at_work(query):
+    at = open_page({**query, "tr_view": "clipping"})
+    assert "the raw gradient explodes" in " ".join(m.value for m in at.markdown)
+    table = at.dataframe[0].value.set_index("clipping")
+    assert table.loc["none", "‖g applied‖"] > 5.0                    # above the default c = 5
+    assert table.loc["element-wise", "cosine to raw g"] < 0.999
+    at.button(key="tr_train_clip").click().run()
+    assert not at.exception, at.exception
+    curves = [values(t["y"]) for t in charts(at)["Loss (log)"]["data"] if t.get("name")]
+    assert len(curves) == 3
+    assert not np.array_equal(curves[0][:len(curves[1])], curves[1][:len(curves[0])])
+    assert not np.array_equal(curves[1], curves[2])
+    assert "exceeded c (and were clipped)" in " ".join(m.value for m in at.markdown)
+
+
+def test_clipping_says_so_when_the_gradient_does_not_explode():
+    at = open_page({"T": "2", "tr_task": "sine", "tr_clip_c": "100", "tr_view": "clipping", "tr_steps": "30"})
+    assert any("the gradient does not explode" in w.value for w in at.warning)
+    at.button(key="tr_train_clip").click().run()
+    assert any(w.value.startswith("No clipping happened") for w in at.warning)
+
+
+@pytest.mark.parametrize("task, expected", [("adding", "Did not learn"), ("copy", "Got worse from its best")])
+def test_a_run_is_judged_against_its_baseline(task, expected):
+    at = open_page({"tr_task": task})
+    at.button(key="tr_train").click().run()
+    assert not at.exception, at.exception
+    banner = run_banner(at)
+    assert expected in banner and not any(s.value.startswith("Trained") for s in at.success), banner
+    assert "the best constant answer (ignoring the input) scores" in " ".join(m.value for m in at.markdown)

@@ -1,11 +1,14 @@
 """Training & truncation page in Chromium: training shows a moving progress bar and the loss
 chart; a bad text upload gets a message and loses nothing; each view renders (screenshots)."""
+import os
 import re
+import time
 
 import pytest
 
-from tests.e2e.conftest import (TIMEOUT_MS, assert_no_exception, open_page, plotly_figures, screenshot,
-                                wait_idle)
+from tests.e2e.conftest import (SCREENSHOTS, TIMEOUT_MS, assert_no_exception, open_page, plotly_figures,
+                                screenshot, wait_idle)
+from tests.e2e.server import streamlit_server
 
 pytestmark = pytest.mark.e2e
 NAV = "Training & truncation"
@@ -111,3 +114,68 @@ def test_tagging_in_presentation_mode(page, app_url):
     assert page.locator("span", has_text="✓").count() > 0          # the tagged sentence, coloured
     assert_no_exception(page)
     screenshot(page, "training_tagging_presentation")
+
+
+def test_an_uploaded_file_name_is_shown_as_typed(page, app_url, tmp_path):
+    name = "[link](http://example.com) :red[red] $x^2$.txt"
+    good = tmp_path / name
+    good.write_text("The quick brown fox jumps over the lazy dog. " * 12, encoding="utf-8")
+    open_page(page, app_url, NAV, query={"tr_text": "upload"})
+    page.get_by_text("No text uploaded yet").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(str(good))
+    caption = page.get_by_test_id("stCaptionContainer").filter(has_text="Using")
+    caption.wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    shown = caption.inner_text().replace("\u2060", "")          # literal_markdown's word joiners
+    assert name in shown, shown
+    main = page.get_by_test_id("stMain")
+    assert main.locator('a[href="http://example.com"]').count() == 0
+    assert caption.locator(".katex").count() == 0 and caption.locator('[class*="red"]').count() == 0
+    assert_no_exception(page)
+    screenshot(page, "training_upload_name")
+
+
+def test_clipping_comparison_shows_clipping_at_work_by_default(page, app_url):
+    open_page(page, app_url, NAV, query={"tr_view": "clipping"})
+    page.get_by_text("the raw gradient explodes").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Train all three").click()
+    page.get_by_text("exceeded c (and were clipped)").wait_for(timeout=120_000)
+    wait_idle(page, timeout=120_000)
+    loss = next(f for f in plotly_figures(page) if title(f) == "Loss (log)")
+    curves = [tuple(t["y"] if isinstance(t["y"], list) else t["y"]["_inputArray"].values())
+              for t in loss["data"] if t.get("name")]
+    assert len(curves) == 3 and len(set(curves)) == 3          # three different runs
+    assert_no_exception(page)
+    screenshot(page, "training_clipping_default")
+
+
+def test_a_run_below_its_baseline_is_reported_as_not_learned(page, app_url):
+    open_page(page, app_url, NAV, query={"tr_task": "adding"})
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Did not learn").wait_for(timeout=120_000)
+    wait_idle(page)
+    assert page.get_by_test_id("stAlertContentWarning").filter(has_text="Did not learn").count() == 1
+    assert page.get_by_test_id("stAlertContentSuccess").count() == 0
+    assert_no_exception(page)
+    screenshot(page, "training_not_learned")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads (from /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_closing_the_tab_stops_the_truncation_sweep(browser):
+    """The sweep makes no st.* call for seconds (Streamlit's own stop request waits for one):
+    it checks the session itself and stops within a gradient or two of the tab closing."""
+    with streamlit_server("app.py", log_dir=SCREENSHOTS, name="training-close") as (url, pid):
+        page = browser.new_page()
+        open_page(page, url, None, query={"T": "500", "H": "256", "tr_batch": "128", "tr_view": "truncation"})
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=NAV, exact=True).click()
+        time.sleep(2.0)                                   # the sweep (about 8 s) is under way
+        page.close()
+        time.sleep(2.0)                                   # a gradient or two to notice
+        before = cpu_seconds(pid)
+        time.sleep(3.0)
+        assert cpu_seconds(pid) - before < 0.5            # idle: nothing left running
