@@ -353,7 +353,7 @@ def test_factor_label_sits_above_the_plot_not_over_the_curve():
                               horizon=6, horizon_text="6 steps", presentation=presentation)
         [label] = [a for a in fig.layout.annotations if a.name == "factor"]
         assert (label.yref, label.y, label.yanchor) == ("paper", 1.0, "bottom")     # in the top margin
-        assert "6 steps" in label.text
+        assert one(fig, "horizon").name == "memory horizon: 6 steps"
         assert fig.layout.margin.t >= fv.MODEBAR_PX + (22 if presentation else 15)  # the toolbar's strip and a line
 
 

@@ -33,11 +33,11 @@ def test_each_radius_has_its_own_horizon_stated_like_the_metric():
 
 def test_exploding_preset_says_there_is_no_horizon():
     at = open_page(to_query(PRESETS["exploding"].config()))
-    assert at.metric[1].value == "none: it grows" and not at.metric[1].delta
+    assert (at.metric[1].value, at.metric[1].delta) == ("none", "it grows")
     figure = charts(at)["v_curve"]
     assert not traces(figure, "horizon")                      # no ★ claiming a horizon
-    [label] = [a for a in figure["layout"]["annotations"] if a.get("name") == "factor"]
-    assert "none: it grows" in label["text"]
+    [curve] = traces(figure, "curve")
+    assert curve["name"].endswith("memory horizon: none (it grows)")
 
 
 def test_irnn_preset_draws_exact_zeros_as_zeros_with_a_label():

@@ -312,9 +312,9 @@ def _beyond(norms: np.ndarray, kind: str, factor: float) -> str:
     """The horizon of a curve still above the threshold at its first step: extrapolated from
     its trend when it fades, else why there is none."""
     if kind == "exploding":
-        return "none: it grows"
+        return "none (it grows)"
     if not (np.isfinite(factor) and factor < 1):
-        return "none: it does not fade" if kind == "stable" else f"> {_steps(norms.shape[0] - 1)}"
+        return "none (it does not fade)" if kind == "stable" else f"> {_steps(norms.shape[0] - 1)}"
     estimate = extrapolated_horizon(norms, HORIZON_THRESHOLD)
     if estimate >= MAX_EXTRAPOLATION:
         return f"> {_steps(MAX_EXTRAPOLATION)} (extrapolated)"

@@ -1,7 +1,10 @@
 """Vanishing & exploding page in Chromium: the sidebar's spectral radius, moved with the
 keyboard, turns the fitted label from vanishing to exploding; page controls redraw the charts;
 the section control shows one part of the page at a time and goes into the link; extreme
-settings show notes, never a traceback (screenshots for people to look at)."""
+settings show notes, never a traceback; at lecture viewports (presentation mode at 1280x720 and
+1920x1080, 1440x900 normally) no metric is cut, no chart text is under the toolbar, the fitted
+factor's label is off the curve, and no notation has a KaTeX error (screenshots for people to
+look at)."""
 import re
 
 import pytest
@@ -9,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import (TIMEOUT_MS, assert_no_exception, open_page, plotly_figures, screenshot,
                                 wait_idle)
+from ui.notation import NOTATIONS
 
 pytestmark = pytest.mark.e2e
 NAV = "Vanishing & exploding"
@@ -17,7 +21,8 @@ NAV = "Vanishing & exploding"
 def factor_label(page) -> str:
     """The fitted per-step factor as the main chart prints it, e.g. 'vanishing: x0.62 per step'."""
     main = plotly_figures(page, at_least=3)[0]            # the main curve, then the default section
-    return re.sub(r"<[^>]+>", "", main["layout"]["annotations"][0]["text"])
+    [label] = [a for a in main["layout"]["annotations"] if a.get("name") == "factor"]
+    return re.sub(r"<[^>]+>", "", label["text"])
 
 
 def curve_names(figure: dict) -> list[str]:
@@ -39,11 +44,12 @@ def test_rho_slider_turns_vanishing_into_exploding(page, app_url):
     page.wait_for_function("() => new URLSearchParams(location.search).get('rho') === '2.0'", timeout=60_000)
     page.wait_for_function(
         """() => { const el = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-                   return el && el.layout.annotations[0].text.includes('exploding'); }""", timeout=60_000)
+                   return el && el.layout.annotations.some(a => a.name === 'factor' && a.text.includes('exploding')); }""",
+        timeout=60_000)
     wait_idle(page)
     after = factor_label(page)
     assert after.startswith("exploding"), after
-    assert "exploding" in page.get_by_test_id("stMetricValue").first.inner_text()
+    assert "exploding" in page.get_by_test_id("stMetric").first.inner_text()
     assert_no_exception(page)
     screenshot(page, "vanishing_relu_rho2.0")
 
@@ -111,3 +117,71 @@ def test_views_render_for_screenshots(page, app_url, name, query):
         page.get_by_text("the curve is the norms of the matrix powers", exact=False).wait_for(timeout=TIMEOUT_MS)
     assert_no_exception(page)
     screenshot(page, name)
+
+
+# ---- issue 16: readable on a projector, in every notation --------------------------------------
+
+_LAYOUT_PROBLEMS_JS = """
+() => {
+  const box = e => e.getBoundingClientRect();
+  const overlap = (a, b) => a.width > 0 && b.width > 0 && a.left < b.right && b.left < a.right
+                            && a.top < b.bottom && b.top < a.bottom;
+  const problems = [];
+  // a metric's value or its note cut (the browser hides what does not fit)
+  for (const e of document.querySelectorAll(
+      '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricDelta"] *')) {
+    if (e.scrollWidth > e.clientWidth + 1) problems.push('metric cut: ' + e.textContent);
+  }
+  for (const e of document.querySelectorAll('.katex-error')) problems.push('katex error: ' + e.textContent);
+  for (const plot of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+    const bar = plot.querySelector('.modebar');
+    const texts = [...plot.querySelectorAll('.gtitle, .annotation')];
+    if (bar) for (const t of texts)
+      if (overlap(box(bar), box(t))) problems.push('toolbar covers: ' + t.textContent);
+    for (const t of texts)             // text running off the figure is cut by it
+      if (box(t).width > 0 && (box(t).right > box(plot).right + 1 || box(t).left < box(plot).left - 1))
+        problems.push('text off the figure: ' + t.textContent);
+    // the fitted-factor label sits above the plot area, never over the curve
+    const area = plot.querySelector('.nsewdrag');
+    for (const t of plot.querySelectorAll('.annotation')) {
+      if (/per step/.test(t.textContent) && box(t).bottom > box(area).top + 1)
+        problems.push('label over the plot: ' + t.textContent);
+    }
+  }
+  return problems;
+}
+"""
+
+
+def layout_problems(page) -> list[str]:
+    """Cut metric values, KaTeX errors, chart text under the toolbar, a label over the curve."""
+    page.get_by_test_id("stPlotlyChart").first.hover()        # the toolbar is drawn on hover
+    return page.evaluate(_LAYOUT_PROBLEMS_JS)
+
+
+VIEWPORTS = [("p1280", {"width": 1280, "height": 720}, {"presentation": "1"}),
+             ("p1920", {"width": 1920, "height": 1080}, {"presentation": "1"}),
+             ("n1440", {"width": 1440, "height": 900}, {})]
+PRESET_QUERIES = {"default": {}, "exploding": {"activation": "relu", "rho": "1.5", "T": "30"},
+                  "irnn": {"activation": "relu", "init": "identity", "rho": "1.0", "T": "30"}}
+
+
+@pytest.mark.parametrize("preset", list(PRESET_QUERIES))
+@pytest.mark.parametrize("name, viewport, query", VIEWPORTS, ids=[v[0] for v in VIEWPORTS])
+def test_nothing_cut_or_covered_at_lecture_viewports(page, app_url, name, viewport, query, preset):
+    page.set_viewport_size(viewport)
+    open_page(page, app_url, NAV, query={**query, **PRESET_QUERIES[preset], "v_section": "all"})
+    plotly_figures(page, at_least=8)
+    wait_idle(page)
+    assert layout_problems(page) == []
+    assert_no_exception(page)
+    screenshot(page, f"vanishing_{preset}_{name}", full_page=False)
+
+
+@pytest.mark.parametrize("notation", list(NOTATIONS))
+def test_no_katex_error_in_any_notation(page, app_url, notation):
+    open_page(page, app_url, NAV, query={"notation": notation, "v_section": "all", "activation": "identity"})
+    plotly_figures(page, at_least=8)
+    wait_idle(page)
+    assert page.locator(".katex").count() >= 3                # the equations and the captions' maths
+    assert page.locator(".katex-error").count() == 0

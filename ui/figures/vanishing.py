@@ -36,7 +36,7 @@ LOG10_HUGE = 308.25      # log10 of the largest float64 (1.8e308): an axis (and 
 LOG10_TINY = -323.0      # log10 of the smallest positive float64 (a subnormal)
 GREEN = SEQUENCE_COLOURS[2]          # singular values (Okabe-Ito bluish green)
 EDGE_AXIS = "y9"                     # the hidden linear axis [0, 1] of zero and overflow markers
-MODEBAR_PX = 36                      # plotly's toolbar: 2 px from the top, ~30 px high
+MODEBAR_PX = 40                      # plotly's toolbar: 2 px from the top, 32 px high, a gap
 ZERO_FILL = "rgba(120,120,120,0.14)"
 
 
@@ -151,13 +151,12 @@ def _top_margin(presentation: bool, text_lines: int) -> int:
 def _figure(traces: list, layout: dict, *, presentation: bool, height: int, title: str | None = None,
             top_lines: int = 0) -> go.Figure:
     """One Figure built in a single call, then the shared style (each later update would cost
-    plotly a full validation pass). The title and `top_lines` lines of text above the plot
-    start below the toolbar's strip."""
+    plotly a full validation pass). The plot area, the title and `top_lines` lines of text
+    above the plot all start below the toolbar's strip."""
     fig = apply_style(go.Figure(data=traces, layout=layout), title=title, presentation=presentation, height=height)
     if title:
         fig.layout.title.update(yref="container", y=1.0, yanchor="top", pad=dict(t=MODEBAR_PX))
-    if title or top_lines:
-        fig.layout.margin.t = _top_margin(presentation, top_lines + bool(title))
+    fig.layout.margin.t = _top_margin(presentation, top_lines + bool(title))
     return fig
 
 
@@ -181,7 +180,8 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
     norms (W,): entry j is ||dh_T/dh_k|| for k = first_step + j (the last W steps; all T with
     first_step 1). bound (W,): the bound at the same k. horizon: the memory horizon as a
     distance T - k, a ★ on the curve when it was measured there (None: not on the curve);
-    horizon_text: how the page states it (in the legend). factor_label: the fitted trend,
+    horizon_text: how the page states it (in the legend, by the ★ or by the curve when there
+    is no ★). factor_label: the fitted trend,
     written above the plot (never over the curve). matrix_powers (W,): ||W_hh^(T-k)||, overlaid
     for the identity activation where it equals the curve.
     """
@@ -203,22 +203,23 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
             name=f"‖{to_html(nt.jacobian_power('T−k'))}‖ (matrix powers)",
             marker=dict(symbol="circle-open", size=9, color=INDIRECT_COLOUR),
             hovertemplate="matrix power: %{y:.3g}<extra></extra>"))
+    starred = horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon])
     traces.append(go.Scatter(
-        x=x, y=split.y, mode="lines+markers", name=jac, meta="curve",
+        x=x, y=split.y, mode="lines+markers", meta="curve",
+        name=f"{jac} · memory horizon: {horizon_text}" if horizon_text and not starred else jac,
         line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
         hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"))
     traces += _edge_markers(x, split, colour=DIRECT_COLOUR, name="curve")
     traces += _edge_markers(x, LogSplit(bound_split.y, np.zeros(T, dtype=bool), bound_split.overflow),
                             colour=BOUND_COLOUR, name="bound")
-    if horizon is not None and 0 <= horizon < T and np.isfinite(split.y[T - 1 - horizon]):
+    if starred:
         traces.append(go.Scatter(
             x=[x[T - 1 - horizon]], y=[split.y[T - 1 - horizon]], mode="markers", meta="horizon",
             name=f"memory horizon: {horizon_text}", marker=dict(symbol=HORIZON_SYMBOL, size=18, color="#000000"),
             hovertemplate="memory horizon<br>%{y:.3g}<extra></extra>"))
     shapes, annotations = _zero_bands(x, split.zero)
     if factor_label:       # above the plot's top left corner: in the margin, not over the curve
-        annotations.append(dict(text=f"<b>{factor_label}</b> · memory horizon {horizon_text}" if horizon_text
-                                else f"<b>{factor_label}</b>", xref="paper", yref="paper", x=0.0, y=1.0,
+        annotations.append(dict(text=f"<b>{factor_label}</b>", xref="paper", yref="paper", x=0.0, y=1.0,
                                 xanchor="left", yanchor="bottom", yshift=4, showarrow=False, name="factor",
                                 font=dict(color="#000000")))
     layout = dict(legend=BELOW_LEGEND, annotations=annotations, shapes=shapes,
