@@ -155,10 +155,10 @@ def test_the_issue_runs_are_judged(query, expected):
 # ---------------------------------------------------------------------------- clipping
 
 def test_exploding_radius_is_the_smallest_that_explodes():
-    assert exploding_radius(lambda rho: 10.0 ** rho, c=5.0) == (2.0, 100.0)      # 10^1.5 = 32 < 50
+    assert EXPLODES == 1000 and RADII[0] == 1.5
+    assert exploding_radius(lambda rho: 10.0 ** rho, c=5.0) == (4.0, 1e4)        # 10^3 < 1000 c = 5000
     assert exploding_radius(lambda rho: np.inf if rho > 2 else 1.0, c=5.0) is None
     assert exploding_radius(lambda rho: 1.0, c=5.0) is None
-    assert RADII[0] == 1.5 and EXPLODES == 10
 
 
 def test_clipped_steps_counts_steps_above_c():

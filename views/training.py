@@ -618,7 +618,8 @@ def clipping_curves(config: Config, exploding: TrainSpec, data: rc.TaskData, tex
                    icon=":material/warning:")
     else:
         st.markdown("Steps whose raw gradient exceeded c (and were clipped): " + "; ".join(
-            f"{name}: {n} of {results[name].steps_done}" for name, n in clipped.items()) + ".")
+            f"{name}: {n} of {results[name].steps_done}" for name, n in clipped.items()) + ". The largest loss: "
+            + "; ".join(f"{name}: {np.nanmax(r.loss):.3g}" for name, r in results.items()) + ".")
 
 
 # ---------------------------------------------------------------------------- the page

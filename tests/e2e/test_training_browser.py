@@ -110,14 +110,14 @@ def test_tagging_in_presentation_mode(page, app_url):
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("The trained model on new sequences").wait_for(timeout=120_000)
     wait_idle(page)
-    assert page.get_by_text("Held-out loss").count() == 1
+    assert page.get_by_text(re.compile(r"^Held-out loss")).count() == 1     # the verdict also quotes it
     assert page.locator("span", has_text="✓").count() > 0          # the tagged sentence, coloured
     assert_no_exception(page)
     screenshot(page, "training_tagging_presentation")
 
 
 def test_an_uploaded_file_name_is_shown_as_typed(page, app_url, tmp_path):
-    name = "[link](http://example.com) :red[red] $x^2$.txt"
+    name = "[link](www.example.com) :red[red] $x^2$ **b**.txt"      # a file name holds no '/'
     good = tmp_path / name
     good.write_text("The quick brown fox jumps over the lazy dog. " * 12, encoding="utf-8")
     open_page(page, app_url, NAV, query={"tr_text": "upload"})
@@ -129,7 +129,7 @@ def test_an_uploaded_file_name_is_shown_as_typed(page, app_url, tmp_path):
     shown = caption.inner_text().replace("\u2060", "")          # literal_markdown's word joiners
     assert name in shown, shown
     main = page.get_by_test_id("stMain")
-    assert main.locator('a[href="http://example.com"]').count() == 0
+    assert main.locator('a[href*="example.com"]').count() == 0
     assert caption.locator(".katex").count() == 0 and caption.locator('[class*="red"]').count() == 0
     assert_no_exception(page)
     screenshot(page, "training_upload_name")
