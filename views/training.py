@@ -472,12 +472,11 @@ def too_slow(spec: TrainSpec) -> None:
 
 
 def truncation_variants(spec: TrainSpec, config: Config) -> dict[str, TrainSpec]:
-    base = spec
     k, p = config.trunc_k, config.trunc_p
-    return {"full BPTT": base.replace(truncation=None),
-            f"k-step, k = {k}": base.replace(truncation=("k_step", k)),
-            f"chunked, k = {k}": base.replace(truncation=("chunked", k)),
-            f"randomized, p = {p:g}": base.replace(truncation=("randomized", p, spec.seed))}
+    return {"full BPTT": spec.replace(truncation=None),
+            f"k-step, k = {k}": spec.replace(truncation=("k_step", k)),
+            f"chunked, k = {k}": spec.replace(truncation=("chunked", k)),
+            f"randomized, p = {p:g}": spec.replace(truncation=("randomized", p, spec.seed))}
 
 
 def side_by_side_truncation(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:

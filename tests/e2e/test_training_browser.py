@@ -173,7 +173,10 @@ def test_closing_the_tab_stops_the_truncation_sweep(browser):
         page = browser.new_page()
         open_page(page, url, None, query={"T": "500", "H": "256", "tr_batch": "128", "tr_view": "truncation"})
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=NAV, exact=True).click()
-        time.sleep(2.0)                                   # the sweep (about 8 s) is under way
+        time.sleep(1.0)
+        busy = cpu_seconds(pid)
+        time.sleep(1.0)
+        assert cpu_seconds(pid) - busy > 0.5              # the sweep (about 8 s) is under way
         page.close()
         time.sleep(2.0)                                   # a gradient or two to notice
         before = cpu_seconds(pid)
