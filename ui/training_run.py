@@ -58,6 +58,7 @@ def exploding_settings() -> dict:
 COST = (2.57e-4, 7.12e-9, 4.38e-6, 1.19e-10, 1.16e-7, 7.58e-9, 1.9e-10, 2.27e-9, 2.73e-11)
 LOAD_MARGIN = 1.2
 TIME_BUDGET = 60.0           # the wall-clock seconds a run may take, whatever the estimate said
+PLAN_SECONDS = 45.0          # the estimate a run is cut to: under load it still ends before the budget
 
 
 def k_window(truncation, T: int) -> int:
@@ -84,7 +85,7 @@ def spec_step_seconds(spec: "TrainSpec", D: int, O: int) -> float:
     return step_seconds(spec.T, spec.batch, spec.H, D, O, spec.truncation)
 
 
-def affordable_steps(spec: "TrainSpec", D: int, O: int, budget: float = TIME_BUDGET) -> int:
+def affordable_steps(spec: "TrainSpec", D: int, O: int, budget: float = PLAN_SECONDS) -> int:
     """How many steps of `spec` fit in `budget` seconds (0: not even one)."""
     return int(budget // spec_step_seconds(spec, D, O))
 

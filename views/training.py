@@ -20,9 +20,9 @@ from ui.text_upload import MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, read_text_upload
 from ui.training_compare import (COMPARE_BUDGET, EXPLODES, RADII, affordable_batch, affordable_gradient_batch,
                                  clipped_steps, compare_clipping, compare_truncations, comparison_seconds,
                                  exploding_radius, window_lengths)
-from ui.training_run import (REDUCTION, TIME_BUDGET, Guard, ResultStore, Stopped, TrainSpec, affordable_steps,
-                             evaluate, exploding_settings, initial_params, judge, run_training, sample_data,
-                             spec_step_seconds)
+from ui.training_run import (PLAN_SECONDS, REDUCTION, TIME_BUDGET, Guard, ResultStore, Stopped, TrainSpec,
+                             affordable_steps, evaluate, exploding_settings, initial_params, judge, run_training,
+                             sample_data, spec_step_seconds)
 
 UPLOAD_KEY = "tr_upload"            # the file_uploader widget
 TEXT_KEY = "tr_accepted_text"       # session: {"name", "text"} of the last accepted upload
@@ -294,13 +294,13 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     affordable = affordable_steps(spec, data.D, data.O)
     if affordable < 1:
         st.warning(f"One training step at T = {spec.T}, H = {spec.H}, batch {spec.batch} would take "
-                   f"{about(spec_step_seconds(spec, data.D, data.O))}, more than the {TIME_BUDGET:.0f} s a run "
-                   "may take. Lower T, H, the batch size or the truncation's k to train here.",
+                   f"{about(spec_step_seconds(spec, data.D, data.O))}, more than the {PLAN_SECONDS:.0f} s a run "
+                   "is planned for. Lower T, H, the batch size or the truncation's k to train here.",
                    icon=":material/warning:")
         return
     if spec.steps > affordable:
-        st.info(f"At these sizes {spec.steps} steps would take longer than the {TIME_BUDGET:.0f} s a run may "
-                f"take: training runs {affordable} steps.")
+        st.info(f"At these sizes {spec.steps} steps would take longer than the {PLAN_SECONDS:.0f} s a run is "
+                f"planned for: training runs {affordable} steps.")
         spec = spec.replace(steps=affordable)
     estimate = spec.steps * spec_step_seconds(spec, data.D, data.O)
     store = _store()
@@ -456,9 +456,9 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
 
 def comparison_steps(variants: dict[str, TrainSpec], data: rc.TaskData) -> int:
     """Steps of each side-by-side run: at most COMPARE_STEPS, and every variant (each at its own
-    cost: a k-step window costs more) within the time budget together."""
+    cost: a k-step window costs more) within PLAN_SECONDS together."""
     per_step = sum(spec_step_seconds(v, data.D, data.O) for v in variants.values())
-    return int(min(next(iter(variants.values())).steps, COMPARE_STEPS, TIME_BUDGET // per_step))
+    return int(min(next(iter(variants.values())).steps, COMPARE_STEPS, PLAN_SECONDS // per_step))
 
 
 def with_steps(variants: dict[str, TrainSpec], steps: int) -> dict[str, TrainSpec]:
@@ -467,7 +467,7 @@ def with_steps(variants: dict[str, TrainSpec], steps: int) -> dict[str, TrainSpe
 
 def too_slow(spec: TrainSpec) -> None:
     st.warning(f"Training side by side at T = {spec.T}, H = {spec.H}, batch {spec.batch} would take longer than "
-               f"the {TIME_BUDGET:.0f} s it may take, even for one step each. Lower T, H, the batch size or k.",
+               f"the {PLAN_SECONDS:.0f} s it is planned for, even for one step each. Lower T, H, the batch size or k.",
                icon=":material/warning:")
 
 
