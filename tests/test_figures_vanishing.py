@@ -380,3 +380,10 @@ def test_step_factor_is_written_with_the_transpose_in_row_vector_notation():
     assert "a<sup>(t)</sup>" in one(dlbook, "step").name
     powers = fv.curve_figure(np.ones(3), np.ones(3), nt=NOTATIONS["row"], matrix_powers=np.ones(3))
     assert "(W<sub>h</sub><sup>ᵀ</sup>)<sup>T−k</sup>" in one(powers, "powers").name
+
+
+def test_no_label_box_sits_on_the_per_step_factors():
+    p, xs = model(T=10)
+    fig = fv.fade_figure(step_factor_stats(p, xs, activation="tanh"), activation="tanh", rho=0.9, nt=NT)
+    assert not fig.layout.annotations                        # the level 1 is named in the legend instead
+    assert list(one(fig, "one").y) == [1.0, 1.0] and "neither grows nor shrinks" in one(fig, "one").name

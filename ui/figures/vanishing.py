@@ -483,11 +483,10 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
         bargap=0.05, legend=dict(orientation="h", yanchor="top", y=-0.14, x=0.0),
         xaxis=dict(anchor="y2", title=dict(text="step t")),        # one t axis, under the bottom panel
         yaxis=dict(domain=[0.42, 1.0], range=[0.0, hi], title=dict(text="per-step factor")),
-        yaxis2=dict(domain=[0.0, 0.32], range=[0, 100], title=dict(text="% of units")), **_edge_axis(),
-        shapes=[dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=1.0, y1=1.0,
-                     line=dict(color=BOUND_COLOUR, width=1.5))],
-        annotations=[dict(text="1: neither grows nor shrinks", xref="x domain", x=1.0, xanchor="right",
-                          yref="y", y=1.0, yanchor="bottom", showarrow=False, bgcolor="rgba(255,255,255,0.8)")])
+        yaxis2=dict(domain=[0.0, 0.32], range=[0, 100], title=dict(text="% of units")), **_edge_axis())
+    # the level 1 is named in the legend: a label on the plot would sit on the curves near 1
+    traces.insert(0, go.Scatter(x=[t[0], t[-1]], y=[1.0, 1.0], mode="lines", name="1: neither grows nor shrinks",
+                                meta="one", line=dict(color=BOUND_COLOUR, width=1.5), hoverinfo="skip"))
     return _figure(traces, layout, presentation=presentation, height=520)
 
 
