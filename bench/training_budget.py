@@ -139,8 +139,8 @@ def hostile_links() -> None:
         at.button(key=button).click().run(timeout=600)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         stopped = "stopped at the budget" if any(w.value.startswith("Stopped") for w in at.warning) else "no"
-        print(f"{link:88s} {opened:8.1f}s {announced:8.1f}s {wall:5.1f}s {cpu:5.1f}s {wall / announced:8.2f}  {stopped}",
-              flush=True)
+        print(f"{link:88s} {opened:8.1f}s {announced:8.1f}s {wall:5.1f}s {cpu:5.1f}s {wall / announced:8.2f}  "
+              f"{stopped}", flush=True)
 
 
 if __name__ == "__main__":

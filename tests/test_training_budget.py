@@ -49,9 +49,9 @@ def test_the_estimate_matches_a_measured_step(query):
     spec = spec_of(query)
     data = rc.make_task_data(spec.task, T=spec.T, batch=2, seed=0, **spec.task_options(None))
     steps = max(3, int(1.0 // spec_step_seconds(spec, data.D, data.O)))
-    t0 = time.perf_counter()
+    t0 = time.process_time()             # CPU time: the other users' load does not count
     run_training(spec.replace(steps=steps), None)
-    actual = (time.perf_counter() - t0) / steps
+    actual = (time.process_time() - t0) / steps
     ratio = actual / spec_step_seconds(spec, data.D, data.O)
     assert 0.3 < ratio < 2.0, (query, actual, ratio)
 
@@ -131,7 +131,8 @@ def test_a_falling_loss_above_the_baseline_did_not_learn():
 def test_a_run_that_gave_back_its_progress_got_worse():
     accuracy = np.concatenate([np.linspace(0.25, 0.85, 150), np.linspace(0.85, 0.52, 150)])
     verdict = judge(history(np.linspace(1.4, 0.6, 300), accuracy), held_out(0.7, 1.386))
-    assert verdict.level == "warning" and "Got worse from its best" in verdict.message and "ended at 53%" in verdict.message   # moving means of 10 steps
+    assert verdict.level == "warning" and "Got worse from its best" in verdict.message
+    assert "ended at 53%" in verdict.message                 # the moving mean of the last 10 steps
     assert lost_progress(accuracy, higher_is_better=True) > 0.5
     assert lost_progress(np.linspace(1.0, 0.1, 100)) == 0.0
 

@@ -118,7 +118,8 @@ def uploaded_text(config: Config) -> str | None:
         st.info("No text uploaded yet: the built-in text is used until a file is accepted.")
         return None
     text = accepted["text"]
-    st.caption(f"Using **{state.literal_markdown(accepted['name'])}**: {len(text):,} characters, {len(set(text))} distinct. "
+    name = state.literal_markdown(accepted["name"])        # a file name is text, never markup
+    st.caption(f"Using **{name}**: {len(text):,} characters, {len(set(text))} distinct. "
                "A shared link cannot carry an upload: viewers of the link get the built-in text.")
     return text
 
@@ -586,7 +587,8 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
 
 def clipping_curves(config: Config, exploding: TrainSpec, data: rc.TaskData, text: str | None, c: float) -> None:
     st.subheader("Training curves: none, global norm, element-wise")
-    variants = {"no clipping": exploding.replace(clip=None), f"global norm, c = {c:g}": exploding.replace(clip=("norm", c)),
+    variants = {"no clipping": exploding.replace(clip=None),
+                f"global norm, c = {c:g}": exploding.replace(clip=("norm", c)),
                 f"element-wise, c = {c:g}": exploding.replace(clip=("value", c))}
     steps = comparison_steps(variants, data)
     if steps < 1:
