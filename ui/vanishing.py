@@ -4,9 +4,15 @@ views/vanishing.py wraps these in st.cache_data; bench/vanishing.py times them a
 the benchmark measures exactly the page's work. Every number comes from rnn_core; this module
 only decides what to ask for and at what cost.
 
-Cost is counted in units of H^3 multiply-adds (one H x H matrix product). Large models get
-windows: the Jacobians of the last W steps, computed from the state h_{T-W} that the full
-forward pass reaches, are exactly the full run's, so a window shows true values, just fewer.
+`plan` counts everything a link can ask for in estimated CPU seconds and keeps one run within
+PAGE_BUDGET; `Guard` stops new work past GUARD_SECONDS of wall clock whatever the estimate.
+Large models get windows: the Jacobians of the last W steps, computed from the state h_{T-W}
+that the full forward pass reaches, are exactly the full run's, so a window shows true values,
+just fewer. Sweeps that cannot all fit drop curves (the sidebar's own first).
+
+The memory horizon is stated one way everywhere (`CurveSummary.horizon_text`): measured on the
+curve when it falls below 1 %, extrapolated from its trend when it is still above 1 % at its
+first step and fading, and "none" when it does not fade or grows.
 """
 from __future__ import annotations
 

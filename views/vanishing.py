@@ -374,7 +374,7 @@ def pairs_section(page: Page, dl_dh: np.ndarray | None) -> None:
         st.caption(f"**What to look for:** {page.math('dLdh')} from BPTT (eq. (7){truncated}): how much gradient "
                    "each state receives from all later losses. Each step gets its own loss's share plus what flows "
                    "back from the future; when the factors vanish, early steps receive little more than their own.")
-        window_note(dl_dh.shape[0], T, f"{config.truncation.replace('_', '-')} truncation's gradient")
+        window_note(dl_dh.shape[0], T, f"the gradient with {config.truncation.replace('_', '-')} truncation")
         show_notes(fv.log_notes(fv.step_norms(dl_dh), page.math("dLdh")))
 
 
