@@ -73,11 +73,19 @@ def stats_seconds(window: int, H: int) -> float:
     return window * (H ** 3 * (1 + SPECTRAL_COST) / MATMUL_RATE + STEP_SECONDS + H * CELL_SECONDS)
 
 
-def dl_dh_seconds(window: int, H: int, truncation: str, k: int) -> float:
+def dl_dh_seconds(window: int, H: int, truncation: str, k: int, D: int, O: int) -> float:
     """bptt over `window` steps: k-step truncation sends each loss back min(k, window) steps
-    on its own (a matrix-vector product each); every other mode is one pass."""
+    on its own (a matrix-vector product each); every other mode is one pass. The output layer
+    and the inputs (O and D) cost a few products per step."""
     reach = min(k, window) if truncation == "k_step" else 1
-    return window * reach * (H ** 2 / MATVEC_RATE + STEP_SECONDS / 10) + window * H ** 2 * 4 / MATVEC_RATE
+    return window * reach * (H ** 2 / MATVEC_RATE + STEP_SECONDS / 10) \
+        + window * (4 * H ** 2 + 4 * H * (D + O)) / MATVEC_RATE
+
+
+def forward_seconds(T: int, H: int, D: int) -> float:
+    """One forward pass over all T steps: every curve, map and split runs one (a window starts
+    from the state the full run reaches)."""
+    return T * ((H ** 2 + H * D) / MATVEC_RATE + STEP_SECONDS)
 
 
 def powers_seconds(steps: int, H: int, norm: str) -> float:
@@ -150,15 +158,17 @@ def section_budgets(section: str) -> dict[str, float]:
 def plan(config: Config) -> Plan:
     """The norms, windows and curves of one page run for `config`, within PAGE_BUDGET.
 
-    Counts everything a link can ask for: T, H, the norm, the number of radii and activations,
-    the identity's matrix powers, the truncation (k-step costs T * k), and the section shown.
+    Counts everything a link can ask for: T, H, D, O, the norm, the number of radii and
+    activations, the identity's matrix powers, the truncation (k-step costs T * k), the section
+    shown, and the forward pass each computation starts with.
     Spectral norms are kept while every curve can have them over all T steps; otherwise all
     curves use Frobenius. Then each part gets the most of the last steps its share affords
     (at least MIN_WINDOW); sweeps that cannot all have MIN_WINDOW steps drop curves.
     """
     T, H, section = config.T, config.H, config.v_section
+    fwd = forward_seconds(T, H, config.D)            # paid once by each computation below
     budgets = section_budgets(section)
-    main_budget = SHARES["main"] * PAGE_BUDGET - spectrum_seconds(H)
+    main_budget = SHARES["main"] * PAGE_BUDGET - spectrum_seconds(H) - fwd
     identity = config.activation == "identity"
     sweeps = budgets["sweeps"]
     n_curves = len(config.v_radii) + len(config.v_acts) if sweeps else 0
@@ -166,31 +176,35 @@ def plan(config: Config) -> Plan:
     def main_cost(W: int, norm: str) -> float:
         return curve_seconds(W, H, norm) + (powers_seconds(W, H, norm) if identity else 0.0)
 
+    def dl_dh_cost(W: int) -> float:
+        return dl_dh_seconds(W, H, config.truncation, config.trunc_k, config.D, config.O)
+
     spectral = (config.v_norm == "2" and main_cost(T, "2") <= main_budget
-                and n_curves * curve_seconds(T, H, "2") <= sweeps)
+                and n_curves * (curve_seconds(T, H, "2") + fwd) <= sweeps)
     norm = "2" if spectral else "fro"
     main_window = _fit_steps(lambda W: main_cost(W, norm), main_budget, T, MIN_WINDOW)
     # the sweeps: as many curves as fit MIN_WINDOW steps each, then as many steps as fit
-    per_curve_floor = curve_seconds(min(MIN_WINDOW, T), H, norm)
+    per_curve_floor = curve_seconds(min(MIN_WINDOW, T), H, norm) + fwd
     keep = min(n_curves, int(sweeps // per_curve_floor)) if sweeps else 0
     keep = max(keep, 1) if n_curves else 0
     keep_radii = min(len(config.v_radii), max(1, keep - min(len(config.v_acts), keep // 2)))
     radii = _spread(tuple(config.v_radii), keep_radii, config.rho) if sweeps else ()
     acts = _spread(tuple(config.v_acts), max(0, keep - len(radii)), config.activation) if sweeps else ()
-    curves = max(1, len(radii) + len(acts))
-    sweep_window = _fit_steps(lambda W: curves * curve_seconds(W, H, norm), sweeps, T, MIN_WINDOW) \
+    curves = len(radii) + len(acts)
+    sweep_window = _fit_steps(lambda W: curves * (curve_seconds(W, H, norm) + fwd), sweeps, T, MIN_WINDOW) \
         if sweeps else 0
-    pair_norm = "2" if norm == "2" and pairs_seconds(T, H, "2") <= budgets["pairs"] else "fro"
-    pair_window = _fit_steps(lambda W: pairs_seconds(W, H, pair_norm), budgets["pairs"], T, MIN_MAP_WINDOW) \
-        if budgets["pairs"] else 0
-    stats_window = _fit_steps(lambda W: stats_seconds(W, H), budgets["steps"], T, MIN_MAP_WINDOW) \
+    pair_norm = "2" if norm == "2" and pairs_seconds(T, H, "2") + fwd <= budgets["pairs"] else "fro"
+    pair_window = _fit_steps(lambda W: pairs_seconds(W, H, pair_norm), budgets["pairs"] - fwd, T,
+                             MIN_MAP_WINDOW) if budgets["pairs"] else 0
+    # the per-step split and the f' heatmap: two forward passes
+    stats_window = _fit_steps(lambda W: stats_seconds(W, H), budgets["steps"] - 2 * fwd, T, MIN_MAP_WINDOW) \
         if budgets["steps"] else 0
-    dl_dh_window = _fit_steps(lambda W: dl_dh_seconds(W, H, config.truncation, config.trunc_k),
-                              SHARES["dl_dh"] * PAGE_BUDGET, T, MIN_WINDOW)
-    seconds = (spectrum_seconds(H) + main_cost(main_window, norm) + curves * curve_seconds(sweep_window, H, norm)
-               * bool(sweeps) + (pairs_seconds(pair_window, H, pair_norm) if pair_window else 0.0)
-               + (stats_seconds(stats_window, H) if stats_window else 0.0)
-               + dl_dh_seconds(dl_dh_window, H, config.truncation, config.trunc_k))
+    dl_dh_window = _fit_steps(dl_dh_cost, SHARES["dl_dh"] * PAGE_BUDGET - fwd, T, MIN_WINDOW)
+    seconds = (spectrum_seconds(H) + fwd + main_cost(main_window, norm)
+               + (curves * (curve_seconds(sweep_window, H, norm) + fwd) if sweeps else 0.0)
+               + (pairs_seconds(pair_window, H, pair_norm) + fwd if pair_window else 0.0)
+               + (stats_seconds(stats_window, H) + 2 * fwd if stats_window else 0.0)
+               + dl_dh_cost(dl_dh_window) + fwd)
     return Plan(norm, main_window, identity, sweep_window, radii, acts, pair_norm, pair_window, stats_window,
                 dl_dh_window, seconds)
 
