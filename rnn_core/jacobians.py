@@ -170,20 +170,31 @@ def jacobian_norms_to_last(params: Params, xs, *, activation: str, h0=None, ord=
     product; spectral norms are computed in blocks of NORM_BLOCK matrices (see
     `_spectral_norms`). The bound of eq. (11) is `rnn_core.spectral.jacobian_bound`.
     """
+    blocks = list(iter_jacobian_norms_to_last(params, xs, activation=activation, h0=h0, ord=ord))
+    return np.concatenate([norms for _, norms in reversed(blocks)])
+
+
+def iter_jacobian_norms_to_last(params: Params, xs, *, activation: str, h0=None, ord="fro"):
+    """Yield (first, norms): entries first..first+n-1 of `jacobian_norms_to_last`, in blocks of
+    NORM_BLOCK walking back from k = T (the first block ends with ||I||), first decreasing to 0.
+
+    A caller may stop between blocks (a time limit): what it has is then the exact curve of
+    the last steps, as if computed on a shorter window. Arguments as `jacobian_norms_to_last`.
+    """
     ord = _check_ord(ord)
     seq = _run_one_sequence(params, xs, activation, h0)
     T, H = seq.fp.shape
-    norms = np.empty(T)
+    walk = _walk_back_to_first(params.W_hh, seq.fp)
     block = np.empty((min(NORM_BLOCK, T), H, H))
-    filled, first = 0, T          # block[j] holds the Jacobian of index first + filled - 1 - j
-    with np.errstate(all="ignore"):
-        for i, J in _walk_back_to_first(params.W_hh, seq.fp):
-            block[filled] = J
-            filled, first = filled + 1, i
-            if filled == len(block) or i == 0:
-                norms[first:first + filled] = _norms(block[:filled], ord)[::-1]
-                filled = 0
-    return norms
+    first = T
+    while first > 0:
+        n = min(len(block), first)        # block[j] holds the Jacobian of index first - 1 - j
+        with np.errstate(all="ignore"):   # overflow is reported as inf/nan, never as a warning
+            for j in range(n):
+                block[j] = next(walk)[1]
+            norms = _norms(block[:n], ord)[::-1]
+        first -= n
+        yield first, norms
 
 
 def pairwise_jacobian_norms(params: Params, xs, *, activation: str, h0=None, ord="fro") -> Array:

@@ -254,3 +254,35 @@ def test_overflow_gives_nan_and_a_flag_not_a_warning():
     near = (t < t0 - 1) & (k <= t) & (t - k <= 50)
     assert np.all(np.isfinite(pair[near]))                # short products before the overflow
     assert not np.all(np.isfinite(pair[-1, :-1]))
+
+
+# ---- iter_jacobian_norms_to_last: the same curve in blocks a caller may stop between ----------
+
+@pytest.mark.parametrize("T", [1, jac.NORM_BLOCK, jac.NORM_BLOCK + 1, 3 * jac.NORM_BLOCK + 5])
+@pytest.mark.parametrize("ord", ["fro", 2])
+def test_norm_blocks_walk_back_from_T_and_make_up_the_whole_curve(T, ord):
+    p, xs = make_case(T=T, H=4, seed=3)[:2]
+    whole = jac.jacobian_norms_to_last(p, xs, activation="tanh", ord=ord)
+    blocks = list(jac.iter_jacobian_norms_to_last(p, xs, activation="tanh", ord=ord))
+    assert [first for first, _ in blocks] == sorted((first for first, _ in blocks), reverse=True)
+    assert blocks[-1][0] == 0 and all(len(n) <= jac.NORM_BLOCK for _, n in blocks)
+    for first, norms in blocks:                          # each block is exactly its entries
+        np.testing.assert_array_equal(norms, whole[first:first + len(norms)])
+    exact = np.linalg.norm(jac.jacobians_to_last(p, xs, activation="tanh"), ord, axis=(1, 2))
+    np.testing.assert_allclose(whole, exact, rtol=1e-12)
+
+
+def test_stopping_after_one_block_leaves_the_exact_tail():
+    p, xs = make_case(T=100, H=5, seed=1)[:2]
+    first, tail = next(jac.iter_jacobian_norms_to_last(p, xs, activation="relu", ord=2))
+    assert first == 100 - jac.NORM_BLOCK and tail[-1] == 1.0
+    np.testing.assert_array_equal(tail, jac.jacobian_norms_to_last(p, xs, activation="relu", ord=2)[first:])
+
+
+def test_norm_blocks_report_overflow_without_a_warning():
+    p, xs = make_case(T=400, H=4, seed=0)[:2]
+    p = p.replace(W_hh=50.0 * p.W_hh)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        norms = np.concatenate([n for _, n in jac.iter_jacobian_norms_to_last(p, xs, activation="identity")])
+    assert not np.all(np.isfinite(norms))
