@@ -10,6 +10,7 @@ from test_page_vanishing import WORST, charts, open_page
 from ui import vanishing as vn
 from ui.config import MAX_RADII
 import rnn_core as rc
+import rnn_core.jacobians  # noqa: F401 (rc.jacobians.NORM_BLOCK)
 
 pytestmark = pytest.mark.usefixtures("fresh_caches")
 CPU_LIMIT = 2.0          # seconds of CPU for one cold run of the worst link (measured ~0.6 s; 3.2-4 s before)
@@ -36,9 +37,28 @@ def test_one_link_cannot_thrash_the_curve_cache():
     assert curve_cache().max_entries >= 8 * (1 + MAX_RADII + len(rc.ACTIVATIONS))
 
 
-def test_guard_skips_what_is_left_with_a_note(monkeypatch):
+def test_guard_skips_what_is_left_and_cuts_the_main_curve_with_a_note(monkeypatch):
     monkeypatch.setattr(vn, "GUARD_SECONDS", 0.0)
-    at = open_page({"T": "40"})
-    assert "v_curve" in charts(at) and not at.exception
+    at = open_page({"T": "100"})
+    figures = charts(at)
+    assert not at.exception and set(figures) == {"v_curve", "v_spectrum"}   # the spectrum is computed with it
+    [curve] = [t for t in figures["v_curve"]["data"] if t.get("meta") == "curve"]
+    assert list(curve["x"]) == list(range(100 - rc.jacobians.NORM_BLOCK + 1, 101))   # its first block: exact
     [warning] = [w.value for w in at.warning if "too busy" in w.value]
+    assert "the main curve (its last 32 steps) cut short" in warning
     assert "the map of all pairs" in warning and "the gradient each step receives" in warning
+
+
+def test_a_stopped_curve_is_the_exact_tail_and_is_never_cached():
+    from ui.config import DEFAULT, build_params
+    from ui.state import make_data
+    config = DEFAULT.replace(T=100)
+    params, xs = build_params(config), make_data(config).xs
+    whole = vn.norm_curve(params, xs, "tanh", "2")
+    with pytest.raises(vn.Stopped) as stopped:          # an exception: st.cache_data keeps no result
+        vn.norm_curve(params, xs, "tanh", "2", stop=lambda: True)
+    assert stopped.value.tail.shape == (rc.jacobians.NORM_BLOCK,)
+    assert (stopped.value.tail == whole[-rc.jacobians.NORM_BLOCK:]).all()
+    calls = []
+    assert (vn.norm_curve(params, xs, "tanh", "2", stop=lambda: calls.append(1) and False) == whole).all()
+    assert len(calls) == 100 // rc.jacobians.NORM_BLOCK               # asked between blocks only

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import rnn_core as rc
-from rnn_core.jacobians import (StepFactorStats, jacobian_norms_to_last, pairwise_jacobian_norms,
+from rnn_core.jacobians import (StepFactorStats, iter_jacobian_norms_to_last, pairwise_jacobian_norms,
                                 step_factor_stats)
 from rnn_core.spectral import classify_factor, extrapolated_horizon, fit_decay_factor, memory_horizon
 from ui.config import DEFAULT, FIELDS, Config
@@ -210,20 +210,34 @@ def plan(config: Config) -> Plan:
 
 
 class Guard:
-    """The page's wall clock: computations check it before they start, so that no run goes on
-    far past GUARD_SECONDS whatever the estimate said (a loaded machine, a wrong rate)."""
+    """The page's wall clock: computations check it before they start, and the norm curves
+    (the longest loops) between blocks of steps, so that no run goes on far past GUARD_SECONDS
+    whatever the estimate said (a loaded machine, a wrong rate)."""
 
     def __init__(self, seconds: float | None = None, clock=time.monotonic):
         self._clock = clock
         self._end = clock() + (GUARD_SECONDS if seconds is None else seconds)
-        self.skipped: list[str] = []
+        self.skipped: list[str] = []      # what was not computed
+        self.cut: list[str] = []          # what covers fewer steps than planned
+
+    def expired(self) -> bool:
+        return self._clock() >= self._end
 
     def allows(self, what: str) -> bool:
         """True while there is time left; otherwise remembers `what` was not computed."""
-        if self._clock() < self._end:
+        if not self.expired():
             return True
         self.skipped.append(what)
         return False
+
+
+class Stopped(Exception):
+    """A norm curve stopped by its time limit; `tail` holds its exact last steps (an exception,
+    so that a cache never keeps the shortened curve as the answer)."""
+
+    def __init__(self, tail: np.ndarray):
+        super().__init__(f"stopped after the last {tail.shape[0]} steps")
+        self.tail = tail
 
 
 def model_only(config: Config, groups: tuple[str, ...] = MODEL_GROUPS) -> Config:
@@ -243,10 +257,20 @@ def tail(params: rc.Params, xs: np.ndarray, activation: str,
 
 
 def norm_curve(params: rc.Params, xs: np.ndarray, activation: str, norm: str,
-               window: int | None = None) -> np.ndarray:
-    """(W,): ||dh_T/dh_k|| for the last W steps k = T-W+1..T (eq. (8)); W = T by default."""
+               window: int | None = None, stop=None) -> np.ndarray:
+    """(W,): ||dh_T/dh_k|| for the last W steps k = T-W+1..T (eq. (8)); W = T by default.
+
+    stop: None, or a function asked between blocks of steps; when it says True the walk back
+    ends and Stopped carries the steps done so far (the exact curve of a shorter window).
+    """
     xs_w, h0 = tail(params, xs, activation, xs.shape[0] if window is None else window)
-    return jacobian_norms_to_last(params, xs_w, activation=activation, h0=h0, ord=ENGINE_ORD[norm])
+    blocks = []
+    for first, norms in iter_jacobian_norms_to_last(params, xs_w, activation=activation, h0=h0,
+                                                    ord=ENGINE_ORD[norm]):
+        blocks.append(norms)
+        if first > 0 and stop is not None and stop():
+            raise Stopped(np.concatenate(blocks[::-1]))
+    return np.concatenate(blocks[::-1])
 
 
 def pairwise(params: rc.Params, xs: np.ndarray, activation: str, norm: str, window: int) -> np.ndarray:

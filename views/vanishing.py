@@ -46,8 +46,25 @@ def _inputs(cfg: Config) -> tuple[rc.Params, np.ndarray]:
 
 
 @st.cache_data(**{**CACHE, "max_entries": CURVE_ENTRIES})
-def norm_curve(cfg: Config, norm: str, window: int | None = None) -> np.ndarray:
-    return vn.norm_curve(*_inputs(cfg), cfg.activation, norm, window)
+def norm_curve(cfg: Config, norm: str, window: int | None = None, _stop=None) -> np.ndarray:
+    return vn.norm_curve(*_inputs(cfg), cfg.activation, norm, window, stop=_stop)
+
+
+def guarded_curve(guard: vn.Guard, what: str, cfg: Config, norm: str, window: int | None = None, *,
+                  keep_tail: bool) -> np.ndarray | None:
+    """The curve; if the guard's time runs out while it is computed, its exact last steps
+    (keep_tail: the main curve, which always gets at least its first block of steps) or None
+    (a sweep curve, whose chart needs curves of equal lengths)."""
+    if not keep_tail and not guard.allows(what):
+        return None
+    try:
+        return norm_curve(cfg, norm, window, _stop=guard.expired)
+    except vn.Stopped as stopped:
+        if not keep_tail:
+            guard.skipped.append(what)
+            return None
+        guard.cut.append(f"{what} (its last {stopped.tail.shape[0]} steps)")
+        return stopped.tail
 
 
 @st.cache_data(**CACHE)
@@ -120,9 +137,11 @@ def window_note(window: int, T: int, what: str) -> None:
 
 def skipped_note(guard: vn.Guard) -> None:
     """What the wall-clock guard stopped, if anything."""
-    if guard.skipped:
+    if guard.skipped or guard.cut:
+        parts = ([f"{', '.join(guard.skipped)} not computed"] if guard.skipped else []) + \
+                ([f"{', '.join(guard.cut)} cut short"] if guard.cut else [])
         st.warning(f"The server was too busy to finish this page within {vn.GUARD_SECONDS:g} s: "
-                   f"{', '.join(guard.skipped)} not computed this time. Change any setting to try again.",
+                   f"{'; '.join(parts)} this time. Change any setting to try again.",
                    icon=":material/hourglass_disabled:")
 
 
@@ -191,7 +210,8 @@ def prepare(config: Config, guard: vn.Guard) -> Page:
                          "long to compute: the page uses the Frobenius norm (its bound carries an extra √H).",
                          icon=":material/speed:")
     with st.spinner("Multiplying Jacobians…"):
-        norms = norm_curve(model, plan.norm, plan.main_window if plan.main_window < config.T else None)
+        norms = guarded_curve(guard, "the main curve", model, plan.norm,
+                              plan.main_window if plan.main_window < config.T else None, keep_tail=True)
         eigenvalues, singular = spectrum(model)
     return Page(config=config, model=model, params=state.params(model), nt=nt, plan=plan, guard=guard, axis=axis,
                 norms=norms, summary=vn.summarise(norms), eigenvalues=eigenvalues, singular=singular,
@@ -261,8 +281,10 @@ def sweep_curves(page: Page) -> tuple[list, list]:
     drawn: tuple[list, list] = ([], [])
     with st.spinner("Sweeping the spectral radius and the activation…"):
         for out, configs in zip(drawn, (radius_configs, act_configs)):
-            out += [(name, norm_curve(cfg, page.plan.norm, window)) for name, cfg in configs
-                    if page.guard.allows(f"the {name} curve")]
+            for name, cfg in configs:
+                curve = guarded_curve(page.guard, f"the {name} curve", cfg, page.plan.norm, window, keep_tail=False)
+                if curve is not None:
+                    out.append((name, curve))
     return drawn
 
 
