@@ -18,10 +18,6 @@ from ui.sidebar import share_url
 from ui.notation import NOTATIONS
 
 CACHE_ENTRIES = 32
-# Long matrices scroll inside their own block instead of widening the page.
-SCROLL_CSS = """<style>
-.katex-display { overflow-x: auto; overflow-y: hidden; padding: 0.2rem 0 0.4rem 0; }
-</style>"""
 _MODEL_GROUPS = ("model", "data")
 
 
@@ -108,13 +104,14 @@ def controls(config: Config) -> tuple[int, str, float, bool]:
 
 def stage_buttons(stage: str) -> None:
     index = dv.STAGE_KEYS.index(stage)
-    back, info, forward = st.columns([1, 4, 1], vertical_alignment="center")
+    # wide enough for the label and its key hint on a projector
+    back, info, forward = st.columns([2, 3, 2], vertical_alignment="center")
     # PageUp / PageDown: the keys a presentation clicker sends
     back.button("◀ Previous", on_click=_move_stage, args=(-1,), disabled=index == 0,
-                width="stretch", key="d_prev", shortcut="PageUp")
+                width="stretch", key="d_prev", shortcut="PageUp", wrap=True)
     info.progress((index + 1) / len(dv.STAGE_KEYS), text=f"Stage {index + 1} of {len(dv.STAGE_KEYS)}")
     forward.button("Next ▶", on_click=_move_stage, args=(1,), disabled=index == len(dv.STAGE_KEYS) - 1,
-                   width="stretch", key="d_next", type="primary", shortcut="PageDown")
+                   width="stretch", key="d_next", type="primary", shortcut="PageDown", wrap=True)
 
 
 # ---- drawing ------------------------------------------------------------------------------------------
@@ -187,7 +184,7 @@ def export(stages, config: Config, t: int, rows: list[dict], terms: dv.DoubleSum
 def main() -> None:
     config = state.config()
     n = NOTATIONS[config.notation]
-    st.html(SCROLL_CSS)
+    st.html(dv.FIT_EQUATIONS_HTML, unsafe_allow_javascript=True)   # wide equations fit their column
     st.title("Step-by-step derivation")
     st.markdown(f"The equations of BPTT in the notation **{n.title}** ({n.source}), each filled with "
                 f"the current model's numbers at one step $t$. Pick your textbook's notation in the sidebar.")

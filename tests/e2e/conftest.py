@@ -12,6 +12,8 @@ Mark e2e tests with `pytestmark = pytest.mark.e2e`.
 """
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -34,10 +36,30 @@ def app_url():
         yield url
 
 
+CHROMIUM_ENV = "BPTT_CHROMIUM"   # names a Chromium binary to drive instead of the default
+
+
+def chromium_executable() -> str | None:
+    """The Chromium to drive: the binary $BPTT_CHROMIUM names, else the system's (Debian's
+    /usr/bin/chromium, or `chromium` on the PATH), else None: Playwright's own browser, as
+    `playwright install chromium` puts it on a contributor's machine."""
+    named = os.environ.get(CHROMIUM_ENV)
+    if named:
+        found = shutil.which(named)
+        if not found:
+            raise pytest.UsageError(f"${CHROMIUM_ENV} = {named!r} is not an executable")
+        return found
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    return shutil.which("chromium")
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium: Playwright's own browsers cannot be downloaded here."""
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+    """The system Chromium when there is one (here Playwright's downloads are blocked)."""
+    executable = chromium_executable()
+    return {**browser_type_launch_args, "args": CHROMIUM_ARGS,
+            **({"executable_path": executable} if executable else {})}
 
 
 @pytest.fixture(scope="session")
