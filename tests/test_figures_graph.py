@@ -342,7 +342,7 @@ def test_split_colours_direct_and_indirect_edges():
     assert segments[((2, 1), (3, 1))][1] == style.INDIRECT_COLOUR
     assert segments[((3, 1), (3, 2))][1] == style.DIRECT_COLOUR
     assert segments[((3, 0), (3, 1))][1] == fg.NEUTRAL_EDGE
-    assert {t.name for t in traces(fig, "legend")} == {"direct part (through o)", "indirect part (through next h)"}
+    assert {t.name for t in traces(fig, "legend")} == {"direct part", "indirect part"}
     plain = _edge_segments(figure(r, p)[0])
     assert plain[((2, 1), (3, 1))][1] == fg.NEUTRAL_EDGE
 
@@ -420,7 +420,7 @@ def test_window_links_hidden_steps_to_h0_and_L():
 # ---- details of a step ----------------------------------------------------------------------
 
 def test_step_equation_writes_the_engines_numbers():
-    p, _, _, r = problem(T=5, H=4)
+    p, _, _, r = problem(T=5, H=fd.SHOWN)
     flow = gf.full_flow(r, p)
     latex = fd.step_equation(flow, 2, NT)
     assert r"\tag{7}" in latex and r"\frac{\partial L}{\partial h_{2}}" in latex
@@ -431,9 +431,10 @@ def test_step_equation_writes_the_engines_numbers():
 
 
 def test_step_equation_shows_first_entries_and_norm_for_large_H():
-    p, _, _, r = problem(T=3, H=10)
+    p, _, _, r = problem(T=3, H=4)
     latex = fd.step_equation(gf.full_flow(r, p), 1, NT)
     assert r"\cdots" in latex and number(norm(r.dL_dh[0])) in latex
+    assert " & ".join(number(v) for v in r.dL_dh[0][:fd.SHOWN]) + r" & \cdots" in latex
 
 
 def test_step_equation_of_one_source_and_row_notation():

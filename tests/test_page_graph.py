@@ -80,8 +80,10 @@ def test_default_page_draws_the_engines_gradient_with_one_frame_per_step():
 
 
 def fronts(config) -> list[str]:
-    """The frames' names: the steps of the window the pass reaches, then h_0's step 1."""
-    window = fg.Window.of(config.T, config.g_start, config.g_window)
+    """The frames' names: the steps drawn (at most 10 on a projector) the pass reaches, then 1."""
+    view = fg.GraphView(start=config.g_start, width=config.g_window, presentation=config.presentation)
+    view = fg.fitted_view(view, config.T, config.g_source)
+    window = fg.Window.of(config.T, view.start, view.width)
     return [str(f) for f in fg.frame_fronts(window, config.g_source or None)]
 
 

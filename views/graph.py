@@ -7,6 +7,8 @@ round trip to the server.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from ui import export, state
@@ -22,16 +24,19 @@ NUMBER_GROUPS = ("model", "data", "truncation")   # the fields the gradients dep
 GIF_KEY = "g_gif"
 FOLLOW_KEY = "g_follow"        # the 'whole loss / one term' switch (its value lives in g_source)
 FOLLOW = {"whole": "the whole loss", "one": "one loss term"}
-WIDE, COMPACT = "g_wide", "g_compact"     # containers of the two charts
+WIDE, COMPACT, EQUATION = "g_wide", "g_compact", "g_eq"     # containers styled by PAGE_CSS
 PHONE_MAX_PX = 640
 # The graph is drawn twice, for a wide screen and for a phone; the browser shows the one its
-# width suits (the server does not know it). A long equation scrolls inside its own block
-# instead of widening the page.
+# width suits (the server does not know it). Eq. (7) is set a little smaller than other
+# equations (on a projector, or a phone) so that its five lines fit the column; if it still
+# does not, it scrolls inside its own block instead of widening the page.
 PAGE_CSS = f"""<style>
-@media (max-width: {PHONE_MAX_PX}px) {{ .st-key-{WIDE} {{ display: none; }} }}
+@media (max-width: {PHONE_MAX_PX}px) {{ .st-key-{WIDE} {{ display: none; }}
+  .st-key-{EQUATION} .katex {{ font-size: 0.7em; }} }}
 @media (min-width: {PHONE_MAX_PX + 1}px) {{ .st-key-{COMPACT} {{ display: none; }} }}
-.katex-display {{ overflow-x: auto; overflow-y: hidden; }}
+.st-key-{EQUATION} .katex-display {{ overflow-x: auto; overflow-y: hidden; }}
 </style>"""
+PRESENTATION_CSS = f"<style>.st-key-{EQUATION} .katex {{ font-size: 0.95em; }}</style>"
 # No toolbar: the axes are fixed, exports are below, and it covered the chart's title.
 CHART_CONFIG = {"displayModeBar": False}
 
@@ -168,10 +173,14 @@ def chart(key: Config, source: int, view: fg.GraphView, notation: str, name: str
     return clicked_step(event, key.T, f"{name}_seen")
 
 
-def graph_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:
+def graph_section(config: Config, key: Config, view: fg.GraphView, wide: fg.GraphView, source: int) -> None:
+    """The graph for a wide screen (`wide`: `view` fitted to its mode) and for a phone."""
     st.html(PAGE_CSS)
-    steps = [chart(key, source, view, config.notation, WIDE),
-             chart(key, source, fg.compact_view(view, config.T, source), config.notation, COMPACT)]
+    narrow = fg.fitted_view(replace(view, presentation=False, compact=True), config.T, source)
+    steps = [chart(key, source, wide, config.notation, WIDE), chart(key, source, narrow, config.notation, COMPACT)]
+    if wide.width < view.width:
+        st.caption(f"Presentation mode draws the last {wide.width} of the {view.width} steps in view, "
+                   "so that a projector shows them large.")
     st.caption(
         "Press **▶ Play** to watch the backward pass sweep the steps in view from right to left "
         "(from the followed loss term, if it is in view) and reach h₀; the grey veil covers the steps "
@@ -202,7 +211,10 @@ def details_section(key: Config, source: int) -> None:
     t = state.view_widget("g_step", max_value=config.T) if config.T > 1 else 1   # a slider needs two values
     flow, _ = flow_and_sums(key, source)
     data = state.data(key)
-    st.latex(fd.step_equation(flow, t, notation))
+    if config.presentation:
+        st.html(PRESENTATION_CSS)
+    with st.container(key=EQUATION):
+        st.latex(fd.step_equation(flow, t, notation))
     st.caption(f"Eq. (7) at t = {t}: the direct part comes through o_{t}, the indirect part through "
                f"h_{t + 1} from every later step. Vectors longer than 6 show their first entries and "
                "their norm.")
@@ -262,9 +274,10 @@ def main() -> None:
     st.markdown("The RNN unrolled over time: inputs at the bottom, then hidden states, outputs and losses; "
                 "time runs left to right. The gradient of the loss flows backward through it.")
     view, source = view_controls(config, loss_steps(key))
-    graph_section(state.config(), key, view, source)
+    wide = fg.fitted_view(view, config.T, source)
+    graph_section(state.config(), key, view, wide, source)
     details_section(key, source)
-    export_section(state.config(), key, view, source)
+    export_section(state.config(), key, wide, source)
 
 
 main()

@@ -1,5 +1,9 @@
 """End to end: the Unrolled graph page in Chromium. The animation runs, steps can be chosen by
-slider and by clicking a node, overflow is named; screenshots at T = 5, 20 and 100."""
+slider and by clicking a node, overflow is named; screenshots at T = 5, 20 and 100. Readable on
+a projector and a phone (issue 16): no two texts of the chart overlap, nothing is cut, at the
+viewports a lecture and a student use."""
+from urllib.parse import urlencode
+
 import pytest
 from playwright.sync_api import expect
 
@@ -8,11 +12,13 @@ from tests.e2e.conftest import TIMEOUT_MS, assert_no_exception, open_page, scree
 pytestmark = pytest.mark.e2e
 NAV = "Unrolled graph"
 
-# The animated chart (the one with a frame slider) as plain data.
+# The animated chart in view (the page draws one for a phone and one for a wider screen, and
+# hides the other) as plain data.
+VISIBLE_GRAPH = """Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+    .find(e => e.layout && e.layout.sliders && e.layout.sliders.length && e.offsetParent !== null)"""
 GRAPH_JS = """
 () => {
-  const el = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
-    .find(e => e.layout && e.layout.sliders && e.layout.sliders.length);
+  const el = """ + VISIBLE_GRAPH + """;
   if (!el) return null;
   const plain = v => (ArrayBuffer.isView(v) ? Array.from(v) : Array.isArray(v) ? v.map(plain) : v);
   const veil = el.data.find(t => t.meta === 'veil');
@@ -21,6 +27,7 @@ GRAPH_JS = """
     active: el._fullLayout.sliders[0].active,
     veilEnd: Math.max(...plain(veil.x)),
     metas: el.data.map(t => t.meta),
+    mode: el.layout.meta,
     nodeSteps: el.data.filter(t => String(t.meta).startsWith('nodes:')).flatMap(t => plain(t.customdata)),
   };
 }
@@ -39,8 +46,8 @@ def open_graph(page, app_url, query: dict) -> dict:
 @pytest.mark.parametrize("T", [5, 20, 100])
 def test_graph_renders_readably(page, app_url, T):
     graph = open_graph(page, app_url, {"T": T})
-    assert len(graph["frames"]) == T and graph["frames"][0] == str(T) and graph["frames"][-1] == "1"
     assert set(graph["nodeSteps"]) == {0, T + 1, *range(1, min(T, 16) + 1)}   # h_0, L, the window
+    assert graph["frames"] == [str(t) for t in range(min(T, 16), 0, -1)]      # the steps in view
     assert graph["veilEnd"] < 0                       # the static view: every step reached
     expect(page.get_by_text("backward pass has reached t = 1")).to_be_visible()
     screenshot(page, f"graph_T{T}")
@@ -48,10 +55,10 @@ def test_graph_renders_readably(page, app_url, T):
 
 def test_play_advances_the_frames_and_pause_stops_them(page, app_url):
     graph = open_graph(page, app_url, {"T": 20})
-    assert graph["active"] == 19
+    assert graph["active"] == 15                      # frames 16..1: the last one is shown
     page.locator("g.updatemenu-button").filter(has_text="slow").click()
-    # the pass restarts at t = T: the veil covers the early steps, and the slider moves
-    page.wait_for_function(f"() => {{ const g = ({GRAPH_JS})(); return g.veilEnd > 5 && g.active < 19; }}",
+    # the pass restarts at the window's end: the veil covers the early steps, and the slider moves
+    page.wait_for_function(f"() => {{ const g = ({GRAPH_JS})(); return g.veilEnd > 5 && g.active < 15; }}",
                            timeout=TIMEOUT_MS)
     page.wait_for_function(f"() => ({GRAPH_JS})().veilEnd < 15", timeout=TIMEOUT_MS)   # and moves on
     screenshot(page, "graph_playing", full_page=False)
@@ -76,8 +83,7 @@ def test_choosing_a_step_shows_its_details(page, app_url):
     wait_idle(page)
     # clicking the node h_7 selects step 7
     point = page.evaluate("""() => {
-      const el = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
-        .find(e => e.layout && e.layout.sliders && e.layout.sliders.length);
+      const el = """ + VISIBLE_GRAPH + """;
       el.scrollIntoView({block: 'center'});
       const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, box = el.getBoundingClientRect();
       return {x: box.left + xa._offset + xa.l2p(7), y: box.top + ya._offset + ya.l2p(1)};
@@ -95,3 +101,101 @@ def test_exploding_gradients_are_drawn_and_named(page, app_url):
     assert "nodes:overflow (inf/nan)" in graph["metas"]
     expect(page.get_by_text("The gradient overflowed").first).to_be_visible()
     screenshot(page, "graph_overflow")
+
+
+# ---- issue 16: the animation shows change at once; readable on a projector and a phone ----------
+
+def test_play_changes_what_is_in_view_from_its_first_frame(page, app_url):
+    """T = 30 with the window at 1..16: the first frame already lights step 16 (the old pass spent
+    its first 14 frames, half the animation, on steps out of view, with the whole window grey)."""
+    open_graph(page, app_url, {"T": 30})
+    page.locator("g.updatemenu-button").filter(has_text="slow").click()
+    page.wait_for_function(f"() => {{ const g = ({GRAPH_JS})(); return g.veilEnd > 5 && g.veilEnd < 16; }}",
+                           timeout=3000, polling=50)
+
+
+# Every visible text of the chart in view, with its box; texts drawn transparent (the slider's
+# per-frame labels) or empty do not count.
+TEXT_BOXES_JS = """
+() => {
+  const el = """ + VISIBLE_GRAPH + """;
+  const seen = [];
+  for (const t of el.querySelectorAll('svg text')) {
+    const r = t.getBoundingClientRect(), cs = getComputedStyle(t);
+    const fill = cs.fill.replace(/\\s/g, '');
+    if (r.width < 1 || r.height < 1 || !t.textContent.trim() || cs.visibility === 'hidden'
+        || fill.endsWith(',0)') || fill === 'none' || Number(cs.opacity) === 0) continue;
+    seen.push({text: t.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom});
+  }
+  const box = el.getBoundingClientRect();
+  return {texts: seen, chart: {left: box.left, right: box.right, top: box.top, bottom: box.bottom}};
+}
+"""
+CUT_JS = """
+() => ({
+  metrics: Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent),
+  // an equation is cut when a drawn part of it lies outside its block (KaTeX's vlists overhang
+  // it by up to 2 px, and make scrollWidth exceed clientWidth, even when everything shows)
+  equations: Array.from(document.querySelectorAll('.katex-display')).filter(e => e.offsetParent !== null)
+    .filter(e => {
+      const box = e.getBoundingClientRect();
+      return Array.from(e.querySelectorAll('.katex-html span')).some(s => {
+        const r = s.getBoundingClientRect();
+        return r.width > 0 && (r.right > box.right + 3 || r.left < box.left - 3);
+      });
+    }).map(e => e.textContent.slice(0, 60)),
+  katexErrors: document.querySelectorAll('.katex-error').length,
+})
+"""
+TOLERANCE_PX = 1.5          # anti-aliasing: boxes that only touch do not overlap
+
+
+def overlapping(texts: list[dict]) -> list[tuple[str, str]]:
+    """Pairs of texts whose boxes overlap by more than TOLERANCE_PX both ways."""
+    pairs = []
+    for i, a in enumerate(texts):
+        for b in texts[i + 1:]:
+            width = min(a["right"], b["right"]) - max(a["left"], b["left"])
+            height = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
+            if width > TOLERANCE_PX and height > TOLERANCE_PX:
+                pairs.append((a["text"], b["text"]))
+    return pairs
+
+
+VANISHING = {"T": 30, "rho": 0.5, "g_source": 30, "g_start": 15}     # the preset's lesson
+VIEWPORTS = [  # (name, width, height, query): a projector, a laptop, a phone
+    ("p1280", 1280, 720, {"presentation": 1}),
+    ("p1920", 1920, 1080, {"presentation": 1}),
+    ("n1440", 1440, 900, {}),
+    ("phone", 390, 844, {}),
+]
+VIEWS = [("default", {}), ("vanishing", VANISHING), ("dlbook_T100", {"T": 100, "notation": "dlbook", "g_start": 85})]
+
+
+@pytest.mark.parametrize("view, view_query", VIEWS, ids=[v[0] for v in VIEWS])
+@pytest.mark.parametrize("name, width, height, query", VIEWPORTS, ids=[v[0] for v in VIEWPORTS])
+def test_readable_at_every_viewport(page, app_url, name, width, height, query, view, view_query):
+    page.set_viewport_size({"width": width, "height": height})
+    # by its URL: on a phone the sidebar with the page list is folded away
+    page.goto(f"{app_url}/graph?{urlencode({**query, **view_query})}")
+    page.wait_for_function(f"() => ({GRAPH_JS})() !== null", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page)
+    graph = page.evaluate(GRAPH_JS)
+    assert graph["mode"] == ("compact" if width < 640 else "presentation" if query else "normal")
+    page.evaluate(f"() => ({VISIBLE_GRAPH}).scrollIntoView()")
+    screenshot(page, f"graph_{name}_{view}")
+    boxes = page.evaluate(TEXT_BOXES_JS)
+    assert len(boxes["texts"]) > 20, "the chart's texts were not found"
+    assert overlapping(boxes["texts"]) == []
+    chart = boxes["chart"]
+    outside = [t["text"] for t in boxes["texts"]
+               if t["left"] < chart["left"] - 1 or t["right"] > chart["right"] + 1]
+    assert outside == [], "text cut at the chart's edge"
+    cut = page.evaluate(CUT_JS)
+    if width < 640:
+        # a phone: eq. (7) of one loss term may scroll inside its own block, never the page
+        cut["equations"] = []
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+    assert cut == {"metrics": [], "equations": [], "katexErrors": 0}

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -51,8 +51,10 @@ SHOWN_ENTRIES = 6                  # vector entries written in hover texts
 GAP = 1.6                          # distance from h_0 / L to the window when steps are hidden
 
 # paper x of the parts (the y bands are in pixels: BANDS)
-SHEET_X, PROFILE_X = (0.0, 0.46), (0.62, 0.93)
-COMPACT_STEPS = 6                  # steps a phone shows: larger nodes, readable labels
+SHEET_X, PROFILE_X = (0.0, 0.42), (0.68, 0.93)   # room between them for the sheet's colour bar
+# Steps drawn at most (the last ones of the window): more would make nodes and labels too small
+# to read on a projector at 1280 px or on a phone.
+MAX_STEPS = {"normal": 30, "presentation": 10, "compact": 6}
 
 # The chart's plot width in px that each mode is drawn for: the narrowest screen of the mode
 # (normal: 1280-1440 px with the sidebar; presentation: 1280x720 with its wider sidebar; compact:
@@ -60,15 +62,17 @@ COMPACT_STEPS = 6                  # steps a phone shows: larger nodes, readable
 PLOT_PX = {"normal": 700, "presentation": 480, "compact": 300}
 FONT = {"normal": style.FONT_SIZE, "presentation": style.PRESENTATION_FONT_SIZE, "compact": 14}
 MAX_NODE_PX = {"normal": 44, "presentation": 56, "compact": 40}
-MIN_LABEL_FONT = 9                 # smaller node labels are left to the hover
-# From the top of the plot area, in px: graph, its step axis, (compact: colour bar), play
-# buttons, frame slider with its caption, sub-titles, and the sheet / profile panels.
+PROFILE_TICKS = {"normal": 6, "presentation": 4, "compact": 6}   # step labels on the small profile panel
+MIN_LABEL_FONT = {"normal": 9, "presentation": 12, "compact": 9}   # smaller: left to the hover
+# From the top of the plot area, in px: graph, its step axis, (compact: colour bar), legend,
+# play buttons, frame slider with its caption, sub-titles, and the sheet / profile panels.
 BANDS = {
-    "normal": (("graph", 400), ("axis", 52), ("buttons", 42), ("slider", 70), ("titles", 40), ("bottom", 200)),
-    "presentation": (("graph", 430), ("axis", 66), ("buttons", 52), ("slider", 88), ("titles", 50),
-                     ("bottom", 230)),
-    "compact": (("graph", 330), ("axis", 44), ("colorbar", 56), ("buttons", 42), ("slider", 70),
-                ("titles", 34), ("bottom", 170)),
+    "normal": (("graph", 400), ("axis", 52), ("legend", 30), ("buttons", 42), ("slider", 70), ("titles", 40),
+               ("bottom", 200)),
+    "presentation": (("graph", 430), ("axis", 66), ("legend", 38), ("buttons", 52), ("slider", 88),
+                     ("titles", 50), ("bottom", 230)),
+    "compact": (("graph", 330), ("axis", 44), ("colorbar", 56), ("legend", 30), ("buttons", 42),
+                ("slider", 70), ("titles", 34), ("bottom", 170)),
 }
 MARGIN_PX = {"normal": (50, 52), "presentation": (64, 70), "compact": (44, 52)}   # (top, bottom)
 
@@ -132,14 +136,13 @@ def follow_term_view(T: int, source: int | None = None, width: int = GraphView.w
     return {"g_source": source, "g_start": window_start_showing(T, width, 1, source), "g_window": width}
 
 
-def compact_view(view: GraphView, T: int, source: int) -> GraphView:
-    """The phone's view of `view`: its last COMPACT_STEPS steps (ending at the followed term when
-    that is in view), larger nodes, no parameter sheet."""
+def fitted_view(view: GraphView, T: int, source: int) -> GraphView:
+    """`view` with at most MAX_STEPS[view.mode] steps: the last ones of its window, ending at the
+    followed term L_source when that is in view (where the lesson is)."""
     window = Window.of(T, view.start, view.width)
     end = source if window.start <= source <= window.end else window.end
-    width = min(COMPACT_STEPS, window.end - window.start + 1)
-    start = max(window.start, end - width + 1)
-    return GraphView(start=start, width=width, split=view.split, presentation=False, compact=True)
+    width = min(MAX_STEPS[view.mode], window.end - window.start + 1)
+    return replace(view, start=max(window.start, end - width + 1), width=width)
 
 
 @lru_cache(maxsize=4096)
@@ -429,8 +432,7 @@ def _legend_traces(split: bool) -> list[dict]:
         return []
     return [dict(type="scatter", mode="lines", x=[None], y=[None], name=name, meta="legend",
                  line=dict(color=colour, width=5), showlegend=True)
-            for name, colour in (("direct part (through o)", style.DIRECT_COLOUR),
-                                 ("indirect part (through next h)", style.INDIRECT_COLOUR))]
+            for name, colour in (("direct part", style.DIRECT_COLOUR), ("indirect part", style.INDIRECT_COLOUR))]
 
 
 # ---- the veil: what the backward pass has not reached ----------------------------------------
@@ -525,7 +527,7 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
     linked = sheet_values is not None and sheet_values.shape[0] == T
     data = [
         *_edge_traces(edges, lo, hi, view.split), _bus_trace(flow, window), _edge_hover_trace(edges),
-        _label_trace(flow, window, notation, sizes.label or MIN_LABEL_FONT), *_legend_traces(view.split),
+        _label_trace(flow, window, notation, sizes.label or MIN_LABEL_FONT[view.mode]), *_legend_traces(view.split),
         *_node_traces(nodes, lo, hi, sizes.node, sizes.label),
         _veil_trace(window, 1),
     ]
@@ -548,7 +550,7 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
              f"Backward pass of {L} through the unrolled RNN" if flow.source is None else
              f"Backward pass of the single loss term {L} alone")
     layout = _merge(_shared_style(title, view.presentation),
-                    _layout(window, lo, hi, notation, linked, sheet, sizes, geometry, view))
+                    _layout(window, lo, hi, notation, linked, sheet, sizes, geometry, view, norms.h))
     layout["annotations"] += _overflow_annotations(
         sheet_values is None or bool(np.isfinite(sheet_values).any()), bool(np.isfinite(norms.h).any()),
         sizes.font, geometry.bands["bottom"])
@@ -582,10 +584,10 @@ def _sizes(window: Window, view: GraphView, labels: list[str]) -> _Sizes:
     px_per_step = PLOT_PX[mode] / ((window.x_total + 0.6) - (window.x_h0 - 0.7))
     node = int(np.clip(0.8 * px_per_step, 12, MAX_NODE_PX[mode]))
     label = int(min(font, 0.9 * node / max(map(_text_em, labels))))
+    label = label if label >= MIN_LABEL_FONT[mode] else 0
     digits = len(str(window.end))
     tick_every = int(np.ceil((font - 2) * (0.6 * digits + 0.9) / px_per_step))
-    return _Sizes(font=font, small=font - 2, node=node, label=label if label >= MIN_LABEL_FONT else 0,
-                  tick_every=max(tick_every, 1))
+    return _Sizes(font=font, small=font - 2, node=node, label=label, tick_every=max(tick_every, 1))
 
 
 @dataclass(frozen=True)
@@ -640,6 +642,22 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
+def _log_ticks(values: Array, most: int = 4) -> dict:
+    """At most `most` ticks of a log axis over the finite positive values: whole decades when
+    they span several, else evenly spaced (in log) round values. Plotly's own choice on a short
+    log range writes every minor step (0.8, 1, 1.2, ...), labels that touch on a small panel."""
+    good = values[np.isfinite(values) & (values > 0)]
+    if good.size == 0:
+        return {}
+    lo, hi = np.log10(good.min()), np.log10(good.max())
+    if hi - lo >= 2:
+        every = int(np.ceil((np.floor(hi) - np.ceil(lo) + 1) / most))
+        powers = range(int(np.ceil(lo)), int(np.floor(hi)) + 1, every)
+        return dict(tickvals=[10.0 ** k for k in powers], ticktext=[f"10<sup>{k}</sup>" for k in powers])
+    ticks = sorted({float(f"{v:.2g}") for v in 10 ** np.linspace(lo, hi, min(most, 3) if hi > lo else 1)})
+    return dict(tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+
+
 def _step_ticks(window: Window, every: int) -> tuple[list, list[str]]:
     """h_0's column and every `every`-th step of the window, counted back from its last step."""
     steps = [t for t in window.steps if (window.end - t) % every == 0]
@@ -647,7 +665,7 @@ def _step_ticks(window: Window, every: int) -> tuple[list, list[str]]:
 
 
 def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bool, sheet: Sheet,
-            sizes: _Sizes, geometry: _Geometry, view: GraphView) -> dict:
+            sizes: _Sizes, geometry: _Geometry, view: GraphView, profile_norms: Array) -> dict:
     T, font, small, bands = window.T, sizes.font, sizes.small, geometry.bands
     compact = view.compact
     graph_x = [0.0, 1.0] if compact else [0.0, 0.93]
@@ -674,11 +692,12 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
                    ticktext=["input", "hidden", "output", "loss", "sum"]),
         xaxis3=dict(domain=profile_x, anchor="y3", range=[0.5, T + 0.5], showgrid=True, zeroline=False,
                     title=dict(text="step t", standoff=2, font=dict(size=small)), fixedrange=True,
-                    tickangle=0, nticks=6, tickfont=dict(size=small)),
-        yaxis3=dict(domain=list(bands["bottom"]), anchor="x3", type="log", showgrid=True, exponentformat="power",
-                    fixedrange=True, nticks=5, tickfont=dict(size=small)),
+                    tickangle=0, nticks=PROFILE_TICKS[view.mode], tickfont=dict(size=small)),
+        yaxis3=dict(domain=list(bands["bottom"]), anchor="x3", type="log", showgrid=True, fixedrange=True,
+                    tickfont=dict(size=small), **_log_ticks(profile_norms)),
         coloraxis=dict(colorscale=style.GRADIENT_SCALE, cmin=lo, cmax=hi, colorbar=colorbar),
-        legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom", font=dict(size=small)),
+        legend=dict(orientation="h", x=0.0, xanchor="left", y=bands["legend"][1], yanchor="top",
+                    font=dict(size=small)),
         hovermode="closest", dragmode=False,
         margin=dict(l=12 if compact else 90 if view.presentation else 80, r=12 if compact else 40,
                     t=geometry.margin[0], b=geometry.margin[1]),
@@ -697,7 +716,7 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
                         showgrid=False, zeroline=False, showticklabels=False, fixedrange=True))
         layout["annotations"] += [
             *sheet_annotations(sheet, notation, small),
-            _subtitle("Parameter gradients (10), " + ("sums so far" if linked else "full sums"),
+            _subtitle("Gradients (10), " + ("sums so far" if linked else "full sums"),
                       SHEET_X[0], bands["titles"][1], small)]
     return layout
 

@@ -13,13 +13,14 @@ from plotly.subplots import make_subplots
 
 import rnn_core as rc
 from ui import notation as nt
-from ui.derivation import array
+from ui.derivation import array, norm, number
 from ui.figures import style
 from ui.figures.graph_flow import Flow
 from ui.notation import Notation
 
 Array = np.ndarray
 TEXT_LIMIT = 16     # write the numbers into the cells up to this many units
+SHOWN = 3           # entries of a vector written out in eq. (7)
 
 
 def numerator(notation: Notation, flow: Flow) -> str:
@@ -31,8 +32,16 @@ def numerator(notation: Notation, flow: Flow) -> str:
 
 
 def vector(notation: Notation, values: Array) -> str:
-    """A state vector on one line: a row in row notation, else a transposed row (a column)."""
-    return array(values, row=True) + ("" if notation.row_vectors else r"^{\top}")
+    """A state vector on one line: a row in row notation, else a transposed row (a column).
+    More than SHOWN entries: the first SHOWN, an ellipsis and the norm, so that the equation fits
+    a phone's or a projector's column."""
+    values = np.asarray(values, dtype=float)
+    if values.size <= SHOWN:
+        row = array(values, row=True)
+    else:
+        shown = " & ".join([number(v) for v in values[:SHOWN]] + [r"\cdots"])
+        row = rf"\begin{{bmatrix}} {shown} \end{{bmatrix}}_{{\lVert\cdot\rVert = {number(norm(values))}}}"
+    return row + ("" if notation.row_vectors else r"^{\top}")
 
 
 def step_equation(flow: Flow, t: int, notation: Notation) -> str:
@@ -53,7 +62,7 @@ def step_equation(flow: Flow, t: int, notation: Notation) -> str:
         # nothing after h_T: the indirect part is 0 by eq. (7)
         lines = [rf"{lhs} &= {direct_sym}", rf"&= {direct} + 0"]
     else:
-        lines = [rf"{lhs} &= {direct_sym} + {indirect_sym}",
+        lines = [rf"{lhs} &= {direct_sym}", rf"&\quad + {indirect_sym}",
                  rf"&= \underbrace{{{direct}}}_{{\text{{direct}}}}",
                  rf"&\quad + \underbrace{{{vector(notation, flow.indirect[i])}}}_{{\text{{indirect}}}}"]
     # one part a line: short lines leave room for the tag in a narrow column

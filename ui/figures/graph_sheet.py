@@ -92,7 +92,7 @@ def sheet_trace(frames: Array, labels: list | None, *, font: int, colorbar_x: fl
     trace = dict(type="heatmap", z=frames[-1], xaxis="x2", yaxis="y2", colorscale=style.DIVERGING_SCALE,
                  zmin=-limit, zmax=limit, zmid=0.0, name="parameter gradients", meta="sheet", hoverongaps=False,
                  colorbar=dict(x=colorbar_x, y=sum(y_domain) / 2, len=y_domain[1] - y_domain[0],
-                               thickness=12, tickfont=dict(size=font - 2)))
+                               thickness=12, nticks=5, tickfont=dict(size=font - 2)))
     if labels is not None:
         trace.update(customdata=labels, hovertemplate="%{customdata} = %{z:.3g}<extra></extra>")
     else:
