@@ -420,7 +420,7 @@ def summary(n: Notation) -> tuple[str, str]:
     """Inline markdown of the model (three equations) and of its step Jacobian, in notation n."""
     eqs = equations(n)
     return (f"${eqs['1']}$, ${n.at(n.h, 't')} = f({n.at(n.a, 't')})$, ${eqs['3']}$",
-            f"${d(n.at(n.h, 't'), n.at(n.h, 't-1'))} = {n.step_jacobian('t')}$")
+            rf"$\partial {n.at(n.h, 't')}/\partial {n.at(n.h, 't-1')} = {n.step_jacobian('t')}$")   # inline: a slash
 
 
 def symbols(n: Notation) -> dict[str, str]:
