@@ -116,25 +116,32 @@ def _nonnegative_fit(A: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- hostile links
 
-def announced_seconds(at) -> float:
+def announced_seconds(at) -> float | None:
     """The page's estimate for the work its button starts ('Estimated time: about X s' for
-    training, '(n to train, about X s; ...)' for the side-by-side runs)."""
+    training, '(n to train, about X s; ...)' for the side-by-side runs); None if it offers no work."""
     text = " ".join(c.value for c in at.caption) + " ".join(i.value for i in at.info)
-    return float(re.search(r"(?:Estimated time:|to train,) about ([\d.]+) s", text).group(1))
+    match = re.search(r"(?:Estimated time:|to train,) about ([\d.]+) s", text)
+    return float(match.group(1)) if match else None
 
 
-def hostile_links() -> None:
+def hostile_links(only: str = "") -> None:
     from apptest_helpers import open_app_page
 
     print("Opening: the page's first run (for the comparisons, the gradient sweep, budget 8 s).\n"
           "Button: the work the button starts, against what the page announced for it.\n")
     print(f"{'link':88s} {'open wall':>9s} {'announced':>9s} {'wall':>6s} {'cpu':>6s} {'wall/ann':>8s}  stopped?")
     for link, button in HOSTILE_LINKS:
+        if only not in link:
+            continue
         query = dict(part.split("=") for part in link.split("&"))
         wall0 = time.perf_counter()
         at = open_app_page("views/training.py", query)
         opened = time.perf_counter() - wall0
         announced = announced_seconds(at)
+        if announced is None:
+            said = " ".join(w.value for w in at.warning)[:100]
+            print(f"{link:88s} {opened:8.1f}s  no work offered: {said}", flush=True)
+            continue
         wall0, cpu0 = time.perf_counter(), time.process_time()
         at.button(key=button).click().run(timeout=600)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -146,6 +153,7 @@ def hostile_links() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--only", default="", help="run only the links containing this text")
     args = parser.parse_args()
     limit_blas_threads()
-    calibrate() if args.calibrate else hostile_links()
+    calibrate() if args.calibrate else hostile_links(args.only)
