@@ -209,3 +209,31 @@ def test_view_widget_refuses_sidebar_fields():
     finally:
         st_config.set_option("client.showErrorDetails", previous)
     assert at.exception and "drawn by the sidebar" in at.exception[0].message
+
+
+def test_reset_all_brings_every_setting_back_but_presentation_mode():
+    at = run_app({"T": "40", "activation": "relu", "rho": "1.7", "edits": "W_hh.0=-2.0", "notation": "dlbook",
+                  "v_section": "pairs", "presentation": "1"})
+    assert config_of(at) != DEFAULT
+    at.button(key="reset_all").click().run()
+    assert_clean(at)
+    assert config_of(at) == DEFAULT.replace(presentation=True)
+    assert dict(at.query_params) == {"presentation": "1"}
+    assert at.button(key="reset_all").disabled
+
+
+def test_reset_all_is_drawn_before_a_failing_page_runs(monkeypatch):
+    """A page that raises on some settings still leaves the way back on screen."""
+    import ui.state
+
+    def broken(*_args, **_kwargs):
+        raise FloatingPointError("a page failed on these settings")
+
+    monkeypatch.setattr(ui.state, "bptt_result", broken)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["rho"] = "3"
+    at.run()
+    at.switch_page("views/graph.py").run()
+    assert at.exception                                   # the page failed ...
+    at.button(key="reset_all").click().run()              # ... and the reset is there and works
+    assert config_of(at) == DEFAULT

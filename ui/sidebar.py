@@ -9,7 +9,7 @@ import streamlit as st
 
 import rnn_core as rc
 from ui import state
-from ui.config import FIELD_BY_NAME, Config, link_is_complete, task_fixes, to_query
+from ui.config import DEFAULT, FIELD_BY_NAME, Config, link_is_complete, task_fixes, to_query
 from ui.notation import NOTATIONS
 
 # How choices read on screen (the URL keeps the short keys).
@@ -80,8 +80,15 @@ def task_caption(config: Config) -> None:
 
 
 def render(config: Config) -> None:
-    """Draw the sidebar's settings and the share link for `config` (this run's config)."""
+    """Draw the share link, "reset all" and the settings for `config` (this run's config).
+
+    The link and the reset come first: in view without scrolling, and drawn before any page
+    code runs, so a page that fails on some settings still leaves the way back on screen."""
     with st.sidebar:
+        share_link(config)
+        st.button("Reset all settings", icon=":material/restart_alt:", on_click=reset_all, key="reset_all",
+                  disabled=config == DEFAULT.replace(presentation=config.presentation),
+                  help="every setting back to its default (presentation mode stays as it is)")
         if config.presentation:
             st.subheader("Settings")
             for name in LECTURE_FIELDS:
@@ -91,7 +98,11 @@ def render(config: Config) -> None:
         else:
             _all_settings(skip=())
         field_widget("presentation")
-        share_link(config)
+
+
+def reset_all() -> None:
+    """Callback: the default config; presentation mode stays, the room still needs it."""
+    state.set_config(DEFAULT.replace(presentation=state.config().presentation))
 
 
 def _all_settings(skip: tuple[str, ...]) -> None:
