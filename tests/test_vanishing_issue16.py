@@ -60,3 +60,8 @@ def test_row_vector_notation_writes_the_transpose_in_eq_8():
     assert "ᵀ" in step["name"]
     column = open_page({"notation": "wxh", "v_section": "steps"})
     assert r"\top" not in next(el.value for el in column.latex if "(8)" in el.value)
+
+
+def test_the_factor_keeps_its_digits():
+    at = open_page(to_query(PRESETS["irnn"].config()))
+    assert at.metric[0].value == "×1.00" and at.metric[0].delta == "stable"     # not a bare '×1'

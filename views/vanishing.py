@@ -225,7 +225,7 @@ def metrics(page: Page) -> None:
     # two rows of two on a projector: four large values do not fit in one row
     cells = [c for _ in range(2) for c in st.columns(2)] if config.presentation else st.columns(4)
     finite = np.isfinite(summary.factor)
-    cells[0].metric("Fitted per-step factor", f"×{summary.factor:.3g}" if finite else "—",
+    cells[0].metric("Fitted per-step factor", f"×{summary.factor:#.3g}" if finite else "—",
                     delta=summary.kind if finite else summary.label, delta_color="off", delta_arrow="off",
                     help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve")
     value, note = vn.horizon_value(summary)
