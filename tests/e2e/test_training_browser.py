@@ -173,12 +173,13 @@ def test_closing_the_tab_stops_the_truncation_sweep(browser):
         page = browser.new_page()
         open_page(page, url, None, query={"T": "500", "H": "256", "tr_batch": "128", "tr_view": "truncation"})
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=NAV, exact=True).click()
-        time.sleep(1.0)
+        page.get_by_role("heading", name="Training & truncation").wait_for(timeout=TIMEOUT_MS)
+        time.sleep(0.5)
         busy = cpu_seconds(pid)
         time.sleep(1.0)
-        assert cpu_seconds(pid) - busy > 0.5              # the sweep (about 8 s) is under way
+        assert cpu_seconds(pid) - busy > 0.2              # the sweep (about 8 s) is under way (the cores are shared)
         page.close()
         time.sleep(2.0)                                   # a gradient or two to notice
         before = cpu_seconds(pid)
         time.sleep(3.0)
-        assert cpu_seconds(pid) - before < 0.5            # idle: nothing left running
+        assert cpu_seconds(pid) - before < 0.15           # idle: nothing left running
