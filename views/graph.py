@@ -23,7 +23,7 @@ from ui.notation import NOTATIONS
 NUMBER_GROUPS = ("model", "data", "truncation")   # the fields the gradients depend on
 GIF_KEY = "g_gif"
 FOLLOW_KEY = "g_follow"        # the 'whole loss / one term' switch (its value lives in g_source)
-FOLLOW = {"whole": "the whole loss", "one": "one loss term"}
+FOLLOW = {"whole": "whole loss", "one": "one term"}
 WIDE, COMPACT, EQUATION = "g_wide", "g_compact", "g_eq"     # containers styled by PAGE_CSS
 PHONE_MAX_PX = 640
 # The graph is drawn twice, for a wide screen and for a phone; the browser shows the one its
@@ -129,7 +129,7 @@ def source_control(config: Config, steps: list[int]) -> int:
 
 def view_controls(config: Config, steps: list[int]) -> tuple[fg.GraphView, int]:
     T = config.T
-    left, middle, right = st.columns([3, 3, 2])
+    left, middle, right = st.columns(3)
     with left:
         source = source_control(config, steps)
     with middle:

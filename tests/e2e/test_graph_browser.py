@@ -32,6 +32,7 @@ GRAPH_JS = """
   };
 }
 """
+WIDE_BUTTONS = ".st-key-g_wide g.updatemenu-button"     # the chart a wide screen shows
 LATEX_JS = """() => Array.from(document.querySelectorAll('annotation[encoding="application/x-tex"]'))
                      .map(a => a.textContent).join('\\n')"""
 
@@ -49,20 +50,20 @@ def test_graph_renders_readably(page, app_url, T):
     assert set(graph["nodeSteps"]) == {0, T + 1, *range(1, min(T, 16) + 1)}   # h_0, L, the window
     assert graph["frames"] == [str(t) for t in range(min(T, 16), 0, -1)]      # the steps in view
     assert graph["veilEnd"] < 0                       # the static view: every step reached
-    expect(page.get_by_text("backward pass has reached t = 1")).to_be_visible()
+    expect(page.locator(".st-key-g_wide").get_by_text("backward pass has reached t = 1")).to_be_visible()
     screenshot(page, f"graph_T{T}")
 
 
 def test_play_advances_the_frames_and_pause_stops_them(page, app_url):
     graph = open_graph(page, app_url, {"T": 20})
     assert graph["active"] == 15                      # frames 16..1: the last one is shown
-    page.locator("g.updatemenu-button").filter(has_text="slow").click()
+    page.locator(WIDE_BUTTONS).filter(has_text="slow").click()
     # the pass restarts at the window's end: the veil covers the early steps, and the slider moves
     page.wait_for_function(f"() => {{ const g = ({GRAPH_JS})(); return g.veilEnd > 5 && g.active < 15; }}",
                            timeout=TIMEOUT_MS)
     page.wait_for_function(f"() => ({GRAPH_JS})().veilEnd < 15", timeout=TIMEOUT_MS)   # and moves on
     screenshot(page, "graph_playing", full_page=False)
-    page.locator("g.updatemenu-button").filter(has_text="Pause").click()
+    page.locator(WIDE_BUTTONS).filter(has_text="Pause").click()
     page.wait_for_timeout(300)
     paused = page.evaluate(GRAPH_JS)
     page.wait_for_timeout(1500)
@@ -109,7 +110,7 @@ def test_play_changes_what_is_in_view_from_its_first_frame(page, app_url):
     """T = 30 with the window at 1..16: the first frame already lights step 16 (the old pass spent
     its first 14 frames, half the animation, on steps out of view, with the whole window grey)."""
     open_graph(page, app_url, {"T": 30})
-    page.locator("g.updatemenu-button").filter(has_text="slow").click()
+    page.locator(WIDE_BUTTONS).filter(has_text="slow").click()
     page.wait_for_function(f"() => {{ const g = ({GRAPH_JS})(); return g.veilEnd > 5 && g.veilEnd < 16; }}",
                            timeout=3000, polling=50)
 

@@ -54,7 +54,7 @@ GAP = 1.6                          # distance from h_0 / L to the window when st
 SHEET_X, PROFILE_X = (0.0, 0.42), (0.68, 0.93)   # room between them for the sheet's colour bar
 # Steps drawn at most (the last ones of the window): more would make nodes and labels too small
 # to read on a projector at 1280 px or on a phone.
-MAX_STEPS = {"normal": 30, "presentation": 10, "compact": 6}
+MAX_STEPS = {"normal": 30, "presentation": 8, "compact": 6}
 
 # The chart's plot width in px that each mode is drawn for: the narrowest screen of the mode
 # (normal: 1280-1440 px with the sidebar; presentation: 1280x720 with its wider sidebar; compact:
@@ -716,7 +716,7 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
                         showgrid=False, zeroline=False, showticklabels=False, fixedrange=True))
         layout["annotations"] += [
             *sheet_annotations(sheet, notation, small),
-            _subtitle("Gradients (10), " + ("sums so far" if linked else "full sums"),
+            _subtitle(f"∂{notation.L}/∂θ (10), " + ("sums so far" if linked else "full sums"),
                       SHEET_X[0], bands["titles"][1], small)]
     return layout
 

@@ -101,12 +101,14 @@ def sheet_trace(frames: Array, labels: list | None, *, font: int, colorbar_x: fl
 
 
 def sheet_annotations(sheet: Sheet, notation: Notation, font: int) -> list[dict]:
-    """Block names above (top row) or below (bottom row) each block, in data coordinates."""
+    """Block names above (top row) or below (bottom row) each block, in data coordinates: the
+    parameter alone (the panel's title says these are gradients), so that a name fits over a
+    one-column bias block without running into its neighbour or the colour bar."""
     sizes = {"W_xh": sheet.D, "W_hh": sheet.H, "b_h": 1, "W_hy": sheet.H, "b_y": 1}
     notes = []
     for name, (r, c) in sheet.offsets().items():
         top = r == 0
-        notes.append(dict(text=grad_html(notation, name), x=c + (sizes[name] - 1) / 2,
+        notes.append(dict(text=notation.html_param(name), x=c + (sizes[name] - 1) / 2,
                           y=-0.6 if top else sheet.shape[0] - 0.4, xref="x2", yref="y2",
                           yanchor="bottom" if top else "top", showarrow=False, font=dict(size=font - 1)))
     return notes
