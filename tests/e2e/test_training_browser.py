@@ -183,3 +183,14 @@ def test_closing_the_tab_stops_the_truncation_sweep(browser):
         before = cpu_seconds(pid)
         time.sleep(3.0)
         assert cpu_seconds(pid) - before < 0.15           # idle: nothing left running
+
+
+def test_copy_task_at_the_shortest_T(page, app_url):
+    """A slider whose range collapses (delay 1..T-1 at T = 2) is stated as text, not raised."""
+    open_page(page, app_url, NAV, query={"tr_task": "copy", "T": "2"})
+    page.get_by_text("the only value T = 2 allows").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"^Trained \d+ steps")).wait_for(timeout=120_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    screenshot(page, "training_copy_T2")
