@@ -99,14 +99,16 @@ with right:
     st.subheader("Sizes and spectrum")
     st.markdown(f"$T = {config.T}$ steps, $D = {config.D}$ inputs, $H = {config.H}$ hidden units, "
                 f"$O = {config.O}$ outputs.")
-    spectrum = st.columns(3)
-    spectrum[0].metric("ρ(W_hh)", f"{rc.spectral_radius(params.W_hh):.3f}",
-                       help="spectral radius, the largest |eigenvalue|; the initialiser scales W_hh to the "
-                            "sidebar's ρ, hand edits can change it")
-    spectrum[1].metric("σ_max(W_hh)", f"{np.linalg.norm(params.W_hh, 2):.3f}",
-                       help="largest singular value: with γ = sup|f'| it bounds each step's gain, eq. (11)")
-    spectrum[2].metric("edited", len(config.edits), help="hand-edited entries (outlined in the heatmaps)")
-    st.caption(f"Initialiser: {config.init}, seed {config.seed}, W_hh scaled to ρ = {config.rho:g}; "
+    W = n.plain_param("W_hh")
+    # a row that wraps: on a projector's narrow column a metric moves down instead of being cut
+    with st.container(horizontal=True, gap="large"):
+        st.metric(f"ρ({W})", f"{rc.spectral_radius(params.W_hh):.3f}", width="content",
+                  help=f"spectral radius, the largest |eigenvalue|; the initialiser scales {W} to the "
+                       "sidebar's ρ, hand edits can change it")
+        st.metric(f"σ_max({W})", f"{np.linalg.norm(params.W_hh, 2):.3f}", width="content",
+                  help="largest singular value: with γ = sup|f'| it bounds each step's gain, eq. (11)")
+        st.metric("edited", len(config.edits), width="content", help="hand-edited entries (outlined in the heatmaps)")
+    st.caption(f"Initialiser: {config.init}, seed {config.seed}, {W} scaled to ρ = {config.rho:g}; "
                "biases start at zero.")
 
 st.subheader("Weights")
