@@ -222,7 +222,7 @@ def test_a_run_whose_session_has_gone_is_not_kept(monkeypatch):
     monkeypatch.setattr(ui.training_run, "session_alive", lambda: False)
     at = open_page({"tr_steps": "200"})
     train(at, 200)
-    assert run_banner(at).startswith("Trained 1 steps")       # stopped after the first step
+    assert run_banner(at).startswith("Trained 1 step:")       # stopped after the first step
     monkeypatch.undo()
     again = open_page({"tr_steps": "200"})
     assert any("Press **Train**" in i.value for i in again.info)   # nothing was stored

@@ -363,7 +363,8 @@ def run_banner(spec: TrainSpec, text: str | None, result) -> None:
                    "the truncation's k or the steps for a complete run.", icon=":material/timer:")
     verdict = judge(result, None if result.diverged else _evaluation(spec, text, result))
     first, last = np.mean(result.loss[:10]), np.mean(result.loss[-10:])
-    summary = (f"Trained {result.steps_done} steps: loss {first:.4g} → {last:.4g} (means of the first and last "
+    n = result.steps_done
+    summary = (f"Trained {n} step{'s' if n != 1 else ''}: loss {first:.4g} → {last:.4g} (means of the first and last "
                f"10 steps). ")
     show = {"success": st.success, "warning": st.warning, "error": st.error}[verdict.level]
     show(summary + verdict.message + VERDICT_ADVICE.get(verdict.level, ""), icon=VERDICT_ICONS[verdict.level])
