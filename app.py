@@ -35,6 +35,7 @@ section[data-testid="stSidebar"] { width: 400px !important; min-width: 400px !im
 
 
 def main() -> None:
+    state.remember_link()
     st.set_page_config(page_title="BPTT Explorer", page_icon=":material/timeline:", layout="wide")
     limit_blas_threads()
     config = state.start_run()

@@ -237,3 +237,27 @@ def test_reset_all_is_drawn_before_a_failing_page_runs(monkeypatch):
     assert at.exception                                   # the page failed ...
     at.button(key="reset_all").click().run()              # ... and the reset is there and works
     assert config_of(at) == DEFAULT
+
+
+def test_a_shared_link_survives_a_first_run_cut_short(monkeypatch):
+    """A click in the navigation while the first run is still starting cuts that run short and
+    reruns with an empty query string: the link's settings must still be the session's."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+    import streamlit as st
+
+    real, calls = st.set_page_config, []
+
+    def cut_short_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise StopException()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(st, "set_page_config", cut_short_once)
+    at = run_app({"notation": "dlbook", "loss": "mse", "T": "30"})
+    assert "_config" not in at.session_state                      # the first run never got to it
+    at.query_params.clear()
+    at.run()
+    assert_clean(at)
+    assert (config_of(at).notation, config_of(at).loss, config_of(at).T) == ("dlbook", "mse", 30)
+    assert parse(dict(at.query_params))[0] == config_of(at)        # and the URL says so again

@@ -26,6 +26,7 @@ from ui.config import FIELD_BY_NAME, FIELDS, Config, Field, build_params, parse,
 from ui.keys import EXACT
 
 CONFIG_KEY = "_config"
+LINK_KEY = "_link"               # the query the session was opened with, until a run has read it
 WARNED_KEY = "_warned"
 WIDGET_PREFIX = "cfg_"
 SIDEBAR_GROUPS = ("model", "data", "truncation", "app")   # fields rendered by ui/sidebar.py
@@ -42,13 +43,25 @@ def widget_key(name: str) -> str:
 
 # ---- the canonical config ----------------------------------------------------------------------
 
+def remember_link() -> None:
+    """Keep the link the session was opened with until `start_run` has read it.
+
+    Call first in every run, before any st.* call: a first run cut short there (a click on a
+    page in the navigation while a slow server is still starting) is followed by a run whose
+    URL has lost its query string, and the shared settings would silently become defaults.
+    """
+    if CONFIG_KEY not in st.session_state and LINK_KEY not in st.session_state:
+        st.session_state[LINK_KEY] = st.query_params.to_dict()
+
+
 def start_run() -> Config:
     """This run's config: from the URL on the session's first run, else from the widgets.
 
     Shows one warning per value that had to be replaced. Call once per run, before any widget.
     """
     if CONFIG_KEY not in st.session_state:
-        config, messages = parse(st.query_params.to_dict())
+        link = st.session_state.pop(LINK_KEY, None)
+        config, messages = parse(st.query_params.to_dict() if link is None else link)
     else:
         config, messages = _from_widgets(st.session_state[CONFIG_KEY])
     st.session_state[CONFIG_KEY] = config
