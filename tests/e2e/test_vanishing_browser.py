@@ -183,5 +183,6 @@ def test_no_katex_error_in_any_notation(page, app_url, notation):
     open_page(page, app_url, NAV, query={"notation": notation, "v_section": "all", "activation": "identity"})
     plotly_figures(page, at_least=8)
     wait_idle(page)
-    assert page.locator(".katex").count() >= 3                # the equations and the captions' maths
+    # the equations and the captions' maths, typeset (KaTeX may finish after the script run)
+    page.wait_for_function("() => document.querySelectorAll('.katex').length >= 3", timeout=TIMEOUT_MS)
     assert page.locator(".katex-error").count() == 0
