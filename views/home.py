@@ -4,6 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import sidebar, state
+from ui.config import to_query
 from ui.notation import NOTATIONS, fill, summary
 from ui.presets import PRESETS
 
@@ -11,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES_PER_ROW = 3
 PRESETS_PER_ROW = 4
 PRESENTATION_PRESETS_PER_ROW = 3     # larger text needs wider buttons
+OPEN_KEY = "_preset_page"           # the page a preset button asked for, opened by this script
 
 # What each page shows, in the order of the navigation (pages not written yet are left out);
 # <name> is a symbol written in the reader's notation (ui.notation.fill).
@@ -35,10 +37,21 @@ def grid(items: list, per_row: int):
 
 
 def apply_preset(key: str) -> None:
+    """Button callback: the preset's config, set before app.py reads the widgets; the script then
+    switches to the preset's page (`open_preset_page`), a plain rerun as far as the callback knows."""
     state.set_config(PRESETS[key].apply(state.config()))
-    st.toast(f"Preset loaded: {PRESETS[key].title}", icon=":material/check:")
+    st.session_state[OPEN_KEY] = PRESETS[key].page
 
 
+def open_preset_page() -> None:
+    """Switch to the page a preset asked for, its settings already in the URL: the link is
+    right from the page's first run, even if that run is cut short."""
+    page = st.session_state.pop(OPEN_KEY, None)
+    if page is not None:
+        st.switch_page(page, query_params=to_query(state.config()))
+
+
+open_preset_page()
 config = state.config()
 n = NOTATIONS[config.notation]
 model, jacobian = summary(n)
@@ -60,14 +73,20 @@ for row in grid(written, PAGES_PER_ROW):
             st.caption(fill(text, n))
 
 st.subheader("Lecture presets")
-st.caption("One click sets the model in the sidebar; every page then shows it.")
+st.caption("One click sets the model in the sidebar and opens the page that shows the lesson; every "
+           "other page shows the same model. The highlighted preset is in use until a setting changes.")
 per_row = PRESENTATION_PRESETS_PER_ROW if config.presentation else PRESETS_PER_ROW
 for row in grid(list(PRESETS.values()), per_row):
     for column, preset in row:
+        active = preset.is_active(config)
         with column.container(border=True):
+            # marked by its colour and by a tick, for readers who cannot tell the colours apart
             st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset, args=(preset.key,),
-                      width="stretch", type="primary")
+                      width="stretch", type="primary" if active else "secondary",
+                      icon=":material/check_circle:" if active else None,
+                      help="In use" if active else None)
             st.caption(preset.text(config.notation))
+            st.caption(preset.opens_text(config.notation))
 
 st.subheader("Share this view")
 st.caption("This link opens the app with exactly these settings (hand-edited weights included while "
