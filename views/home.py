@@ -83,8 +83,7 @@ for row in grid(list(PRESETS.values()), per_row):
             # marked by its colour and by a tick, for readers who cannot tell the colours apart
             st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset, args=(preset.key,),
                       width="stretch", type="primary" if active else "secondary",
-                      icon=":material/check_circle:" if active else None,
-                      help="In use" if active else None)
+                      icon=":material/check_circle:" if active else None)
             st.caption(preset.text(config.notation))
             st.caption(preset.opens_text(config.notation))
 
