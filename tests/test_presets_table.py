@@ -2,7 +2,9 @@
 for its model, and `apply` / `is_active` mean what Home shows."""
 import pytest
 
+from katex_check import inline_math, katex_errors, requires_katex
 from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, parse, to_query
+from ui.notation import NOTATIONS
 from ui.presets import PRESETS, VIEW_PREFIX, active
 
 NOT_A_PRESET = DEFAULT.replace(presentation=True, notation="row", tr_view="clipping", H=5, edits=(("W_hh", 0, 1.0),))
@@ -73,3 +75,12 @@ def test_the_presets_are_told_apart():
     configs = [p.apply(DEFAULT) for p in PRESETS.values()]
     assert len(set(configs)) == len(configs)
     assert [active(c).key for c in configs] == list(PRESETS)
+
+
+@requires_katex
+def test_what_each_preset_opens_renders_in_every_notation():
+    """Home writes where each preset goes under its sentence: KaTeX must take its formulas
+    (katex_check's page_formulas covers the sentences, not these)."""
+    formulas = sorted({f for key in NOTATIONS for p in PRESETS.values() for f in inline_math(p.opens_text(key))})
+    assert formulas and katex_errors(formulas) == []
+    assert all("<" not in f for f in formulas)                    # every <symbol> was filled

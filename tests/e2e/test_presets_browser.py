@@ -1,6 +1,6 @@
 """End to end: a lecture preset clicked on Home opens the page it is about, drawn with the
-preset's view (issue 16), and Home then marks the preset in use. Screenshots of Home and of the
-vanishing preset's graph land in <repo>/screenshots/."""
+preset's view (issue 16), and Home then marks the preset in use. Screenshots of Home and of each
+preset's page land in <repo>/screenshots/."""
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -59,6 +59,7 @@ def test_the_exploding_preset_opens_the_vanishing_page_against_the_distance(page
     assert_no_exception(page)
     expect(page.get_by_role("heading", name="Sweeps: the same seed, one factor changed")).to_be_visible()
     assert query(page)["v_axis"] == "distance"
+    screenshot(page, "preset_exploding_vanishing", full_page=False)
 
 
 def test_the_deep_learning_book_preset_opens_the_derivation_at_the_output_gradient(page, app_url):
@@ -69,3 +70,4 @@ def test_the_deep_learning_book_preset_opens_the_derivation_at_the_output_gradie
     assert_no_exception(page)
     assert page.locator(KATEX_ERRORS).count() == 0
     assert query(page)["d_stage"] == "output" and query(page)["notation"] == "dlbook"
+    screenshot(page, "preset_dlbook_derivation", full_page=False)
