@@ -115,11 +115,14 @@ def test_play_changes_what_is_in_view_from_its_first_frame(page, app_url):
                            timeout=3000, polling=50)
 
 
-# Every visible text of the chart in view, with its box; texts drawn transparent (the slider's
-# per-frame labels) or empty do not count.
-TEXT_BOXES_JS = """
+def texts_js(chart: str) -> str:
+    """JS giving every visible text of `chart` (a JS expression for a plotly element) with its
+    box, and the chart's box; null until the chart is drawn. Texts drawn transparent (the
+    slider's per-frame labels) or empty do not count."""
+    return """
 () => {
-  const el = """ + VISIBLE_GRAPH + """;
+  const el = """ + chart + """;
+  if (!el || !el.querySelector('svg text')) return null;
   const seen = [];
   for (const t of el.querySelectorAll('svg text')) {
     const r = t.getBoundingClientRect(), cs = getComputedStyle(t);
@@ -132,6 +135,11 @@ TEXT_BOXES_JS = """
   return {texts: seen, chart: {left: box.left, right: box.right, top: box.top, bottom: box.bottom}};
 }
 """
+
+
+TEXT_BOXES_JS = texts_js(VISIBLE_GRAPH)
+DETAILS_TEXT_JS = texts_js("""Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+    .find(e => e.layout && !(e.layout.sliders || []).length)""")
 CUT_JS = """
 () => ({
   metrics: Array.from(document.querySelectorAll('[data-testid="stMetricValue"]'))
@@ -190,6 +198,8 @@ def test_readable_at_every_viewport(page, app_url, name, width, height, query, v
     boxes = page.evaluate(TEXT_BOXES_JS)
     assert len(boxes["texts"]) > 20, "the chart's texts were not found"
     assert overlapping(boxes["texts"]) == []
+    page.wait_for_function(f"() => ({DETAILS_TEXT_JS})() !== null", timeout=TIMEOUT_MS)
+    assert overlapping(page.evaluate(DETAILS_TEXT_JS)["texts"]) == [], "the step's details chart"
     chart = boxes["chart"]
     outside = [t["text"] for t in boxes["texts"]
                if t["left"] < chart["left"] - 1 or t["right"] > chart["right"] + 1]
