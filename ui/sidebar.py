@@ -32,6 +32,7 @@ NOTATION_LABELS = {"rho": {"label": "Spectral radius of <W_hh>",
                            "help": "<W_hh> is rescaled so that its largest |eigenvalue| is this"}}
 
 RELABELLED = ("rho", "init")     # the fields whose label or choices name <W_hh>
+LABELLED_IN_KEY = "_labelled_in_"   # + field: the notation its widget was last labelled in
 
 # Widget and step per field, where the kind's default would not suit.
 WIDGET_OPTIONS = {
@@ -62,10 +63,13 @@ def field_widget(name: str) -> None:
             in_notation(labels.get(key, key), notation)
     if name in task_fixes(config.task):
         options["disabled"] = True     # the task decides it; the caption under Task says so
-    if name in RELABELLED:
+    labelled_in = LABELLED_IN_KEY + name
+    if name in RELABELLED and st.session_state.get(labelled_in) != config.notation:
         # A new notation relabels the widget, which gives it a new identity: Streamlit would start
-        # it at its default unless its value is set in this run, so it is set on every run.
+        # it at its default unless its value is set in the run that relabels it. Only then: set on
+        # every run, it would undo keys pressed while an earlier run was still in flight.
         st.session_state[state.widget_key(name)] = state.to_widget_value(FIELD_BY_NAME[name], getattr(config, name))
+        st.session_state[labelled_in] = config.notation
     state.schema_widget(name, **options)
 
 
