@@ -50,24 +50,30 @@ def sweep_and_heatmap(config, norm: str) -> None:
         params = build_params(config.replace(rho=r))
         curves.append((f"ρ = {r:g}", vn.norm_curve(params, xs, config.activation, norm)))
     summaries = [vn.summarise(c) for _, c in curves]
-    fv.sweep_figure(curves, nt=NT, ord=norm, horizons=[s.horizon for s in summaries])
+    fv.sweep_figure(curves, nt=NT, ord=norm, horizons=[s.horizon for s in summaries],
+                    horizon_texts=[s.horizon_text for s in summaries])
     P = vn.pairwise(build_params(config), xs, config.activation, "fro", config.T)
     fv.pairwise_figure(P, nt=NT, ord="fro")
 
 
 def whole_page(config) -> None:
     """Everything the page computes for `config` on a first visit (cold caches)."""
+    config = config.replace(v_section="all")
     params, xs = build_params(config), make_data(config).xs
-    radius_cfgs, act_cfgs = vn.sweep_configs(config)
-    plan = vn.plan(config.v_norm, config.T, config.H, len(radius_cfgs) + len(act_cfgs))
-    norms = vn.norm_curve(params, xs, config.activation, plan.norm)
+    plan = vn.plan(config)          # what the page draws within its budget
+    radius_cfgs, act_cfgs = vn.sweep_configs(config.replace(v_radii=plan.radii, v_acts=plan.acts))
+    norms = vn.norm_curve(params, xs, config.activation, plan.norm, plan.main_window)
     bound = fv.bound_for_norm(jacobian_bound(params, config.activation, config.T), plan.norm, H=config.H)
     summary = vn.summarise(norms)
-    fv.curve_figure(norms, bound, nt=NT, ord=plan.norm, horizon=summary.horizon, factor_label=summary.label)
+    fv.curve_figure(norms, bound[-plan.main_window:], nt=NT, ord=plan.norm, horizon=summary.horizon,
+                    horizon_text=summary.horizon_text, factor_label=summary.label,
+                    first_step=config.T - plan.main_window + 1)
     for cfgs in (radius_cfgs, act_cfgs):
         curves = [(n, vn.norm_curve(build_params(c), make_data(c).xs, c.activation, plan.norm, plan.sweep_window))
                   for n, c in cfgs]
-        fv.sweep_figure(curves, nt=NT, ord=plan.norm, horizons=[vn.summarise(c).horizon for _, c in curves])
+        summaries = [vn.summarise(c) for _, c in curves]
+        fv.sweep_figure(curves, nt=NT, ord=plan.norm, horizons=[s.horizon for s in summaries],
+                        horizon_texts=[s.horizon_text for s in summaries])
     ev, sv = np.linalg.eigvals(params.W_hh), np.linalg.svd(params.W_hh, compute_uv=False)
     fv.spectrum_figure(ev, sv, gamma=1.0, rho=config.rho, nt=NT)
     P = vn.pairwise(params, xs, config.activation, plan.pair_norm, plan.pair_window)
@@ -94,7 +100,7 @@ def main() -> None:
     rows.append(("  heatmap figure build, T=200", best_of(lambda: fv.pairwise_figure(P, nt=NT, ord="fro"))))
     for T, H in ((12, 8), (50, 32), (200, 64), (500, 64), (500, 256)):
         config = DEFAULT.replace(T=T, H=H)
-        rows.append((f"whole page, cold, T={T} H={H} (default view)",
+        rows.append((f"whole page, cold, T={T} H={H} (every section)",
                      best_of(lambda: whole_page(config), 1 if H > 64 else 3)))
     width = max(len(name) for name, _ in rows)
     print(f"| {'case':<{width}} | wall (s) | CPU (s) |")
