@@ -161,7 +161,7 @@ def test_bad_edits_are_dropped_with_a_message(text):
 
 
 def test_edits_that_do_not_fit_the_sizes_are_dropped():
-    config, message = only_message({"edits": "W_hh.99999=1.5"})
+    config, message = only_message({"edits": "W_hh.9999=1.5"})         # fits H = 100, not H = 8
     assert config.edits == () and "do not fit" in message
     config, messages = parse({"edits": "W_hh.63=1.5", "H": "8"})
     assert config.edits == (("W_hh", 63, 1.5),) and messages == []

@@ -290,3 +290,15 @@ def test_every_page_survives_a_hostile_link_with_a_warning(name, page):
         for mark in "[]()<>$*:":
             assert all(text[i - 1] == "\\" for i, c in enumerate(text) if c == mark and i > 0), (mark, text)
     assert parse(dict(at.query_params)) == (config, [])          # the URL now holds what is used
+
+
+@pytest.mark.parametrize("edits", ["W_hh.99999999999999999999=1", "b_h.9223372036854775808=1", "W_xh.65536=2"])
+def test_an_edit_index_beyond_every_parameter_is_refused_with_a_message(edits):
+    """An index past int64 used to raise OverflowError before the sidebar (and its reset) was drawn."""
+    config, messages = parse({"edits": edits})
+    assert config.edits == () and len(messages) == 1 and "invalid entry" in messages[0]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["edits"] = edits
+    at.run()
+    assert not at.exception and at.session_state["_config"].edits == ()
+    assert any("Hand-edited weights" in w.value.replace("\\", "") for w in at.warning)

@@ -170,7 +170,9 @@ def test_a_new_T_keeps_a_valid_step(fresh_caches):
     assert step_slider(at).value == 5 and dict(at.query_params).get("d_step", "5") == "5"   # 5: the default
 
 
-def test_page_up_and_down_walk_the_stages(fresh_caches):
-    at = open_app_page(DERIVATION, {"T": 4, "H": 3})
+def test_page_up_and_down_walk_the_stages_in_presentation_mode_only(fresh_caches):
+    at = open_app_page(DERIVATION, {"T": 4, "H": 3, "presentation": 1})
     shortcuts = (at.button(key="d_prev").proto.shortcut, at.button(key="d_next").proto.shortcut)
     assert tuple(s.lower() for s in shortcuts) == ("pageup", "pagedown")
+    at = open_app_page(DERIVATION, {"T": 4, "H": 3})          # a reader scrolls with them
+    assert not at.button(key="d_prev").proto.shortcut and not at.button(key="d_next").proto.shortcut

@@ -35,6 +35,7 @@ MIN_EDIT_CHARS = len("b_h.0=0.0~")
 MAX_TRAIN_STEPS = 2000       # training page: a run stays within seconds at lecture sizes
 MAX_TRAIN_BATCH = 128
 MAX_RADII = 12               # vanishing page: each swept radius is a model and a curve
+MAX_EDIT_INDEX = MAX_H * max(MAX_H, MAX_D, MAX_O)   # no parameter has more entries
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,9 @@ class Field:
             return raw
         if self.kind == "floats":
             items = _items(raw)
-            if self.max_items is not None and len(items) > 4 * self.max_items:
-                raise ValueError(f"has {len(items)} entries; at most {self.max_items} are allowed")
+            if self.max_items is not None and len(items) > 4 * self.max_items:   # never parse a huge list
+                raise ValueError(f"has {len(items)} entries; at most {self.max_items} are drawn "
+                                 f"and at most {4 * self.max_items} are read")
             values = tuple(sorted({_number(v) + 0.0 for v in items if str(v).strip() != ""}))
             if not values or not all(math.isfinite(v) for v in values):
                 raise ValueError("is not a list of finite numbers")
@@ -356,7 +358,7 @@ def decode_edits(text: str) -> tuple[tuple[str, int, float], ...]:
             index, value = int(index), float(value)
         except ValueError:
             raise ValueError(f"has a malformed entry {item[:40]!r}") from None
-        if name not in rc.PARAM_NAMES or index < 0 or not math.isfinite(value):
+        if name not in rc.PARAM_NAMES or not 0 <= index < MAX_EDIT_INDEX or not math.isfinite(value):
             raise ValueError(f"has an invalid entry {item[:40]!r}")
         edits[(name, index)] = value
     return tuple((name, index, value) for (name, index), value in sorted(edits.items()))

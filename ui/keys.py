@@ -31,7 +31,7 @@ def _value_bytes(value: Any) -> bytes:
     if isinstance(value, Edits):
         return b"e" + value.codes.tobytes() + value.indices.tobytes() + value.values.tobytes()
     if isinstance(value, tuple):
-        return b"t" + b"\x1f".join(_value_bytes(v) for v in value)
+        return b"t" + b"".join(len(part).to_bytes(8, "little") + part for part in map(_value_bytes, value))
     if value is None:
         return b"n"
     raise TypeError(f"no exact key for a value of type {type(value).__name__}")

@@ -393,7 +393,9 @@ def judge(result: TrainResult, evaluation: Evaluation | None) -> Verdict:
 
 def _got_worse(result: TrainResult) -> str:
     """'Got worse from its best', with the numbers of the curve that shows it most."""
-    if result.accuracy is not None:
+    accuracy_worse = result.accuracy is not None and (
+        lost_progress(result.accuracy, higher_is_better=True) >= lost_progress(result.loss))
+    if accuracy_worse:
         smooth = _moving_mean(result.accuracy)
         return (f"Got worse from its best: the training accuracy reached {smooth.max():.0%} "
                 f"(around step {int(smooth.argmax()) + SMOOTHING // 2}) and ended at {smooth[-1]:.0%}.")

@@ -8,7 +8,7 @@ only decides what to ask for and at what cost.
 PAGE_BUDGET; `Guard` stops new work past GUARD_SECONDS of wall clock whatever the estimate.
 Large models get windows: the Jacobians of the last W steps, computed from the state h_{T-W}
 that the full forward pass reaches, are exactly the full run's, so a window shows true values,
-just fewer. Sweeps that cannot all fit drop curves (the sidebar's own first).
+just fewer. Sweeps that cannot all fit keep the sidebar's own value first and drop others.
 
 The memory horizon is stated one way everywhere (`CurveSummary.horizon_text`): measured on the
 curve when it falls below 1 %, extrapolated from its trend when it is still above 1 % at its

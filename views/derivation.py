@@ -18,6 +18,7 @@ from ui.sidebar import share_url
 from ui.notation import NOTATIONS
 
 CACHE_ENTRIES = 32
+STEP_DRAWN_FOR_T = "_d_step_drawn_for_T"   # the T the step slider was last given its value for
 _MODEL_GROUPS = ("model", "data")
 
 
@@ -86,10 +87,12 @@ def controls(config: Config) -> tuple[int, str, float, bool]:
         show_all = state.view_widget("d_all", widget="toggle")
     with left:
         if config.T > 1:
-            # Set on every run, not only when it differs: a new T changes the slider's range and
-            # so its identity, and Streamlit would restart the new slider at 1 unless its value
-            # was set this run (the config keeps the step whenever it is still valid).
-            st.session_state[state.widget_key("d_step")] = min(config.d_step, config.T)
+            # A new T changes the slider's range and so its identity: Streamlit would restart it
+            # at 1 unless its value is set in that run (the config keeps a still valid step).
+            # Only then: set on every run, it would undo keys pressed during an earlier run.
+            if st.session_state.get(STEP_DRAWN_FOR_T) != config.T:
+                st.session_state[state.widget_key("d_step")] = min(config.d_step, config.T)
+                st.session_state[STEP_DRAWN_FOR_T] = config.T
             t = state.view_widget("d_step", min_value=1, max_value=config.T,
                                   label=f"Step t (1 to T = {config.T})")
         else:
@@ -102,16 +105,18 @@ def controls(config: Config) -> tuple[int, str, float, bool]:
     return min(t, config.T), stage, lr, show_all
 
 
-def stage_buttons(stage: str) -> None:
+def stage_buttons(stage: str, presentation: bool) -> None:
     index = dv.STAGE_KEYS.index(stage)
+    # PageUp / PageDown, the keys a presentation clicker sends, only in presentation mode: a
+    # reader of this long page uses them to scroll
+    back_key, next_key = ("PageUp", "PageDown") if presentation else (None, None)
     # wide enough for the label and its key hint on a projector
     back, info, forward = st.columns([2, 3, 2], vertical_alignment="center")
-    # PageUp / PageDown: the keys a presentation clicker sends
     back.button("◀ Previous", on_click=_move_stage, args=(-1,), disabled=index == 0,
-                width="stretch", key="d_prev", shortcut="PageUp", wrap=True)
+                width="stretch", key="d_prev", shortcut=back_key, wrap=True)
     info.progress((index + 1) / len(dv.STAGE_KEYS), text=f"Stage {index + 1} of {len(dv.STAGE_KEYS)}")
     forward.button("Next ▶", on_click=_move_stage, args=(1,), disabled=index == len(dv.STAGE_KEYS) - 1,
-                   width="stretch", key="d_next", type="primary", shortcut="PageDown", wrap=True)
+                   width="stretch", key="d_next", type="primary", shortcut=next_key, wrap=True)
 
 
 # ---- drawing ------------------------------------------------------------------------------------------
@@ -205,7 +210,7 @@ def main() -> None:
         for number, stage in enumerate(stages, start=1):
             show_stage(stage, terms, config, number)
     else:
-        stage_buttons(stage_key)
+        stage_buttons(stage_key, config.presentation)
         index = dv.STAGE_KEYS.index(stage_key)
         show_stage(stages[index], terms, config, index + 1)
     st.divider()

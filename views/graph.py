@@ -12,7 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from ui import export, state
-from ui.config import FIELDS, Config
+from ui.config import FIELDS, Config, to_query
 from ui.keys import EXACT
 from ui.figures import graph as fg
 from ui.figures import graph_sheet as gs
@@ -238,7 +238,7 @@ def open_derivation(config: Config, t: int) -> None:
     state.set_config(config.replace(d_step=t, d_stage=stage), reset_widgets=False)
     for name in ("d_step", "d_stage"):
         st.session_state.pop(state.widget_key(name), None)
-    st.switch_page("views/derivation.py")
+    st.switch_page("views/derivation.py", query_params=to_query(state.config()))
 
 
 def export_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:

@@ -6,6 +6,7 @@ ui.training_run / ui.training_compare, figures from ui.figures.training.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 
 import numpy as np
@@ -84,9 +85,15 @@ def _clipping_table(spec: TrainSpec, text: str | None, c: float, batch: int):
     return compare_clipping(res.grads, c), res.overflow
 
 
+def evaluation(spec: TrainSpec, text: str | None, result):
+    """Held-out numbers of a finished run (cached on the exact final weights: a run stopped at
+    its time budget depends on the server's load, not only on the settings)."""
+    weights = hashlib.sha256(b"".join(a.tobytes() for _, a in result.params.items())).hexdigest()
+    return _evaluation(spec, text, weights, result)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def _evaluation(spec: TrainSpec, text: str | None, _result):
-    """Held-out numbers of a finished run; the spec decides the run, so `_result` is not hashed."""
+def _evaluation(spec: TrainSpec, text: str | None, weights: str, _result):
     return evaluate(spec, text, _result.params)
 
 
@@ -316,7 +323,7 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
         task_preview(spec, data, config.presentation)
     charts = LiveCharts()
     result = store.get(spec)
-    if result is None and pressed:
+    if pressed and (result is None or result.stopped):     # a run cut short may be trained again
         result = train_with_progress(spec, text, charts, config)
     if result is None:
         charts.progress.info("Press **Train** to train with these settings.", icon=":material/info:")
@@ -361,7 +368,7 @@ def run_banner(spec: TrainSpec, text: str | None, result) -> None:
         st.warning(f"Stopped at its time budget: {result.steps_done} of {spec.steps} steps ran in the "
                    f"{TIME_BUDGET:.0f} s a run may take; the steps done are shown. Lower T, H, the batch size, "
                    "the truncation's k or the steps for a complete run.", icon=":material/timer:")
-    verdict = judge(result, None if result.diverged else _evaluation(spec, text, result))
+    verdict = judge(result, None if result.diverged else evaluation(spec, text, result))
     first, last = np.mean(result.loss[:10]), np.mean(result.loss[-10:])
     n = result.steps_done
     summary = (f"Trained {n} step{'s' if n != 1 else ''}: loss {first:.4g} → {last:.4g} (means of the first and last "
@@ -374,7 +381,7 @@ def task_result(config: Config, spec: TrainSpec, text: str | None, result) -> No
     """What the trained model does on held-out sequences, per task."""
     if result.diverged:
         return
-    ev = _evaluation(spec, text, result)
+    ev = evaluation(spec, text, result)
     st.subheader("The trained model on new sequences")
     summary = f"Held-out loss {ev.loss:.4g}" + (f", accuracy {ev.accuracy:.1%}" if ev.accuracy is not None else "")
     baseline = f"the best constant answer (ignoring the input) scores {ev.baseline_loss:.4g}" + (

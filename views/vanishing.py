@@ -85,9 +85,11 @@ def dl_dh_tail(cfg: Config, window: int) -> np.ndarray:
 
 def dl_dh(config: Config, window: int) -> np.ndarray:
     """(window, H): the whole run's dL/dh_t (shared with the other pages) or its last steps."""
+    # keyed on what the gradient depends on: a page setting must not add a shared cache entry
+    model = vn.model_only(config, vn.MODEL_GROUPS + ("truncation",))
     if window == config.T:
-        return state.bptt_result(config).dL_dh
-    return dl_dh_tail(vn.model_only(config, vn.MODEL_GROUPS + ("truncation",)), window)
+        return state.bptt_result(model).dL_dh
+    return dl_dh_tail(model, window)
 
 
 @st.cache_data(**CACHE)

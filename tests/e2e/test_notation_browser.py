@@ -62,7 +62,7 @@ def test_equations_fit_their_column_in_presentation_mode(page, app_url, viewport
 
 
 def test_page_down_and_up_walk_the_derivation(page, app_url):
-    open_page(page, app_url, "Derivation", query={"T": 5, "H": 3})
+    open_page(page, app_url, "Derivation", query={"T": 5, "H": 3, "presentation": 1})
     heading = page.get_by_test_id("stHeading")
     expect(heading.filter(has_text="1. Forward pass").first).to_be_visible()
     page.get_by_test_id("stHeading").first.click()       # focus the page, not a widget
