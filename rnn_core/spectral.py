@@ -103,13 +103,8 @@ def classify_factor(factor: float) -> tuple[str, str]:
     return kind, f"{kind}: x{factor:.2f} per step"
 
 
-def memory_horizon(norms, threshold: float = 0.01) -> int:
-    """The largest distance T-k with norms[k-1] >= threshold * norms[T-1]: an int in 0..T-1.
-
-    norms (T,), entry k-1 = ||dh_T/dh_k||, so norms[T-1] = ||I||. How many steps back a state
-    still moves h_T by at least `threshold` (0 < threshold <= 1) of the identity's norm. nan
-    entries never count; inf entries (an exploding product) always do.
-    """
+def _curve_and_reference(norms, threshold) -> tuple[np.ndarray, float]:
+    """The checked curve (T,) and its last entry ||dh_T/dh_T||, the horizons' reference."""
     n = _curve(norms)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
             or not 0 < threshold <= 1:
@@ -117,6 +112,17 @@ def memory_horizon(norms, threshold: float = 0.01) -> int:
     reference = n[-1]
     if not np.isfinite(reference) or reference <= 0:
         raise ValueError(f"norms[-1] (||dh_T/dh_T||) must be finite and > 0, got {float(reference)!r}")
+    return n, reference
+
+
+def memory_horizon(norms, threshold: float = 0.01) -> int:
+    """The largest distance T-k with norms[k-1] >= threshold * norms[T-1]: an int in 0..T-1.
+
+    norms (T,), entry k-1 = ||dh_T/dh_k||, so norms[T-1] = ||I||. How many steps back a state
+    still moves h_T by at least `threshold` (0 < threshold <= 1) of the identity's norm. nan
+    entries never count; inf entries (an exploding product) always do.
+    """
+    n, reference = _curve_and_reference(norms, threshold)
     distance = np.arange(n.size - 1, -1, -1)
     with np.errstate(invalid="ignore"):
         reached = n >= threshold * reference
@@ -133,13 +139,7 @@ def extrapolated_horizon(norms, threshold: float = 0.01) -> float:
     result equals `memory_horizon` for an exactly geometric curve long enough to cross.
     inf when the line does not fall (r >= 1); nan when no line can be fitted.
     """
-    n = _curve(norms)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
-            or not 0 < threshold <= 1:
-        raise ValueError(f"threshold must lie in (0, 1], got {threshold!r}")
-    reference = n[-1]
-    if not np.isfinite(reference) or reference <= 0:
-        raise ValueError(f"norms[-1] (||dh_T/dh_T||) must be finite and > 0, got {float(reference)!r}")
+    n, reference = _curve_and_reference(norms, threshold)
     line = _log_line(n)
     if line is None:
         return float("nan")

@@ -32,9 +32,13 @@ def test_worst_link_costs_a_few_seconds_of_cpu_and_says_what_it_shrank():
 
 
 def test_one_link_cannot_thrash_the_curve_cache():
-    open_page({"T": "20"})
-    # a link draws the main curve and at most MAX_RADII + 4 sweep curves: at most an eighth of the cache
-    assert curve_cache().max_entries >= 8 * (1 + MAX_RADII + len(rc.ACTIVATIONS))
+    """The costliest link the schema lets through adds at most an eighth of the cache's entries."""
+    at = open_page(WORST)
+    config = at.session_state["_config"]
+    assert len(config.v_radii) <= MAX_RADII and len(config.v_acts) <= len(rc.ACTIVATIONS)
+    plan = vn.plan(config)
+    curves = 1 + len(plan.radii) + len(plan.acts)          # the main curve and the sweeps drawn
+    assert 8 * curves <= curve_cache().max_entries
 
 
 def test_guard_skips_what_is_left_and_cuts_the_main_curve_with_a_note(monkeypatch):

@@ -5,6 +5,8 @@ import pytest
 
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from test_page_vanishing import charts, open_page, traces
+from rnn_core.spectral import memory_horizon
+from ui import state
 from ui import vanishing as vn
 from ui.config import to_query
 from ui.presets import PRESETS
@@ -47,7 +49,9 @@ def test_irnn_preset_draws_exact_zeros_as_zeros_with_a_label():
     assert zeros["yaxis"] == "y9" and set(zeros["y"]) == {0.0}     # a true 0, not a point at 1e-1
     assert figure["layout"]["yaxis9"]["range"] == [0.0, 1.0]
     assert any(a.get("text") == "exactly 0" for a in figure["layout"]["annotations"])
-    assert at.metric[1].value == "23 steps"
+    config = at.session_state["_config"]
+    norms = vn.norm_curve(state.params(config), state.data(config).xs, config.activation, config.v_norm)
+    assert at.metric[1].value == f"{memory_horizon(norms)} steps"      # measured on the curve itself
 
 
 def test_row_vector_notation_writes_the_transpose_in_eq_8():
