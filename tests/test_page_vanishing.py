@@ -348,3 +348,13 @@ def test_labels_follow_the_chosen_notation():
     assert any("the same $W$ and inputs" in c.value for c in at.caption)
     assert any(r"h^{(T)}" in c.value for c in at.caption)
     assert any(r"h^{(T)}" in el.value for el in at.latex)
+
+
+def test_the_curve_links_to_the_derivation_of_its_factor():
+    at = open_page({"T": 20, "d_all": "1", "d_stage": "forward"})
+    at.button(key="v_to_derivation").click().run()
+    assert not at.exception
+    config = at.session_state["_config"]
+    assert (config.d_stage, config.d_step, config.d_all) == ("factor", 19, False)
+    assert at.subheader[0].value.startswith("5.")                # the Derivation page, at stage 5
+    assert at.query_params["d_stage"] == "factor"

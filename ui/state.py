@@ -113,6 +113,16 @@ def sync_url() -> None:
         st.query_params.from_dict(query)
 
 
+def open_derivation(stage: str, step: int) -> None:
+    """Switch to the Derivation page at `stage` and step t = `step` (a chart's "where this comes
+    from"); the URL goes along, so the page is right from its first run."""
+    set_config(config().replace(d_stage=stage, d_step=min(max(step, 1), config().T), d_all=False),
+               reset_widgets=False)
+    for name in ("d_step", "d_stage", "d_all"):
+        st.session_state.pop(widget_key(name), None)
+    st.switch_page("views/derivation.py", query_params=to_query(config()))
+
+
 def warn_once(messages: Iterable[str]) -> None:
     """One st.warning per distinct message in this run (repeats within the run are dropped).
 

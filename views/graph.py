@@ -12,7 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from ui import export, state
-from ui.config import FIELDS, Config, to_query
+from ui.config import FIELDS, Config
 from ui.keys import EXACT
 from ui.figures import graph as fg
 from ui.figures import graph_sheet as gs
@@ -234,11 +234,7 @@ def details_section(key: Config, source: int) -> None:
 def open_derivation(config: Config, t: int) -> None:
     """Switch to the Derivation page at step t, at the stage of eq. (7) (at t = T: where the
     recursion starts)."""
-    stage = "last" if t == config.T else "recursion"
-    state.set_config(config.replace(d_step=t, d_stage=stage), reset_widgets=False)
-    for name in ("d_step", "d_stage"):
-        st.session_state.pop(state.widget_key(name), None)
-    st.switch_page("views/derivation.py", query_params=to_query(state.config()))
+    state.open_derivation("last" if t == config.T else "recursion", t)
 
 
 def export_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:

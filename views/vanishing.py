@@ -263,6 +263,9 @@ def main_curve(page: Page) -> np.ndarray:
         f"The memory horizon ({summary.horizon_text}) is how far back a state still moves {page.math('hT')} by "
         "at least 1 %" + (" (the ★)." if summary.horizon is not None else "."))
     window_note(W, config.T, "the main curve")
+    if st.button("Where eq. (8) comes from: the Derivation, stage 5 (the factor)", icon=":material/functions:",
+                 key="v_to_derivation", type="tertiary"):
+        state.open_derivation("factor", config.T - 1)
     if powers is not None:
         power = page.nt.jacobian_power("T-k")
         hT, hk = page.nt.at(page.nt.h, "T"), page.nt.at(page.nt.h, "k")
