@@ -129,7 +129,11 @@ def source_control(config: Config, steps: list[int]) -> int:
 
 def view_controls(config: Config, steps: list[int]) -> tuple[fg.GraphView, int]:
     T = config.T
-    left, middle, right = st.columns(3)
+    if config.presentation:      # large type: two wider columns, the colour switch under the first
+        left, middle = st.columns(2, gap="large")
+        right = left
+    else:
+        left, middle, right = st.columns(3)
     with left:
         source = source_control(config, steps)
     with middle:
@@ -140,7 +144,8 @@ def view_controls(config: Config, steps: list[int]) -> tuple[fg.GraphView, int]:
             start = 1
             st.caption(f"All {T} steps are in view.")
     with right:
-        split = state.view_widget("g_split")
+        # the schema's label is cut in a projector's half column
+        split = state.view_widget("g_split", **({"label": "Colour direct / indirect"} if config.presentation else {}))
     view = fg.GraphView(start=start, width=width, split=split, presentation=config.presentation)
     return view, source
 
