@@ -6,6 +6,7 @@ Run: streamlit run app.py
 import streamlit as st
 
 from ui import sidebar, state
+from ui.derivation import FIT_EQUATIONS_HTML
 from ui.runtime import limit_blas_threads
 
 # The one table of pages: (file, title, icon). The folder is views/, not pages/: Streamlit's
@@ -44,6 +45,7 @@ def main() -> None:
     page = st.navigation(pages)
     if config.presentation:
         st.html(PRESENTATION_CSS)
+    st.html(FIT_EQUATIONS_HTML, unsafe_allow_javascript=True)   # every page: equations fit their column
     sidebar.render(config)
     state.sync_url()
     page.run()

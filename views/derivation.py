@@ -189,7 +189,6 @@ def export(stages, config: Config, t: int, rows: list[dict], terms: dv.DoubleSum
 def main() -> None:
     config = state.config()
     n = NOTATIONS[config.notation]
-    st.html(dv.FIT_EQUATIONS_HTML, unsafe_allow_javascript=True)   # wide equations fit their column
     st.title("Step-by-step derivation")
     st.markdown(f"The equations of BPTT in the notation **{n.title}** ({n.source}), each filled with "
                 f"the current model's numbers at one step $t$. Pick your textbook's notation in the sidebar.")

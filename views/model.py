@@ -6,7 +6,6 @@ import streamlit as st
 import rnn_core as rc
 from ui import state
 from ui.config import build_params, edits_between, link_is_complete, parse, task_fixes
-from ui.derivation import FIT_EQUATIONS_HTML
 from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
 from ui.notation import NOTATIONS, every_step_counts, model_block, shows_biases
 from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
@@ -86,7 +85,6 @@ st.caption(f"In the notation of {n.source} ({n.title}). Change the model in the 
 left, right = st.columns([1, 1] if config.presentation else [3, 2], gap="large")   # room for big metrics
 with left:
     st.subheader("The model")
-    st.html(FIT_EQUATIONS_HTML, unsafe_allow_javascript=True)   # the block fits its column
     st.latex(model_block(n, activation=config.activation, loss=config.loss, reduction=config.reduction,
                          biases=shows_biases(n, config.activation, params.b_h, params.b_y),
                          every_step=every_step_counts(state.data().mask)))

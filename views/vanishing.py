@@ -31,6 +31,7 @@ SECTION_LABELS = {"sweeps": "Sweeps", "spectrum": "Spectrum", "pairs": "All pair
 # Radii offered in the sweep's multiselect; any other value in range can be typed in.
 RADIUS_CHOICES = (0.25, 0.5, 0.75, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0)
 RADII_KEY = "v_radii_pick"
+METRIC_WIDTH = 220               # px: each metric's share of a wrapping row
 RADII_MESSAGES = "v_radii_messages"
 CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=EXACT)
 # A link draws at most 1 + MAX_RADII + 4 curves: the curve cache holds those of 8 such links, so
@@ -201,7 +202,9 @@ def prepare(config: Config, guard: vn.Guard) -> Page:
     """The controls above the main curve, the cost plan and the main curve's numbers."""
     nt = NOTATIONS[config.notation]
     model = vn.model_only(config)
-    controls = st.columns([1.3, 1.3, 3])
+    # on a projector the chart comes first: its two options fold into a popover
+    controls = st.columns([1.3, 1.3, 3]) if not config.presentation else \
+        [st.popover("Chart options", icon=":material/tune:")] * 2 + [st.container()]
     with controls[0]:
         requested = state.view_widget("v_norm", widget="radio", horizontal=True, format_func=NORM_LABELS.get)
     with controls[1]:
@@ -224,22 +227,26 @@ def metrics(page: Page) -> None:
     """Four numbers above the main curve. Values are short (a number and a word) so that they
     are never cut; what qualifies them is the line under each."""
     config, summary, jac = page.config, page.summary, page.math("jac")
-    # two rows of two on a projector: four large values do not fit in one row
-    cells = [c for _ in range(2) for c in st.columns(2)] if config.presentation else st.columns(4)
+    # a row that wraps: four large values share one row where they fit (a 1920 px projector),
+    # and move down instead of being cut where they do not
+    row = st.container(horizontal=True, gap="large")
+    cells = [row] * 4
     finite = np.isfinite(summary.factor)
     cells[0].metric("Fitted per-step factor", f"×{summary.factor:#.3g}" if finite else "—",
                     delta=summary.kind if finite else summary.label, delta_color="off", delta_arrow="off",
-                    help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve")
+                    help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve",
+                    width=METRIC_WIDTH)
     value, note = vn.horizon_value(summary)
     cells[1].metric("Memory horizon (1 %)", value, delta=note, delta_color="off", delta_arrow="off",
                     help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T; "
                          "when the curve is still above 1 % at its first step, its fitted trend is extended "
-                         "(extrapolated); a curve that does not fade has none")
+                         "(extrapolated); a curve that does not fade has none", width=METRIC_WIDTH)
     cells[2].metric(f"Spectral radius ρ({page.math('W')})", f"{page.rho:.3f}",
-                    help=f"the largest |eigenvalue|: what {page.math('W')} does per step in the long run")
+                    help=f"the largest |eigenvalue|: what {page.math('W')} does per step in the long run",
+                    width=METRIC_WIDTH)
     cells[3].metric("Bound per step γ·σ_max", f"{page.gamma * page.singular[0]:.3f}",
                     help=f"γ = sup |f′| = {page.gamma:g} for {config.activation}; eq. (11) raises this to the "
-                         "power T − k")
+                         "power T − k", width=METRIC_WIDTH)
 
 
 def main_curve(page: Page) -> np.ndarray:
