@@ -12,6 +12,7 @@ of every `st.cache_data` call (it is hashable; arrays never are keys).
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, fields as dc_fields, make_dataclass, replace
 from collections.abc import Sequence
@@ -293,7 +294,10 @@ class Edits(Sequence):
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((self.codes.tobytes(), self.indices.tobytes(), self.values.tobytes()))
+        # Config must be hashable (frozen). Caches never key on this: they use ui.keys.exact_key.
+        # Taken from a digest of the exact bytes, so only equal edits are likely to share it.
+        digest = hashlib.sha256(self.codes.tobytes() + self.indices.tobytes() + self.values.tobytes())
+        return int.from_bytes(digest.digest()[:8], "little")
 
     def __repr__(self) -> str:
         return f"Edits({tuple(self)!r})" if len(self) <= 8 else f"Edits(<{len(self)} entries>)"
