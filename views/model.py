@@ -5,8 +5,9 @@ import streamlit as st
 
 import rnn_core as rc
 from ui import state
-from ui.config import build_params, edits_between, link_is_complete, parse, task_fixes
+from ui.config import Config, build_params, edits_between, link_is_complete, parse, task_fixes
 from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
+from ui.keys import EXACT
 from ui.notation import NOTATIONS, every_step_counts, model_block, shows_biases
 from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
 from ui.weights_table import array_from_table, editor_key, table_of
@@ -48,6 +49,14 @@ def adopt_weights(filename: str, data: bytes) -> tuple[bool, str]:
     resized = (D, H, O) != (config.D, config.H, config.O)
     return True, (f"Loaded the weights of '{filename[:60]}'" +
                   (f"; the model now has D = {D}, H = {H}, O = {O} as in the file." if resized else "."))
+
+
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
+def weight_files(config: Config) -> tuple[bytes, bytes]:
+    """The .npz and .json downloads of the config's weights: up to ~3 MB to write at the largest
+    sizes, so written once per model, not on every rerun of the page."""
+    weights = state.params(config)
+    return to_npz_bytes(weights), to_json_bytes(weights)
 
 
 def reset_weights() -> None:
@@ -131,9 +140,10 @@ for tab, name in zip(tabs, rc.PARAM_NAMES):
 with st.container(horizontal=True):
     st.button("Reset to the initialiser", on_click=reset_weights, disabled=not config.edits,
               icon=":material/restart_alt:")
-    st.download_button("Download .npz", to_npz_bytes(params), file_name="bptt_weights.npz",
+    npz_bytes, json_bytes = weight_files(config)
+    st.download_button("Download .npz", npz_bytes, file_name="bptt_weights.npz",
                        mime="application/octet-stream", on_click="ignore", icon=":material/download:")
-    st.download_button("Download .json", to_json_bytes(params), file_name="bptt_weights.json",
+    st.download_button("Download .json", json_bytes, file_name="bptt_weights.json",
                        mime="application/json", on_click="ignore", icon=":material/download:")
 if not link_is_complete(config):
     st.info("These edits are too many for a share link: send the weights file with the link.",
