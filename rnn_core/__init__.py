@@ -23,13 +23,13 @@ from .bptt import BPTTResult, bptt
 from .forward import Trace, forward
 from .losses import LOSSES, Loss, get_loss
 from .params import (INITIALISERS, PARAM_NAMES, Params, init_params, scale_to_spectral_radius,
-                     spectral_radius, zeros_like)
+                     spectral_radius)
 from .truncation import Truncation, draw_xi, parse_truncation
 from .tasks import (TASKS, Task, TaskData, decode, encode, make_task_data, make_task_sampler,
                     task_preview)
 from .training import (MAX_STEPS, TrainResult, clip_by_global_norm, clip_by_value, generate, sgd_step,
                        train)
-from .jacobians import (StepFactorStats, jacobian_norms_to_last, jacobians_to_last,
+from .jacobians import (StepFactorStats, jacobian_between, jacobian_norms_to_last, jacobians_to_last,
                         pairwise_jacobian_norms, step_factor_stats, step_jacobians)
 from .spectral import (classify_factor, fit_decay_factor, jacobian_bound, memory_horizon,
                        singular_values)
@@ -39,11 +39,11 @@ from .gradcheck import GradcheckReport, GradcheckRow, gradcheck, relative_error
 __all__ = [
     "ACTIVATIONS", "Activation", "get_activation", "BPTTResult", "bptt", "Trace", "forward",
     "LOSSES", "Loss", "get_loss", "INITIALISERS", "PARAM_NAMES", "Params", "init_params",
-    "scale_to_spectral_radius", "spectral_radius", "zeros_like", "Truncation", "draw_xi",
+    "scale_to_spectral_radius", "spectral_radius", "Truncation", "draw_xi",
     "parse_truncation",
     "TASKS", "Task", "TaskData", "decode", "encode", "make_task_data", "make_task_sampler", "task_preview",
     "MAX_STEPS", "TrainResult", "clip_by_global_norm", "clip_by_value", "generate", "sgd_step", "train",
-    "StepFactorStats", "jacobian_norms_to_last", "jacobians_to_last", "pairwise_jacobian_norms",
+    "StepFactorStats", "jacobian_between", "jacobian_norms_to_last", "jacobians_to_last", "pairwise_jacobian_norms",
     "step_factor_stats", "step_jacobians", "classify_factor", "fit_decay_factor", "jacobian_bound",
     "memory_horizon", "singular_values", "contribution_pieces", "contributions",
     "GradcheckReport", "GradcheckRow", "gradcheck", "relative_error",

@@ -148,6 +148,33 @@ def jacobians_to_last(params: Params, xs, *, activation: str, h0=None) -> Array:
     return J
 
 
+def jacobian_between(params: Params, xs, k: int, t: int, *, activation: str, h0=None) -> Array:
+    """ds_t/ds_k for one pair of steps 0 <= k <= t <= T: (H, H), the product of eq. (8)'s factors
+
+        dh_t/dh_k = diag(f'(a_t)) W_hh  ...  diag(f'(a_{k+1})) W_hh      (I when k = t)
+
+    multiplied in that order, the latest step on the left, one factor per step (k = 0 is the
+    initial state h_0). xs (T, D) one sequence; h0 (H,) or None. Entry [r, c] = d h_t[r] / d h_k[c].
+    """
+    seq = _run_one_sequence(params, xs, activation, h0)
+    T, H = seq.fp.shape
+    k, t = _check_pair(k, t, T)
+    J = np.eye(H)
+    with np.errstate(all="ignore"):
+        for j in range(k + 1, t + 1):                  # step j's factor, eq. (8)
+            J = (seq.fp[j - 1][:, None] * params.W_hh) @ J
+    return J
+
+
+def _check_pair(k, t, T: int) -> tuple[int, int]:
+    for name, v in (("k", k), ("t", t)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer step, got {v!r}")
+    if not 0 <= k <= t <= T:
+        raise ValueError(f"steps must satisfy 0 <= k <= t <= T = {T}, got k={k}, t={t}")
+    return int(k), int(t)
+
+
 def _walk_back_to_first(W_hh: Array, fp: Array):
     """Yield (i, dh_T/dh_{i+1}) for i = T-1 down to 0, keeping only two H x H matrices.
 

@@ -37,13 +37,6 @@ class Params:
     def to_dict(self) -> dict[str, Array]:
         return dict(self.items())
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "Params":
-        missing = [n for n in PARAM_NAMES if n not in d]
-        if missing:
-            raise ValueError(f"params: missing {missing}; expected keys {list(PARAM_NAMES)}")
-        return cls(**{n: np.asarray(d[n], dtype=np.float64) for n in PARAM_NAMES})
-
     def map(self, fn: Callable[[Array], Array]) -> "Params":
         return Params(**{n: fn(a) for n, a in self.items()})
 
@@ -62,10 +55,6 @@ class Params:
             np.array_equal(a, getattr(other, n)) for n, a in self.items())
 
     __hash__ = None  # mutable arrays inside: not hashable
-
-
-def zeros_like(params: Params) -> Params:
-    return params.map(np.zeros_like)
 
 
 def validate_params(params: Params) -> tuple[int, int, int]:
