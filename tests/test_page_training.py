@@ -218,8 +218,8 @@ def test_a_run_that_outlasts_its_estimate_stops_at_the_budget(monkeypatch):
 
 
 def test_a_run_whose_session_has_gone_is_not_kept(monkeypatch):
-    import ui.training_run
-    monkeypatch.setattr(ui.training_run, "session_alive", lambda: False)
+    import ui.budget
+    monkeypatch.setattr(ui.budget, "session_alive", lambda: False)
     at = open_page({"tr_steps": "200"})
     train(at, 200)
     assert run_banner(at).startswith("Trained 1 step:")       # stopped after the first step

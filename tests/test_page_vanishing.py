@@ -13,6 +13,7 @@ from rnn_core.jacobians import jacobian_norms_to_last, pairwise_jacobian_norms, 
 from rnn_core.spectral import memory_horizon
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui import vanishing as vn
+from ui.budget import Guard
 from ui.config import DEFAULT, FIELD_BY_NAME, build_params, parse, to_query
 from ui.presets import PRESETS
 from ui.state import make_data
@@ -92,7 +93,7 @@ def test_plan_shrinks_the_worst_link_and_keeps_the_sidebars_curves():
 
 def test_guard_stops_new_work_after_its_time_whatever_the_estimate():
     now = [0.0]
-    guard = vn.Guard(2.0, clock=lambda: now[0])
+    guard = Guard(2.0, alive=lambda: True, clock=lambda: now[0])
     assert guard.allows("a") and not guard.skipped
     now[0] = 2.5
     assert not guard.allows("the map of all pairs") and guard.skipped == ["the map of all pairs"]

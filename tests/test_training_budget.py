@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 import rnn_core as rc
-import ui.training_run as training_run
+import ui.budget as budget
 from rnn_core.training import TrainResult
 from ui.config import parse
 from ui.runtime import limit_blas_threads
 from ui.training_compare import EXPLODES, RADII, clipped_steps, compare_truncations, exploding_radius
-from ui.training_run import (Guard, Stopped, TrainSpec, constant_baseline, evaluate, judge, lost_progress,
-                             run_training, session_alive, spec_step_seconds, step_seconds)
+from ui.budget import Guard, Stopped
+from ui.training_run import (TrainSpec, constant_baseline, evaluate, judge, lost_progress, run_training,
+                             spec_step_seconds, step_seconds)
 
 ISSUE_LINK = dict(T="500", H="8", tr_batch="128", tr_task="sine", truncation="k_step", trunc_k="499",
                   tr_steps="2000")
@@ -87,17 +88,6 @@ def test_the_truncation_sweep_stops_when_its_session_has_gone():
     with pytest.raises(Stopped):
         compare_truncations(params, data.xs, data.ys, activation="tanh", loss="mse", mask=data.mask,
                             guard=Guard(60.0, alive=lambda: False))
-
-
-def test_session_alive_asks_the_runtime(monkeypatch):
-    assert session_alive()                       # no served script run: nothing to stop
-    active = {"abc"}
-    runtime = SimpleNamespace(is_active_session=lambda session_id: session_id in active)
-    monkeypatch.setattr(training_run, "get_script_run_ctx", lambda suppress_warning: SimpleNamespace(session_id="abc"))
-    monkeypatch.setattr(training_run, "Runtime", SimpleNamespace(exists=lambda: True, instance=lambda: runtime))
-    assert session_alive()
-    active.clear()                               # the tab closed: Streamlit dropped the session
-    assert not session_alive()
 
 
 # ---------------------------------------------------------------------------- judging a run

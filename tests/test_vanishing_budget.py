@@ -8,6 +8,7 @@ from streamlit.runtime.caching import cache_data_api
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from test_page_vanishing import WORST, charts, open_page
 from ui import vanishing as vn
+from ui.budget import Guard, Stopped
 from ui.config import MAX_RADII
 import rnn_core as rc
 import rnn_core.jacobians  # noqa: F401 (rc.jacobians.NORM_BLOCK)
@@ -59,10 +60,23 @@ def test_a_stopped_curve_is_the_exact_tail_and_is_never_cached():
     config = DEFAULT.replace(T=100)
     params, xs = build_params(config), make_data(config).xs
     whole = vn.norm_curve(params, xs, "tanh", "2")
-    with pytest.raises(vn.Stopped) as stopped:          # an exception: st.cache_data keeps no result
-        vn.norm_curve(params, xs, "tanh", "2", stop=lambda: True)
-    assert stopped.value.tail.shape == (rc.jacobians.NORM_BLOCK,)
-    assert (stopped.value.tail == whole[-rc.jacobians.NORM_BLOCK:]).all()
+    with pytest.raises(Stopped) as stopped:             # an exception: st.cache_data keeps no result
+        vn.norm_curve(params, xs, "tanh", "2", guard=Guard(0.0))
+    assert stopped.value.partial.shape == (rc.jacobians.NORM_BLOCK,) and stopped.value.why == "budget"
+    assert (stopped.value.partial == whole[-rc.jacobians.NORM_BLOCK:]).all()
     calls = []
-    assert (vn.norm_curve(params, xs, "tanh", "2", stop=lambda: calls.append(1) and False) == whole).all()
+    alive = Guard(60.0, alive=lambda: calls.append(1) is None)
+    assert (vn.norm_curve(params, xs, "tanh", "2", guard=alive) == whole).all()
     assert len(calls) == 100 // rc.jacobians.NORM_BLOCK               # asked between blocks only
+
+
+def test_the_pages_work_stops_when_its_session_has_gone(monkeypatch):
+    """Issue 12: a closed tab stops the page's computations (as Training's), through the Guard."""
+    import ui.budget
+    monkeypatch.setattr(ui.budget, "session_alive", lambda: False)
+    at = open_page({"T": "100", "v_section": "all"})
+    figures = charts(at)
+    assert set(figures) == {"v_curve", "v_spectrum"}
+    [curve] = [t for t in figures["v_curve"]["data"] if t.get("meta") == "curve"]
+    assert len(curve["x"]) == rc.jacobians.NORM_BLOCK           # stopped after its first block
+    assert not [w for w in at.warning if "too busy" in w.value]  # nobody is there to read it

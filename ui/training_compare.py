@@ -21,7 +21,8 @@ import numpy as np
 
 import rnn_core as rc
 from rnn_core.training import clip_by_global_norm, clip_by_value
-from ui.training_run import Guard, Stopped, step_seconds
+from ui.budget import Guard
+from ui.training_run import step_seconds
 
 Array = np.ndarray
 RANDOM_DRAWS = 8                 # draws averaged for the randomized estimator
@@ -97,8 +98,8 @@ def compare_truncations(params: rc.Params, xs, ys, *, activation: str, loss: str
     ks = window_lengths(T) if ks is None else np.asarray(ks, dtype=int)
 
     def grad(truncation) -> Array:
-        if guard is not None and guard.should_stop():
-            raise Stopped(guard.stopped_by)
+        if guard is not None:
+            guard.check()
         return flat(rc.bptt(params, xs, ys, activation=activation, loss=loss, reduction=reduction,
                             mask=mask, truncation=truncation).grads, names)
 

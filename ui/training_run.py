@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
-from streamlit.runtime import Runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
-
 import rnn_core as rc
 from rnn_core.tasks import BUILTIN_TEXT
 from rnn_core.training import TrainResult, generate, train
+from ui.budget import Guard
 from ui.presets import PRESETS
 
 REDUCTION = "mean"
@@ -154,50 +151,6 @@ def initial_params(spec: TrainSpec, D: int, O: int) -> rc.Params:
     """The seeded starting weights, W_hh scaled to spectral radius rho (hand edits do not apply:
     the task fixes D and O)."""
     return rc.init_params(D, spec.H, O, seed=spec.seed, init=spec.init, spectral_radius=spec.rho)
-
-
-def session_alive() -> bool:
-    """False once the browser tab that started this script run has gone.
-
-    When a tab closes, Streamlit (1.67, WebsocketSessionManager.disconnect_session) asks the
-    script to stop and drops the session from the runtime's active sessions; the stop request
-    only takes effect at the script's next st.* call, which a computation between two calls
-    does not make. Outside a served script run (tests, benchmarks) it is always True.
-    """
-    ctx = get_script_run_ctx(suppress_warning=True)
-    if ctx is None or not Runtime.exists():
-        return True
-    return Runtime.instance().is_active_session(ctx.session_id)
-
-
-class Guard:
-    """Stops work at its wall-clock budget or when its session has gone, whichever comes first.
-
-    `stopped_by` says why it stopped: None (it did not), "budget" or "session".
-    """
-
-    def __init__(self, budget: float, alive: Callable[[], bool] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
-        self.budget = budget
-        self._alive, self._clock = alive or session_alive, clock
-        self._start = clock()
-        self.stopped_by: str | None = None
-
-    def should_stop(self) -> bool:
-        if self.stopped_by is None:
-            if self._clock() - self._start >= self.budget:
-                self.stopped_by = "budget"
-            elif not self._alive():
-                self.stopped_by = "session"
-        return self.stopped_by is not None
-
-
-class Stopped(Exception):
-    """Work given up by its Guard (raised where there is nothing partial worth keeping)."""
-
-    def __init__(self, why: str):
-        super().__init__(why)
-        self.why = why
 
 
 def run_training(spec: TrainSpec, text: str | None,

@@ -5,7 +5,8 @@ the benchmark measures exactly the page's work. Every number comes from rnn_core
 only decides what to ask for and at what cost.
 
 `plan` counts everything a link can ask for in estimated CPU seconds and keeps one run within
-PAGE_BUDGET; `Guard` stops new work past GUARD_SECONDS of wall clock whatever the estimate.
+PAGE_BUDGET; a ui.budget.Guard stops new work past GUARD_SECONDS of wall clock whatever the
+estimate, or when the visitor has gone.
 Large models get windows: the Jacobians of the last W steps, computed from the state h_{T-W}
 that the full forward pass reaches, are exactly the full run's, so a window shows true values,
 just fewer. Sweeps that cannot all fit keep the sidebar's own value first and drop others.
@@ -16,7 +17,6 @@ first step and fading, and "none" when it does not fade or grows.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +25,7 @@ import rnn_core as rc
 from rnn_core.jacobians import (StepFactorStats, iter_jacobian_norms_to_last, pairwise_jacobian_norms,
                                 step_factor_stats)
 from rnn_core.spectral import classify_factor, extrapolated_horizon, fit_decay_factor, memory_horizon
+from ui.budget import Guard, Stopped
 from ui.config import DEFAULT, FIELDS, Config
 
 ENGINE_ORD = {"2": 2, "fro": "fro"}
@@ -209,37 +210,6 @@ def plan(config: Config) -> Plan:
                 dl_dh_window, seconds)
 
 
-class Guard:
-    """The page's wall clock: computations check it before they start, and the norm curves
-    (the longest loops) between blocks of steps, so that no run goes on far past GUARD_SECONDS
-    whatever the estimate said (a loaded machine, a wrong rate)."""
-
-    def __init__(self, seconds: float | None = None, clock=time.monotonic):
-        self._clock = clock
-        self._end = clock() + (GUARD_SECONDS if seconds is None else seconds)
-        self.skipped: list[str] = []      # what was not computed
-        self.cut: list[str] = []          # what covers fewer steps than planned
-
-    def expired(self) -> bool:
-        return self._clock() >= self._end
-
-    def allows(self, what: str) -> bool:
-        """True while there is time left; otherwise remembers `what` was not computed."""
-        if not self.expired():
-            return True
-        self.skipped.append(what)
-        return False
-
-
-class Stopped(Exception):
-    """A norm curve stopped by its time limit; `tail` holds its exact last steps (an exception,
-    so that a cache never keeps the shortened curve as the answer)."""
-
-    def __init__(self, tail: np.ndarray):
-        super().__init__(f"stopped after the last {tail.shape[0]} steps")
-        self.tail = tail
-
-
 def model_only(config: Config, groups: tuple[str, ...] = MODEL_GROUPS) -> Config:
     """`config` with every field outside `groups` at its default, so that page controls,
     truncation or training settings never recompute the Jacobians (the cache keys)."""
@@ -257,19 +227,19 @@ def tail(params: rc.Params, xs: np.ndarray, activation: str,
 
 
 def norm_curve(params: rc.Params, xs: np.ndarray, activation: str, norm: str,
-               window: int | None = None, stop=None) -> np.ndarray:
+               window: int | None = None, guard: Guard | None = None) -> np.ndarray:
     """(W,): ||dh_T/dh_k|| for the last W steps k = T-W+1..T (eq. (8)); W = T by default.
 
-    stop: None, or a function asked between blocks of steps; when it says True the walk back
-    ends and Stopped carries the steps done so far (the exact curve of a shorter window).
+    guard: None, or a Guard asked between blocks of steps; when it stops, the walk back ends
+    and Stopped carries the steps done so far in `partial` (the exact curve of a shorter window).
     """
     xs_w, h0 = tail(params, xs, activation, xs.shape[0] if window is None else window)
     blocks = []
     for first, norms in iter_jacobian_norms_to_last(params, xs_w, activation=activation, h0=h0,
                                                     ord=ENGINE_ORD[norm]):
         blocks.append(norms)
-        if first > 0 and stop is not None and stop():
-            raise Stopped(np.concatenate(blocks[::-1]))
+        if first > 0 and guard is not None and guard.should_stop():
+            raise Stopped(guard.stopped_by, partial=np.concatenate(blocks[::-1]))
     return np.concatenate(blocks[::-1])
 
 

@@ -21,7 +21,8 @@ from ui.text_upload import MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, read_text_upload
 from ui.training_compare import (COMPARE_BUDGET, EXPLODES, RADII, affordable_batch, affordable_gradient_batch,
                                  clipped_steps, compare_clipping, compare_truncations, comparison_seconds,
                                  exploding_radius, window_lengths)
-from ui.training_run import (PLAN_SECONDS, REDUCTION, TIME_BUDGET, Guard, ResultStore, Stopped, TrainSpec,
+from ui.budget import SESSION, Guard, Stopped
+from ui.training_run import (PLAN_SECONDS, REDUCTION, TIME_BUDGET, ResultStore, TrainSpec,
                              affordable_steps, evaluate, exploding_settings, initial_params, judge, run_training,
                              sample_data, spec_step_seconds)
 
@@ -286,7 +287,7 @@ def train_with_progress(spec: TrainSpec, text: str | None, charts: LiveCharts, c
     clip_c = spec.clip[1] if spec.clip and spec.clip[0] == "norm" else None
     guard = Guard(TIME_BUDGET)
     result = run_training(spec, text, callback=charts.callback(spec.steps, config, clip_c), guard=guard)
-    if guard.stopped_by != "session":
+    if guard.stopped_by != SESSION:
         _store().put(spec, result)
     return result
 
@@ -531,7 +532,7 @@ def run_variants(variants: dict[str, TrainSpec], data: rc.TaskData, text: str | 
         def on_step(s, partial, i=i, name=name, steps=spec.steps):
             bar.progress((i + s / steps) / len(missing), text=f"Training {name}: step {s} of {steps}")
         result = run_training(spec, text, callback=on_step, guard=guard)
-        if guard.stopped_by == "session":
+        if guard.stopped_by == SESSION:
             return None
         store.put(spec, result)
     bar.empty()

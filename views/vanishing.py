@@ -18,6 +18,7 @@ from rnn_core.jacobians import StepFactorStats
 from rnn_core.spectral import jacobian_bound, singular_values
 from ui import state
 from ui import vanishing as vn
+from ui.budget import SESSION, Guard, Stopped
 from ui.config import FIELD_BY_NAME, MAX_RADII, Config, parse
 from ui.keys import EXACT
 from ui.figures import vanishing as fv
@@ -47,25 +48,25 @@ def _inputs(cfg: Config) -> tuple[rc.Params, np.ndarray]:
 
 
 @st.cache_data(**{**CACHE, "max_entries": CURVE_ENTRIES})
-def norm_curve(cfg: Config, norm: str, window: int | None = None, _stop=None) -> np.ndarray:
-    return vn.norm_curve(*_inputs(cfg), cfg.activation, norm, window, stop=_stop)
+def norm_curve(cfg: Config, norm: str, window: int | None = None, _guard: Guard | None = None) -> np.ndarray:
+    return vn.norm_curve(*_inputs(cfg), cfg.activation, norm, window, guard=_guard)
 
 
-def guarded_curve(guard: vn.Guard, what: str, cfg: Config, norm: str, window: int | None = None, *,
+def guarded_curve(guard: Guard, what: str, cfg: Config, norm: str, window: int | None = None, *,
                   keep_tail: bool) -> np.ndarray | None:
-    """The curve; if the guard's time runs out while it is computed, its exact last steps
+    """The curve; if the guard stops it while it is computed, its exact last steps
     (keep_tail: the main curve, which always gets at least its first block of steps) or None
     (a sweep curve, whose chart needs curves of equal lengths)."""
     if not keep_tail and not guard.allows(what):
         return None
     try:
-        return norm_curve(cfg, norm, window, _stop=guard.expired)
-    except vn.Stopped as stopped:
+        return norm_curve(cfg, norm, window, _guard=guard)
+    except Stopped as stopped:
         if not keep_tail:
             guard.skipped.append(what)
             return None
-        guard.cut.append(f"{what} (its last {stopped.tail.shape[0]} steps)")
-        return stopped.tail
+        guard.cut.append(f"{what} (its last {stopped.partial.shape[0]} steps)")
+        return stopped.partial
 
 
 @st.cache_data(**CACHE)
@@ -138,9 +139,9 @@ def window_note(window: int, T: int, what: str) -> None:
                 f"{window} of the {T} steps ({T - window + 1} to {T}), with exact values.", icon=":material/speed:")
 
 
-def skipped_note(guard: vn.Guard) -> None:
-    """What the wall-clock guard stopped, if anything."""
-    if guard.skipped or guard.cut:
+def skipped_note(guard: Guard) -> None:
+    """What the wall-clock guard stopped, if anything (nothing when the visitor has gone)."""
+    if guard.stopped_by != SESSION and (guard.skipped or guard.cut):
         parts = ([f"{', '.join(guard.skipped)} not computed"] if guard.skipped else []) + \
                 ([f"{', '.join(guard.cut)} cut short"] if guard.cut else [])
         st.warning(f"The server was too busy to finish this page within {vn.GUARD_SECONDS:g} s: "
@@ -159,7 +160,7 @@ class Page:
     params: rc.Params
     nt: Notation
     plan: vn.Plan
-    guard: vn.Guard
+    guard: Guard
     axis: str
     norms: np.ndarray              # ||dh_T/dh_k|| (W,) in plan.norm, the last plan.main_window steps
     summary: vn.CurveSummary
@@ -198,7 +199,7 @@ def introduction(nt: Notation) -> None:
              rf"\le \big(\gamma\, \sigma_{{\max}}({W})\big)^{{T-k}}")
 
 
-def prepare(config: Config, guard: vn.Guard) -> Page:
+def prepare(config: Config, guard: Guard) -> Page:
     """The controls above the main curve, the cost plan and the main curve's numbers."""
     nt = NOTATIONS[config.notation]
     model = vn.model_only(config)
@@ -475,7 +476,7 @@ def export(page: Page, bound: np.ndarray, dl_dh: np.ndarray | None, radius_curve
 
 
 def main() -> None:
-    guard = vn.Guard()
+    guard = Guard(vn.GUARD_SECONDS)
     config = state.config()
     introduction(NOTATIONS[config.notation])
     page = prepare(config, guard)
