@@ -128,3 +128,70 @@ def test_edits_compare_as_their_triples_and_keep_the_last_value():
     assert pickle.loads(pickle.dumps(edits)) == edits and hash(Edits.of(edits)) == hash(edits)
     with pytest.raises((AttributeError, ValueError)):
         edits.values[0] = 3.0
+
+
+# ---- caches key on what a result depends on (the schema's roles) ------------------------------
+
+ENGINE_CALLS = ("bptt", "forward", "init_params", "make_task_data", "jacobians_to_last",
+                "jacobian_norms_to_last", "contributions", "contribution_pieces", "gradcheck")
+
+# Changes that only touch the display or one page's view: no engine result may be recomputed.
+DISPLAY_AND_VIEW_CHANGES = (
+    {"notation": "dlbook"}, {"notation": "row"}, {"presentation": True},
+    {"g_step": 3, "g_start": 2, "g_window": 8, "g_split": True, "g_source": 4},
+    {"d_stage": "factor", "d_step": 2, "d_lr": 0.5, "d_all": True},
+    {"v_norm": "fro", "v_axis": "distance", "v_section": "all", "v_radii": (0.5, 2.0), "v_acts": ("relu",)},
+    {"tr_view": "clipping", "tr_lr": 0.5, "tr_steps": 10, "tr_task": "sine"},
+)
+
+
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """{name: calls} of the engine's entry points, counted from here on (rnn_core's module
+    attributes, which ui.state and the page services call through `rc.`)."""
+    import rnn_core
+
+    calls = dict.fromkeys(ENGINE_CALLS, 0)
+    for name in ENGINE_CALLS:
+        original = getattr(rnn_core, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+        monkeypatch.setattr(rnn_core, name, counted)
+    return calls
+
+
+def test_notation_and_view_changes_recompute_no_engine_result(engine_calls):
+    base = DEFAULT.replace(seed=424242, rho=0.77)        # a model no other test has cached
+    state.params(base), state.data(base), state.bptt_result(base)
+    assert engine_calls["bptt"] == 1 and engine_calls["init_params"] == 1
+    engine_calls.update(dict.fromkeys(engine_calls, 0))
+    for change in DISPLAY_AND_VIEW_CHANGES:
+        config = base.replace(**change)
+        assert state.bptt_result(config).loss == state.bptt_result(base).loss
+        state.params(config), state.data(config)
+    assert sum(engine_calls.values()) == 0, engine_calls
+
+
+def test_a_truncation_change_recomputes_the_gradient_but_not_the_model(engine_calls):
+    base = DEFAULT.replace(seed=424243)
+    state.bptt_result(base)
+    engine_calls.update(dict.fromkeys(engine_calls, 0))
+    truncated = state.bptt_result(base.replace(truncation="k_step", trunc_k=2))
+    assert engine_calls["bptt"] == 1 and engine_calls["init_params"] == 0 and engine_calls["make_task_data"] == 0
+    assert not np.array_equal(truncated.grads.W_hh, state.bptt_result(base).grads.W_hh)
+
+
+def test_project_keeps_exactly_the_fields_of_its_roles():
+    from ui.config import DATA, DISPLAY, FIELDS, MODEL, NUMBERS, PAGE
+    changed = DEFAULT.replace(T=5, task="sine", truncation="chunked", notation="row", presentation=True,
+                              g_step=2, tr_lr=0.5)
+    kept = {f.name for f in FIELDS if getattr(changed.project(*NUMBERS), f.name) != f.default}
+    assert kept == {"T", "task", "truncation"}
+    assert changed.project(MODEL, also=("notation",)).notation == "row"
+    assert changed.project(DISPLAY).presentation and changed.project(DISPLAY).T == DEFAULT.T
+    assert changed.project(PAGE).g_step == 2 and changed.project(DATA).task == "sine"
+    assert changed.project(*NUMBERS).project(*NUMBERS) is changed.project(*NUMBERS)    # memoised, idempotent
+    with pytest.raises(ValueError):
+        DEFAULT.project("colour")

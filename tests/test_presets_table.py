@@ -5,7 +5,8 @@ import pytest
 from katex_check import inline_math, katex_errors, requires_katex
 from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, parse, to_query
 from ui.notation import NOTATIONS
-from ui.presets import PRESETS, VIEW_PREFIX, active
+from ui.config import PAGE
+from ui.presets import PRESETS, active, page_of
 
 NOT_A_PRESET = DEFAULT.replace(presentation=True, notation="row", tr_view="clipping", H=5, edits=(("W_hh", 0, 1.0),))
 
@@ -25,10 +26,10 @@ def test_every_view_is_a_valid_view_of_its_page(key):
         assert config.g_start <= config.g_source <= config.g_start + config.g_window - 1
 
 
-def test_every_pages_view_prefix_names_only_view_fields():
-    for prefix in VIEW_PREFIX.values():
-        named = [f for f in FIELDS if f.name.startswith(prefix)]
-        assert named and all(f.group == "view" for f in named), prefix
+def test_every_presets_page_has_view_fields_of_its_own():
+    for preset in PRESETS.values():
+        named = [f for f in FIELDS if f.role == PAGE and f.page == page_of(preset.page)]
+        assert named and set(preset.view_values()) == {f.name for f in named}, preset.page
 
 
 @pytest.mark.parametrize("key", list(PRESETS))

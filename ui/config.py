@@ -1,14 +1,20 @@
 """One frozen, hashable config holding every user choice, built from one declarative schema.
 
-The schema (`FIELDS`: name, kind, default, range or options, label) drives three things, so
-they cannot drift apart:
+The schema (`FIELDS`: name, kind, default, range or options, labels, role) drives everything
+that is said about a field, so that it is said once:
 - validation: `parse(raw)` turns any mapping of strings (URL query parameters, widget values)
   into a valid `Config` plus one message per value it had to replace;
 - the URL: `to_query(config)` writes only the non-default values, `parse(to_query(c)) == c`;
-- the widgets: ui/sidebar.py builds a widget per field from the same table.
+- the widgets: ui/sidebar.py builds a widget per field from the same table, with its label and
+  the display label of each choice (`Field.choice_label`; `<W_hh>` is written in the reader's
+  notation);
+- the cache keys: each field's *role* says what it changes (the model and its numbers, the
+  data, the gradient's truncation, only the display, only one page). `config.project(*roles)`
+  keeps the fields a computation depends on and sets every other one to its default, so a
+  cached result is keyed (ui/keys.py, exact bytes) on what it depends on and nothing else:
+  switching the notation or a page's view recomputes no engine result.
 
-A Config also builds the model and data deterministically (`build_params`), and it is the key
-of every `st.cache_data` call (it is hashable; arrays never are keys).
+A Config also builds the model and data deterministically (`build_params`).
 """
 from __future__ import annotations
 
@@ -21,8 +27,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 import rnn_core as rc
-from ui.derivation import STAGE_KEYS as DERIVATION_STAGES
-from ui.notation import NOTATIONS
+from ui.notation import NOTATIONS, plain_in
+from ui.stages import STAGE_KEYS as DERIVATION_STAGES
 
 # Limits chosen so that every page recomputes within a slider move at the largest sizes.
 MAX_T = 500
@@ -39,10 +45,37 @@ MAX_RADII = 12               # vanishing page: each swept radius is a model and 
 MAX_EDIT_INDEX = MAX_H * max(MAX_H, MAX_D, MAX_O)   # no parameter has more entries
 
 
+# What a field changes: its role. A cached computation keys on the roles it depends on
+# (`Config.project`); a field of any other role is at its default in its key.
+MODEL = "model"          # the model and its numbers: sizes, activation, loss, weights, seed
+DATA = "data"            # the sequence the model reads (the task)
+GRADIENT = "gradient"    # how the gradient is computed: the sidebar's truncation
+DISPLAY = "display"      # only how things are written or drawn: notation, presentation mode
+PAGE = "page"            # only one page (Field.page): its view and what it alone computes
+ROLES = (MODEL, DATA, GRADIENT, DISPLAY, PAGE)
+SIDEBAR_ROLES = (MODEL, DATA, GRADIENT, DISPLAY)   # drawn by the shared sidebar (ui/sidebar.py)
+PRESET_ROLES = (MODEL, DATA, GRADIENT)             # what a lecture preset sets (ui/presets.py)
+EXACT_NUMBERS = (MODEL, DATA)                      # the model on its sequence, exact gradient
+NUMBERS = (MODEL, DATA, GRADIENT)                  # ... with the sidebar's truncation
+
+# The `group` of earlier versions (who draws the field), derived from the role: kept for code
+# that has not moved to roles yet.
+_GROUP_OF_ROLE = {MODEL: "model", DATA: "data", GRADIENT: "truncation", DISPLAY: "display"}
+
+
 @dataclass(frozen=True)
 class Field:
     """One user choice. kind: 'int', 'float', 'choice', 'bool', 'floats' (a tuple), 'edits',
-    'choices' (a tuple of some of `options`, in their order; may be empty)."""
+    'choices' (a tuple of some of `options`, in their order; may be empty).
+
+    label, help and the choice labels are written in the engine's names (W_hh, ...); with
+    `in_notation` a widget names each parameter in them as the reader's notation does
+    (`label_in`, `help_in`, `choice_label`); messages about links use the engine's names.
+    labels: option -> how a widget shows it (default: the option itself); names: option ->
+    how a sentence names it (default: its label).
+    role: what the field changes (MODEL, DATA, GRADIENT, DISPLAY, PAGE); page: the page of a
+    PAGE field (its views/<page>.py).
+    """
 
     name: str
     kind: str
@@ -52,8 +85,48 @@ class Field:
     hi: float | None = None
     options: tuple = ()
     help: str = ""
-    group: str = "model"      # who draws it: model, data, truncation, app (the sidebar); view, ... (pages)
+    role: str = MODEL
+    page: str = ""
     max_items: int | None = None   # 'floats': at most this many values (each one is work)
+    labels: Mapping[str, str] | None = None
+    names: Mapping[str, str] | None = None
+    in_notation: bool = False      # its texts name parameters, shown in the reader's notation
+
+    def __post_init__(self):
+        if self.role not in ROLES or (self.role == PAGE) != bool(self.page):
+            raise ValueError(f"field {self.name}: role {self.role!r} with page {self.page!r}")
+
+    @property
+    def in_sidebar(self) -> bool:
+        """Drawn by the shared sidebar (else by its page, through state.view_widget)."""
+        return self.role in SIDEBAR_ROLES
+
+    @property
+    def group(self) -> str:
+        """Deprecated: who draws it (model, data, truncation, display; training, view). Use `role`."""
+        if self.role == PAGE:
+            return "training" if self.page == "training" else "view"
+        return _GROUP_OF_ROLE[self.role]
+
+    def label_in(self, notation: str = "wxh") -> str:
+        """The field's label, each parameter as `notation` names it if `in_notation` (plain text)."""
+        return self._written(self.label, notation)
+
+    def help_in(self, notation: str = "wxh") -> str:
+        return self._written(self.help, notation)
+
+    def choice_label(self, value: Any, notation: str = "wxh") -> str:
+        """How a widget shows the option `value`, e.g. 'ReLU', 'identity W (IRNN)' (Deep Learning book)."""
+        return self._written((self.labels or {}).get(value, str(value)), notation)
+
+    def choice_name(self, value: Any, notation: str = "wxh") -> str:
+        """How a sentence names the option `value`, e.g. 'chunked truncation'."""
+        if self.names and value in self.names:
+            return self._written(self.names[value], notation)
+        return self.choice_label(value, notation)
+
+    def _written(self, text: str, notation: str) -> str:
+        return plain_in(text, NOTATIONS[notation]) if self.in_notation else text
 
     def coerce(self, raw: Any) -> Any:
         """The value `raw` (a string from a URL, or a widget's value) as this field's type.
@@ -162,80 +235,105 @@ FIELDS: tuple[Field, ...] = (
     Field("H", "int", 8, "Hidden units H", 1, MAX_H),
     Field("D", "int", 3, "Inputs D", 1, MAX_D),
     Field("O", "int", 3, "Outputs O", 1, MAX_O),
-    Field("activation", "choice", "tanh", "Activation f", options=tuple(rc.ACTIVATIONS)),
-    Field("loss", "choice", "softmax_ce", "Output and loss", options=tuple(rc.LOSSES)),
-    Field("reduction", "choice", "sum", "Reduction over time", options=("sum", "mean")),
+    Field("activation", "choice", "tanh", "Activation f", options=tuple(rc.ACTIVATIONS),
+          labels={"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"}),
+    Field("loss", "choice", "softmax_ce", "Output and loss", options=tuple(rc.LOSSES),
+          labels={"softmax_ce": "softmax + cross-entropy", "mse": "identity + MSE",
+                  "sigmoid_bce": "sigmoid + binary cross-entropy"}),
+    Field("reduction", "choice", "sum", "Reduction over time", options=("sum", "mean"),
+          labels={"sum": "sum over t", "mean": "mean over t"}),
     Field("loss_at", "choice", "every", "Loss at", options=("every", "last"),
-          help="every step (many-to-many) or only the last step (many-to-one)"),
-    Field("init", "choice", "normal", "Initialiser", options=rc.INITIALISERS),
+          help="every step (many-to-many) or only the last step (many-to-one)",
+          labels={"every": "every step (many-to-many)", "last": "last step only (many-to-one)"}),
+    Field("init", "choice", "normal", "Initialiser", options=rc.INITIALISERS,
+          labels={"normal": "normal", "uniform": "uniform", "orthogonal": "orthogonal W_hh",
+                  "identity": "identity W_hh (IRNN)"}, in_notation=True),
     Field("rho", "float", 0.9, "Spectral radius of W_hh", 0.0, MAX_RHO,
-          help="W_hh is rescaled so that its largest |eigenvalue| is this"),
+          help="W_hh is rescaled so that its largest |eigenvalue| is this", in_notation=True),
     Field("seed", "int", 0, "Seed", 0, MAX_SEED),
-    Field("notation", "choice", "wxh", "Notation", options=tuple(NOTATIONS)),
+    Field("notation", "choice", "wxh", "Notation", options=tuple(NOTATIONS), role=DISPLAY,   # display only
+          labels={key: f"{n.title} ({n.source})" for key, n in NOTATIONS.items()}),
     Field("edits", "edits", (), "Hand-edited weights"),
     # data
-    Field("task", "choice", "random", "Task", options=tuple(rc.TASKS), group="data",
-          help="the sequence the model reads; tasks other than random fix some sizes and the loss"),
-    # truncation and training
-    Field("truncation", "choice", "full", "Truncation",
-          options=("full", "k_step", "chunked", "randomized"), group="truncation"),
-    Field("trunc_k", "int", 5, "Truncation k", 1, MAX_T, group="truncation"),
-    Field("trunc_p", "float", 0.5, "Randomized: keep probability p", 0.05, 1.0, group="truncation"),
+    Field("task", "choice", "random", "Task", options=tuple(rc.TASKS), role=DATA,
+          help="the sequence the model reads; tasks other than random fix some sizes and the loss",
+          labels={key: t.title for key, t in rc.TASKS.items()}),
+    # the gradient: truncated BPTT (sidebar)
+    Field("truncation", "choice", "full", "Truncation", options=rc.truncation.KINDS, role=GRADIENT,
+          labels={"full": "full BPTT", "k_step": "k-step truncation", "chunked": "chunked (detach every k)",
+                  "randomized": "randomized"},
+          names={"full": "full BPTT", "k_step": "k-step truncation", "chunked": "chunked truncation",
+                 "randomized": "randomized truncation"}),
+    Field("trunc_k", "int", 5, "Truncation k", 1, MAX_T, role=GRADIENT),
+    Field("trunc_p", "float", 0.5, "Randomized: keep probability p", 0.05, 1.0, role=GRADIENT),
     # training page (views/training.py): task, SGD and clipping; drawn on the page, not the sidebar
     Field("tr_task", "choice", "char_lm", "Training task",
-          options=("char_lm", "pos_tagging", "sine", "adding", "copy"), group="training"),
-    Field("tr_text", "choice", "builtin", "Text", options=("builtin", "upload"), group="training",
-          help="the language model's text: the built-in one or a .txt file you upload"),
-    Field("tr_delay", "int", 5, "Recall delay", 1, MAX_T - 1, group="training",
+          options=("char_lm", "pos_tagging", "sine", "adding", "copy"), role=PAGE, page="training",
+          labels={key: rc.TASKS[key].title for key in ("char_lm", "pos_tagging", "sine", "adding", "copy")}),
+    Field("tr_text", "choice", "builtin", "Text", options=("builtin", "upload"), role=PAGE, page="training",
+          help="the language model's text: the built-in one or a .txt file you upload",
+          labels={"builtin": "built-in text", "upload": "my own .txt file"}),
+    Field("tr_delay", "int", 5, "Recall delay", 1, MAX_T - 1, role=PAGE, page="training",
           help="the copy task outputs the symbol shown this many steps earlier"),
-    Field("tr_lr", "float", 0.1, "Learning rate", 1e-4, 5.0, group="training"),
-    Field("tr_momentum", "float", 0.9, "Momentum", 0.0, 0.99, group="training"),
-    Field("tr_steps", "int", 300, "Training steps", 1, MAX_TRAIN_STEPS, group="training"),
-    Field("tr_batch", "int", 16, "Batch size", 1, MAX_TRAIN_BATCH, group="training"),
+    Field("tr_lr", "float", 0.1, "Learning rate", 1e-4, 5.0, role=PAGE, page="training"),
+    Field("tr_momentum", "float", 0.9, "Momentum", 0.0, 0.99, role=PAGE, page="training"),
+    Field("tr_steps", "int", 300, "Training steps", 1, MAX_TRAIN_STEPS, role=PAGE, page="training"),
+    Field("tr_batch", "int", 16, "Batch size", 1, MAX_TRAIN_BATCH, role=PAGE, page="training"),
     Field("tr_clip", "choice", "norm", "Gradient clipping", options=("none", "norm", "value"),
-          group="training", help="none, by global norm (rescale g if ||g|| > c), or element-wise to [-c, c]"),
-    Field("tr_clip_c", "float", 5.0, "Clipping threshold c", 0.01, 100.0, group="training"),
+          role=PAGE, page="training",
+          help="none, by global norm (rescale g if ||g|| > c), or element-wise to [-c, c]",
+          labels={"none": "none", "norm": "by global norm", "value": "element-wise"}),
+    Field("tr_clip_c", "float", 5.0, "Clipping threshold c", 0.01, 100.0, role=PAGE, page="training"),
     Field("tr_view", "choice", "train", "Section", options=("train", "truncation", "clipping"),
-          group="training"),
+          role=PAGE, page="training",
+          labels={"train": "Train a task", "truncation": "Truncated BPTT", "clipping": "Gradient clipping"}),
     Field("tr_compare", "choice", "all", "Compare the gradient of", options=("all", "W_hh"),
-          group="training", help="all five parameters, or W_hh alone (truncation never changes dL/dW_hy, dL/db_y)"),
+          role=PAGE, page="training",
+          help="all five parameters, or W_hh alone (truncation never changes dL/dW_hy, dL/db_y)",
+          labels={"all": "all five parameters", "W_hh": "W_hh only"}),
     # vanishing & exploding page (views/vanishing.py)
-    Field("v_norm", "choice", "2", "Matrix norm", options=("2", "fro"), group="view",
+    Field("v_norm", "choice", "2", "Matrix norm", options=("2", "fro"), role=PAGE, page="vanishing",
           help="2: spectral norm (largest singular value), the one the bound of eq. (11) holds for; "
-               "fro: Frobenius norm"),
-    Field("v_axis", "choice", "k", "Horizontal axis", options=("k", "distance"), group="view",
-          help="the earlier step k, or the distance T - k back from the last step"),
+               "fro: Frobenius norm",
+          labels={"2": "spectral ‖·‖₂", "fro": "Frobenius ‖·‖_F"}),
+    Field("v_axis", "choice", "k", "Horizontal axis", options=("k", "distance"), role=PAGE, page="vanishing",
+          help="the earlier step k, or the distance T - k back from the last step",
+          labels={"k": "step k", "distance": "distance T − k"}),
     Field("v_radii", "floats", (0.5, 0.9, 1.0, 1.1, 1.5), "Spectral radii to sweep", 0.0, MAX_RHO,
-          group="view", max_items=MAX_RADII),
+          role=PAGE, page="vanishing", max_items=MAX_RADII),
     Field("v_acts", "choices", ("tanh", "relu", "identity"), "Activations to compare",
-          options=tuple(rc.ACTIVATIONS), group="view"),
+          options=tuple(rc.ACTIVATIONS), role=PAGE, page="vanishing",
+          labels={"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"}),
     Field("v_section", "choice", "sweeps", "Section",
-          options=("sweeps", "spectrum", "pairs", "steps", "all"), group="view",
-          help="the part of the page below the main curve; 'all' shows every part at once"),
+          options=("sweeps", "spectrum", "pairs", "steps", "all"), role=PAGE, page="vanishing",
+          help="the part of the page below the main curve; 'all' shows every part at once",
+          labels={"sweeps": "Sweeps", "spectrum": "Spectrum", "pairs": "All pairs and ∂L/∂h",
+                  "steps": "Why it fades", "all": "Everything"}),
     # derivation page (views/derivation.py): the stage of the walk, the step t, the update's eta
-    Field("d_stage", "choice", "forward", "Stage", options=DERIVATION_STAGES, group="view"),
-    Field("d_step", "int", 5, "Step t", 1, MAX_T, group="view",
+    Field("d_stage", "choice", "forward", "Stage", options=DERIVATION_STAGES, role=PAGE, page="derivation"),
+    Field("d_step", "int", 5, "Step t", 1, MAX_T, role=PAGE, page="derivation",
           help="the time step whose numbers fill the equations (at most T)"),
-    Field("d_lr", "float", 0.1, "Learning rate η", 1e-4, 10.0, group="view",
+    Field("d_lr", "float", 0.1, "Learning rate η", 1e-4, 10.0, role=PAGE, page="derivation",
           help="the step size of the update (12) shown on this page"),
-    Field("d_all", "bool", False, "Show every stage", group="view",
+    Field("d_all", "bool", False, "Show every stage", role=PAGE, page="derivation",
           help="the whole derivation at once instead of one stage at a time"),
     # unrolled graph page (views/graph.py): the window of steps, the step in detail, what to draw
-    Field("g_step", "int", 1, "Step t in detail", 1, MAX_T, group="view",
+    Field("g_step", "int", 1, "Step t in detail", 1, MAX_T, role=PAGE, page="graph",
           help="the step whose numbers and eq. (7) are shown below the graph (at most T)"),
-    Field("g_start", "int", 1, "First step in view", 1, MAX_T, group="view",
+    Field("g_start", "int", 1, "First step in view", 1, MAX_T, role=PAGE, page="graph",
           help="a long sequence shows a window of steps; h_0 and L stay at its ends"),
-    Field("g_window", "int", 16, "Steps in view", 4, 30, group="view"),
-    Field("g_split", "bool", False, "Colour the direct / indirect parts", group="view",
+    Field("g_window", "int", 16, "Steps in view", 4, 30, role=PAGE, page="graph"),
+    Field("g_split", "bool", False, "Colour the direct / indirect parts", role=PAGE, page="graph",
           help="edges o_t → h_t (direct part of dL/dh_t) in blue, h_{t+1} → h_t (indirect part) in orange"),
-    Field("g_source", "int", 0, "Follow one loss term", 0, MAX_T, group="view",
+    Field("g_source", "int", 0, "Follow one loss term", 0, MAX_T, role=PAGE, page="graph",
           help="0: the whole loss L; s: the single term L_s alone, propagated back through the recurrence"),
-    # presentation
-    Field("presentation", "bool", False, "Presentation mode", group="app",
+    # presentation (display only)
+    Field("presentation", "bool", False, "Presentation mode", role=DISPLAY,
           help="larger fonts and fewer controls, for a projector"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 
+_PROJECTIONS = "_projections"    # Config.project's results, memoised on the instance (frozen)
 _ConfigBase = make_dataclass("_ConfigBase", [(f.name, Any, f.default) for f in FIELDS], frozen=True)
 
 
@@ -324,6 +422,31 @@ class Config(_ConfigBase):
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dc_fields(self)}
 
+    def project(self, *roles: str, also: Iterable[str] = ()) -> "Config":
+        """This config with every field whose role is not in `roles` (and not named in `also`)
+        at its default: what a computation depends on, and so its cache key (ui.keys.EXACT).
+
+        e.g. `config.project(MODEL, DATA)` for the exact gradient, `config.project(*NUMBERS)`
+        with the sidebar's truncation, `config.project(MODEL, also=("notation",))` for a table
+        written in the reader's notation. Projecting twice changes nothing.
+        """
+        memo_key = (roles, tuple(also))
+        memo = self.__dict__.get(_PROJECTIONS)
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, _PROJECTIONS, memo)
+        projected = memo.get(memo_key)
+        if projected is None:
+            kept = set(also)
+            unknown = (set(roles) - set(ROLES)) | (kept - set(FIELD_BY_NAME))
+            if unknown:
+                raise ValueError(f"project: unknown roles or fields {sorted(unknown)}")
+            changes = {f.name: f.default for f in FIELDS
+                       if f.role not in roles and f.name not in kept and getattr(self, f.name) != f.default}
+            projected = replace(self, **changes) if changes else self
+            memo[memo_key] = projected
+        return projected
+
     @property
     def truncation_spec(self):
         """The `truncation=` argument for rnn_core.bptt."""
@@ -409,7 +532,7 @@ def _apply_task(values: dict[str, Any], raw: Mapping[str, Any]) -> list[str]:
     task = rc.TASKS[values["task"]]
     for name, fixed in task_fixes(values["task"]).items():
         if values[name] != fixed and name in raw:
-            messages.append(f"The task '{task.title}' fixes {FIELD_BY_NAME[name].label} = {fixed}; "
+            messages.append(f"The task '{task.title}' fixes {FIELD_BY_NAME[name].label_in()} = {fixed}; "
                             f"using it instead of {FIELD_BY_NAME[name].encode(values[name])}.")
         values[name] = fixed
     min_T = TASK_MIN_T.get(values["task"], 1)
@@ -436,14 +559,14 @@ def parse(raw: Mapping[str, Any], *, base: Config = DEFAULT) -> tuple[Config, li
         try:
             value = field.coerce(text)
         except ValueError as err:
-            messages.append(f"{field.label} = '{shown}' {err}; using {_shown_value(field, values[key])} instead.")
+            messages.append(f"{field.label_in()} = '{shown}' {err}; using {_shown_value(field, values[key])} instead.")
             continue
         clamped = field.clamp(value)
         if field.kind == "floats" and field.max_items is not None and len(value) > field.max_items:
-            messages.append(f"{field.label}: {len(value)} values asked for, at most {field.max_items} are drawn; "
+            messages.append(f"{field.label_in()}: {len(value)} values asked for, at most {field.max_items} are drawn; "
                             f"using {field.encode(clamped)}.")
         elif clamped != value:
-            messages.append(f"{field.label} = {shown} is outside [{_bound(field, field.lo)}, {_bound(field, field.hi)}]; "
+            messages.append(f"{field.label_in()} = {shown} is outside [{_bound(field, field.lo)}, {_bound(field, field.hi)}]; "
                             f"using {field.encode(clamped)} instead.")
         values[key] = clamped
     messages += _apply_task(values, raw)

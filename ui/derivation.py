@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
 import rnn_core as rc
 from ui import notation as nt
 from ui.notation import Notation, d
+from ui.stages import STAGE_KEYS, STAGES, StageInfo, stage_symbol  # noqa: F401  (the walk's table)
 
 Array = np.ndarray
 THETA = r"\theta"
@@ -33,43 +33,6 @@ FULL_LIMIT = 6      # a dimension up to this size is printed whole
 PREVIEW = 4         # else its first PREVIEW entries, an ellipsis and the norm
 DOUBLE_SUM_BUDGET = 2 ** 28   # t^2 H^2 of the double sum's split: ~0.3 s (e.g. t = 500, H = 32)
 PRODUCT_BUDGET = 2 ** 30      # (T - t) H^3 of the product dh_T/dh_t: ~0.1 s (H = 256: 64 steps)
-
-class StageInfo(NamedTuple):
-    key: str        # d_stage in ui/config.py uses the keys
-    title: str      # its words; "{}" stands for the stage's symbol (see `stage_symbol`)
-    tags: str       # the equation numbers of rnn_core/__init__.py
-
-    def heading(self, n: Notation) -> str:
-        """The title as markdown, its symbol in notation n."""
-        symbol = stage_symbol(self.key, n)
-        return self.title.format(f"${symbol}$") if symbol else self.title
-
-    def label(self, n: Notation) -> str:
-        """The title as plain text for a select box (which cannot typeset LaTeX)."""
-        symbol = stage_symbol(self.key, n)
-        return self.title.format(nt.plain(symbol)) if symbol else self.title
-
-
-STAGES = (
-    StageInfo("forward", "Forward pass", "(1)-(5)"),
-    StageInfo("output", "Output gradient", "(6)"),
-    StageInfo("last", "Where the recursion starts: {}", "(7)"),
-    StageInfo("recursion", "The recursion: direct + indirect", "(7)"),
-    StageInfo("factor", "The factor {}", "(8), (11)"),
-    StageInfo("double_sum", "The double sum, term by term", "(9)"),
-    StageInfo("params", "Every parameter gradient as a sum over t", "(10)"),
-    StageInfo("update", "The update", "(12)"),
-)
-STAGE_KEYS = tuple(info.key for info in STAGES)
-
-
-def stage_symbol(key: str, n: Notation) -> str:
-    """The LaTeX symbol a stage's title names, in notation n ("" for none)."""
-    if key == "last":
-        return rf"\partial {n.L}/\partial {n.at(n.h, 'T')}"
-    if key == "factor":
-        return rf"\partial {n.at(n.h, 't+1')}/\partial {n.at(n.h, 't')}"
-    return ""
 
 # The output function that turns o_t into y-hat_t ("" for the identity of MSE).
 OUTPUT_FUNCTION = {"softmax_ce": r"\operatorname{softmax}", "mse": "", "sigmoid_bce": r"\sigma"}

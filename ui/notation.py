@@ -148,6 +148,15 @@ def plain(latex: str) -> str:
     return latex.replace("\\partial ", "∂").replace("{", "").replace("}", "")
 
 
+_ENGINE_NAME = re.compile(r"\b(" + "|".join(PARAMS) + r")\b")
+
+
+def plain_in(text: str, n: Notation) -> str:
+    """Plain `text` (a widget label, a help text) written in the engine's names, with each
+    parameter named as notation n names it: 'Spectral radius of W_hh' -> 'Spectral radius of W'."""
+    return _ENGINE_NAME.sub(lambda m: n.plain_param(m.group(1)), text)
+
+
 def d(num: str, den: str) -> str:
     """LaTeX of the partial derivative d num / d den."""
     return rf"\frac{{\partial {num}}}{{\partial {den}}}"

@@ -13,19 +13,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from ui import notation as nt
-from ui.config import DEFAULT, FIELDS, Config, parse, to_query
+from pathlib import PurePosixPath
+
+from ui.config import DEFAULT, FIELDS, PAGE, PRESET_ROLES, Config, parse, to_query
 from ui.figures.graph import follow_term_view
 
-SIDEBAR_GROUPS = ("model", "data", "truncation")
-READING_CHOICES = ("notation",)   # the reader's, kept unless the preset names a textbook's
-
 GRAPH, VANISHING, DERIVATION = "views/graph.py", "views/vanishing.py", "views/derivation.py"
-# A page's view fields are named with its prefix (ui/config.py: g_ graph, v_ vanishing, d_ derivation).
-VIEW_PREFIX = {GRAPH: "g_", VANISHING: "v_", DERIVATION: "d_"}
 
 LONG_T = 30        # 0.5 ** 29 ~ 2e-9 and 1.5 ** 29 ~ 1e5: the trend is unmistakable at this length
 ADDING_T = 20
 SINE_T = 24
+
+
+def page_of(file: str) -> str:
+    """The page key of the schema (Field.page) of a view file: 'views/graph.py' -> 'graph'."""
+    return PurePosixPath(file).stem
 
 
 def _pairs(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -58,15 +60,15 @@ class Preset:
         return parse(to_query(DEFAULT.replace(**dict(self.settings))))[0]
 
     def view_values(self) -> dict[str, Any]:
-        """Every view field of the preset's page: its own value or the default."""
-        prefix = VIEW_PREFIX[self.page]
-        return {**{f.name: f.default for f in FIELDS if f.name.startswith(prefix)}, **dict(self.view)}
+        """Every field of the preset's page (role PAGE, that page): its own value or the default."""
+        page = page_of(self.page)
+        return {**{f.name: f.default for f in FIELDS if f.role == PAGE and f.page == page}, **dict(self.view)}
 
     def apply(self, current: Config = DEFAULT) -> Config:
-        """`current` with its sidebar fields and its page's view replaced by this preset's."""
+        """`current` with its model, data and truncation (PRESET_ROLES), the display settings it
+        names (a textbook's notation) and its page's view replaced by this preset's."""
         own = dict(self.settings)
-        names = [f.name for f in FIELDS
-                 if f.group in SIDEBAR_GROUPS and (f.name not in READING_CHOICES or f.name in own)]
+        names = [f.name for f in FIELDS if f.role in PRESET_ROLES or f.name in own]
         config = self.config()
         return current.replace(**{name: getattr(config, name) for name in names}, **self.view_values())
 

@@ -1,4 +1,5 @@
-"""The shared sidebar: one widget per schema field of the model, data and truncation groups.
+"""The shared sidebar: one widget per schema field it draws (`Field.in_sidebar`: the roles MODEL,
+DATA, GRADIENT and DISPLAY), labelled from the schema in the reader's notation.
 
 Drawn by app.py on every run, before the page, so every page reads the same config. In
 presentation mode only the settings a lecture changes live are in view; the rest fold away.
@@ -9,29 +10,11 @@ import streamlit as st
 
 import rnn_core as rc
 from ui import state
-from ui.config import DEFAULT, FIELD_BY_NAME, Config, link_is_complete, task_fixes, to_query
-from ui.notation import NOTATIONS
+from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, Config, link_is_complete, task_fixes
 
-# How choices read on screen (the URL keeps the short keys).
-CHOICE_LABELS = {
-    "activation": {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"},
-    "loss": {"softmax_ce": "softmax + cross-entropy", "mse": "identity + MSE",
-             "sigmoid_bce": "sigmoid + binary cross-entropy"},
-    "reduction": {"sum": "sum over t", "mean": "mean over t"},
-    "loss_at": {"every": "every step (many-to-many)", "last": "last step only (many-to-one)"},
-    "init": {"normal": "normal", "uniform": "uniform", "orthogonal": "orthogonal <W_hh>",
-             "identity": "identity <W_hh> (IRNN)"},
-    "truncation": {"full": "full BPTT", "k_step": "k-step truncation", "chunked": "chunked (detach every k)",
-                   "randomized": "randomized"},
-    "notation": {key: f"{n.title} ({n.source})" for key, n in NOTATIONS.items()},
-    "task": {key: t.title for key, t in rc.TASKS.items()},
-}
 
-# Labels that name a parameter: <W_hh> is written in the reader's notation (plain text).
-NOTATION_LABELS = {"rho": {"label": "Spectral radius of <W_hh>",
-                           "help": "<W_hh> is rescaled so that its largest |eigenvalue| is this"}}
-
-RELABELLED = ("rho", "init")     # the fields whose label or choices name <W_hh>
+# The fields whose label or choices name a parameter: a new notation relabels their widgets.
+RELABELLED = tuple(f.name for f in FIELDS if f.in_sidebar and f.in_notation)
 LABELLED_IN_KEY = "_labelled_in_"   # + field: the notation its widget was last labelled in
 
 # Widget and step per field, where the kind's default would not suit.
@@ -47,20 +30,15 @@ WIDGET_OPTIONS = {
 LECTURE_FIELDS = ("activation", "rho", "T")
 
 
-def in_notation(text: str, notation: str) -> str:
-    """text with <W_hh> as the notation names it, as plain text (W_hh, W, W_h)."""
-    return text.replace("<W_hh>", NOTATIONS[notation].plain_param("W_hh"))
-
-
 def field_widget(name: str) -> None:
     config = state.config()
+    field = FIELD_BY_NAME[name]
     options = dict(WIDGET_OPTIONS.get(name, {}))
-    options.update({key: in_notation(text, config.notation) for key, text in NOTATION_LABELS.get(name, {}).items()})
-    if name in CHOICE_LABELS:
-        labels = CHOICE_LABELS[name]
+    options.update(label=field.label_in(config.notation), help=field.help_in(config.notation) or None)
+    if field.labels:
         # the notation is bound now: Streamlit may call format_func outside this run
-        options["format_func"] = lambda key, labels=labels, notation=config.notation: \
-            in_notation(labels.get(key, key), notation)
+        options["format_func"] = lambda key, field=field, notation=config.notation: \
+            field.choice_label(key, notation)
     if name in task_fixes(config.task):
         options["disabled"] = True     # the task decides it; the caption under Task says so
     labelled_in = LABELLED_IN_KEY + name
@@ -78,7 +56,7 @@ def task_caption(config: Config) -> None:
     fixed = task_fixes(config.task)
     text = f"{task.description}"
     if fixed:
-        text += " It fixes " + ", ".join(f"{name} = {CHOICE_LABELS.get(name, {}).get(v, v)}"
+        text += " It fixes " + ", ".join(f"{name} = {FIELD_BY_NAME[name].choice_label(v)}"
                                          for name, v in fixed.items()) + "."
     st.caption(text)
 
@@ -128,14 +106,6 @@ def _all_settings(skip: tuple[str, ...]) -> None:
         field_widget("trunc_p")
 
 
-def share_url(config: Config) -> str:
-    """The URL of the current page with the config's non-default values as query parameters."""
-    from urllib.parse import urlencode, urlsplit, urlunsplit
-
-    base = urlsplit(st.context.url or "http://localhost:8501/")
-    return urlunsplit((base.scheme, base.netloc, base.path, urlencode(to_query(config)), ""))
-
-
 def share_link(config: Config) -> None:
     with st.expander("Share this view", icon=":material/link:"):
         share_link_body(config)
@@ -143,7 +113,7 @@ def share_link(config: Config) -> None:
 
 def share_link_body(config: Config) -> None:
     """The link (copy button included) and, when the weight edits do not fit in it, what to do."""
-    st.code(share_url(config), language=None, wrap_lines=True)
+    st.code(state.share_url(config), language=None, wrap_lines=True)
     if not link_is_complete(config):
         st.warning("The hand-edited weights are too many for a link: it carries the other settings "
                    "only. Download the weights file on *Model & weights* and send it with the link.")

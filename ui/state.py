@@ -10,26 +10,31 @@ How the config flows through a run (app.py calls `start_run` first, then `sync_u
    So a widget of another page keeps its value across page switches: the config holds it.
 4. `sync_url` writes `to_query(config)` into the URL only when it changed.
 
-Pages read `config()`, `params()`, `data()` and `bptt_result()`; each is cached on the Config's
-exact key (ui/keys.py), never on arrays or on hash(). Page-level settings are schema fields rendered by `view_widget`.
+Pages read `config()`, `params()`, `data()` and `bptt_result()`. Every cache keys on what it
+depends on: the config projected onto the roles of the fields it reads (`Config.project`, e.g.
+`params()` on MODEL, `bptt_result()` on MODEL, DATA, GRADIENT), hashed by the exact bytes of
+its values (ui/keys.py EXACT), never on arrays or on hash(). So a change of notation,
+presentation or a page's view recomputes no engine result. Page-level settings are schema
+fields rendered by `view_widget`.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any, Callable, Iterable
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
 import rnn_core as rc
 from rnn_core.tasks import DEFAULT_DELAY
-from ui.config import FIELD_BY_NAME, FIELDS, Config, Field, build_params, parse, task_fixes, to_query
+from ui.config import (DATA, FIELD_BY_NAME, FIELDS, MODEL, NUMBERS, Config, Field, build_params, parse,
+                       task_fixes, to_query)
 from ui.keys import EXACT
 
 CONFIG_KEY = "_config"
 LINK_KEY = "_link"               # the query the session was opened with, until a run has read it
 WARNED_KEY = "_warned"
 WIDGET_PREFIX = "cfg_"
-SIDEBAR_GROUPS = ("model", "data", "truncation", "app")   # fields rendered by ui/sidebar.py
 CACHE_ENTRIES = 32
 MAX_WARNINGS = 6                 # warnings about one link; the rest are counted in the last one
 # Markdown, GFM autolinks, Streamlit directives (:red[...], :material/...:) and LaTeX ($)
@@ -111,6 +116,12 @@ def sync_url() -> None:
     query = to_query(config())
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
+
+
+def share_url(cfg: Config | None = None) -> str:
+    """The URL of the current page with the config's non-default values as query parameters."""
+    base = urlsplit(st.context.url or "http://localhost:8501/")
+    return urlunsplit((base.scheme, base.netloc, base.path, urlencode(to_query(cfg or config())), ""))
 
 
 def open_derivation(stage: str, step: int) -> None:
@@ -203,8 +214,8 @@ def schema_widget(name: str, *, widget: str | None = None, **kwargs: Any) -> Any
         options = {"min_value": type(value)(field.lo), "max_value": type(value)(field.hi)}
     if kind in ("selectbox", "radio", "segmented_control", "pills", "select_slider", "multiselect"):
         options = {"options": field.options}
-    kwargs.setdefault("help", field.help or None)
-    label = kwargs.pop("label", field.label)
+    kwargs.setdefault("help", field.help_in(config().notation) or None)
+    label = kwargs.pop("label", field.label_in(config().notation))
     raw = WIDGETS[kind](label, key=key, **{**options, **kwargs})
     typed, _ = parse({name: raw}, base=config())
     return getattr(typed, name)
@@ -223,35 +234,34 @@ def _clamped_to_widget_range(field: Field, value: Any, kwargs: dict) -> Any:
 
 
 def view_widget(name: str, **widget_kwargs: Any) -> Any:
-    """A page-level widget of a schema field (group 'view', or any group the sidebar does not
-    draw), its value kept in the config and the URL across reruns and page switches.
+    """A page-level widget of a schema field (role PAGE: a field the sidebar does not draw),
+    its value kept in the config and the URL across reruns and page switches.
 
     e.g. `step = state.view_widget("g_step", min_value=1, max_value=config().T)`.
     """
     field = FIELD_BY_NAME[name]
-    if field.group in SIDEBAR_GROUPS:
-        raise ValueError(f"view_widget: field {name!r} is drawn by the sidebar (group {field.group!r})")
+    if field.in_sidebar:
+        raise ValueError(f"view_widget: field {name!r} is drawn by the sidebar (role {field.role!r})")
     return schema_widget(name, **widget_kwargs)
 
 
-# ---- the model, the data and the gradients, cached on the config ---------------------------------
+# ---- the model, the data and the gradients, cached on what they depend on -----------------------
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def _cached_params(config: Config) -> rc.Params:
-    return build_params(config)
-
-
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def _cached_data(config: Config) -> rc.TaskData:
-    return make_data(config)
+def _cached_params(key: Config) -> rc.Params:
+    return build_params(key)
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def _cached_bptt(config: Config) -> rc.BPTTResult:
-    data = make_data(config)
-    return rc.bptt(build_params(config), data.xs, data.ys, activation=config.activation,
-                   loss=config.loss, reduction=config.reduction, mask=data.mask,
-                   truncation=config.truncation_spec)
+def _cached_data(key: Config) -> rc.TaskData:
+    return make_data(key)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
+def _cached_bptt(key: Config) -> rc.BPTTResult:
+    data = _cached_data(key.project(MODEL, DATA))
+    return rc.bptt(_cached_params(key.project(MODEL)), data.xs, data.ys, activation=key.activation,
+                   loss=key.loss, reduction=key.reduction, mask=data.mask, truncation=key.truncation_spec)
 
 
 def make_data(config: Config) -> rc.TaskData:
@@ -271,15 +281,18 @@ def make_data(config: Config) -> rc.TaskData:
 
 
 def params(cfg: Config | None = None) -> rc.Params:
-    """W_xh (H, D), W_hh (H, H), b_h (H,), W_hy (O, H), b_y (O,) of the config, edits applied."""
-    return _cached_params(cfg or config())
+    """W_xh (H, D), W_hh (H, H), b_h (H,), W_hy (O, H), b_y (O,) of the config, edits applied
+    (cached on its MODEL fields)."""
+    return _cached_params((cfg or config()).project(MODEL))
 
 
 def data(cfg: Config | None = None) -> rc.TaskData:
-    """The config's one sequence: xs (T, D), ys (T,) ints or (T, O), mask (T,) or None."""
-    return _cached_data(cfg or config())
+    """The config's one sequence: xs (T, D), ys (T,) ints or (T, O), mask (T,) or None
+    (cached on its MODEL and DATA fields)."""
+    return _cached_data((cfg or config()).project(MODEL, DATA))
 
 
 def bptt_result(cfg: Config | None = None) -> rc.BPTTResult:
-    """rnn_core.bptt of the config's model on its sequence, with its truncation."""
-    return _cached_bptt(cfg or config())
+    """rnn_core.bptt of the config's model on its sequence, with its truncation (cached on its
+    MODEL, DATA and GRADIENT fields: notation and page views never recompute it)."""
+    return _cached_bptt((cfg or config()).project(*NUMBERS))

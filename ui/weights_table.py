@@ -9,13 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ui.config import Config
+from ui.config import MODEL, Config
 from ui.keys import exact_key
 from ui.notation import MATRICES, Notation
 
 # (row unit, column unit) of each parameter in the engine's (column-vector) orientation.
 UNITS = {"W_xh": ("h", "x"), "W_hh": ("h", "h"), "b_h": ("h", None), "W_hy": ("o", "h"), "b_y": ("o", None)}
-MODEL_FIELDS = ("D", "H", "O", "init", "rho", "seed", "edits", "notation")   # what a table shows
 
 
 def _labels(unit: str, n: int) -> list[str]:
@@ -43,5 +42,5 @@ def array_from_table(table: pd.DataFrame, name: str, notation: Notation) -> np.n
 def editor_key(config: Config, name: str) -> str:
     """The data_editor's key: new whenever the table's content changes, so stale edits never
     replay onto other numbers."""
-    return f"weights_{name}_{exact_key(config, MODEL_FIELDS)[:24]}"
+    return f"weights_{name}_{exact_key(config.project(MODEL, also=('notation',)))[:24]}"
 

@@ -11,25 +11,13 @@ import streamlit as st
 
 from ui import derivation as dv
 from ui import state
-from ui.config import FIELDS, Config
+from ui.config import EXACT_NUMBERS, Config
 from ui.keys import EXACT
 from ui.figures.derivation import double_sum_figure
-from ui.sidebar import share_url
 from ui.notation import NOTATIONS
 
 CACHE_ENTRIES = 32
 STEP_DRAWN_FOR_T = "_d_step_drawn_for_T"   # the T the step slider was last given its value for
-_MODEL_GROUPS = ("model", "data")
-
-
-def model_key(config: Config) -> Config:
-    """The config with every setting that does not change the model or its data at defaults.
-
-    Page settings (this page's and others'), the notation, truncation and training do not
-    change the exact derivation's numbers, so they must not miss the cache.
-    """
-    return config.replace(**{f.name: f.default for f in FIELDS
-                             if f.group not in _MODEL_GROUPS or f.name == "notation"})
 
 
 def problem_of(key: Config) -> dv.Problem:
@@ -175,7 +163,7 @@ def export(stages, config: Config, t: int, rows: list[dict], terms: dv.DoubleSum
               f"{config.activation}, loss {config.loss}, reduction {config.reduction}, initialiser "
               f"{config.init}, spectral radius {config.rho}, seed {config.seed}, task {config.task}.",
               f"Numbers at step t = {t}, printed with {dv.DIGITS} significant digits. "
-              f"The same view in the app: <{share_url(config)}>"]
+              f"The same view in the app: <{state.share_url(config)}>"]
     tables = {"Gradient check": rows}
     if terms is not None:
         tables[f"The double sum at t = {t}"] = dv.double_sum_rows(terms)
@@ -198,7 +186,7 @@ def main() -> None:
         st.info("This page derives the exact gradient; the truncation chosen in the sidebar applies "
                 "on the graph and training pages.", icon=":material/info:")
     t, stage_key, lr, show_all = controls(config)
-    key = model_key(config)
+    key = config.project(*EXACT_NUMBERS)    # the exact derivation: no notation, truncation or view
     problem, result = solved(key)
     if result.overflow:
         step = result.overflow_step or result.grad_overflow_step

@@ -12,7 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from ui import export, state
-from ui.config import FIELDS, Config
+from ui.config import NUMBERS, Config
 from ui.keys import EXACT
 from ui.figures import graph as fg
 from ui.figures import graph_sheet as gs
@@ -20,7 +20,6 @@ from ui.figures import graph_details as fd
 from ui.figures import graph_flow as gf
 from ui.notation import NOTATIONS
 
-NUMBER_GROUPS = ("model", "data", "truncation")   # the fields the gradients depend on
 GIF_KEY = "g_gif"
 FOLLOW_KEY = "g_follow"        # the 'whole loss / one term' switch (its value lives in g_source)
 FOLLOW = {"whole": "whole loss", "one": "one term"}
@@ -39,12 +38,6 @@ PAGE_CSS = f"""<style>
 PRESENTATION_CSS = f"<style>.st-key-{EQUATION} .katex {{ font-size: 0.95em; }}</style>"
 # No toolbar: the axes are fixed, exports are below, and it covered the chart's title.
 CHART_CONFIG = {"displayModeBar": False}
-
-
-def numbers_key(config: Config) -> Config:
-    """The config with every setting that cannot change the gradients at its default, so that
-    moving this page's controls (or another page's) does not recompute them."""
-    return config.replace(**{f.name: f.default for f in FIELDS if f.group not in NUMBER_GROUPS})
 
 
 @st.cache_data(max_entries=32, show_spinner=False, hash_funcs=EXACT)
@@ -270,7 +263,7 @@ def export_section(config: Config, key: Config, view: fg.GraphView, source: int)
 
 def main() -> None:
     config = state.config()
-    key = numbers_key(config)
+    key = config.project(*NUMBERS)    # what the gradients depend on: page controls never recompute them
     st.header("Unrolled graph")
     st.markdown("The RNN unrolled over time: inputs at the bottom, then hidden states, outputs and losses; "
                 "time runs left to right. The gradient of the loss flows backward through it.")

@@ -5,7 +5,7 @@ import streamlit as st
 
 import rnn_core as rc
 from ui import state
-from ui.config import Config, build_params, edits_between, link_is_complete, parse, task_fixes
+from ui.config import MODEL, Config, build_params, edits_between, link_is_complete, parse, task_fixes
 from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
 from ui.keys import EXACT
 from ui.notation import NOTATIONS, every_step_counts, model_block, shows_biases
@@ -140,7 +140,7 @@ for tab, name in zip(tabs, rc.PARAM_NAMES):
 with st.container(horizontal=True):
     st.button("Reset to the initialiser", on_click=reset_weights, disabled=not config.edits,
               icon=":material/restart_alt:")
-    npz_bytes, json_bytes = weight_files(config)
+    npz_bytes, json_bytes = weight_files(config.project(MODEL))
     st.download_button("Download .npz", npz_bytes, file_name="bptt_weights.npz",
                        mime="application/octet-stream", on_click="ignore", icon=":material/download:")
     st.download_button("Download .json", json_bytes, file_name="bptt_weights.json",
