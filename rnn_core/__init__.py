@@ -22,8 +22,9 @@ from .activations import ACTIVATIONS, Activation, get_activation
 from .bptt import BPTTResult, bptt
 from .forward import Trace, forward
 from .losses import LOSSES, Loss, get_loss
-from .params import (INITIALISERS, PARAM_NAMES, Params, init_params, scale_to_spectral_radius,
-                     spectral_radius)
+from .params import (GATED_INITIALISERS, INITIALISERS, PARAM_NAMES, CellParams, Params, init_params,
+                     scale_to_spectral_radius, spectral_radius)
+from .cells import CELLS, Cell, GRUParams, LSTMParams, cell_of, get_cell
 from .truncation import Truncation, draw_xi, parse_truncation
 from .tasks import (TASKS, Task, TaskData, decode, encode, make_task_data, make_task_sampler,
                     task_preview)
@@ -38,7 +39,8 @@ from .gradcheck import GradcheckReport, GradcheckRow, gradcheck, relative_error
 
 __all__ = [
     "ACTIVATIONS", "Activation", "get_activation", "BPTTResult", "bptt", "Trace", "forward",
-    "LOSSES", "Loss", "get_loss", "INITIALISERS", "PARAM_NAMES", "Params", "init_params",
+    "LOSSES", "Loss", "get_loss", "INITIALISERS", "GATED_INITIALISERS", "PARAM_NAMES", "Params", "init_params",
+    "CellParams", "LSTMParams", "GRUParams", "CELLS", "Cell", "cell_of", "get_cell",
     "scale_to_spectral_radius", "spectral_radius", "Truncation", "draw_xi",
     "parse_truncation",
     "TASKS", "Task", "TaskData", "decode", "encode", "make_task_data", "make_task_sampler", "task_preview",

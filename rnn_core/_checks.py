@@ -28,17 +28,17 @@ def check_xs(xs, D: int) -> tuple[Array, bool]:
     return (X, True) if X.ndim == 3 else (X[:, None, :], False)
 
 
-def check_h0(h0, B: int, H: int, batched: bool) -> Array:
-    """h0 None, (H,) or (B, H) -> (B, H) float64."""
+def check_h0(h0, B: int, H: int, batched: bool, name: str = "h0") -> Array:
+    """h0 (or c0) None, (H,) or (B, H) -> (B, H) float64."""
     if h0 is None:
         return np.zeros((B, H))
-    h = as_float_array("h0", h0)
+    h = as_float_array(name, h0)
     if h.shape == (H,):
         return np.broadcast_to(h, (B, H)).copy()
     if batched and h.shape == (B, H):
         return h
     expected = f"({H},) or ({B}, {H})" if batched else f"({H},)"
-    raise ValueError(f"h0 must have shape {expected}, got {h.shape}")
+    raise ValueError(f"{name} must have shape {expected}, got {h.shape}")
 
 
 def check_ys(ys, T: int, B: int, O: int, batched: bool, integer_targets: bool) -> Array:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._arrays import empty_arrays
 from ._checks import check_h0, check_xs, first_nonfinite_step
-from .activations import Activation, get_activation
-from .params import Params, validate_params
+from .cells.rnn import output_layer, run_forward  # noqa: F401  (run_forward: the vanilla kernel)
+from .params import validate_params
 
 Array = np.ndarray
 
@@ -26,7 +25,10 @@ class Trace:
 
     xs (T, [B,] D), h0 ([B,] H), a (T, [B,] H) pre-activations, h (T, [B,] H) states,
     o (T, [B,] O) outputs/logits. overflow_step: the first step t (1-based) whose a_t, h_t
-    or o_t is not finite, else None.
+    or o_t is not finite, else None. activation: the vanilla cell's (None for gated cells).
+    Gated cells (a is None): gates maps each gate's name ('i', 'f', 'G', 'c~' for the LSTM;
+    'r', 'z', 'h~' for the GRU) to its values (T, [B,] H); the LSTM also has c (T, [B,] H), the
+    memory cells, and c0 ([B,] H).
     """
 
     xs: Array
@@ -34,8 +36,12 @@ class Trace:
     a: Array
     h: Array
     o: Array
-    activation: str
+    activation: str | None
     overflow_step: int | None
+    cell: str = "rnn"
+    c0: Array | None = None
+    c: Array | None = None
+    gates: dict | None = None
 
     @property
     def T(self) -> int:
@@ -44,30 +50,6 @@ class Trace:
     @property
     def batched(self) -> bool:
         return self.h.ndim == 3
-
-
-def run_forward(params: Params, X: Array, H0: Array, act: Activation,
-                out: tuple[Array, Array, Array] | None = None) -> tuple[Array, Array, Array]:
-    """Eqs. (1)-(3) on a batch: X (T, B, D), H0 (B, H) -> A (T, B, H), Hs (T, B, H), O (T, B, O).
-
-    out: optional C-contiguous arrays of those shapes to write A, Hs and O into.
-    """
-    T, B, D = X.shape
-    H, O_size = H0.shape[1], params.W_hy.shape[0]
-    A, Hs, O = out if out is not None else empty_arrays((T, B, H), (T, B, H), (T, B, O_size))
-    # eq. (1), the input part for all steps at once: one BLAS call instead of T.
-    np.matmul(X.reshape(T * B, D), params.W_xh.T, out=A.reshape(T * B, H))
-    A += params.b_h
-    W_hh_T = params.W_hh.T          # a Fortran-order view: BLAS's fast layout for this product
-    recurrent = np.empty((B, H))    # W_hh h_{t-1}, rewritten in place every step
-    h = H0
-    for t in range(T):
-        np.dot(h, W_hh_T, out=recurrent)   # np.dot: less call overhead than matmul on small arrays
-        A[t] += recurrent           # eq. (1), the recurrent part
-        h = Hs[t] = act.f(A[t])     # eq. (2)
-    np.matmul(Hs.reshape(T * B, H), params.W_hy.T, out=O.reshape(T * B, O_size))
-    O += params.b_y                 # eq. (3) for all steps at once
-    return A, Hs, O
 
 
 def first_overflow_step(A: Array, Hs: Array, O: Array) -> int | None:
@@ -79,19 +61,38 @@ def first_overflow_step(A: Array, Hs: Array, O: Array) -> int | None:
     return min(found, default=None)
 
 
-def forward(params: Params, xs, *, activation: str, h0=None) -> Trace:
-    """Run the RNN over xs (T, D) or (T, B, D) from h0 ((H,) or (B, H); zeros by default).
+def make_trace(cell, run, O: Array, batched: bool, act, overflow: int | None) -> Trace:
+    """A Trace in the caller's layout from a cell's Run and the outputs O (T, B, O)."""
+    squeeze = (lambda z: z) if batched else (lambda z: z[:, 0])
+    first = (lambda z: z) if batched else (lambda z: z[0])
+    X, H0 = run.X, run.H0
+    if cell.name == "rnn":
+        return Trace(xs=squeeze(X), h0=first(H0), a=squeeze(run.a), h=squeeze(run.hs), o=squeeze(O),
+                     activation=act.name, overflow_step=overflow)
+    H = H0.shape[1]
+    gates = {name: squeeze(run.a[:, :, j * H:(j + 1) * H]) for j, name in enumerate(cell.gate_names)}
+    return Trace(xs=squeeze(X), h0=first(H0), a=None, h=squeeze(run.hs), o=squeeze(O), activation=None,
+                 overflow_step=overflow, cell=cell.name, gates=gates,
+                 c0=None if run.C0 is None else first(run.C0), c=None if run.cs is None else squeeze(run.cs))
+
+
+def forward(params, xs, *, activation: str | None = None, h0=None, c0=None) -> Trace:
+    """Run any cell over xs (T, D) or (T, B, D) from h0 ((H,) or (B, H); zeros by default) and,
+    for the LSTM, c0 (likewise). activation: required for the vanilla RNN, None for gated cells.
 
     Overflow (e.g. ReLU with a large W_hh) is not an error: the trace carries inf/nan and
     `overflow_step` names where it began.
     """
-    act = get_activation(activation)
-    D, H, _ = validate_params(params)
+    from .bptt import cell_and_activation      # the argument rules of bptt, in one place
+    cell, act = cell_and_activation(params, activation, c0)
+    D, H, _ = cell.validate(params) if cell.name != "rnn" else validate_params(params)
     X, batched = check_xs(xs, D)
     H0 = check_h0(h0, X.shape[1], H, batched)
+    C0 = check_h0(c0, X.shape[1], H, batched, name="c0") if cell.memory else None
     with np.errstate(all="ignore"):
-        A, Hs, O = run_forward(params, X, H0, act)
-        overflow = first_overflow_step(A, Hs, O)
-    squeeze = (lambda z: z) if batched else (lambda z: z[:, 0])
-    return Trace(xs=X if batched else X[:, 0], h0=H0 if batched else H0[0], a=squeeze(A),
-                 h=squeeze(Hs), o=squeeze(O), activation=act.name, overflow_step=overflow)
+        run = cell.run(params, X, H0, C0, act)
+        O = output_layer(params, run.hs)
+        overflow = first_overflow_step(run.a, run.hs, O)
+        if run.cs is not None:
+            overflow = min(filter(None, (overflow, first_nonfinite_step(run.cs))), default=None)
+    return make_trace(cell, run, O, batched, act, overflow)

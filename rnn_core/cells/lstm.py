@@ -1,0 +1,199 @@
+"""The LSTM cell (Hochreiter & Schmidhuber; the names of Dive into Deep Learning 10.1).
+
+    (L1) i_t  = sigma(W_xi x_t + W_hi h_{t-1} + b_i)        input gate
+    (L2) f_t  = sigma(W_xf x_t + W_hf h_{t-1} + b_f)        forget gate
+    (L3) G_t  = sigma(W_xo x_t + W_ho h_{t-1} + b_o)        output gate (o_t stays the logits)
+    (L4) c~_t = tanh(W_xc x_t + W_hc h_{t-1} + b_c)         candidate
+    (L5) c_t  = f_t * c_{t-1} + i_t * c~_t                  memory cell
+    (L6) h_t  = G_t * tanh(c_t)
+
+State s_t = [h_t; c_t] (S = 2H). Backward through one step, from dL/dh_t (total, c_t held) and
+the gradient arriving on c_t from step t+1:
+    dL/dc_t      = G_t * tanh'(c_t) * dL/dh_t  +  f_{t+1} * dL/dc_{t+1}     (through h_t, through c_{t+1})
+    delta_i = dL/dc_t * c~_t * i_t (1 - i_t)       delta_f = dL/dc_t * c_{t-1} * f_t (1 - f_t)
+    delta_o = dL/dh_t * tanh(c_t) * G_t (1 - G_t)  delta_c = dL/dc_t * i_t * (1 - c~_t^2)
+    into s_{t-1}:  dL/dh_{t-1} += W_hi^T delta_i + W_hf^T delta_f + W_ho^T delta_o + W_hc^T delta_c,
+                   dL/dc_{t-1} += f_t * dL/dc_t
+The memory path c_k -> c_T alone is diag(f_{k+1} * ... * f_T): the forget gates' product.
+
+The fast path stacks the four gates: pre-activations of all T steps' inputs in one matmul,
+the four recurrent products of a step in one matmul against [W_hi; W_hf; W_ho; W_hc] (4H, H),
+buffers (T, B, 4H) allocated once. `reference_bptt` is the same algorithm as a short loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._arrays import empty_arrays
+from ..params import CellParams
+from .base import Cell, Run, sigmoid, sigmoid_, stack_rows, sum_leading
+
+Array = np.ndarray
+
+GATES = ("i", "f", "o", "c")     # the blocks of the stacked pre-activations, in this order
+
+
+@dataclass(frozen=True, eq=False)
+class LSTMParams(CellParams):
+    """W_x* (H, D), W_h* (H, H), b_* (H,) for * = i, f, o (output gate G), c (candidate);
+    W_hy (O, H), b_y (O,). Also used for gradients."""
+
+    W_xi: Array
+    W_hi: Array
+    b_i: Array
+    W_xf: Array
+    W_hf: Array
+    b_f: Array
+    W_xo: Array
+    W_ho: Array
+    b_o: Array
+    W_xc: Array
+    W_hc: Array
+    b_c: Array
+    W_hy: Array
+    b_y: Array
+
+
+class LSTMCell(Cell):
+    name = "lstm"
+    title = "LSTM"
+    params_type = LSTMParams
+    gate_names = ("i", "f", "G", "c~")
+    memory = True
+    recurrent_names = tuple(f"{k}_{g}" for g in GATES for k in ("W_x", "W_h", "b"))
+
+    def step(self, p: LSTMParams, x: Array, state: Array, act=None) -> Array:
+        """(L1)-(L6) once: x (..., D), s_{t-1} = [h; c] (..., 2H) -> s_t (..., 2H)."""
+        H = p.b_i.shape[0]
+        h, c = state[..., :H], state[..., H:]
+        i = sigmoid(x @ p.W_xi.T + h @ p.W_hi.T + p.b_i)            # (L1)
+        f = sigmoid(x @ p.W_xf.T + h @ p.W_hf.T + p.b_f)            # (L2)
+        G = sigmoid(x @ p.W_xo.T + h @ p.W_ho.T + p.b_o)            # (L3)
+        cc = np.tanh(x @ p.W_xc.T + h @ p.W_hc.T + p.b_c)           # (L4)
+        c = f * c + i * cc                                          # (L5)
+        return np.concatenate([G * np.tanh(c), c], axis=-1)         # (L6)
+
+    def run(self, p: LSTMParams, X: Array, H0: Array, C0: Array, act=None) -> Run:
+        """(L1)-(L6) on a batch X (T, B, D) from H0, C0 (B, H)."""
+        T, B, D = X.shape
+        H = H0.shape[1]
+        W_h = stack_rows(p, ("W_hi", "W_hf", "W_ho", "W_hc"))        # (4H, H)
+        W_h_T = W_h.T                                               # Fortran order: BLAS's fast layout
+        gates, Hs, Cs, tanh_c = empty_arrays((T, B, 4 * H), (T, B, H), (T, B, H), (T, B, H))
+        # every step's input part at once: one matmul for T steps and four gates
+        np.matmul(X.reshape(T * B, D), stack_rows(p, ("W_xi", "W_xf", "W_xo", "W_xc")).T,
+                  out=gates.reshape(T * B, 4 * H))
+        gates += stack_rows(p, ("b_i", "b_f", "b_o", "b_c"))
+        recurrent, scratch = np.empty((B, 4 * H)), np.empty((B, H))
+        h, c = H0, C0
+        with np.errstate(over="ignore"):
+            for t in range(T):
+                z = gates[t]
+                np.dot(h, W_h_T, out=recurrent)                     # four recurrent products in one
+                z += recurrent
+                sigmoid_(z[:, :3 * H])                              # (L1)-(L3)
+                np.tanh(z[:, 3 * H:], out=z[:, 3 * H:])             # (L4)
+                np.multiply(z[:, H:2 * H], c, out=Cs[t])            # (L5) f_t * c_{t-1}
+                np.multiply(z[:, :H], z[:, 3 * H:], out=scratch)    #      i_t * c~_t
+                Cs[t] += scratch
+                np.tanh(Cs[t], out=tanh_c[t])
+                np.multiply(z[:, 2 * H:3 * H], tanh_c[t], out=Hs[t])  # (L6)
+                h, c = Hs[t], Cs[t]
+        return Run(X=X, H0=H0, C0=C0, hs=Hs, a=gates, cs=Cs, extra={"tanh_c": tanh_c, "W_h": W_h})
+
+    def _local_derivatives(self, run: Run) -> tuple[Array, Array]:
+        """(T, B, 4H) each gate's derivative at its pre-activation (sigma' = s(1-s), tanh' = 1 - c~^2)
+        and (T, B, H) G_t * tanh'(c_t); computed once per run, for every step at once."""
+        if "dgates" not in run.extra:
+            H = run.hs.shape[2]
+            g = run.a
+            dgates = g * (1.0 - g)
+            np.multiply(g[..., 3 * H:], g[..., 3 * H:], out=dgates[..., 3 * H:])
+            np.subtract(1.0, dgates[..., 3 * H:], out=dgates[..., 3 * H:])
+            tc = run.extra["tanh_c"]
+            run.extra["dgates"] = dgates
+            run.extra["G_dtanh_c"] = g[..., 2 * H:3 * H] * (1.0 - tc * tc)
+        return run.extra["dgates"], run.extra["G_dtanh_c"]
+
+    def state_vjp(self, p: LSTMParams, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None) -> Array:
+        H = run.hs.shape[2]
+        dgates, G_dtanh_c = self._local_derivatives(run)
+        g = run.a[t]
+        dh, dc_next = ds[..., :H], ds[..., H:]
+        dc = dh * G_dtanh_c[t]                                  # dL/dc_t through h_t ...
+        dc += dc_next                                           # ... and through c_{t+1}
+        lead = ds.shape[:-1]
+        da = da_out if (da_out is not None and ds.ndim == 2) else np.empty(lead + (4 * H,))
+        np.multiply(dc, g[:, 3 * H:], out=da[..., :H])          # to i_t      (L5)
+        np.multiply(dc, run.c_prev(t), out=da[..., H:2 * H])    # to f_t      (L5)
+        np.multiply(dh, run.extra["tanh_c"][t], out=da[..., 2 * H:3 * H])   # to G_t (L6)
+        np.multiply(dc, g[:, :H], out=da[..., 3 * H:])          # to c~_t     (L5)
+        da *= dgates[t]                                         # through sigma and tanh: (L1)-(L4)
+        ds_prev = np.empty(ds.shape)
+        ds_prev[..., :H] = da @ run.extra["W_h"]                # into h_{t-1}: all four W_h*^T delta_*
+        np.multiply(dc, g[:, H:2 * H], out=ds_prev[..., H:])    # into c_{t-1}: f_t * dL/dc_t
+        if da is not da_out:
+            sum_leading(da, da_out)
+        sum_leading(dc, dc_out)
+        return ds_prev
+
+    def recurrent_gradients(self, p: LSTMParams, run: Run, dL_da: Array) -> dict[str, Array]:
+        return stacked_gradients(run.X, run.H0, run.hs, dL_da, GATES)
+
+
+def stacked_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, gates: tuple[str, ...],
+                      h_prev_rows: Array | None = None) -> dict[str, Array]:
+    """W_x*, W_h*, b_* for each gate block of delta (T, B, G H), as whole-sequence matmuls:
+    W_x = sum_t delta_t x_t^T, W_h = sum_t delta_t h_{t-1}^T, b = sum_t delta_t. With
+    h_prev_rows, only the first len(h_prev_rows) blocks get a W_h (the GRU's W_hh is apart)."""
+    T, B, D = X.shape
+    H = Hs.shape[2]
+    n = dL_da.shape[2]
+    delta = dL_da.reshape(T * B, n)
+    W_x = delta.T @ X.reshape(T * B, D)
+    W_h = delta[B:].T @ Hs.reshape(T * B, H)[:-B]       # steps t = 2..T: delta_t h_{t-1}^T
+    W_h += dL_da[0].T @ H0                              # step t = 1: delta_1 h_0^T
+    b = delta.sum(axis=0)
+    out = {}
+    for j, g in enumerate(gates):
+        rows = slice(j * H, (j + 1) * H)
+        out[f"W_x{g}"], out[f"W_h{g}"], out[f"b_{g}"] = W_x[rows], W_h[rows], b[rows]
+    return out
+
+
+def reference_bptt(p: LSTMParams, xs: Array, ys: Array, *, loss, h0: Array, c0: Array) -> tuple:
+    """The LSTM's BPTT as a short loop for one sequence with reduction 'sum':
+    (L, grads, dL_dh0, dL_dc0). xs (T, D), ys (T,) or (T, O), h0, c0 (H,); column vectors."""
+    sig = sigmoid
+    i, f, G, cc, c, h, o, L = {}, {}, {}, {}, {-1: c0}, {-1: h0}, {}, 0.0
+    for t in range(len(xs)):
+        i[t] = sig(p.W_xi @ xs[t] + p.W_hi @ h[t - 1] + p.b_i)            # (L1)
+        f[t] = sig(p.W_xf @ xs[t] + p.W_hf @ h[t - 1] + p.b_f)            # (L2)
+        G[t] = sig(p.W_xo @ xs[t] + p.W_ho @ h[t - 1] + p.b_o)            # (L3)
+        cc[t] = np.tanh(p.W_xc @ xs[t] + p.W_hc @ h[t - 1] + p.b_c)       # (L4)
+        c[t] = f[t] * c[t - 1] + i[t] * cc[t]                             # (L5)
+        h[t] = G[t] * np.tanh(c[t])                                       # (L6)
+        o[t] = p.W_hy @ h[t] + p.b_y                                      # output layer
+        L += float(loss.value(o[t], ys[t]))
+    g = {n: np.zeros_like(a) for n, a in p.items()}
+    dh_next, dc_next = np.zeros_like(h0), np.zeros_like(c0)
+    for t in reversed(range(len(xs))):
+        do = loss.grad(o[t], ys[t])
+        g["W_hy"] += np.outer(do, h[t]); g["b_y"] += do
+        dh = p.W_hy.T @ do + dh_next                                      # dL/dh_t
+        dc = dh * G[t] * (1 - np.tanh(c[t]) ** 2) + dc_next               # dL/dc_t
+        deltas = {"i": dc * cc[t] * i[t] * (1 - i[t]),                    # back through (L5), (L1)
+                  "f": dc * c[t - 1] * f[t] * (1 - f[t]),                 # back through (L5), (L2)
+                  "o": dh * np.tanh(c[t]) * G[t] * (1 - G[t]),            # back through (L6), (L3)
+                  "c": dc * i[t] * (1 - cc[t] ** 2)}                      # back through (L5), (L4)
+        dh_next = np.zeros_like(h0)
+        for k, d in deltas.items():
+            g[f"W_x{k}"] += np.outer(d, xs[t]); g[f"W_h{k}"] += np.outer(d, h[t - 1]); g[f"b_{k}"] += d
+            dh_next += getattr(p, f"W_h{k}").T @ d                        # into h_{t-1}
+        dc_next = f[t] * dc                                               # into c_{t-1}
+    return L, LSTMParams(**g), dh_next, dc_next
+
+
+LSTM = LSTMCell()

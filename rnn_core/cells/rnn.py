@@ -1,0 +1,201 @@
+"""The vanilla RNN cell, eqs. (1)-(3) and (7)-(10), behind the cell seam.
+
+    (1)  a_t = W_xh x_t + W_hh h_{t-1} + b_h
+    (2)  h_t = f(a_t)
+    (3)  o_t = W_hy h_t + b_y                      (the output layer, shared by every cell)
+    (8)  dh_t/dh_{t-1} = diag(f'(a_t)) W_hh
+    (10) delta_t = f'(a_t) * dL/dh_t
+
+State s_t = h_t (S = H). The fast kernels (`run_forward`, `backward_through_time`,
+`parameter_gradients`) are the engine's original ones, unchanged, so the vanilla numbers are
+exactly those of every earlier version; `reference_bptt` is the same algorithm as a short loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._arrays import empty_arrays
+from ..activations import Activation
+from ..params import Params
+from ..truncation import Truncation
+from .base import Back, Cell, Run
+
+Array = np.ndarray
+
+
+def run_forward(params: Params, X: Array, H0: Array, act: Activation,
+                out: tuple[Array, Array, Array] | None = None) -> tuple[Array, Array, Array]:
+    """Eqs. (1)-(3) on a batch: X (T, B, D), H0 (B, H) -> A (T, B, H), Hs (T, B, H), O (T, B, O).
+
+    out: optional C-contiguous arrays of those shapes to write A, Hs and O into.
+    """
+    T, B, D = X.shape
+    H, O_size = H0.shape[1], params.W_hy.shape[0]
+    A, Hs, O = out if out is not None else empty_arrays((T, B, H), (T, B, H), (T, B, O_size))
+    _recurrence(params, X, H0, act, A, Hs)     # eqs. (1)-(2)
+    output_layer(params, Hs, out=O)            # eq. (3) for all steps at once
+    return A, Hs, O
+
+
+def output_layer(params, Hs: Array, out: Array | None = None) -> Array:
+    """Eq. (3) for all steps at once: Hs (T, B, H) -> O (T, B, O), into `out` if given."""
+    T, B, H = Hs.shape
+    O_size = params.W_hy.shape[0]
+    O = np.empty((T, B, O_size)) if out is None else out
+    np.matmul(Hs.reshape(T * B, H), params.W_hy.T, out=O.reshape(T * B, O_size))
+    O += params.b_y
+    return O
+
+
+def backward_through_time(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
+                          trunc: Truncation, out: tuple[Array, Array, Array]) -> Array:
+    """Eqs. (7) and (10) backward from T to 1 on a batch.
+
+    direct (T, B, H): W_hy^T dL/do_t. Writes into out = (dL_dh, indirect, dL_da), each (T, B, H):
+    dL/dh_t, its indirect part (dL_dh = direct + indirect) and delta_t; returns dL_dh0 (B, H).
+    Each step works on (B, H) slices only, so its temporaries stay small and in cache.
+    """
+    T, B, H = direct.shape
+    dL_dh, indirect, dL_da = out
+    window = trunc.window(T)
+    if window is not None:
+        return _backward_k_step(W_hh, direct, A, Hs, act, window, out)
+    r = trunc.step_factors(T)
+    # Fortran order: with it BLAS multiplies (B, H) by (H, H) ~20% faster at B = 32, H = 128.
+    W_hh = np.asfortranarray(W_hh)
+    dL_dh0 = np.empty((B, H))
+    indirect[T - 1] = 0.0                                  # the indirect part is 0 at t = T
+    for t in range(T - 1, -1, -1):
+        into_prev = indirect[t - 1] if t > 0 else dL_dh0   # the indirect part of dL/dh_{t-1}
+        np.add(direct[t], indirect[t], out=dL_dh[t])       # eq. (7): dL/dh_t = direct + indirect
+        fprime = act.df(A[t], Hs[t])                       # back through eq. (2): f'(a_t)
+        np.multiply(dL_dh[t], fprime, out=dL_da[t])        # eq. (10): delta_t = f'(a_t) * dL/dh_t
+        np.dot(dL_da[t], W_hh, out=into_prev)              # back through eq. (1): W_hh^T delta_t
+        if r is not None:
+            into_prev *= r[t]                              # detached or randomly truncated step
+    return dL_dh0
+
+
+def _backward_k_step(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
+                     k: int, out: tuple[Array, Array, Array]) -> Array:
+    """Eq. (7) where each loss term reaches back through k states only.
+
+    `inflight[j]` holds the gradient that loss term t + j sends into h_t (j = 0 .. k-1); at each
+    step the oldest is dropped, so all k sources move back together in one matmul.
+    """
+    T, B, H = direct.shape
+    dL_dh, indirect, dL_da = out
+    inflight = np.zeros((k, B, H))
+    arriving = np.zeros((k, B, H))
+    for t in range(T - 1, -1, -1):
+        inflight[1:] = arriving[:-1]                       # sources t+1 .. t+k-1, one step older
+        inflight[0] = direct[t]                            # source t enters at its own state
+        inflight[1:].sum(axis=0, out=indirect[t])
+        per_source_da = inflight * act.df(A[t], Hs[t])
+        per_source_da.sum(axis=0, out=dL_da[t])
+        arriving = per_source_da @ W_hh                    # each source's gradient at h_{t-1}
+    np.add(direct, indirect, out=dL_dh)
+    # into h0 arrive the sources t = 1 .. k: exactly those whose window reaches h_1.
+    return arriving.sum(axis=0)
+
+
+def parameter_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, dL_do: Array) -> Params:
+    """Eq. (10): every sum over t and over the batch as one BLAS matmul."""
+    T, B, _ = X.shape
+    H, O = Hs.shape[2], dL_do.shape[2]
+    g_o = dL_do.reshape(T * B, O)
+    return Params(**_recurrent_sums(X, H0, Hs, dL_da), W_hy=g_o.T @ Hs.reshape(T * B, H), b_y=g_o.sum(axis=0))
+
+
+def _recurrent_sums(X: Array, H0: Array, Hs: Array, dL_da: Array) -> dict[str, Array]:
+    """Eq. (10) for W_xh, W_hh, b_h. For W_hh the states h_{t-1} are h_0 then Hs[:-1]: two
+    products instead of one on a joined copy, which would be as large as Hs."""
+    T, B, D = X.shape
+    H = Hs.shape[2]
+    delta = dL_da.reshape(T * B, H)
+    states = Hs.reshape(T * B, H)
+    W_hh = delta[B:].T @ states[:-B]     # steps t = 2..T: delta_t h_{t-1}^T
+    W_hh += dL_da[0].T @ H0              # step t = 1: delta_1 h_0^T
+    return {"W_xh": delta.T @ X.reshape(T * B, D), "W_hh": W_hh, "b_h": delta.sum(axis=0)}
+
+
+class RNNCell(Cell):
+    """h_t = f(W_xh x_t + W_hh h_{t-1} + b_h); f chosen by `activation`."""
+
+    name = "rnn"
+    title = "vanilla RNN"
+    params_type = Params
+    gate_names = ("a",)
+    memory = False
+    recurrent_names = ("W_xh", "W_hh", "b_h")
+
+    def step(self, params: Params, x: Array, state: Array, act: Activation) -> Array:
+        a = x @ params.W_xh.T + state @ params.W_hh.T + params.b_h      # eq. (1)
+        return act.f(a)                                                 # eq. (2)
+
+    def run(self, params: Params, X: Array, H0: Array, C0, act: Activation) -> Run:
+        T, B, _ = X.shape
+        H = H0.shape[1]
+        A, Hs = empty_arrays((T, B, H), (T, B, H))
+        _recurrence(params, X, H0, act, A, Hs)
+        return Run(X=X, H0=H0, C0=None, hs=Hs, a=A, act=act)
+
+    def backward(self, params: Params, run: Run, direct: Array, trunc: Truncation) -> Back:
+        T, B, H = direct.shape
+        dL_dh, indirect, dL_da = empty_arrays(*[(T, B, H)] * 3)
+        dS0 = backward_through_time(params.W_hh, direct, run.a, run.hs, run.act, trunc,
+                                    out=(dL_dh, indirect, dL_da))
+        return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=dS0)
+
+    def state_vjp(self, params: Params, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None) -> Array:
+        da = ds * run.act.df(run.a[t], run.hs[t])        # eq. (10): f'(a_t) * dL/dh_t
+        if da_out is not None:
+            da_out[...] = da if da.ndim == 2 else da.reshape(-1, *da.shape[-2:]).sum(axis=0)
+        return da @ params.W_hh                          # back through eq. (1): W_hh^T delta_t
+
+    def recurrent_gradients(self, params: Params, run: Run, dL_da: Array) -> dict[str, Array]:
+        return _recurrent_sums(run.X, run.H0, run.hs, dL_da)
+
+
+def _recurrence(params: Params, X: Array, H0: Array, act: Activation, A: Array, Hs: Array) -> None:
+    """Eqs. (1)-(2) on a batch into A, Hs (T, B, H): the loop of `run_forward`, without eq. (3)."""
+    T, B, D = X.shape
+    H = H0.shape[1]
+    # eq. (1), the input part for all steps at once: one BLAS call instead of T.
+    np.matmul(X.reshape(T * B, D), params.W_xh.T, out=A.reshape(T * B, H))
+    A += params.b_h
+    W_hh_T = params.W_hh.T          # a Fortran-order view: BLAS's fast layout for this product
+    recurrent = np.empty((B, H))    # W_hh h_{t-1}, rewritten in place every step
+    h = H0
+    for t in range(T):
+        np.dot(h, W_hh_T, out=recurrent)   # np.dot: less call overhead than matmul on small arrays
+        A[t] += recurrent           # eq. (1), the recurrent part
+        h = Hs[t] = act.f(A[t])     # eq. (2)
+
+
+def reference_bptt(params: Params, xs: Array, ys: Array, *, activation: Activation, loss, h0: Array) -> tuple:
+    """min-char-rnn's loop for one sequence with reduction 'sum': (L, grads, dL_dh0).
+
+    xs (T, D), ys (T,) or (T, O), h0 (H,); column vectors as in the equations. No buffers, no
+    tricks: the backward loop mirrors the forward loop, one line per equation.
+    """
+    f, df = activation.f, activation.df
+    hs, as_, os_, L = {-1: h0}, {}, {}, 0.0
+    for t in range(len(xs)):
+        as_[t] = params.W_xh @ xs[t] + params.W_hh @ hs[t - 1] + params.b_h     # (1)
+        hs[t] = f(as_[t])                                                       # (2)
+        os_[t] = params.W_hy @ hs[t] + params.b_y                               # (3)
+        L += float(loss.value(os_[t], ys[t]))                                   # (4), (5)
+    g = {n: np.zeros_like(a) for n, a in params.items()}
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(len(xs))):
+        do = loss.grad(os_[t], ys[t])                                           # (6)
+        g["W_hy"] += np.outer(do, hs[t]); g["b_y"] += do
+        dh = params.W_hy.T @ do + dh_next                                       # (7)
+        da = df(as_[t], hs[t]) * dh                                             # (10)
+        g["W_xh"] += np.outer(da, xs[t]); g["W_hh"] += np.outer(da, hs[t - 1]); g["b_h"] += da
+        dh_next = params.W_hh.T @ da                                            # into h_{t-1}
+    return L, Params(**g), dh_next
+
+
+RNN = RNNCell()
