@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 import rnn_core as rc
+from ui import symbols
 from ui.notation import NOTATIONS, plain_in
 from ui.stages import STAGE_KEYS as DERIVATION_STAGES
 
@@ -236,10 +237,9 @@ FIELDS: tuple[Field, ...] = (
     Field("D", "int", 3, "Inputs D", 1, MAX_D),
     Field("O", "int", 3, "Outputs O", 1, MAX_O),
     Field("activation", "choice", "tanh", "Activation f", options=tuple(rc.ACTIVATIONS),
-          labels={"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"}),
+          labels=symbols.activation_labels()),
     Field("loss", "choice", "softmax_ce", "Output and loss", options=tuple(rc.LOSSES),
-          labels={"softmax_ce": "softmax + cross-entropy", "mse": "identity + MSE",
-                  "sigmoid_bce": "sigmoid + binary cross-entropy"}),
+          labels=symbols.loss_labels()),
     Field("reduction", "choice", "sum", "Reduction over time", options=("sum", "mean"),
           labels={"sum": "sum over t", "mean": "mean over t"}),
     Field("loss_at", "choice", "every", "Loss at", options=("every", "last"),
@@ -252,7 +252,7 @@ FIELDS: tuple[Field, ...] = (
           help="W_hh is rescaled so that its largest |eigenvalue| is this", in_notation=True),
     Field("seed", "int", 0, "Seed", 0, MAX_SEED),
     Field("notation", "choice", "wxh", "Notation", options=tuple(NOTATIONS), role=DISPLAY,   # display only
-          labels={key: f"{n.title} ({n.source})" for key, n in NOTATIONS.items()}),
+          labels={key: symbols.notation_label(n) for key, n in NOTATIONS.items()}),
     Field("edits", "edits", (), "Hand-edited weights"),
     # data
     Field("task", "choice", "random", "Task", options=tuple(rc.TASKS), role=DATA,
@@ -302,8 +302,7 @@ FIELDS: tuple[Field, ...] = (
     Field("v_radii", "floats", (0.5, 0.9, 1.0, 1.1, 1.5), "Spectral radii to sweep", 0.0, MAX_RHO,
           role=PAGE, page="vanishing", max_items=MAX_RADII),
     Field("v_acts", "choices", ("tanh", "relu", "identity"), "Activations to compare",
-          options=tuple(rc.ACTIVATIONS), role=PAGE, page="vanishing",
-          labels={"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"}),
+          options=tuple(rc.ACTIVATIONS), role=PAGE, page="vanishing", labels=symbols.activation_labels()),
     Field("v_section", "choice", "sweeps", "Section",
           options=("sweeps", "spectrum", "pairs", "steps", "all"), role=PAGE, page="vanishing",
           help="the part of the page below the main curve; 'all' shows every part at once",

@@ -21,6 +21,7 @@ import numpy as np
 
 import rnn_core as rc
 from ui import notation as nt
+from ui import symbols
 from ui.notation import Notation, d
 from ui.stages import STAGE_KEYS, STAGES, StageInfo, stage_symbol  # noqa: F401  (the walk's table)
 
@@ -33,18 +34,6 @@ FULL_LIMIT = 6      # a dimension up to this size is printed whole
 PREVIEW = 4         # else its first PREVIEW entries, an ellipsis and the norm
 DOUBLE_SUM_BUDGET = 2 ** 28   # t^2 H^2 of the double sum's split: ~0.3 s (e.g. t = 500, H = 32)
 PRODUCT_BUDGET = 2 ** 30      # (T - t) H^3 of the product dh_T/dh_t: ~0.1 s (H = 256: 64 steps)
-
-# The output function that turns o_t into y-hat_t ("" for the identity of MSE).
-OUTPUT_FUNCTION = {"softmax_ce": r"\operatorname{softmax}", "mse": "", "sigmoid_bce": r"\sigma"}
-
-# f'(a_t) written through what the forward pass cached, as min-char-rnn computes it.
-DERIVATIVE_NOTE = {
-    "tanh": r"f'(a) = 1 - \tanh^2(a) = 1 - h^2",
-    "relu": r"f'(a) = 1 \text{ if } a > 0 \text{ else } 0",
-    "sigmoid": r"f'(a) = \sigma(a)\,(1 - \sigma(a)) = h\,(1 - h)",
-    "identity": r"f'(a) = 1",
-}
-
 
 # ---- printing numbers -------------------------------------------------------------------------
 
@@ -447,7 +436,7 @@ def _forward(s: _Step) -> Stage:
                     lines(o_terms[0], *(f"+ {term}" for term in o_terms[1:])), p.vec(tr.o[i]),
                     note="" if s.biases else _no_biases_note(s))
     y_hat = out.predict(tr.o[i])
-    squash = OUTPUT_FUNCTION[prob.loss]
+    squash = symbols.loss(prob.loss).output_function
     yhat_eq = Equation("y_hat", "", s.at(n.y_hat, t), nt.y_hat_definition(n, prob.loss, str(t)),
                        (rf"{squash}\!\left({p.vec(tr.o[i])}\right)",) if squash else (), p.vec(y_hat))
     return _stage(s, "forward", (
@@ -530,11 +519,8 @@ def _output(s: _Step) -> Stage:
                     (rf"{number(w)} \left({inner}\right)",), p.vec(res.dL_do[i]),
                     note="This step carries no loss (its mask is 0), so nothing enters here."
                     if w == 0 else "")
-    what = {"softmax_ce": "softmax and cross-entropy together give the famously simple",
-            "mse": "half the squared error gives the residual",
-            "sigmoid_bce": "a sigmoid with binary cross-entropy gives"}[prob.loss]
-    why = f"{what} ${nt.output_gradient(n, prob.loss)}$" + (
-        ": predicted minus wanted probabilities" if prob.loss == "softmax_ce" else "")
+    words = symbols.loss(prob.loss)
+    why = f"{words.gradient_words} ${nt.output_gradient(n, prob.loss)}${words.gradient_meaning}"
     return _stage(s, "output", f"The gradient enters at the outputs: {why}, scaled by the step's "
                                f"weight ${s.at('w', 't')}$ in (5).", [w_eq, g_eq])
 
@@ -639,7 +625,7 @@ def _factor(s: _Step) -> Stage:
             "factor", "8", d(s.at(n.h, j), s.at(n.h, j - 1)), n.step_jacobian(str(j), s.activation),
             (numbers,), array(J),
             note=rf"Entry $[r, c]$ is $\partial {s.at(n.h, j)}[r] / \partial {s.at(n.h, j - 1)}[c]$ in "
-                 rf"every notation; here ${DERIVATIVE_NOTE[prob.activation]}$."))
+                 rf"every notation; here ${symbols.activation(prob.activation).note}$."))
     gamma = rc.get_activation(prob.activation).gamma
     sigma = float(rc.singular_values(prob.params.W_hh)[0])
     dist = T - t
@@ -727,7 +713,7 @@ def _params(s: _Step) -> Stage:
     fp, dh = p.vec(s.fprime(t)), p.vec(res.dL_dh[i])
     product = dh if s.linear else rf"{dh} \odot {fp}" if n.row_vectors else rf"{fp} \odot {dh}"
     equations = [Equation("delta", "10", delta_sym, nt.delta(n, str(t), activation=s.activation), (product,),
-                          p.vec(res.dL_da[i]), note=f"${DERIVATIVE_NOTE[prob.activation]}$.")]
+                          p.vec(res.dL_da[i]), note=f"${symbols.activation(prob.activation).note}$.")]
     factors = {
         "W_xh": lambda: p.outer(res.dL_da[i], prob.xs[i]),
         "W_hh": lambda: p.outer(res.dL_da[i], s.h_prev(t)),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import rnn_core as rc
+from ui import symbols as registry   # (this module's `symbols` are prose placeholders)
 
 PARAMS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
 MATRICES = ("W_xh", "W_hh", "W_hy")
@@ -219,46 +219,23 @@ ENGINE = NOTATIONS["wxh"]   # the names rnn_core uses
 
 def y_hat_definition(n: Notation, loss: str, t: str = "t") -> str:
     """The right side of y-hat_t = ... for a loss of rnn_core.LOSSES."""
-    o = n.at(n.o, t)
-    return {"softmax_ce": rf"\operatorname{{softmax}}({o})", "mse": o,
-            "sigmoid_bce": rf"\sigma({o})"}[_loss(loss)]
-
-
-def power(symbol: str, exponent: str) -> str:
-    """symbol^exponent; a symbol that already has a superscript, h^{(t)}, is put in brackets
-    (h^{(t)}^{2} is a double superscript, which KaTeX refuses)."""
-    base = rf"\big({symbol}\big)" if "^" in symbol else symbol
-    return f"{base}^{{{exponent}}}"
+    return registry.loss(loss).y_hat(n.at(n.o, t))
 
 
 def derivative(n: Notation, activation: str, t: str = "t") -> str:
     """f'(a_t) = ... of the activation, written as rnn_core computes it (from what the forward pass kept)."""
     a, h = n.at(n.a, t), n.at(n.h, t)
-    return {"tanh": rf"f'({a}) = 1 - {power(h, '2')}",
-            "relu": rf"f'({a}) = \mathbb{{1}}[{a} > 0] \quad (\text{{ReLU}}'(0) = 0)",
-            "sigmoid": rf"f'({a}) = {h}\,(1 - {h})",
-            "identity": rf"f'({a}) = 1"}[rc.get_activation(activation).name]
+    return f"f'({a}) = {registry.activation(activation).fprime(a, h)}"
 
 
 def step_loss(n: Notation, loss: str, t: str = "t") -> str:
     """The right side of eq. (4), L_t = ..., in symbols."""
-    loss = _loss(loss)
-    if loss == "softmax_ce":
-        return rf"-\log {n.entry(n.y_hat, t, n.at(n.y, t))}"
-    if loss == "mse":
-        return rf"\tfrac12 \lVert {n.at(n.o, t)} - {n.at(n.y, t)} \rVert^2"
-    y, p = n.entry(n.y, t, "j"), n.entry(n.y_hat, t, "j")
-    return rf"-\sum_j \big[{y} \log {p} + (1 - {y}) \log(1 - {p})\big]"
+    return registry.loss(loss).step_loss(n, t)
 
 
 def output_gradient(n: Notation, loss: str, t: str = "t") -> str:
     """dL_t/do_t of eq. (6) in symbols: y-hat - onehot(y), o - y or sigma(o) - y."""
-    loss = _loss(loss)
-    if loss == "softmax_ce":
-        return rf"{n.at(n.y_hat, t)} - \operatorname{{onehot}}({n.at(n.y, t)})"
-    if loss == "mse":
-        return rf"{n.at(n.o, t)} - {n.at(n.y, t)}"
-    return rf"\sigma({n.at(n.o, t)}) - {n.at(n.y, t)}"
+    return registry.loss(loss).output_gradient(n, t)
 
 
 def step_weight(n: Notation, reduction: str, t: str = "t", *, every_step: bool = False) -> str:
@@ -378,7 +355,7 @@ def equations(n: Notation, *, activation: str = "tanh", loss: str = "softmax_ce"
     `biases` the bias terms and gradients are left out (a text whose model has none);
     `every_step`: every step's mask is 1, so 'mean' weighs each by 1/T.
     """
-    f = rc.get_activation(activation).latex
+    f = registry.ActivationSymbols.latex(activation)
     at, L = n.at, n.L
     direct, indirect = recursion(n, activation=activation)
     shown = [p for p in PARAMS if biases or p not in ("b_h", "b_y")]
@@ -456,11 +433,6 @@ def shows_biases(n: Notation, activation: str, b_h, b_y) -> bool:
     without biases (D2L 9.7: f the identity) and the model's are exactly zero (the
     initialiser's; an edit that makes one non-zero brings them back)."""
     return not (n.omits_zero_biases and activation == "identity" and not np.any(b_h) and not np.any(b_y))
-
-
-def _loss(loss: str) -> str:
-    """The loss's name once rnn_core knows it (its templates are written out below)."""
-    return rc.get_loss(loss).name
 
 
 def _minus_one(t: str) -> str:

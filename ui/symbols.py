@@ -1,0 +1,125 @@
+"""One registry of symbols and words per activation and per loss, and the words for notations.
+
+The engine (rnn_core.ACTIVATIONS, rnn_core.LOSSES) holds the maths; this module holds what the
+app writes about each entry: its display label, the LaTeX of f' (as the forward pass's cache
+gives it, and as a note), the output function that turns o_t into y-hat_t, L_t and dL_t/do_t
+of eq. (4) and (6), and a few words of prose. Adding an activation or a loss touches the engine
+and this registry only (tests/test_symbols.py checks that every engine key has an entry).
+
+Templates take a notation `n` (ui.notation.Notation: `n.at(symbol, t)`, `n.entry(symbol, t, j)`,
+`n.o`, `n.y`, `n.y_hat`, `n.a`, `n.h`) and the step t as a string ("t", "3", "T").
+Notations themselves live in ui.notation.NOTATIONS (their letters); `notation_label` says how
+the sidebar lists one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import rnn_core as rc
+
+
+def power(symbol: str, exponent: str) -> str:
+    """symbol^exponent; a symbol that already has a superscript, h^{(t)}, is put in brackets
+    (h^{(t)}^{2} is a double superscript, which KaTeX refuses)."""
+    base = rf"\big({symbol}\big)" if "^" in symbol else symbol
+    return f"{base}^{{{exponent}}}"
+
+
+@dataclass(frozen=True)
+class ActivationSymbols:
+    """What the app writes about one activation f (its maths: rnn_core.get_activation)."""
+
+    label: str                                  # how a widget or a table names it: "ReLU"
+    fprime: Callable[[str, str], str]           # f'(a) from (a, h), as rnn_core computes it
+    note: str                                   # f'(a) = ... in plain words and symbols
+
+    @staticmethod
+    def latex(name: str) -> str:
+        """LaTeX of f itself, e.g. \\tanh (the engine's, beside its maths)."""
+        return rc.get_activation(name).latex
+
+
+@dataclass(frozen=True)
+class LossSymbols:
+    """What the app writes about one output layer and loss (its maths: rnn_core.get_loss)."""
+
+    label: str                                  # "softmax + cross-entropy"
+    output_function: str                        # LaTeX of the function o_t -> y-hat_t ("" for the identity)
+    step_loss: Callable[..., str]               # (n, t) -> the right side of L_t = ...  (4)
+    output_gradient: Callable[..., str]         # (n, t) -> dL_t/do_t  (6)
+    gradient_words: str                         # "...together give the famously simple"
+    gradient_meaning: str = ""                  # said after the formula, e.g. ": predicted minus ..."
+
+    def y_hat(self, o: str) -> str:
+        """The right side of y-hat_t = ... for the output o_t (LaTeX)."""
+        return rf"{self.output_function}({o})" if self.output_function else o
+
+
+ACTIVATIONS: dict[str, ActivationSymbols] = {
+    "tanh": ActivationSymbols(
+        "tanh", lambda a, h: f"1 - {power(h, '2')}", r"f'(a) = 1 - \tanh^2(a) = 1 - h^2"),
+    "relu": ActivationSymbols(
+        "ReLU", lambda a, h: rf"\mathbb{{1}}[{a} > 0] \quad (\text{{ReLU}}'(0) = 0)",
+        r"f'(a) = 1 \text{ if } a > 0 \text{ else } 0"),
+    "sigmoid": ActivationSymbols(
+        "sigmoid", lambda a, h: rf"{h}\,(1 - {h})", r"f'(a) = \sigma(a)\,(1 - \sigma(a)) = h\,(1 - h)"),
+    "identity": ActivationSymbols("identity", lambda a, h: "1", r"f'(a) = 1"),
+}
+
+
+def _bce_step_loss(n, t: str) -> str:
+    y, p = n.entry(n.y, t, "j"), n.entry(n.y_hat, t, "j")
+    return rf"-\sum_j \big[{y} \log {p} + (1 - {y}) \log(1 - {p})\big]"
+
+
+LOSSES: dict[str, LossSymbols] = {
+    "softmax_ce": LossSymbols(
+        "softmax + cross-entropy", r"\operatorname{softmax}",
+        lambda n, t: rf"-\log {n.entry(n.y_hat, t, n.at(n.y, t))}",
+        lambda n, t: rf"{n.at(n.y_hat, t)} - \operatorname{{onehot}}({n.at(n.y, t)})",
+        "softmax and cross-entropy together give the famously simple",
+        ": predicted minus wanted probabilities"),
+    "mse": LossSymbols(
+        "identity + MSE", "",
+        lambda n, t: rf"\tfrac12 \lVert {n.at(n.o, t)} - {n.at(n.y, t)} \rVert^2",
+        lambda n, t: rf"{n.at(n.o, t)} - {n.at(n.y, t)}",
+        "half the squared error gives the residual"),
+    "sigmoid_bce": LossSymbols(
+        "sigmoid + binary cross-entropy", r"\sigma", _bce_step_loss,
+        lambda n, t: rf"\sigma({n.at(n.o, t)}) - {n.at(n.y, t)}",
+        "a sigmoid with binary cross-entropy gives"),
+}
+
+
+def activation(name: str) -> ActivationSymbols:
+    """The words of activation `name` (the engine's canonical name); ValueError if unknown."""
+    canonical = rc.get_activation(name).name
+    try:
+        return ACTIVATIONS[canonical]
+    except KeyError:
+        raise ValueError(f"ui/symbols.py has no entry for the activation {canonical!r}: add one") from None
+
+
+def loss(name: str) -> LossSymbols:
+    """The words of loss `name` (the engine's canonical name); ValueError if unknown."""
+    canonical = rc.get_loss(name).name
+    try:
+        return LOSSES[canonical]
+    except KeyError:
+        raise ValueError(f"ui/symbols.py has no entry for the loss {canonical!r}: add one") from None
+
+
+def activation_labels() -> dict[str, str]:
+    """{engine name: display label} of every activation, in the engine's order."""
+    return {name: activation(name).label for name in rc.ACTIVATIONS}
+
+
+def loss_labels() -> dict[str, str]:
+    """{engine name: display label} of every loss, in the engine's order."""
+    return {name: loss(name).label for name in rc.LOSSES}
+
+
+def notation_label(n) -> str:
+    """How a notation is listed: its title and the texts that use it."""
+    return f"{n.title} ({n.source})"
