@@ -116,18 +116,20 @@ def _norms(stack: Array, ord: str | int) -> Array:
 
 
 # ------------------------------------------------------------------------------ Jacobians
-def step_jacobians(params: Params, xs, *, activation: str, h0=None) -> Array:
+def step_jacobians(params, xs, *, activation: str | None = None, h0=None, c0=None) -> Array:
     """dh_t/dh_{t-1} = diag(f'(a_t)) W_hh for t = 1..T (eq. (8)): (T, H, H); entry t-1 is step t.
 
     xs (T, D) one sequence; h0 (H,) or None (zeros). Their product from the right end gives
     `jacobians_to_last`.
     """
+    if _gated(params, activation, c0):
+        return _gated_step_jacobians(params, xs, h0=h0, c0=c0)
     seq = _run_one_sequence(params, xs, activation, h0)
     with np.errstate(all="ignore"):
         return seq.fp[:, :, None] * params.W_hh[None]
 
 
-def jacobians_to_last(params: Params, xs, *, activation: str, h0=None) -> Array:
+def jacobians_to_last(params, xs, *, activation: str | None = None, h0=None, c0=None) -> Array:
     """dh_T/dh_k for k = 1..T (eq. (8)): (T, H, H); entry k-1 is dh_T/dh_k, entry T-1 is I.
 
     Entry [k-1, r, c] = d h_T[r] / d h_k[c]. For the identity activation entry k-1 equals
@@ -136,6 +138,8 @@ def jacobians_to_last(params: Params, xs, *, activation: str, h0=None) -> Array:
     dh_T/dh_k = (dh_T/dh_{k+1} * f'(a_{k+1})[None, :]) @ W_hh (columns scaled, then W_hh).
     Memory is T H^2; for norms alone use `jacobian_norms_to_last`, which streams.
     """
+    if _gated(params, activation, c0):
+        return _gated_jacobians_to_last(params, xs, h0=h0, c0=c0)
     seq = _run_one_sequence(params, xs, activation, h0)
     T, H = seq.fp.shape
     J = np.empty((T, H, H))
@@ -148,7 +152,7 @@ def jacobians_to_last(params: Params, xs, *, activation: str, h0=None) -> Array:
     return J
 
 
-def jacobian_between(params: Params, xs, k: int, t: int, *, activation: str, h0=None) -> Array:
+def jacobian_between(params, xs, k: int, t: int, *, activation: str | None = None, h0=None, c0=None) -> Array:
     """ds_t/ds_k for one pair of steps 0 <= k <= t <= T: (H, H), the product of eq. (8)'s factors
 
         dh_t/dh_k = diag(f'(a_t)) W_hh  ...  diag(f'(a_{k+1})) W_hh      (I when k = t)
@@ -156,6 +160,8 @@ def jacobian_between(params: Params, xs, k: int, t: int, *, activation: str, h0=
     multiplied in that order, the latest step on the left, one factor per step (k = 0 is the
     initial state h_0). xs (T, D) one sequence; h0 (H,) or None. Entry [r, c] = d h_t[r] / d h_k[c].
     """
+    if _gated(params, activation, c0):
+        return _gated_jacobian_between(params, xs, k, t, h0=h0, c0=c0)
     seq = _run_one_sequence(params, xs, activation, h0)
     T, H = seq.fp.shape
     k, t = _check_pair(k, t, T)
@@ -189,7 +195,7 @@ def _walk_back_to_first(W_hh: Array, fp: Array):
         yield i, current
 
 
-def jacobian_norms_to_last(params: Params, xs, *, activation: str, h0=None, ord="fro") -> Array:
+def jacobian_norms_to_last(params, xs, *, activation: str | None = None, h0=None, c0=None, ord="fro") -> Array:
     """||dh_T/dh_k|| for k = 1..T: (T,); entry k-1 is the norm for h_k, entry T-1 is ||I||.
 
     ord 'fro' (Frobenius; ||I|| = sqrt(H)) or 2 (spectral; ||I|| = 1). xs (T, D) one sequence;
@@ -197,11 +203,11 @@ def jacobian_norms_to_last(params: Params, xs, *, activation: str, h0=None, ord=
     product; spectral norms are computed in blocks of NORM_BLOCK matrices (see
     `_spectral_norms`). The bound of eq. (11) is `rnn_core.spectral.jacobian_bound`.
     """
-    blocks = list(iter_jacobian_norms_to_last(params, xs, activation=activation, h0=h0, ord=ord))
+    blocks = list(iter_jacobian_norms_to_last(params, xs, activation=activation, h0=h0, c0=c0, ord=ord))
     return np.concatenate([norms for _, norms in reversed(blocks)])
 
 
-def iter_jacobian_norms_to_last(params: Params, xs, *, activation: str, h0=None, ord="fro"):
+def iter_jacobian_norms_to_last(params, xs, *, activation: str | None = None, h0=None, c0=None, ord="fro"):
     """Yield (first, norms): entries first..first+n-1 of `jacobian_norms_to_last`, in blocks of
     NORM_BLOCK walking back from k = T (the first block ends with ||I||), first decreasing to 0.
 
@@ -209,6 +215,9 @@ def iter_jacobian_norms_to_last(params: Params, xs, *, activation: str, h0=None,
     the last steps, as if computed on a shorter window. Arguments as `jacobian_norms_to_last`.
     """
     ord = _check_ord(ord)
+    if _gated(params, activation, c0):
+        yield from _gated_iter_jacobian_norms_to_last(params, xs, h0=h0, c0=c0, ord=ord)
+        return
     seq = _run_one_sequence(params, xs, activation, h0)
     T, H = seq.fp.shape
     walk = _walk_back_to_first(params.W_hh, seq.fp)
@@ -224,7 +233,7 @@ def iter_jacobian_norms_to_last(params: Params, xs, *, activation: str, h0=None,
         yield first, norms
 
 
-def pairwise_jacobian_norms(params: Params, xs, *, activation: str, h0=None, ord="fro") -> Array:
+def pairwise_jacobian_norms(params, xs, *, activation: str | None = None, h0=None, c0=None, ord="fro") -> Array:
     """||dh_t/dh_k|| for every pair: (T, T); entry [t-1, k-1] for k <= t, 0 above the diagonal.
 
     The diagonal is ||I|| (sqrt(H) for 'fro', 1 for ord=2); row T-1 equals
@@ -236,6 +245,8 @@ def pairwise_jacobian_norms(params: Params, xs, *, activation: str, h0=None, ord
     eigenproblem per pair, several times more), memory ~ T H^2.
     """
     ord = _check_ord(ord)
+    if _gated(params, activation, c0):
+        return _gated_pairwise_jacobian_norms(params, xs, h0=h0, c0=c0, ord=ord)
     seq = _run_one_sequence(params, xs, activation, h0)
     T, H = seq.fp.shape
     out = np.zeros((T, T))
@@ -297,3 +308,143 @@ def step_factor_stats(params: Params, xs, *, activation: str, h0=None) -> StepFa
             fprime_max=np.max(np.abs(fp), axis=1), fprime_mean=np.mean(fp, axis=1),
             saturated_fraction=np.mean(saturated, axis=1), factor_norm=factor_norm,
             gamma=seq.gamma, overflow_step=seq.overflow_step)
+
+
+# ------------------------------------------------------------------------- gated cells
+# The state s_t is [h_t; c_t] (S = 2H) for the LSTM, h_t (S = H) for the GRU; s_k is the pair
+# handed to step k+1, so perturbing its c half leaves h_k as it is and ds_T/ds_T = I. Every
+# Jacobian comes from the cell's backward step (`Cell.state_vjp`) applied to the rows of a
+# matrix: row r of ds_T/ds_k pulled back through step k is row r of ds_T/ds_{k-1}.
+
+def _gated(params, activation, c0) -> bool:
+    """True for an LSTM or GRU; checks activation (vanilla only) and c0 (LSTM only)."""
+    from .bptt import cell_and_activation
+    return cell_and_activation(params, activation, c0)[0].name != "rnn"
+
+
+def _gated_run(params, xs, h0, c0):
+    """(cell, Run on one sequence as a batch of one) after checking the arguments."""
+    from .bptt import cell_and_activation
+    cell, _ = cell_and_activation(params, None, c0)
+    D, H, _ = cell.validate(params)
+    X = as_float_array("xs", xs)
+    if X.ndim == 3:
+        raise ValueError(f"xs must be one sequence of shape (T, D={D}) for Jacobians, got a batch of "
+                         f"shape {X.shape}; pass xs[:, b] for sequence b")
+    X, _ = check_xs(X, D)
+    H0 = check_h0(h0, 1, H, batched=False)
+    C0 = check_h0(c0, 1, H, batched=False, name="c0") if cell.memory else None
+    with np.errstate(all="ignore"):
+        return cell, cell.run(params, X, H0, C0, None)
+
+
+def _pull_back(cell, params, run, t: int, rows: Array) -> Array:
+    """rows (n, S) of d(something)/ds_{t+1} -> (n, S) of d(something)/ds_t, through step index t."""
+    return cell.state_vjp(params, run, t, rows[:, None, :])[:, 0, :]
+
+
+def _gated_step_jacobians(params, xs, *, h0, c0) -> Array:
+    cell, run = _gated_run(params, xs, h0, c0)
+    T = run.hs.shape[0]
+    eye = np.eye(cell.state_size(run.hs.shape[2]))
+    with np.errstate(all="ignore"):
+        return np.stack([_pull_back(cell, params, run, t, eye) for t in range(T)])
+
+
+def _gated_jacobians_to_last(params, xs, *, h0, c0) -> Array:
+    cell, run = _gated_run(params, xs, h0, c0)
+    T = run.hs.shape[0]
+    S = cell.state_size(run.hs.shape[2])
+    J = np.empty((T, S, S))
+    J[T - 1] = np.eye(S)
+    with np.errstate(all="ignore"):
+        for k in range(T - 2, -1, -1):           # index k holds ds_T/ds_{k+1}
+            J[k] = _pull_back(cell, params, run, k + 1, J[k + 1])
+    return J
+
+
+def _gated_jacobian_between(params, xs, k, t, *, h0, c0) -> Array:
+    cell, run = _gated_run(params, xs, h0, c0)
+    k, t = _check_pair(k, t, run.hs.shape[0])
+    J = np.eye(cell.state_size(run.hs.shape[2]))
+    with np.errstate(all="ignore"):
+        for j in range(t, k, -1):                # back through steps t, t-1, ..., k+1
+            J = _pull_back(cell, params, run, j - 1, J)
+    return J
+
+
+def _gated_iter_jacobian_norms_to_last(params, xs, *, h0, c0, ord):
+    cell, run = _gated_run(params, xs, h0, c0)
+    T = run.hs.shape[0]
+    S = cell.state_size(run.hs.shape[2])
+    block = np.empty((min(NORM_BLOCK, T), S, S))
+    current = np.eye(S)
+    first = T
+    while first > 0:
+        n = min(len(block), first)               # block[j] holds the Jacobian of index first - 1 - j
+        with np.errstate(all="ignore"):
+            for j in range(n):
+                index = first - 1 - j
+                if index < T - 1:
+                    current = _pull_back(cell, params, run, index + 1, current)
+                block[j] = current
+            norms = _norms(block[:n], ord)[::-1]
+        first -= n
+        yield first, norms
+
+
+def _gated_pairwise_jacobian_norms(params, xs, *, h0, c0, ord) -> Array:
+    steps = _gated_step_jacobians(params, xs, h0=h0, c0=c0)      # (T, S, S): ds_t/ds_{t-1}
+    T, S, _ = steps.shape
+    out = np.zeros((T, T))
+    stack = np.empty((0, S, S))                                   # ds_{t-1}/ds_k for k < t
+    with np.errstate(all="ignore"):
+        for t in range(T):
+            stack = np.concatenate([np.matmul(steps[t], stack), np.eye(S)[None]])
+            out[t, :t + 1] = _norms(stack, ord)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class GatePath:
+    """Why a gated cell's Jacobian fades or holds, per k = 1..T (index k-1).
+
+    gate: 'f' (LSTM: forget gates, the memory path c_k -> c_T alone is diag(f_{k+1} ... f_T)) or
+    'z' (GRU: update gates, the path h_{k} -> h_T through the z_t * h_{t-1} terms alone is
+    diag(z_{k+1} ... z_T)). product (T, H): that elementwise product (entry T-1 all ones).
+    product_norm (T,): ||diag(product)|| in `ord` ('fro': its Euclidean length, 2: its largest
+    entry). jacobian_norm (T,): ||ds_T/ds_k|| of the whole state in `ord`, as
+    `jacobian_norms_to_last`. ord: 'fro' or 2.
+    """
+
+    gate: str
+    product: Array
+    product_norm: Array
+    jacobian_norm: Array
+    ord: str | int
+
+
+def gate_path_to_last(params, xs, *, h0=None, c0=None, ord="fro") -> GatePath:
+    """The gate product that explains a gated cell's decay, next to the full Jacobian's norm.
+
+    LSTM: prod_{j=k+1}^{T} f_j (the forget gates along c_k -> c_T); GRU: prod_{j=k+1}^{T} z_j
+    (the update gates). xs (T, D) one sequence; h0, c0 (LSTM only) (H,) or None. A vanilla
+    RNN has no gate: see `step_factor_stats` and rnn_core.spectral.jacobian_bound instead.
+    """
+    ord = _check_ord(ord)
+    from .bptt import cell_and_activation
+    cell, _ = cell_and_activation(params, None, c0)
+    if cell.name == "rnn":
+        raise ValueError("gate_path_to_last needs an LSTM or GRU; the vanilla RNN has no gate "
+                         "(see step_factor_stats and jacobian_bound)")
+    _, run = _gated_run(params, xs, h0, c0)
+    T, _, H = run.hs.shape
+    gate = "f" if cell.name == "lstm" else "z"
+    values = run.a[:, 0, H:2 * H]                            # f_t (LSTM) or z_t (GRU): block 1 in both
+    product = np.ones((T, H))
+    with np.errstate(all="ignore"):
+        for k in range(T - 2, -1, -1):
+            product[k] = product[k + 1] * values[k + 1]
+        norm = _fro_norms(product[:, None, :]) if ord == "fro" else np.max(np.abs(product), axis=1)
+    jac = jacobian_norms_to_last(params, xs, h0=h0, c0=c0, ord=ord)
+    return GatePath(gate=gate, product=product, product_norm=norm, jacobian_norm=jac, ord=ord)
