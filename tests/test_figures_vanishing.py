@@ -7,7 +7,8 @@ from rnn_core.jacobians import (StepFactorStats, jacobian_norms_to_last,
                                 pairwise_jacobian_norms, step_factor_stats)
 from rnn_core.spectral import (classify_factor, fit_decay_factor, jacobian_bound, memory_horizon,
                                singular_values)
-from ui.figures import vanishing as fv
+from ui.figures import vanishing as figures
+from ui.pages import vanishing as service
 from ui.notation import NOTATIONS
 
 NT = NOTATIONS["wxh"]
@@ -37,8 +38,8 @@ def one(fig, meta):
 def test_curve_values_equal_engine_norms(activation, ord):
     p, xs = model(T=15)
     norms = jacobian_norms_to_last(p, xs, activation=activation, ord=2 if ord == "2" else "fro")
-    bound = fv.bound_for_norm(jacobian_bound(p, activation, 15), ord, H=6)
-    fig = fv.curve_figure(norms, bound, nt=NT, ord=ord)
+    bound = service.bound_for_norm(jacobian_bound(p, activation, 15), ord, H=6)
+    fig = figures.curve_figure(norms, bound, nt=NT, ord=ord)
     curve = one(fig, "curve")
     np.testing.assert_array_equal(np.asarray(curve.x), np.arange(1, 16))
     np.testing.assert_allclose(np.asarray(curve.y, dtype=float), norms, rtol=0, atol=0)
@@ -47,7 +48,7 @@ def test_curve_values_equal_engine_norms(activation, ord):
 
 def test_distance_axis_puts_k_at_T_minus_k():
     norms = 0.5 ** np.arange(9, -1, -1.0)        # entry k-1 = 0.5^(T-k), T = 10
-    fig = fv.curve_figure(norms, norms, nt=NT, axis="distance")
+    fig = figures.curve_figure(norms, norms, nt=NT, axis="distance")
     curve = one(fig, "curve")
     np.testing.assert_array_equal(np.asarray(curve.x), 10 - np.arange(1, 11))
     assert fig.layout.xaxis.autorange == "reversed"    # distance 0 (= k = T) stays on the right
@@ -61,7 +62,7 @@ def test_bound_lies_above_the_measured_curve_on_random_cases(seed):
     p, xs = model(H=H, T=T, rho=float(rng.uniform(0.2, 2.0)), seed=seed, bias=float(rng.normal()))
     for ord in ("2", "fro"):
         norms = jacobian_norms_to_last(p, xs, activation=activation, ord=2 if ord == "2" else "fro")
-        fig = fv.curve_figure(norms, fv.bound_for_norm(jacobian_bound(p, activation, T), ord, H=H), nt=NT, ord=ord)
+        fig = figures.curve_figure(norms, service.bound_for_norm(jacobian_bound(p, activation, T), ord, H=H), nt=NT, ord=ord)
         measured = np.asarray(one(fig, "curve").y, dtype=float)
         bound = np.asarray(one(fig, "bound").y, dtype=float)
         drawn = np.isfinite(measured) & np.isfinite(bound)
@@ -74,14 +75,14 @@ def test_identity_curve_equals_matrix_powers():
         engine = jacobian_norms_to_last(p, xs, activation="identity", ord=2 if ord == "2" else "fro")
         independent = np.array([np.linalg.norm(np.linalg.matrix_power(p.W_hh, 25 - k), 2 if ord == "2" else "fro")
                                 for k in range(1, 26)])
-        powers = fv.matrix_power_norms(p.W_hh, 25, ord)
+        powers = service.matrix_power_norms(p.W_hh, 25, ord)
         np.testing.assert_allclose(powers, independent, rtol=1e-12)
-        assert fv.relative_gap(engine, powers) < 1e-10
-        fig = fv.curve_figure(engine, engine, nt=NT, ord=ord, matrix_powers=powers)
+        assert service.relative_gap(engine, powers) < 1e-10
+        fig = figures.curve_figure(engine, engine, nt=NT, ord=ord, matrix_powers=powers)
         np.testing.assert_allclose(np.asarray(one(fig, "powers").y, dtype=float), independent, rtol=1e-12)
     # with tanh the curve is not the matrix powers: the check can fail
     tanh = jacobian_norms_to_last(p, xs, activation="tanh", ord=2)
-    assert fv.relative_gap(tanh, fv.matrix_power_norms(p.W_hh, 25, "2")) > 1e-3
+    assert service.relative_gap(tanh, service.matrix_power_norms(p.W_hh, 25, "2")) > 1e-3
 
 
 def test_horizon_star_and_factor_label_sit_where_the_engine_says():
@@ -90,7 +91,7 @@ def test_horizon_star_and_factor_label_sit_where_the_engine_says():
     horizon = memory_horizon(norms)
     kind, label = classify_factor(fit_decay_factor(norms))
     assert kind == "vanishing" and 0 < horizon < 39
-    fig = fv.curve_figure(norms, jacobian_bound(p, "tanh", 40), nt=NT, horizon=horizon, factor_label=label)
+    fig = figures.curve_figure(norms, jacobian_bound(p, "tanh", 40), nt=NT, horizon=horizon, factor_label=label)
     star = one(fig, "horizon")
     assert list(star.x) == [40 - horizon]
     assert star.y[0] == norms[40 - horizon - 1]
@@ -100,15 +101,15 @@ def test_horizon_star_and_factor_label_sit_where_the_engine_says():
 
 def test_zeros_are_true_zeros_and_overflow_sits_on_the_top_edge_never_a_fake_log_value():
     norms = np.array([np.inf, np.nan, 1e5, 10.0, 0.0, 0.0, 1.0])
-    fig = fv.curve_figure(norms, np.ones(7), nt=NT)
+    fig = figures.curve_figure(norms, np.ones(7), nt=NT)
     lo, hi = fig.layout.yaxis.range
     edges = traces(fig, "edge")
-    top = [t for t in edges if t.marker.symbol == fv.OVERFLOW_SYMBOL]
-    bottom = [t for t in edges if t.marker.symbol == fv.ZERO_SYMBOL]
+    top = [t for t in edges if t.marker.symbol == figures.OVERFLOW_SYMBOL]
+    bottom = [t for t in edges if t.marker.symbol == figures.ZERO_SYMBOL]
     # both on the hidden linear 0..1 axis over the log axis: a zero is drawn as the value 0
-    edge_axis = fig.layout["yaxis" + fv.EDGE_AXIS[1:]]
+    edge_axis = fig.layout["yaxis" + figures.EDGE_AXIS[1:]]
     assert edge_axis.overlaying == "y" and tuple(edge_axis.range) == (0.0, 1.0) and edge_axis.visible is False
-    assert {t.yaxis for t in edges} == {fv.EDGE_AXIS}
+    assert {t.yaxis for t in edges} == {figures.EDGE_AXIS}
     assert list(top[0].x) == [1, 2] and list(top[0].y) == [1.0, 1.0]
     assert list(bottom[0].x) == [5, 6] and list(bottom[0].y) == [0.0, 0.0]
     # the run of zeros is shaded and says so
@@ -120,19 +121,19 @@ def test_zeros_are_true_zeros_and_overflow_sits_on_the_top_edge_never_a_fake_log
     assert np.isnan(curve_y[[0, 1, 4, 5]]).all() and list(curve_y[[2, 3, 6]]) == [1e5, 10.0, 1.0]
     bound_top = [t for t in edges if t.name == "bound: overflow (inf/nan)"]
     assert bound_top == []                                  # this bound is finite everywhere
-    fig = fv.curve_figure(np.array([0.5, 1.0]), np.array([np.inf, 1.0]), nt=NT)
+    fig = figures.curve_figure(np.array([0.5, 1.0]), np.array([np.inf, 1.0]), nt=NT)
     assert [list(t.x) for t in traces(fig, "edge") if t.name == "bound: overflow (inf/nan)"] == [[1]]
-    notes = fv.log_notes(norms, "the curve")
+    notes = service.log_notes(norms, "the curve")
     assert len(notes) == 2 and "2 value(s)" in notes[0] and "overflowed" in notes[0] and "exactly 0" in notes[1]
-    assert fv.log_notes(np.ones(3), "x") == []
+    assert service.log_notes(np.ones(3), "x") == []
 
 
 def test_relu_with_dead_units_gives_exact_zeros_that_are_drawn():
     p, xs = model(T=12, bias=-50.0)               # every pre-activation negative: all ReLUs dead
     norms = jacobian_norms_to_last(p, xs, activation="relu", ord=2)
     assert norms[-1] == 1.0 and np.all(norms[:-1] == 0.0)
-    fig = fv.curve_figure(norms, jacobian_bound(p, "relu", 12), nt=NT)
-    bottom = [t for t in traces(fig, "edge") if t.marker.symbol == fv.ZERO_SYMBOL]
+    fig = figures.curve_figure(norms, jacobian_bound(p, "relu", 12), nt=NT)
+    bottom = [t for t in traces(fig, "edge") if t.marker.symbol == figures.ZERO_SYMBOL]
     assert list(bottom[0].x) == list(range(1, 12))
 
 
@@ -147,13 +148,13 @@ def test_sweep_has_one_trace_per_radius_with_the_engines_values():
         norms = jacobian_norms_to_last(p, xs, activation="tanh", ord=2)
         curves.append((f"ρ = {r:g}", norms))
         horizons.append(memory_horizon(norms))
-    fig = fv.sweep_figure(curves, nt=NT, horizons=horizons, horizon_texts=[f"{h} steps" for h in horizons],
+    fig = figures.sweep_figure(curves, nt=NT, horizons=horizons, horizon_texts=[f"{h} steps" for h in horizons],
                           highlight="ρ = 0.9")
     drawn = traces(fig, "curve")
     assert len(drawn) == len(radii)
-    window = fv.sweep_figure(curves, nt=NT, first_step=71)      # the last 30 of T = 100 steps
+    window = figures.sweep_figure(curves, nt=NT, first_step=71)      # the last 30 of T = 100 steps
     assert list(traces(window, "curve")[0].x) == list(range(71, 101))
-    assert list(traces(fv.sweep_figure(curves, nt=NT, first_step=71, axis="distance"), "curve")[0].x) == \
+    assert list(traces(figures.sweep_figure(curves, nt=NT, first_step=71, axis="distance"), "curve")[0].x) == \
         list(range(29, -1, -1))
     for trace, (name, norms), horizon in zip(drawn, curves, horizons):
         assert trace.name == f"{name} · horizon {horizon} steps"
@@ -165,7 +166,7 @@ def test_sweep_has_one_trace_per_radius_with_the_engines_values():
 
 
 def test_sweep_without_curves_is_an_empty_figure():
-    fig = fv.sweep_figure([], nt=NT)
+    fig = figures.sweep_figure([], nt=NT)
     assert traces(fig, "curve") == []
 
 
@@ -177,7 +178,7 @@ def test_spectrum_points_equal_numpy_eigenvalues_and_singular_values(activation)
     ev = np.linalg.eigvals(p.W_hh)
     sv = singular_values(p.W_hh)
     gamma = rc.get_activation(activation).gamma
-    fig = fv.spectrum_figure(ev, sv[::-1], gamma=gamma, rho=1.3, nt=NT)
+    fig = figures.spectrum_figure(ev, sv[::-1], gamma=gamma, rho=1.3, nt=NT)
     eig = one(fig, "eigenvalues")
     np.testing.assert_array_equal(np.asarray(eig.x), ev.real)
     np.testing.assert_array_equal(np.asarray(eig.y), ev.imag)
@@ -198,7 +199,7 @@ def test_spectrum_points_equal_numpy_eigenvalues_and_singular_values(activation)
 def test_pairwise_heatmap_is_log10_of_the_engine_lower_triangle():
     p, xs = model(T=9)
     P = pairwise_jacobian_norms(p, xs, activation="tanh", ord=2)
-    fig = fv.pairwise_figure(P, nt=NT)
+    fig = figures.pairwise_figure(P, nt=NT)
     z = np.array(fig.data[0].z, dtype=float)
     lower = np.tril(np.ones((9, 9), dtype=bool))
     np.testing.assert_allclose(z[lower], np.log10(P[lower]), rtol=1e-14)
@@ -209,7 +210,7 @@ def test_pairwise_heatmap_is_log10_of_the_engine_lower_triangle():
 def test_pairwise_heatmap_colours_zeros_and_overflow_at_the_ends():
     P = np.tril(np.full((4, 4), 2.0))
     P[3, 0], P[2, 0] = 0.0, np.inf
-    fig = fv.pairwise_figure(P, nt=NT)
+    fig = figures.pairwise_figure(P, nt=NT)
     z = np.array(fig.data[0].z, dtype=float)
     assert z[3, 0] == fig.data[0].zmin and z[2, 0] == fig.data[0].zmax
     assert np.isclose(z[1, 1], np.log10(2.0))
@@ -219,11 +220,11 @@ def test_dl_dh_curve_equals_the_bptt_result():
     p, xs = model(T=10)
     ys = np.random.default_rng(1).integers(0, 2, 10)
     res = rc.bptt(p, xs, ys, activation="tanh", loss="softmax_ce")
-    fig = fv.dl_dh_figure(res.dL_dh, nt=NT)
+    fig = figures.dl_dh_figure(service.step_norms(res.dL_dh), nt=NT)
     np.testing.assert_allclose(np.asarray(one(fig, "curve").y, dtype=float), np.linalg.norm(res.dL_dh, axis=1),
                                rtol=1e-14)
-    assert np.isinf(fv.step_norms(np.array([[np.nan, 1.0], [3.0, 4.0]]))[0])
-    assert fv.step_norms(np.array([[3.0, 4.0]]))[0] == 5.0
+    assert np.isinf(service.step_norms(np.array([[np.nan, 1.0], [3.0, 4.0]]))[0])
+    assert service.step_norms(np.array([[3.0, 4.0]]))[0] == 5.0
 
 
 # ---- why it fades -------------------------------------------------------------------------
@@ -231,19 +232,19 @@ def test_dl_dh_curve_equals_the_bptt_result():
 def test_fade_figure_draws_the_engines_step_statistics():
     p, xs = model(T=14, rho=1.2)
     stats = step_factor_stats(p, xs, activation="tanh")
-    fig = fv.fade_figure(stats, activation="tanh", rho=1.2, nt=NT)
+    fig = figures.fade_figure(stats, activation="tanh", rho=1.2, nt=NT)
     np.testing.assert_array_equal(np.asarray(one(fig, "step").y, dtype=float), stats.factor_norm)
     np.testing.assert_array_equal(np.asarray(one(fig, "activation").y, dtype=float), stats.fprime_max)
     np.testing.assert_array_equal(np.asarray(one(fig, "weight").y, dtype=float), np.full(14, stats.W_hh_norm))
     np.testing.assert_array_equal(np.asarray(one(fig, "rho").y, dtype=float), np.full(14, 1.2))
     np.testing.assert_allclose(np.asarray(one(fig, "saturated").y, dtype=float), 100 * stats.saturated_fraction)
     assert "saturated" in one(fig, "saturated").name
-    assert "dead" in one(fv.fade_figure(stats, activation="relu", rho=1.2, nt=NT), "saturated").name
+    assert "dead" in one(figures.fade_figure(stats, activation="relu", rho=1.2, nt=NT), "saturated").name
 
 
 def test_derivative_heatmap_is_units_by_time():
     df = np.random.default_rng(0).random((11, 4))
-    fig = fv.derivative_heatmap(df, gamma=1.0, nt=NT)
+    fig = figures.derivative_heatmap(df, gamma=1.0, nt=NT)
     np.testing.assert_array_equal(np.array(fig.data[0].z), df.T)
     assert (fig.data[0].zmin, fig.data[0].zmax) == (0.0, 1.0)
 
@@ -256,7 +257,7 @@ def stats_with(saturated, gamma=1.0, T=5):
 
 def test_fade_verdict_names_the_cause():
     def verdict(stats, **kw):
-        return fv.fade_verdict(stats, np.array([0.1, 0.5, 1.0]), **kw)
+        return service.fade_verdict(stats, np.array([0.1, 0.5, 1.0]), **kw)
     assert "mainly from the weights" in verdict(stats_with(0), activation="tanh", factor=0.5, rho=0.55)
     assert "dead ReLUs (60 %" in verdict(stats_with(0.6), activation="relu", factor=0.3, rho=1.2)
     assert "f′ averages 1 (at most γ = 1) and 80 % of units are saturated" in verdict(
@@ -265,7 +266,7 @@ def test_fade_verdict_names_the_cause():
     assert "explodes" in verdict(stats_with(0.1), activation="relu", factor=1.3, rho=1.5)
     assert "neither fades nor grows" in verdict(stats_with(0), activation="tanh", factor=1.01, rho=1.0)
     assert "too few" in verdict(stats_with(0), activation="relu", factor=float("nan"), rho=1.5)
-    cut = fv.fade_verdict(stats_with(1), np.array([0, 0, 0.5, 1.0]), activation="relu", factor=0.5, rho=1.0)
+    cut = service.fade_verdict(stats_with(1), np.array([0, 0, 0.5, 1.0]), activation="relu", factor=0.5, rho=1.0)
     assert "Beyond distance 2 (k ≤ 2) the gradient is exactly 0: at step 3 every unit" in cut
 
 
@@ -273,14 +274,14 @@ def test_fade_verdict_on_engine_cases():
     p, xs = model(T=30, rho=0.5)
     norms = jacobian_norms_to_last(p, xs, activation="identity", ord=2)
     stats = step_factor_stats(p, xs, activation="identity")
-    text = fv.fade_verdict(stats, norms, activation="identity", factor=fit_decay_factor(norms), rho=0.5)
+    text = service.fade_verdict(stats, norms, activation="identity", factor=fit_decay_factor(norms), rho=0.5)
     assert "the weights alone decide" in text
     for H, bias, expected in ((16, 0.0, "taken by dead ReLUs"), (6, -0.5, "the gradient is exactly 0"),
                               (6, -3.0, "too few nonzero points")):
         p, xs = model(H=H, T=30, rho=1.5, bias=bias)
         norms = jacobian_norms_to_last(p, xs, activation="relu", ord=2)
         stats = step_factor_stats(p, xs, activation="relu")
-        text = fv.fade_verdict(stats, norms, activation="relu", factor=fit_decay_factor(norms), rho=1.5)
+        text = service.fade_verdict(stats, norms, activation="relu", factor=fit_decay_factor(norms), rho=1.5)
         assert stats.saturated_fraction.mean() > 0.3 and expected in text, (bias, text)
 
 
@@ -288,34 +289,34 @@ def test_fade_verdict_on_engine_cases():
 
 def test_curves_frame_holds_every_curve_per_step():
     norms, bound, dl = np.array([0.1, 0.5, 1.0]), np.array([0.25, 0.5, 1.0]), np.array([3.0, 2.0, 1.0])
-    frame = fv.curves_frame(norms, bound, dl, [("ρ = 0.5", np.array([0.01, 0.1, 1.0]))])
+    frame = service.curves_frame(norms, bound, dl, [("ρ = 0.5", np.array([0.01, 0.1, 1.0]))])
     assert list(frame.columns) == ["step", "distance_T_minus_k", "norm_dhT_dhk", "bound", "norm_dL_dh_t",
                                    "sweep ρ = 0.5"]
     assert list(frame["distance_T_minus_k"]) == [2, 1, 0]
     np.testing.assert_array_equal(frame["norm_dhT_dhk"], norms)
-    assert "inf" in fv.curves_frame(np.array([np.inf, 1.0]), np.ones(2), np.ones(2)).to_csv()
+    assert "inf" in service.curves_frame(np.array([np.inf, 1.0]), np.ones(2), np.ones(2)).to_csv()
 
 
 def test_bound_for_the_frobenius_norm_is_scaled_by_sqrt_H():
     b = np.array([4.0, 2.0, 1.0])
-    np.testing.assert_array_equal(fv.bound_for_norm(b, "2", H=9), b)
-    np.testing.assert_array_equal(fv.bound_for_norm(b, "fro", H=9), 3 * b)
+    np.testing.assert_array_equal(service.bound_for_norm(b, "2", H=9), b)
+    np.testing.assert_array_equal(service.bound_for_norm(b, "fro", H=9), 3 * b)
 
 
 def test_labels_follow_the_notation():
-    assert fv.jacobian_label(NOTATIONS["dlbook"], "T", "k", "2") == \
+    assert figures.jacobian_label(NOTATIONS["dlbook"], "T", "k", "2") == \
         "‖∂h<sup>(T)</sup>/∂h<sup>(k)</sup>‖<sub>2</sub>"
-    assert fv.jacobian_label(NT, "T", "k", "fro") == "‖∂h<sub>T</sub>/∂h<sub>k</sub>‖<sub>F</sub>"
+    assert figures.jacobian_label(NT, "T", "k", "fro") == "‖∂h<sub>T</sub>/∂h<sub>k</sub>‖<sub>F</sub>"
     p, _ = model(H=3)
-    fig = fv.spectrum_figure(np.linalg.eigvals(p.W_hh), singular_values(p.W_hh), gamma=1.0, rho=0.9,
+    fig = figures.spectrum_figure(np.linalg.eigvals(p.W_hh), singular_values(p.W_hh), gamma=1.0, rho=0.9,
                              nt=NOTATIONS["dlbook"])
     assert "eigenvalues of W" in fig.layout.annotations[0].text
 
 
 def test_presentation_mode_enlarges_fonts():
     norms = np.array([0.5, 1.0])
-    small = fv.curve_figure(norms, norms, nt=NT)
-    big = fv.curve_figure(norms, norms, nt=NT, presentation=True)
+    small = figures.curve_figure(norms, norms, nt=NT)
+    big = figures.curve_figure(norms, norms, nt=NT, presentation=True)
     assert big.layout.font.size > small.layout.font.size and big.layout.height > small.layout.height
 
 
@@ -323,24 +324,24 @@ def test_fade_figure_keeps_zero_factors_and_marks_unknown_steps():
     stats = StepFactorStats(W_hh_norm=2.0, fprime_max=np.array([1.0, 0.0, np.nan]),
                             fprime_mean=np.array([0.5, 0.0, np.nan]), saturated_fraction=np.array([0.5, 1.0, np.nan]),
                             factor_norm=np.array([1.5, 0.0, np.nan]), gamma=1.0, overflow_step=3)
-    fig = fv.fade_figure(stats, activation="relu", rho=1.0, nt=NT, first_step=8)
+    fig = figures.fade_figure(stats, activation="relu", rho=1.0, nt=NT, first_step=8)
     step = one(fig, "step")
     assert list(step.x) == [8, 9, 10] and step.y[1] == 0.0 and np.isnan(step.y[2])   # 0 is drawn: all dead
-    top = [t for t in traces(fig, "edge") if t.marker.symbol == fv.OVERFLOW_SYMBOL]
+    top = [t for t in traces(fig, "edge") if t.marker.symbol == figures.OVERFLOW_SYMBOL]
     assert top and all(list(t.x) == [10] for t in top)
     assert fig.layout.yaxis.range[1] >= 2.0
 
 
 def test_log_axes_label_powers_of_ten_only():
-    lo, hi = fv.log_range(np.array([0.3, 1.0]))
-    assert hi - lo >= fv.MIN_DECADES and lo < np.log10(0.3) and hi > 0
-    assert fv.log_axis(lo, hi)["dtick"] == 1
-    assert fv.log_axis(-300.0, 10.0)["dtick"] == 39          # ~8 labels over 310 decades
-    lo, hi = fv.log_range(np.array([1e-320, 1.7e308]))       # the float64 range: edge markers stay finite
+    lo, hi = figures.log_range(np.array([0.3, 1.0]))
+    assert hi - lo >= figures.MIN_DECADES and lo < np.log10(0.3) and hi > 0
+    assert figures.log_axis(lo, hi)["dtick"] == 1
+    assert figures.log_axis(-300.0, 10.0)["dtick"] == 39          # ~8 labels over 310 decades
+    lo, hi = figures.log_range(np.array([1e-320, 1.7e308]))       # the float64 range: edge markers stay finite
     assert np.isfinite(10.0 ** hi) and 10.0 ** lo > 0
-    fig = fv.curve_figure(np.array([np.inf, 1.7e308, 1.0]), np.ones(3), nt=NT)
+    fig = figures.curve_figure(np.array([np.inf, 1.7e308, 1.0]), np.ones(3), nt=NT)
     assert np.isfinite([t.y[0] for t in traces(fig, "edge")]).all()
-    fig = fv.curve_figure(np.array([0.5, 1.0]), np.array([0.9, 1.0]), nt=NT)
+    fig = figures.curve_figure(np.array([0.5, 1.0]), np.array([0.9, 1.0]), nt=NT)
     assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1
 
 
@@ -349,41 +350,41 @@ def test_log_axes_label_powers_of_ten_only():
 def test_factor_label_sits_above_the_plot_not_over_the_curve():
     norms = 0.5 ** np.arange(9, -1, -1.0)
     for presentation in (False, True):
-        fig = fv.curve_figure(norms, np.ones(10), nt=NT, factor_label="vanishing: x0.50 per step",
+        fig = figures.curve_figure(norms, np.ones(10), nt=NT, factor_label="vanishing: x0.50 per step",
                               horizon=6, horizon_text="6 steps", presentation=presentation)
         [label] = [a for a in fig.layout.annotations if a.name == "factor"]
         assert (label.yref, label.y, label.yanchor) == ("paper", 1.0, "bottom")     # in the top margin
         assert one(fig, "horizon").name == "memory horizon: 6 steps"
-        assert fig.layout.margin.t >= fv.MODEBAR_PX + (22 if presentation else 15)  # the toolbar's strip and a line
+        assert fig.layout.margin.t >= figures.MODEBAR_PX + (22 if presentation else 15)  # the toolbar's strip and a line
 
 
 def test_titles_start_below_the_toolbar_strip():
     curves = [("ρ = 0.5", 0.5 ** np.arange(9, -1, -1.0))]
     for presentation in (False, True):
-        fig = fv.sweep_figure(curves, nt=NT, title="f = tanh, ρ varied", presentation=presentation)
+        fig = figures.sweep_figure(curves, nt=NT, title="f = tanh, ρ varied", presentation=presentation)
         title = fig.layout.title
-        assert (title.yref, title.y, title.yanchor, title.pad.t) == ("container", 1.0, "top", fv.MODEBAR_PX)
-        assert fig.layout.margin.t >= fv.MODEBAR_PX + (22 if presentation else 15)
-    spectrum = fv.spectrum_figure(np.array([0.5 + 0j]), np.array([0.5]), gamma=1.0, rho=0.5, nt=NT)
-    assert spectrum.layout.margin.t >= fv.MODEBAR_PX + 15                      # its two sub-titles
+        assert (title.yref, title.y, title.yanchor, title.pad.t) == ("container", 1.0, "top", figures.MODEBAR_PX)
+        assert fig.layout.margin.t >= figures.MODEBAR_PX + (22 if presentation else 15)
+    spectrum = figures.spectrum_figure(np.array([0.5 + 0j]), np.array([0.5]), gamma=1.0, rho=0.5, nt=NT)
+    assert spectrum.layout.margin.t >= figures.MODEBAR_PX + 15                      # its two sub-titles
 
 
 def test_step_factor_is_written_with_the_transpose_in_row_vector_notation():
     p, xs = model(T=10)
     stats = step_factor_stats(p, xs, activation="tanh")
-    row = fv.fade_figure(stats, activation="tanh", rho=0.9, nt=NOTATIONS["row"])
+    row = figures.fade_figure(stats, activation="tanh", rho=0.9, nt=NOTATIONS["row"])
     [step] = traces(row, "step")
     assert "W<sub>h</sub><sup>ᵀ</sup>" in step.name                 # diag(f'(a_t)) W_h^T
-    column = fv.fade_figure(stats, activation="tanh", rho=0.9, nt=NT)
+    column = figures.fade_figure(stats, activation="tanh", rho=0.9, nt=NT)
     assert "ᵀ" not in one(column, "step").name
-    dlbook = fv.fade_figure(stats, activation="tanh", rho=0.9, nt=NOTATIONS["dlbook"])
+    dlbook = figures.fade_figure(stats, activation="tanh", rho=0.9, nt=NOTATIONS["dlbook"])
     assert "a<sup>(t)</sup>" in one(dlbook, "step").name
-    powers = fv.curve_figure(np.ones(3), np.ones(3), nt=NOTATIONS["row"], matrix_powers=np.ones(3))
+    powers = figures.curve_figure(np.ones(3), np.ones(3), nt=NOTATIONS["row"], matrix_powers=np.ones(3))
     assert "(W<sub>h</sub><sup>ᵀ</sup>)<sup>T−k</sup>" in one(powers, "powers").name
 
 
 def test_no_label_box_sits_on_the_per_step_factors():
     p, xs = model(T=10)
-    fig = fv.fade_figure(step_factor_stats(p, xs, activation="tanh"), activation="tanh", rho=0.9, nt=NT)
+    fig = figures.fade_figure(step_factor_stats(p, xs, activation="tanh"), activation="tanh", rho=0.9, nt=NT)
     assert not fig.layout.annotations                        # the level 1 is named in the legend instead
     assert list(one(fig, "one").y) == [1.0, 1.0] and "neither grows nor shrinks" in one(fig, "one").name

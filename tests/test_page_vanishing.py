@@ -1,4 +1,4 @@
-"""The vanishing & exploding page: its config fields, its computations (ui.vanishing) and the
+"""The vanishing & exploding page: its config fields, its computations (ui.pages.vanishing) and the
 page itself under AppTest, every preset and extreme settings. Charts are read back and
 compared with rnn_core run here on the same config."""
 import base64
@@ -12,7 +12,7 @@ import rnn_core as rc
 from rnn_core.jacobians import jacobian_norms_to_last, pairwise_jacobian_norms, step_factor_stats
 from rnn_core.spectral import memory_horizon
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
-from ui import vanishing as vn
+from ui.pages import vanishing as service
 from ui.budget import Guard
 from ui.config import DEFAULT, FIELD_BY_NAME, build_params, parse, to_query
 from ui.presets import PRESETS
@@ -57,11 +57,11 @@ HOSTILE = [WORST, {**WORST, "v_section": "sweeps"}, {**WORST, "v_section": "pair
 
 
 def test_plan_keeps_everything_at_lecture_sizes():
-    plan = vn.plan(DEFAULT.replace(v_section="all"))
+    plan = service.plan(DEFAULT.replace(v_section="all"))
     assert (plan.norm, plan.main_window, plan.sweep_window, plan.pair_norm, plan.pair_window, plan.stats_window,
             plan.dl_dh_window) == ("2", 12, 12, "2", 12, 12, 12)
     assert plan.radii == DEFAULT.v_radii and plan.acts == DEFAULT.v_acts
-    big = vn.plan(DEFAULT.replace(T=200, H=64, v_norm="fro", v_section="sweeps"))
+    big = service.plan(DEFAULT.replace(T=200, H=64, v_norm="fro", v_section="sweeps"))
     assert (big.main_window, big.sweep_window, big.dl_dh_window) == (200, 200, 200)
     assert (big.pair_window, big.stats_window) == (0, 0)             # their sections are not on screen
 
@@ -69,26 +69,26 @@ def test_plan_keeps_everything_at_lecture_sizes():
 @pytest.mark.parametrize("query", HOSTILE, ids=lambda q: ",".join(f"{k}={v}" for k, v in q.items())[:60])
 def test_plan_counts_everything_a_link_asks_for_and_stays_within_the_budget(query):
     config = parse(query)[0]
-    plan = vn.plan(config)
+    plan = service.plan(config)
     # at H = 256 the floors (30 steps for a trend, 8 for a map) may pass a share by a little
-    assert plan.seconds <= vn.PAGE_BUDGET * 1.1, plan
+    assert plan.seconds <= service.PAGE_BUDGET * 1.1, plan
     # what the estimate counts, recounted here part by part
-    main = vn.curve_seconds(plan.main_window, config.H, plan.norm) + \
-        (vn.powers_seconds(plan.main_window, config.H, plan.norm) if plan.powers else 0)
-    fwd = vn.forward_seconds(config.T, config.H, config.D)
-    sweeps = (len(plan.radii) + len(plan.acts)) * (vn.curve_seconds(plan.sweep_window, config.H, plan.norm) + fwd)
-    dl_dh = vn.dl_dh_seconds(plan.dl_dh_window, config.H, config.truncation, config.trunc_k, config.D, config.O)
+    main = service.curve_seconds(plan.main_window, config.H, plan.norm) + \
+        (service.powers_seconds(plan.main_window, config.H, plan.norm) if plan.powers else 0)
+    fwd = service.forward_seconds(config.T, config.H, config.D)
+    sweeps = (len(plan.radii) + len(plan.acts)) * (service.curve_seconds(plan.sweep_window, config.H, plan.norm) + fwd)
+    dl_dh = service.dl_dh_seconds(plan.dl_dh_window, config.H, config.truncation, config.trunc_k, config.D, config.O)
     assert plan.seconds >= main + sweeps + dl_dh + 2 * fwd
 
 
 def test_plan_shrinks_the_worst_link_and_keeps_the_sidebars_curves():
     config = parse(WORST)[0]
-    plan = vn.plan(config)
+    plan = service.plan(config)
     assert plan.norm == "fro" and plan.main_window < 500 and plan.dl_dh_window < 500
-    assert vn.MIN_WINDOW <= plan.sweep_window < 500 and plan.pair_window < 500 and plan.stats_window < 500
+    assert service.MIN_WINDOW <= plan.sweep_window < 500 and plan.pair_window < 500 and plan.stats_window < 500
     assert 1 <= len(plan.radii) < 12 and config.rho in plan.radii and config.activation in plan.acts
     # k-step truncation is counted: k = 499 costs far more than full BPTT at the same size
-    assert vn.plan(config.replace(truncation="full")).dl_dh_window == 500
+    assert service.plan(config.replace(truncation="full")).dl_dh_window == 500
 
 
 def test_guard_stops_new_work_after_its_time_whatever_the_estimate():
@@ -104,37 +104,37 @@ def test_windows_hold_the_full_runs_exact_values(activation):
     config = DEFAULT.replace(T=25, H=5, rho=1.2, activation=activation)
     params, xs = build_params(config), make_data(config).xs
     full = jacobian_norms_to_last(params, xs, activation=activation, ord=2)
-    np.testing.assert_allclose(vn.norm_curve(params, xs, activation, "2", 9), full[-9:], rtol=1e-12)
-    np.testing.assert_array_equal(vn.norm_curve(params, xs, activation, "2"), full)
+    np.testing.assert_allclose(service.norm_curve(params, xs, activation, "2", 9), full[-9:], rtol=1e-12)
+    np.testing.assert_array_equal(service.norm_curve(params, xs, activation, "2"), full)
     pairs = pairwise_jacobian_norms(params, xs, activation=activation, ord="fro")
-    np.testing.assert_allclose(vn.pairwise(params, xs, activation, "fro", 7), pairs[-7:, -7:], rtol=1e-12)
+    np.testing.assert_allclose(service.pairwise(params, xs, activation, "fro", 7), pairs[-7:, -7:], rtol=1e-12)
     stats = step_factor_stats(params, xs, activation=activation)
-    window = vn.factor_stats(params, xs, activation, 10)
+    window = service.factor_stats(params, xs, activation, 10)
     np.testing.assert_allclose(window.factor_norm, stats.factor_norm[-10:], rtol=1e-12)
     np.testing.assert_array_equal(window.saturated_fraction, stats.saturated_fraction[-10:])
 
 
 def test_summary_and_horizon_text():
-    s = vn.summarise(0.5 ** np.arange(9, -1, -1.0))
+    s = service.summarise(0.5 ** np.arange(9, -1, -1.0))
     assert (s.kind, s.label, s.horizon, s.horizon_text) == ("vanishing", "vanishing: x0.50 per step", 6, "6 steps")
-    short = vn.summarise(0.9 ** np.arange(11, -1, -1.0))          # still 31 % at k = 1: extend the trend
+    short = service.summarise(0.9 ** np.arange(11, -1, -1.0))          # still 31 % at k = 1: extend the trend
     assert (short.horizon, short.horizon_text) == (None, "≈ 43 steps (extrapolated)")
-    assert vn.horizon_value(short) == ("≈ 43 steps", "extrapolated")
-    assert vn.summarise(np.ones(10)).horizon_text == "none (it does not fade)"
-    assert vn.summarise(1.3 ** np.arange(9, -1, -1.0)).horizon_text == "none (it grows)"
-    dead = vn.summarise(np.array([0.0, 0.0, 1.0]))
+    assert service.horizon_value(short) == ("≈ 43 steps", "extrapolated")
+    assert service.summarise(np.ones(10)).horizon_text == "none (it does not fade)"
+    assert service.summarise(1.3 ** np.arange(9, -1, -1.0)).horizon_text == "none (it grows)"
+    dead = service.summarise(np.array([0.0, 0.0, 1.0]))
     assert dead.kind == "none" and dead.horizon == 0 and dead.horizon_text == "0 steps"
-    blown = vn.summarise(np.array([np.nan, np.inf, 1e300, 1.0]))      # overflow is growth, not silence
+    blown = service.summarise(np.array([np.nan, np.inf, 1e300, 1.0]))      # overflow is growth, not silence
     assert (blown.kind, blown.horizon, blown.horizon_text) == ("exploding", None, "none (it grows)")
-    assert vn.summarise(np.array([np.nan, np.inf, 1.0])).label == "exploding: past the float64 range"
-    assert vn.summarise(np.ones(1)).horizon_text == "0 steps"
+    assert service.summarise(np.array([np.nan, np.inf, 1.0])).label == "exploding: past the float64 range"
+    assert service.summarise(np.ones(1)).horizon_text == "0 steps"
 
 
 def test_sweep_configs_change_one_factor_only():
     config = DEFAULT.replace(v_radii=(0.5, 1.5), v_acts=("relu", "identity"), v_axis="distance", trunc_k=3)
-    radii, acts = vn.sweep_configs(config)
+    radii, acts = service.sweep_configs(config)
     assert [n for n, _ in radii] == ["ρ = 0.5", "ρ = 1.5"] and [n for n, _ in acts] == ["f = relu", "f = identity"]
-    model = vn.model_only(config)
+    model = service.model_config(config)
     for (_, c), r in zip(radii, (0.5, 1.5)):
         assert c == model.replace(rho=r)
     for (_, c), a in zip(acts, ("relu", "identity")):
@@ -233,7 +233,7 @@ def test_default_page_draws_the_engines_numbers():
     np.testing.assert_array_equal(curve["y"], norms)
     # T = 12 is too short for the default curve to fall to 1 %: its horizon is extrapolated (no ★ on it)
     assert norms[0] >= 0.01 * norms[-1] and not traces(figs["v_curve"], "horizon")
-    assert (at.metric[1].value, at.metric[1].delta) == vn.horizon_value(vn.summarise(norms))
+    assert (at.metric[1].value, at.metric[1].delta) == service.horizon_value(service.summarise(norms))
     star_at = open_page({"T": "40"})
     [star] = traces(charts(star_at)["v_curve"], "horizon")
     assert star["x"][0] == 40 - memory_horizon(engine_curve(DEFAULT.replace(T=40)))

@@ -7,7 +7,7 @@ from streamlit.runtime.caching import cache_data_api
 
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from test_page_vanishing import WORST, charts, open_page
-from ui import vanishing as vn
+from ui.pages import vanishing as service
 from ui.budget import Guard, Stopped
 from ui.config import MAX_RADII
 import rnn_core as rc
@@ -19,7 +19,7 @@ CPU_LIMIT = 2.0          # seconds of CPU for one cold run of the worst link (me
 
 def curve_cache():
     caches = cache_data_api.get_data_cache_stats_provider()._function_caches[None].values()
-    return next(c for c in caches if c.display_name.endswith(".norm_curve"))
+    return next(c for c in caches if c.display_name.endswith(".cached_curve"))
 
 
 def test_worst_link_costs_a_few_seconds_of_cpu_and_says_what_it_shrank():
@@ -37,13 +37,13 @@ def test_one_link_cannot_thrash_the_curve_cache():
     at = open_page(WORST)
     config = at.session_state["_config"]
     assert len(config.v_radii) <= MAX_RADII and len(config.v_acts) <= len(rc.ACTIVATIONS)
-    plan = vn.plan(config)
+    plan = service.plan(config)
     curves = 1 + len(plan.radii) + len(plan.acts)          # the main curve and the sweeps drawn
     assert 8 * curves <= curve_cache().max_entries
 
 
 def test_guard_skips_what_is_left_and_cuts_the_main_curve_with_a_note(monkeypatch):
-    monkeypatch.setattr(vn, "GUARD_SECONDS", 0.0)
+    monkeypatch.setattr(service, "GUARD_SECONDS", 0.0)
     at = open_page({"T": "100"})
     figures = charts(at)
     assert not at.exception and set(figures) == {"v_curve", "v_spectrum"}   # the spectrum is computed with it
@@ -59,14 +59,14 @@ def test_a_stopped_curve_is_the_exact_tail_and_is_never_cached():
     from ui.state import make_data
     config = DEFAULT.replace(T=100)
     params, xs = build_params(config), make_data(config).xs
-    whole = vn.norm_curve(params, xs, "tanh", "2")
+    whole = service.norm_curve(params, xs, "tanh", "2")
     with pytest.raises(Stopped) as stopped:             # an exception: st.cache_data keeps no result
-        vn.norm_curve(params, xs, "tanh", "2", guard=Guard(0.0))
+        service.norm_curve(params, xs, "tanh", "2", guard=Guard(0.0))
     assert stopped.value.partial.shape == (rc.jacobians.NORM_BLOCK,) and stopped.value.why == "budget"
     assert (stopped.value.partial == whole[-rc.jacobians.NORM_BLOCK:]).all()
     calls = []
     alive = Guard(60.0, alive=lambda: calls.append(1) is None)
-    assert (vn.norm_curve(params, xs, "tanh", "2", guard=alive) == whole).all()
+    assert (service.norm_curve(params, xs, "tanh", "2", guard=alive) == whole).all()
     assert len(calls) == 100 // rc.jacobians.NORM_BLOCK               # asked between blocks only
 
 

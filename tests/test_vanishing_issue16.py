@@ -7,7 +7,7 @@ from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_cac
 from test_page_vanishing import charts, open_page, traces
 from rnn_core.spectral import memory_horizon
 from ui import state
-from ui import vanishing as vn
+from ui.pages import vanishing as service
 from ui.config import to_query
 from ui.presets import PRESETS
 
@@ -50,7 +50,7 @@ def test_irnn_preset_draws_exact_zeros_as_zeros_with_a_label():
     assert figure["layout"]["yaxis9"]["range"] == [0.0, 1.0]
     assert any(a.get("text") == "exactly 0" for a in figure["layout"]["annotations"])
     config = at.session_state["_config"]
-    norms = vn.norm_curve(state.params(config), state.data(config).xs, config.activation, config.v_norm)
+    norms = service.norm_curve(state.params(config), state.data(config).xs, config.activation, config.v_norm)
     assert at.metric[1].value == f"{memory_horizon(norms)} steps"      # measured on the curve itself
 
 

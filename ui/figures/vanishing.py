@@ -4,8 +4,8 @@ Every quantity is indexed by step, array index i holding step i + 1 (k or t = 1.
 rnn_core. Norm curves are drawn on log axes, where two kinds of value cannot be placed:
 exact zeros (dead ReLUs) and overflow (inf/nan). Neither is dropped silently nor given a fake
 value on the log axis: their markers sit on a hidden linear axis laid over it (0 at the bottom
-edge is a true 0; overflow at the top edge), the main curve shades its exact-zero steps with
-the words "exactly 0", and `log_notes` words the note the page shows beside them.
+edge is a true 0; overflow at the top edge), and the main curve shades its exact-zero steps with
+the words "exactly 0" (ui.pages.vanishing.log_notes words the note the page shows beside them).
 
 Text above a plot (titles, the fitted factor) sits below a strip of MODEBAR_PX left free for
 plotly's toolbar, so the toolbar never covers it and nothing covers the curve.
@@ -18,13 +18,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, GRADIENT_SCALE, INDIRECT_COLOUR,
                               OVERFLOW_COLOUR, SEQUENCE_COLOURS, apply_style)
 from rnn_core.jacobians import SATURATION, StepFactorStats
-from rnn_core.spectral import classify_factor
 from ui.notation import Notation, to_html
 
 Array = np.ndarray
@@ -85,20 +83,6 @@ def log_axis(lo: float, hi: float) -> dict:
     """Layout of a log axis over [lo, hi] (log10 units): labelled powers of ten only, at most
     about 8 of them (plotly's in-between labels '2', '5' are unreadable on a projector)."""
     return dict(type="log", range=[lo, hi], dtick=max(1, int(np.ceil((hi - lo) / 8))), exponentformat="power")
-
-
-def log_notes(values, what: str) -> list[str]:
-    """Plain sentences about the zeros and overflow in `values`, for the page's st.info."""
-    split = split_for_log(values)
-    notes = []
-    if split.overflow.any():
-        notes.append(f"{int(split.overflow.sum())} value(s) of {what} overflowed (inf or nan): they are "
-                     "drawn as ▲ markers pinned to the top edge.")
-    if split.zero.any():
-        notes.append(f"{int(split.zero.sum())} value(s) of {what} are exactly 0 (every path goes through "
-                     "a unit with f' = 0, e.g. dead ReLUs): a log axis has no 0, so they are drawn as ▼ "
-                     "markers on the bottom edge.")
-    return notes
 
 
 def _edge_markers(x: Array, split: LogSplit, *, colour: str, name: str) -> list[go.Scatter]:
@@ -226,44 +210,6 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
                   xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
                   yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(lo, hi)), **_edge_axis())
     return _figure(traces, layout, presentation=presentation, height=430, top_lines=1 if factor_label else 0)
-
-
-def bound_for_norm(bound, ord: str, *, H: int) -> Array:
-    """The bound of eq. (11) for the chosen norm: as is for the spectral norm; times
-    ||I||_F = sqrt(H) for the Frobenius norm, since ||A B||_F <= ||A||_2 ||B||_F.
-
-    bound (T,): (gamma sigma_max)^(T-k) from rnn_core.jacobian_bound.
-    """
-    b = np.asarray(bound, dtype=np.float64)
-    if ord == "2":
-        return b
-    with np.errstate(over="ignore"):
-        return b * np.sqrt(H)
-
-
-def matrix_power_norms(W: Array, T: int, ord: str = "2") -> Array:
-    """(T,): entry k-1 is ||W^(T-k)||, the identity-activation Jacobian dh_T/dh_k (eq. (8)).
-
-    W (H, H). Powers are built by repeated multiplication, independent of the engine's
-    cumulative product, so the page can check the two against each other.
-    """
-    norm_ord = 2 if ord == "2" else "fro"
-    out = np.empty(T)
-    power = np.eye(W.shape[0])
-    with np.errstate(all="ignore"):
-        for n in range(T):                         # n = T - k steps
-            out[T - 1 - n] = np.linalg.norm(power, norm_ord) if np.all(np.isfinite(power)) else np.inf
-            power = W @ power
-    return out
-
-
-def relative_gap(a, b) -> float:
-    """max |a - b| / max(|b|, tiny) over the entries where both are finite."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    both = np.isfinite(a) & np.isfinite(b)
-    if not both.any():
-        return 0.0
-    return float(np.max(np.abs(a[both] - b[both]) / np.maximum(np.abs(b[both]), 1e-300)))
 
 
 # ---- sweeps ---------------------------------------------------------------------------------
@@ -405,12 +351,12 @@ def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", first_step: int =
     return _figure([heatmap], layout, presentation=presentation, height=460)
 
 
-def dl_dh_figure(dL_dh, *, nt: Notation, first_step: int = 1, presentation: bool = False) -> go.Figure:
+def dl_dh_figure(norms, *, nt: Notation, first_step: int = 1, presentation: bool = False) -> go.Figure:
     """||dL/dh_t|| against t on a log axis: the total gradient each state receives (eq. (7)).
 
-    dL_dh (W, H), row j for t = first_step + j; the curve is its row-wise Euclidean norm.
+    norms (W,): entry j is ||dL/dh_t|| for t = first_step + j (inf where it overflowed).
     """
-    norms = step_norms(dL_dh)
+    norms = np.asarray(norms, dtype=np.float64)
     T = norms.shape[0]
     t = np.arange(first_step, first_step + T)
     split = split_for_log(norms)
@@ -423,14 +369,6 @@ def dl_dh_figure(dL_dh, *, nt: Notation, first_step: int = 1, presentation: bool
     layout = dict(showlegend=False, xaxis=dict(title=dict(text="t")),
                   yaxis=dict(title=dict(text=f"{label} (log)"), **log_axis(lo, hi)), **_edge_axis())
     return _figure(traces, layout, presentation=presentation, height=460)
-
-
-def step_norms(rows) -> Array:
-    """(T,) Euclidean norm of each row of a (T, H) array; inf where a row is not finite."""
-    R = np.asarray(rows, dtype=np.float64)
-    with np.errstate(all="ignore"):
-        norms = np.sqrt(np.sum(R * R, axis=1))
-    return np.where(np.all(np.isfinite(R), axis=1), norms, np.inf)
 
 
 # ---- why it fades, step by step -------------------------------------------------------------
@@ -504,72 +442,3 @@ def derivative_heatmap(df, *, gamma: float, nt: Notation, presentation: bool = F
     layout = dict(xaxis=dict(title=dict(text="step t")),
                   yaxis=dict(title=dict(text="hidden unit"), autorange="reversed"))
     return _figure([heatmap], layout, presentation=presentation, height=max(300, min(520, 120 + 6 * H)))
-
-
-def fade_verdict(stats: StepFactorStats, norms, *, activation: str, factor: float, rho: float) -> str:
-    """One or two sentences naming what makes ||dh_T/dh_k|| fade (or grow), for the page's note.
-
-    norms (T,): the curve, entry k-1 = ||dh_T/dh_k||; factor: its per-step factor
-    (rnn_core.fit_decay_factor, fitted where it is not 0); rho: the spectral radius of W_hh,
-    the per-step factor of the weights alone in the long run (||W_hh^n||^(1/n) -> rho). Their
-    ratio is what the activation's derivatives take away. stats supplies the share of
-    saturated (or dead) units.
-    """
-    finite = np.isfinite(stats.saturated_fraction)
-    share = float(np.mean(stats.saturated_fraction[finite])) if finite.any() else 0.0
-    mean_fp = stats.fprime_mean[np.isfinite(stats.fprime_mean)]
-    slope = float(np.mean(mean_fp)) if mean_fp.size else float("nan")
-    return _trend_sentence(activation, factor, rho, share, slope, stats.gamma) + _cut_sentence(norms)
-
-
-def _cut_sentence(norms) -> str:
-    """Where the curve drops to exactly 0 (a step with f' = 0 for every unit): dh_T/dh_k = 0
-    for that k and, as a factor of every longer product, for all earlier k too."""
-    zero = np.flatnonzero(np.asarray(norms) == 0)
-    if zero.size == 0:
-        return ""
-    T, k0 = len(norms), int(zero.max()) + 1
-    return (f" Beyond distance {T - k0} (k ≤ {k0}) the gradient is exactly 0: at step {k0 + 1} every unit has "
-            "f′ = 0, so nothing passes.")
-
-
-def _trend_sentence(activation: str, factor: float, rho: float, share: float, slope: float,
-                    gamma: float) -> str:
-    """share: mean fraction of saturated (dead) units; slope: mean f'(a_t) over units and steps."""
-    if not np.isfinite(factor) or factor <= 0:
-        return "The curve has too few nonzero points to read a trend."
-    head = (f"The gradient changes by about ×{factor:.3g} per step; the weights alone (ρ = {rho:.3g}) would "
-            f"give ×{rho:.3g}")
-    units = "dead" if activation == "relu" else "saturated"
-    if activation == "identity":
-        return head + ": f′ = 1, so the weights alone decide; any gap to ρ comes from the curve's finite length."
-    if classify_factor(factor)[0] == "stable":
-        return head + ": it neither fades nor grows much, so early steps keep their say."
-    if factor > 1.0:
-        return head + (f"; the activation takes some of that ({100 * share:.0f} % of units {units} on a "
-                       "typical step) but not enough, so it explodes.")
-    kept = factor / rho if rho > 0 else 0.0
-    if rho < 1.0 and kept >= 0.8:
-        return head + ": it dies mainly from the weights, and the activation takes little more."
-    if activation == "relu":
-        return head + (f": the rest is taken by dead ReLUs ({100 * share:.0f} % of units pass no gradient "
-                       "on a typical step).")
-    return head + (f": the rest is taken by {activation}'s slope: f′ averages {slope:.2g} (at most γ = {gamma:g}) "
-                   f"and {100 * share:.0f} % of units are saturated (f′ ≈ 0) on a typical step.")
-
-
-# ---- export ---------------------------------------------------------------------------------
-
-def curves_frame(norms, bound, dL_dh_norms, sweeps: Sequence[tuple[str, Array]] = ()) -> pd.DataFrame:
-    """All curves of the page as one table, a row per step (for the CSV download).
-
-    norms, bound (T,): ||dh_T/dh_k|| and its bound at k; dL_dh_norms (T,): ||dL/dh_t|| at t;
-    sweeps: (name, norms (T,)) pairs, one column each.
-    """
-    T = np.asarray(norms).shape[0]
-    k = np.arange(1, T + 1)
-    columns = {"step": k, "distance_T_minus_k": T - k, "norm_dhT_dhk": np.asarray(norms, dtype=np.float64),
-               "bound": np.asarray(bound, dtype=np.float64), "norm_dL_dh_t": np.asarray(dL_dh_norms, dtype=np.float64)}
-    for name, values in sweeps:
-        columns[f"sweep {name}"] = np.asarray(values, dtype=np.float64)
-    return pd.DataFrame(columns)
