@@ -2,7 +2,8 @@
 
     numeric[i] = (L(theta + eps e_i) - L(theta - eps e_i)) / (2 eps)
 
-for every entry i of W_xh, W_hh, b_h, W_hy, b_y and h0 (or a seeded random subset of them).
+for every entry i of every parameter of the cell (W_xh, W_hh, b_h, W_hy, b_y for the vanilla RNN),
+h0 and, for the LSTM, c0 (or a seeded random subset of them).
 
 Errors are measured normwise, per parameter:
 
@@ -29,8 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bptt import bptt, check_problem
-from .forward import run_forward
-from .params import PARAM_NAMES, Params
+from .forward import output_layer
 from .truncation import parse_truncation
 
 Array = np.ndarray
@@ -83,7 +83,8 @@ class GradcheckRow:
 
 @dataclass(frozen=True, eq=False)
 class GradcheckReport:
-    """rows: one GradcheckRow per parameter in PARAM_NAMES order, then 'h0'. loss: L;
+    """rows: one GradcheckRow per parameter in the params' field order, then 'h0' (and 'c0' for
+    the LSTM). loss: L;
     eps, rtol, atol: the step and the tolerances used (see the module docstring)."""
 
     rows: tuple
@@ -117,28 +118,29 @@ def _check_options(eps, max_entries, truncation, T: int) -> None:
                          f"the exact gradient, which truncated BPTT does not compute")
 
 
-def gradcheck(params: Params, xs, ys, *, activation: str, loss: str, reduction: str = "sum", mask=None,
-              h0=None, truncation=None, eps: float = 1e-6, max_entries: int | None = None, seed: int = 0,
+def gradcheck(params, xs, ys, *, activation: str | None = None, loss: str, reduction: str = "sum", mask=None,
+              h0=None, c0=None, truncation=None, eps: float = 1e-6, max_entries: int | None = None, seed: int = 0,
               rtol: float = RTOL) -> GradcheckReport:
-    """Check bptt(...) against central differences of L for every parameter and for h0.
+    """Check bptt(...) against central differences of L for every parameter, h0 and (LSTM) c0.
 
-    Arguments as in `bptt`: xs (T, D) or (T, B, D), ys, mask (T,), h0 (H,) or (B, H). For a
-    batch the h0 row checks dL_dh0 (B, H) against differences in each sequence's own h0.
+    Arguments as in `bptt`, for any cell: xs (T, D) or (T, B, D), ys, mask (T,), h0 (H,) or
+    (B, H), c0 likewise (LSTM only). For a batch the h0 (c0) row checks dL_dh0 (dL_dc0) (B, H)
+    against differences in each sequence's own h0 (c0).
     max_entries: check at most this many entries per array, drawn without replacement by
     numpy's default_rng(seed) (in the row order), so a big model can be checked live; each
     row says how many it checked. Costs two forward passes per checked entry.
     """
     problem = check_problem(params, xs, ys, activation=activation, loss=loss, reduction=reduction, mask=mask,
-                            h0=h0)
-    act, out, X, H0, Y, w, batched = (problem.act, problem.out, problem.X, problem.H0, problem.Y, problem.w,
-                                      problem.batched)
+                            h0=h0, c0=c0)
+    cell, act, out, X, H0, C0, Y, w, batched = (problem.cell, problem.act, problem.out, problem.X, problem.H0,
+                                                problem.C0, problem.Y, problem.w, problem.batched)
     _check_options(eps, max_entries, truncation, X.shape[0])
-    res = bptt(params, xs, ys, activation=activation, loss=loss, reduction=reduction, mask=mask, h0=h0,
+    res = bptt(params, xs, ys, activation=activation, loss=loss, reduction=reduction, mask=mask, h0=h0, c0=c0,
                truncation=truncation)
 
-    def loss_at(p: Params, h_start: Array) -> float:
-        """L of eqs. (1)-(5), forward only."""
-        _, _, logits = run_forward(p, X, h_start, act)
+    def loss_at(p, h_start: Array, c_start: Array | None = C0) -> float:
+        """L of the forward pass and eqs. (3)-(5) only."""
+        logits = output_layer(p, cell.run(p, X, h_start, c_start, act).hs)
         step_losses = out.value(logits, Y).mean(axis=1)
         return float(np.sum(np.where(w > 0, w * step_losses, 0.0)))
 
@@ -147,15 +149,18 @@ def gradcheck(params: Params, xs, ys, *, activation: str, loss: str, reduction: 
         L = loss_at(params, H0)
         atol = NOISE_FACTOR * np.finfo(np.float64).eps * max(abs(L), 1.0) / eps
         rows = []
-        for name in PARAM_NAMES:
-            value = getattr(params, name)
+        for name, value in params.items():
             analytic = getattr(res.grads, name)
             rows.append(_check_array(name, value, analytic, lambda v, n=name: loss_at(params.replace(**{n: v}), H0),
                                      eps, max_entries, rng, rtol, atol))
-        # h0 in the caller's layout: (B, H) for a batch, (H,) for one sequence
-        h_start, loss_of_h0 = (H0, lambda v: loss_at(params, v)) if batched else (
-            H0[0], lambda v: loss_at(params, v[None]))
-        rows.append(_check_array("h0", h_start, res.dL_dh0, loss_of_h0, eps, max_entries, rng, rtol, atol))
+        # h0 (and c0) in the caller's layout: (B, H) for a batch, (H,) for one sequence
+        as_batch = (lambda v: v) if batched else (lambda v: v[None])
+        shown = (lambda v: v) if batched else (lambda v: v[0])
+        rows.append(_check_array("h0", shown(H0), res.dL_dh0, lambda v: loss_at(params, as_batch(v)),
+                                 eps, max_entries, rng, rtol, atol))
+        if cell.memory:
+            rows.append(_check_array("c0", shown(C0), res.dL_dc0, lambda v: loss_at(params, H0, as_batch(v)),
+                                     eps, max_entries, rng, rtol, atol))
     return GradcheckReport(rows=tuple(rows), loss=res.loss, eps=float(eps), rtol=rtol, atol=atol)
 
 

@@ -432,8 +432,8 @@ def gate_path_to_last(params, xs, *, h0=None, c0=None, ord="fro") -> GatePath:
     RNN has no gate: see `step_factor_stats` and rnn_core.spectral.jacobian_bound instead.
     """
     ord = _check_ord(ord)
-    from .bptt import cell_and_activation
-    cell, _ = cell_and_activation(params, None, c0)
+    from .cells import cell_of
+    cell = cell_of(params)
     if cell.name == "rnn":
         raise ValueError("gate_path_to_last needs an LSTM or GRU; the vanilla RNN has no gate "
                          "(see step_factor_stats and jacobian_bound)")

@@ -20,9 +20,9 @@ from typing import Callable, Mapping
 import numpy as np
 
 from .activations import get_activation
-from .bptt import bptt
+from .bptt import bptt, cell_and_activation
 from .forward import forward
-from .params import PARAM_NAMES, Params, validate_params
+from .params import PARAM_NAMES, CellParams, Params, validate_params
 from .tasks import TaskData, encode, make_task_sampler
 from .truncation import Truncation, draw_xi, parse_truncation
 
@@ -40,8 +40,9 @@ def _positive_finite(name: str, value) -> float:
     return float(value)
 
 
-def clip_by_global_norm(grads: Params, max_norm: float) -> tuple[Params, float]:
-    """(clipped gradients, ||g|| before clipping), ||g|| over all five arrays together.
+def clip_by_global_norm(grads: CellParams, max_norm: float) -> tuple[CellParams, float]:
+    """(clipped gradients, ||g|| before clipping), ||g|| over all the arrays together (five for
+    the vanilla RNN, every field of LSTMParams or GRUParams).
 
     If ||g|| > max_norm every gradient is scaled by max_norm / ||g|| (no epsilon), so the
     clipped norm is max_norm and the direction is kept; otherwise g is returned unchanged.
@@ -55,7 +56,7 @@ def clip_by_global_norm(grads: Params, max_norm: float) -> tuple[Params, float]:
     return grads, norm
 
 
-def clip_by_value(grads: Params, limit: float) -> Params:
+def clip_by_value(grads: CellParams, limit: float) -> CellParams:
     """Every entry of every gradient clipped to [-limit, limit]; changes the direction of g."""
     c = _positive_finite("limit", limit)
     return grads.map(lambda g: np.clip(g, -c, c))
@@ -70,7 +71,7 @@ def parse_clip(clip) -> tuple[str, float] | None:
     return clip[0], _positive_finite(f"clip ({clip[0]!r}, c)", clip[1])
 
 
-def apply_clip(grads: Params, clip: tuple[str, float] | None) -> Params:
+def apply_clip(grads: CellParams, clip: tuple[str, float] | None) -> CellParams:
     """The gradients after the parsed clipping rule (None: unchanged)."""
     if clip is None:
         return grads
@@ -88,8 +89,8 @@ def _check_lr_momentum(lr, momentum) -> tuple[float, float]:
     return lr, float(momentum)
 
 
-def sgd_step(params: Params, grads: Params, velocity: Params | None = None, *, lr: float,
-             momentum: float = 0.0) -> tuple[Params, Params]:
+def sgd_step(params: CellParams, grads: CellParams, velocity: CellParams | None = None, *, lr: float,
+             momentum: float = 0.0) -> tuple[CellParams, CellParams]:
     """One update, eq. (12): (new params, new velocity).
 
     Classical momentum: v <- mu v - lr g, then theta <- theta + v. With mu = 0 this is
@@ -99,8 +100,8 @@ def sgd_step(params: Params, grads: Params, velocity: Params | None = None, *, l
     if momentum == 0 or velocity is None:
         v = grads.map(lambda g: -lr * g)
     else:
-        v = Params(**{n: momentum * getattr(velocity, n) - lr * g for n, g in grads.items()})
-    return Params(**{n: p + getattr(v, n) for n, p in params.items()}), v
+        v = type(grads)(**{n: momentum * getattr(velocity, n) - lr * g for n, g in grads.items()})
+    return type(params)(**{n: p + getattr(v, n) for n, p in params.items()}), v
 
 
 # ---------------------------------------------------------------------------- training loop
@@ -112,7 +113,8 @@ class TrainResult:
     loss (n,): L of each step's fresh batch, before that step's update.
     grad_norm (n,): ||g|| over all five gradients, before clipping.
     applied_norm (n,): ||g|| of what the update used (after clipping; nan if not applied).
-    param_grad_norms (n, 5): ||dL/dtheta|| per parameter, columns in PARAM_NAMES order.
+    param_grad_norms (n, P): ||dL/dtheta|| per parameter, columns in `param_names` order (the
+      params' fields: PARAM_NAMES for the vanilla RNN, 14 for the LSTM, 11 for the GRU).
     dL_dh_norms (n, T): ||dL/dh_t|| for t = 1..T, the mean over the batch's sequences of each
       sequence's own gradient norm (so it does not shrink with B).
     accuracy (n,) for softmax_ce tasks (argmax correct at steps with mask > 0), else None.
@@ -122,7 +124,7 @@ class TrainResult:
     stopped: True if the callback returned False.
     """
 
-    params: Params
+    params: CellParams
     loss: Array
     grad_norm: Array
     applied_norm: Array
@@ -145,20 +147,21 @@ class TrainResult:
 class _History:
     """Preallocated history arrays for `steps` rows, filled one row per step."""
 
-    def __init__(self, steps: int, T: int, with_accuracy: bool):
+    def __init__(self, steps: int, T: int, with_accuracy: bool, names: tuple[str, ...] = PARAM_NAMES):
+        self.names = names
         self.loss = np.full(steps, np.nan)
         self.grad_norm = np.full(steps, np.nan)
         self.applied_norm = np.full(steps, np.nan)
-        self.param_grad_norms = np.full((steps, len(PARAM_NAMES)), np.nan)
+        self.param_grad_norms = np.full((steps, len(names)), np.nan)
         self.dL_dh_norms = np.full((steps, T), np.nan)
         self.accuracy = np.full(steps, np.nan) if with_accuracy else None
 
-    def result(self, n: int, params: Params, diverged_step: int | None, stopped: bool) -> TrainResult:
+    def result(self, n: int, params: CellParams, diverged_step: int | None, stopped: bool) -> TrainResult:
         return TrainResult(params=params, loss=self.loss[:n], grad_norm=self.grad_norm[:n],
                            applied_norm=self.applied_norm[:n],
                            param_grad_norms=self.param_grad_norms[:n], dL_dh_norms=self.dL_dh_norms[:n],
                            accuracy=None if self.accuracy is None else self.accuracy[:n],
-                           diverged_step=diverged_step, stopped=stopped)
+                           diverged_step=diverged_step, stopped=stopped, param_names=self.names)
 
 
 def _check_steps(steps) -> int:
@@ -181,7 +184,7 @@ def _step_truncation(truncation, T: int) -> Callable[[int], object]:
     return lambda s: truncation
 
 
-def _data_source(task, *, params: Params, T, batch, seed, text, delay, loss) -> Callable[[int], TaskData]:
+def _data_source(task, *, params: CellParams, T, batch, seed, text, delay, loss) -> Callable[[int], TaskData]:
     """step s -> that step's TaskData: from a task name (seeded by (seed, s)) or a function."""
     if callable(task):
         return task
@@ -192,7 +195,7 @@ def _data_source(task, *, params: Params, T, batch, seed, text, delay, loss) -> 
     return lambda s: sample((seed, s))
 
 
-def _check_batch_fits(data, params: Params, T: int | None) -> None:
+def _check_batch_fits(data, params: CellParams, T: int | None) -> None:
     if not isinstance(data, TaskData):
         raise ValueError(f"the task function must return a rnn_core.TaskData, got {type(data).__name__}")
     D, _, O = params.sizes
@@ -210,8 +213,8 @@ def _accuracy(o: Array, ys: Array, mask: Array | None) -> float:
     return float(correct.mean())
 
 
-def train(params: Params, task: str | Callable[[int], TaskData], *, steps: int, lr: float,
-          momentum: float = 0.0, T: int | None = None, batch: int | None = 16, activation: str = "tanh",
+def train(params: CellParams, task: str | Callable[[int], TaskData], *, steps: int, lr: float,
+          momentum: float = 0.0, T: int | None = None, batch: int | None = 16, activation: str | None = None,
           clip=None, truncation=None, reduction: str = "mean", seed: int = 0,
           callback: Callable[[int, TrainResult], object] | None = None, text: str | None = None,
           delay: int | None = None, loss: str | None = None) -> TrainResult:
@@ -225,21 +228,25 @@ def train(params: Params, task: str | Callable[[int], TaskData], *, steps: int, 
     callback(s, partial result) is called after step s's update; returning False stops.
     At most MAX_STEPS steps. A non-finite loss, gradient or update ends training without an
     exception or warning: see TrainResult.diverged_step.
+    params: Params, LSTMParams or GRUParams; activation: the vanilla RNN's ('tanh' when None),
+    None for gated cells.
     """
-    validate_params(params)
+    if isinstance(params, Params) and activation is None:
+        activation = "tanh"
+    cell, _ = cell_and_activation(params, activation)
+    validate_params(params) if cell.name == "rnn" else cell.validate(params)
     steps = _check_steps(steps)
     clip_rule = parse_clip(clip)
     lr, momentum = _check_lr_momentum(lr, momentum)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {type(callback).__name__}")
-    get_activation(activation)
     source = _data_source(task, params=params, T=T, batch=batch, seed=seed, text=text, delay=delay, loss=loss)
 
     first = source(1)
     _check_batch_fits(first, params, None)
     T = first.T
     truncation_at = _step_truncation(truncation, T)
-    history = _History(steps, T, with_accuracy=first.loss == "softmax_ce")
+    history = _History(steps, T, with_accuracy=first.loss == "softmax_ce", names=params.names())
     velocity = None
     for s in range(1, steps + 1):
         data = first if s == 1 else source(s)
@@ -277,18 +284,20 @@ def _record(history: _History, i: int, res, data: TaskData) -> bool:
 
 # ---------------------------------------------------------------------------- sampling text
 
-def generate(params: Params, info: Mapping, prefix: str, n: int, *, activation: str,
+def generate(params: CellParams, info: Mapping, prefix: str, n: int, *, activation: str | None = None,
              greedy: bool = True, temperature: float = 1.0, seed: int = 0) -> str:
     """n characters sampled from a character model after reading `prefix` (not included).
 
     info: a char_lm TaskData's info (its 'vocab' gives the characters; D = O = len(vocab)).
     greedy: take the most likely character; else sample from softmax(o_t / temperature) with
-    numpy's default_rng(seed). Each chosen character is the next input, eqs. (1)-(3).
+    numpy's default_rng(seed). Each chosen character is the next input, eqs. (1)-(3) (or the
+    gated cell's step). activation: required for the vanilla RNN, None for gated cells.
     """
+    cell, _ = cell_and_activation(params, activation)
     vocab = info.get("vocab") if isinstance(info, Mapping) else None
     if not isinstance(vocab, str) or not vocab:
         raise ValueError("info must be a char_lm task's info with a 'vocab' string")
-    D, _, O = validate_params(params)
+    D, _, O = validate_params(params) if cell.name == "rnn" else cell.validate(params)
     if D != len(vocab) or O != len(vocab):
         raise ValueError(f"params must have D = O = {len(vocab)} (the vocabulary size), got D={D}, O={O}")
     if not isinstance(prefix, str) or not prefix:
@@ -300,9 +309,11 @@ def generate(params: Params, info: Mapping, prefix: str, n: int, *, activation: 
         raise ValueError(f"n must be an integer >= 0, got {n!r}")
     if not greedy:
         temperature = _positive_finite("temperature", temperature)
-    act = get_activation(activation)
     one_hot = np.eye(len(vocab))
     rng = np.random.default_rng(seed)
+    if cell.name != "rnn":
+        return _generate_gated(cell, params, one_hot, encode(prefix, vocab), vocab, n, greedy, temperature, rng)
+    act = get_activation(activation)
     h = forward(params, one_hot[encode(prefix, vocab)], activation=activation).h[-1]
     out = []
     with np.errstate(all="ignore"):
@@ -311,6 +322,22 @@ def generate(params: Params, info: Mapping, prefix: str, n: int, *, activation: 
             i = int(np.argmax(o)) if greedy else _sample(o / temperature, rng)
             out.append(vocab[i])
             h = act.f(params.W_xh[:, i] + params.W_hh @ h + params.b_h)    # eqs. (1)-(2), x = e_i
+    return "".join(out)
+
+
+def _generate_gated(cell, params: CellParams, one_hot: Array, prefix_ids: Array, vocab: str, n: int,
+                    greedy: bool, temperature: float, rng) -> str:
+    """`generate` for an LSTM or GRU: the state s = [h; c] or h goes through the cell's step."""
+    trace = forward(params, one_hot[prefix_ids])
+    H = trace.h.shape[1]
+    s = trace.h[-1] if trace.c is None else np.concatenate([trace.h[-1], trace.c[-1]])
+    out = []
+    with np.errstate(all="ignore"):
+        for _ in range(n):
+            o = params.W_hy @ s[:H] + params.b_y                          # the output layer
+            i = int(np.argmax(o)) if greedy else _sample(o / temperature, rng)
+            out.append(vocab[i])
+            s = cell.step(params, one_hot[i], s)                          # the cell's equations, x = e_i
     return "".join(out)
 
 
