@@ -10,6 +10,11 @@ last factor is x_k^T, for b_h it is 1. With a batch, each piece is also summed o
 So piece[t, k] is the derivative of w_t L_t with respect to a copy of the parameter used at
 step k only; summing all pieces gives bptt(...).grads exactly.
 
+Gated cells (LSTMParams, GRUParams): the same double sum for any parameter used at every step
+(W_x*, W_h*, b_*): loss term t's gradient on the whole state s_t goes back through the cell's
+steps, and piece[t, k] is its share of the gate's delta at step k times x_k^T, h_{k-1}^T
+((r_k * h_{k-1})^T for the GRU's W_hh) or 1. Their sum is again bptt(...).grads.
+
 Shapes: xs (T, D) or (T, B, D); results are indexed [t-1, k-1] and are 0 for k > t.
 """
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from .activations import get_activation
 from .bptt import bptt
+from .cells import cell_of
 from .params import Params
 
 Array = np.ndarray
@@ -29,9 +35,11 @@ PIECE_PARAMS = ("W_hh", "W_xh", "b_h")
 MAX_PIECE_ENTRIES = 2 ** 24
 
 
-def _check_param(param) -> str:
-    if param not in PIECE_PARAMS:
-        raise ValueError(f"param must be one of {list(PIECE_PARAMS)} (the parameters used at every step "
+def _check_param(param, params=None) -> str:
+    cell = cell_of(params) if params is not None else None
+    allowed = PIECE_PARAMS if cell is None or cell.name == "rnn" else cell.recurrent_names
+    if param not in allowed:
+        raise ValueError(f"param must be one of {list(allowed)} (the parameters used at every step "
                          f"of the recurrence), got {param!r}")
     return param
 
@@ -46,7 +54,9 @@ def _sources_by_step(params: Params, xs, ys, param: str, **kwargs) -> tuple[int,
     before this returns.
     """
     res = bptt(params, xs, ys, **kwargs)
-    return res.trace.T, _walk_back(params.W_hh, res, param)
+    if isinstance(params, Params):
+        return res.trace.T, _walk_back(params.W_hh, res, param)
+    return res.trace.T, _walk_back_gated(cell_of(params), params, res, param)
 
 
 def _walk_back(W_hh: Array, res, param: str) -> Iterator:
@@ -72,17 +82,49 @@ def _walk_back(W_hh: Array, res, param: str) -> Iterator:
         inflight[i:] = (delta.reshape(n * B, H) @ W_hh).reshape(n, B, H)   # back into h_{k-1}
 
 
+def _walk_back_gated(cell, params, res, param: str) -> Iterator:
+    """`_walk_back` for a gated cell: every source's gradient on the whole state s_k goes back
+    through the cell's step together (`Cell.state_vjp`, one row per source); delta is the
+    parameter's gate block of each source's pre-activation gradient."""
+    tr = res.trace
+    as_batch = (lambda z: z) if tr.batched else (lambda z: z[:, None])
+    first = (lambda z: z) if tr.batched else (lambda z: z[None])
+    X = as_batch(tr.xs)
+    run = cell.run(params, X, first(tr.h0), None if tr.c0 is None else first(tr.c0), None)
+    direct = as_batch(res.dL_dh_direct)
+    T, B, H = direct.shape
+    S, G = cell.state_size(H), run.a.shape[2]
+    kind, letter = param[:3] if param.startswith("W_") else "b_", param[3:] if param.startswith("W_") else param[2:]
+    block = slice(cell.gate_letters.index(letter) * H, (cell.gate_letters.index(letter) + 1) * H)
+    if kind == "W_x":
+        right = X
+    elif kind == "b_":
+        right = np.ones((T, B, 1))
+    elif cell.name == "gru" and param == "W_hh":
+        right = run.extra["rh"]                               # W_hh multiplies r_k * h_{k-1}
+    else:
+        right = np.concatenate([run.H0[None], run.hs[:-1]])   # h_{k-1}
+    inflight = np.zeros((T, B, S))
+    for i in range(T - 1, -1, -1):
+        inflight[i, :, :H] = direct[i]                        # source t = k enters at its own h_k
+        n = T - i
+        da = np.empty((n, B, G))
+        prev = cell.state_vjp(params, run, i, inflight[i:], da_each=da)
+        yield i, da[..., block], right[i]
+        inflight[i:] = prev                                   # back into s_{k-1}
+
+
 def _pieces(delta: Array, right: Array, param: str) -> Array:
     """piece[t, k] = sum over the batch of delta[t]^T right: (n, *param.shape)."""
-    if param == "b_h":
+    if param.startswith("b_"):
         return delta.sum(axis=1)
     n, B, H = delta.shape
     stacked = delta.transpose(0, 2, 1).reshape(n * H, B)     # all sources in one matmul
     return (stacked @ right).reshape(n, H, right.shape[1])
 
 
-def contributions(params: Params, xs, ys, *, activation: str, loss: str, reduction: str = "sum",
-                  mask=None, h0=None, param: str = "W_hh") -> Array:
+def contributions(params, xs, ys, *, activation: str | None = None, loss: str, reduction: str = "sum",
+                  mask=None, h0=None, c0=None, param: str = "W_hh") -> Array:
     """||piece[t, k]||_F for every pair: (T, T), entry [t-1, k-1], 0 above the diagonal (eq. (9)).
 
     xs (T, D) with ys (T,) or (T, O), or a batch xs (T, B, D) with ys (T, B) or (T, B, O);
@@ -92,8 +134,8 @@ def contributions(params: Params, xs, ys, *, activation: str, loss: str, reducti
     ~ T B H + T H cols (one step's pieces at a time).
     Overflow gives inf/nan entries, never an exception or a warning.
     """
-    param = _check_param(param)
-    kwargs = dict(activation=activation, loss=loss, reduction=reduction, mask=mask, h0=h0)
+    param = _check_param(param, params)
+    kwargs = dict(activation=activation, loss=loss, reduction=reduction, mask=mask, h0=h0, c0=c0)
     with np.errstate(all="ignore"):
         T, steps = _sources_by_step(params, xs, ys, param, **kwargs)
         out = np.zeros((T, T))
@@ -106,8 +148,8 @@ def contributions(params: Params, xs, ys, *, activation: str, loss: str, reducti
     return out
 
 
-def contribution_pieces(params: Params, xs, ys, *, activation: str, loss: str, reduction: str = "sum",
-                        mask=None, h0=None, param: str = "W_hh",
+def contribution_pieces(params, xs, ys, *, activation: str | None = None, loss: str, reduction: str = "sum",
+                        mask=None, h0=None, c0=None, param: str = "W_hh",
                         max_entries: int = MAX_PIECE_ENTRIES) -> Array:
     """The pieces of eq. (9) themselves: (T, T, *param.shape), [t-1, k-1] = piece[t, k], 0 for k > t.
 
@@ -115,8 +157,8 @@ def contribution_pieces(params: Params, xs, ys, *, activation: str, loss: str, r
     `contributions`. ValueError if T * T * param.size exceeds max_entries (default 2^24,
     128 MiB): use `contributions` for the norms of long sequences.
     """
-    param = _check_param(param)
-    kwargs = dict(activation=activation, loss=loss, reduction=reduction, mask=mask, h0=h0)
+    param = _check_param(param, params)
+    kwargs = dict(activation=activation, loss=loss, reduction=reduction, mask=mask, h0=h0, c0=c0)
     with np.errstate(all="ignore"):
         T, steps = _sources_by_step(params, xs, ys, param, **kwargs)
         shape = getattr(params, param).shape

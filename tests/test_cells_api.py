@@ -163,3 +163,21 @@ def test_vanilla_reference_loop_equals_the_fast_path(problem, activation):
     for name, g in res.grads.items():
         np.testing.assert_allclose(g, getattr(grads, name), rtol=1e-9, atol=1e-12, err_msg=name)
     np.testing.assert_allclose(res.dL_dh0, dh0, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("batch", [None, 2])
+def test_contribution_pieces_of_every_recurrent_parameter_sum_to_its_gradient(cell, batch):
+    p, xs, ys, h0, c0 = make_cell_case(cell, T=4, B=batch, loss="softmax_ce", seed=6, h0=True, c0=cell == "lstm")
+    kw = dict(loss="softmax_ce", reduction="mean", mask=np.array([1.0, 0.0, 2.0, 1.0]), h0=h0,
+              **({"c0": c0} if cell == "lstm" else {}))
+    grads = rc.bptt(p, xs, ys, **kw).grads
+    for name in rc.get_cell(cell).recurrent_names:
+        pieces = rc.contribution_pieces(p, xs, ys, param=name, **kw)
+        np.testing.assert_allclose(pieces.sum(axis=(0, 1)), getattr(grads, name), rtol=1e-11, atol=1e-14,
+                                   err_msg=name)
+        assert not np.any(pieces[np.triu_indices(4, 1)])
+        norms = rc.contributions(p, xs, ys, param=name, **kw)
+        np.testing.assert_allclose(norms, np.linalg.norm(pieces.reshape(4, 4, -1), axis=2), rtol=1e-11, atol=1e-15)
+    with pytest.raises(ValueError, match="param"):
+        rc.contributions(p, xs, ys, param="W_hy", **kw)

@@ -85,6 +85,7 @@ class Cell:
     title: str = ""
     params_type: type = type(None)
     gate_names: tuple[str, ...] = ()   # the blocks of the stacked pre-activations, in order
+    gate_letters: tuple[str, ...] = ()  # the same blocks as the parameter names spell them (W_x*)
     memory: bool = False               # True: the state is [h; c] (S = 2H)
     recurrent_names: tuple[str, ...] = ()   # parameters used at every step of the recurrence
 
@@ -143,11 +144,12 @@ class Cell:
         raise NotImplementedError
 
     def state_vjp(self, params, run: Run, t: int, ds: Array, *, da_out: Array | None = None,
-                  dc_out: Array | None = None) -> Array:
+                  dc_out: Array | None = None, da_each: Array | None = None) -> Array:
         """Back through step index t (step t+1): ds (..., B, S) on s_t -> ds_prev (..., B, S).
 
         da_out (B, G H): if given, receives the pre-activations' gradients summed over the
-        leading axes; dc_out (B, H) likewise the total dL/dc_t (LSTM only).
+        leading axes; dc_out (B, H) likewise the total dL/dc_t (LSTM only); da_each (..., B, G H)
+        receives them row by row (gated cells).
         """
         raise NotImplementedError
 

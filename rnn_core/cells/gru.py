@@ -54,6 +54,7 @@ class GRUCell(Cell):
     title = "GRU"
     params_type = GRUParams
     gate_names = ("r", "z", "h~")
+    gate_letters = ("r", "z", "h")
     memory = False
     recurrent_names = ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xh", "W_hh", "b_h")
 
@@ -103,13 +104,15 @@ class GRUCell(Cell):
             run.extra["dgates"] = dgates
         return run.extra["dgates"]
 
-    def state_vjp(self, p: GRUParams, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None) -> Array:
+    def state_vjp(self, p: GRUParams, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None,
+                  da_each=None) -> Array:
         H = run.hs.shape[2]
         dgates = self._local_derivatives(run)
         g = run.a[t]
         r, z, hc = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
         h_prev = run.h_prev(t)
-        da = da_out if (da_out is not None and ds.ndim == 2) else np.empty(ds.shape[:-1] + (3 * H,))
+        da = da_each if da_each is not None else (
+            da_out if (da_out is not None and ds.ndim == 2) else np.empty(ds.shape[:-1] + (3 * H,)))
         np.multiply(ds, h_prev - hc, out=da[..., H:2 * H])     # to z_t         (G4)
         np.multiply(ds, 1.0 - z, out=da[..., 2 * H:])          # to h~_t        (G4)
         da[..., H:] *= dgates[t][:, H:]                        # through sigma (G2) and tanh (G3)

@@ -61,8 +61,9 @@ class LSTMCell(Cell):
     title = "LSTM"
     params_type = LSTMParams
     gate_names = ("i", "f", "G", "c~")
+    gate_letters = GATES
     memory = True
-    recurrent_names = tuple(f"{k}_{g}" for g in GATES for k in ("W_x", "W_h", "b"))
+    recurrent_names = tuple(name for g in GATES for name in (f"W_x{g}", f"W_h{g}", f"b_{g}"))
 
     def step(self, p: LSTMParams, x: Array, state: Array, act=None) -> Array:
         """(L1)-(L6) once: x (..., D), s_{t-1} = [h; c] (..., 2H) -> s_t (..., 2H)."""
@@ -117,7 +118,8 @@ class LSTMCell(Cell):
             run.extra["G_dtanh_c"] = g[..., 2 * H:3 * H] * (1.0 - tc * tc)
         return run.extra["dgates"], run.extra["G_dtanh_c"]
 
-    def state_vjp(self, p: LSTMParams, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None) -> Array:
+    def state_vjp(self, p: LSTMParams, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None,
+                  da_each=None) -> Array:
         H = run.hs.shape[2]
         dgates, G_dtanh_c = self._local_derivatives(run)
         g = run.a[t]
@@ -125,7 +127,8 @@ class LSTMCell(Cell):
         dc = dh * G_dtanh_c[t]                                  # dL/dc_t through h_t ...
         dc += dc_next                                           # ... and through c_{t+1}
         lead = ds.shape[:-1]
-        da = da_out if (da_out is not None and ds.ndim == 2) else np.empty(lead + (4 * H,))
+        da = da_each if da_each is not None else (
+            da_out if (da_out is not None and ds.ndim == 2) else np.empty(lead + (4 * H,)))
         np.multiply(dc, g[:, 3 * H:], out=da[..., :H])          # to i_t      (L5)
         np.multiply(dc, run.c_prev(t), out=da[..., H:2 * H])    # to f_t      (L5)
         np.multiply(dh, run.extra["tanh_c"][t], out=da[..., 2 * H:3 * H])   # to G_t (L6)

@@ -126,6 +126,7 @@ class RNNCell(Cell):
     title = "vanilla RNN"
     params_type = Params
     gate_names = ("a",)
+    gate_letters = ("h",)
     memory = False
     recurrent_names = ("W_xh", "W_hh", "b_h")
 
