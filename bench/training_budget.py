@@ -1,10 +1,10 @@
 """Does training cost what the Training page announces? (issue 12)
 
     .venv/bin/python bench/training_budget.py              # hostile links: announced vs actual
-    .venv/bin/python bench/training_budget.py --calibrate  # refit ui.training_run.COST on this machine
+    .venv/bin/python bench/training_budget.py --calibrate  # refit ui.pages.training.COST on this machine
 
 --calibrate times `run_training` (the page's engine path, one BLAS thread as in the app) over a
-grid of sizes, tasks and truncations and fits the six coefficients of ui.training_run's cost
+grid of sizes, tasks and truncations and fits the six coefficients of ui.pages.training's cost
 model by least squares on relative error (each run weighs alike, fast or slow); paste the
 printed tuple into COST.
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from ui.runtime import limit_blas_threads  # noqa: E402
-from ui.training_run import COST, TrainSpec, cost_features, run_training  # noqa: E402
+from ui.pages.training import COST, TrainSpec, cost_features, run_training  # noqa: E402
 
 TASK_SIZES = {"char_lm": (32, 32), "sine": (1, 1), "copy": (4, 4), "pos_tagging": (30, 6)}
 HOSTILE_LINKS = [           # (link, the button that starts the work)

@@ -6,7 +6,7 @@ import rnn_core as rc
 from rnn_core.training import train
 from ui.figures import training as figs
 from ui.notation import NOTATIONS
-from ui.training_compare import compare_clipping, compare_truncations
+from ui.pages.training import compare_clipping, compare_truncations
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """AppTest of the Training & truncation page: widgets wired to the engine, every view, presets,
-extreme settings. Numbers on the page are checked against rnn_core / ui.training_run."""
+extreme settings. Numbers on the page are checked against rnn_core / ui.pages.training."""
 import base64
 import json
 import re
@@ -12,7 +12,7 @@ from apptest_helpers import APP, fresh_caches, open_app_page  # noqa: F401 (fres
 from ui.config import DEFAULT, parse, to_query
 from ui.presets import PRESETS
 from ui.state import literal_markdown
-from ui.training_run import TrainSpec, run_training
+from ui.pages.training import TrainSpec, run_training
 
 PAGE = "views/training.py"
 
@@ -205,9 +205,9 @@ def test_the_page_announces_k_step_truncations_cost():
 
 
 def test_a_run_that_outlasts_its_estimate_stops_at_the_budget(monkeypatch):
-    import ui.training_run
-    monkeypatch.setattr(ui.training_run, "TIME_BUDGET", 0.5)
-    monkeypatch.setattr(ui.training_run, "LOAD_MARGIN", 1e-6)    # an estimate far too low
+    import ui.pages.training
+    monkeypatch.setattr(ui.pages.training, "TIME_BUDGET", 0.5)
+    monkeypatch.setattr(ui.pages.training, "LOAD_MARGIN", 1e-6)    # an estimate far too low
     at = open_page({"T": "40", "H": "32", "tr_steps": "2000"})
     train(at, 2000)
     stopped = next(w.value for w in at.warning if w.value.startswith("Stopped at its time budget"))

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 
 import rnn_core as rc
-import ui.budget as budget
 from rnn_core.training import TrainResult
 from ui.config import parse
 from ui.runtime import limit_blas_threads
-from ui.training_compare import EXPLODES, RADII, clipped_steps, compare_truncations, exploding_radius
 from ui.budget import Guard, Stopped
-from ui.training_run import (TrainSpec, constant_baseline, evaluate, judge, lost_progress, run_training,
-                             spec_step_seconds, step_seconds)
+from ui.pages.training import (EXPLODES, RADII, TrainSpec, clipped_steps, compare_truncations, constant_baseline,
+                               evaluate, exploding_radius, judge, lost_progress, run_training, spec_step_seconds,
+                               step_seconds)
 
 ISSUE_LINK = dict(T="500", H="8", tr_batch="128", tr_task="sine", truncation="k_step", trunc_k="499",
                   tr_steps="2000")

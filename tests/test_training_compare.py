@@ -1,14 +1,14 @@
-"""ui.training_compare and ui.training_run: the comparisons against rnn_core, the run spec and
+"""ui.pages.training (the Training page's service): the comparisons against rnn_core, the run spec and
 the shared store of finished runs."""
 import numpy as np
 import pytest
 
 import rnn_core as rc
 from ui.config import DEFAULT
-from ui.training_compare import (COMPARE_BUDGET, affordable_batch, comparison_seconds, compare_clipping, compare_truncations,
-                                 cosine_and_ratio, flat, method_labels, randomized_p, window_lengths)
-from ui.training_run import (ResultStore, TrainSpec, affordable_steps, evaluate, exploding_settings,
-                             run_training, text_digest)
+from ui.pages.training import (COMPARE_BUDGET, ResultStore, TrainSpec, affordable_batch, affordable_steps,
+                               comparison_seconds, compare_clipping, compare_truncations, cosine_and_ratio, evaluate,
+                               exploding_settings, flat, method_labels, randomized_p, run_training, text_digest,
+                               window_lengths)
 
 
 def batch_case(task="adding", T=9, B=5, H=6, rho=1.2, seed=0):
@@ -152,3 +152,23 @@ def test_model_and_batch_key_ignores_training_only_fields():
     other = TrainSpec.from_config(DEFAULT.replace(tr_lr=0.5, tr_steps=10, tr_clip="none", truncation="k_step"))
     assert spec != other and spec.model_and_batch() == other.model_and_batch()
     assert spec.model_and_batch() != TrainSpec.from_config(DEFAULT.replace(tr_batch=4)).model_and_batch()
+
+
+def test_every_trainable_task_has_a_display_of_known_blocks():
+    """Per-task behaviour comes from one registry: every task the page trains has a preview and
+    a result, made of blocks the view knows how to draw."""
+    from ui.config import FIELD_BY_NAME
+    from ui.pages.training import TASK_DISPLAYS, Block, first_batch
+    assert set(TASK_DISPLAYS) == set(FIELD_BY_NAME["tr_task"].options)
+    known = {"figure", "html", "markdown", "caption", "code", "columns"}
+
+    def kinds(blocks: list[Block]) -> set[str]:
+        return {b.kind for b in blocks} | {k for b in blocks if b.kind == "columns" for col in b.body
+                                           for k in kinds(col)}
+
+    for task, display in TASK_DISPLAYS.items():
+        spec = TrainSpec.from_config(DEFAULT.replace(tr_task=task, T=12, tr_steps=2, tr_batch=4))
+        data = first_batch(spec, None)
+        assert kinds(display.preview(data, 3, False)) <= known, task
+        result = run_training(spec, None)
+        assert kinds(display.result(evaluate(spec, None, result.params), True)) <= known, task
