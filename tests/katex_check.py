@@ -127,12 +127,9 @@ def _notation_formulas(key, n, add, add_markdown) -> None:
 
 
 def _home_summaries() -> list[tuple[str, str]]:
-    """views/home.py's PAGE_SUMMARIES, read without running the page."""
-    tree = ast.parse((ROOT / "views" / "home.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGE_SUMMARIES" for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise AssertionError("views/home.py has no PAGE_SUMMARIES")
+    """The Home page's PAGE_SUMMARIES (its service, ui/pages/home.py)."""
+    from ui.pages.home import PAGE_SUMMARIES
+    return list(PAGE_SUMMARIES)
 
 
 def _problem(activation: str, loss: str, reduction: str, *, T=3, H=2, D=2, O=2, biases=True, mask=None):
@@ -143,7 +140,7 @@ def _problem(activation: str, loss: str, reduction: str, *, T=3, H=2, D=2, O=2, 
     xs = rng.standard_normal((T, D))
     ys = {"softmax_ce": lambda: rng.integers(0, O, T), "mse": lambda: rng.standard_normal((T, O)),
           "sigmoid_bce": lambda: rng.random((T, O))}[loss]()
-    return dv.Problem(params, xs, ys, mask, activation, loss, reduction)
+    return dv.Example(params, xs, ys, mask, activation, loss, reduction)
 
 
 def _derivation_formulas(key, add, add_markdown) -> None:

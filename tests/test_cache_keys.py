@@ -184,12 +184,13 @@ def test_a_truncation_change_recomputes_the_gradient_but_not_the_model(engine_ca
 
 
 def test_project_keeps_exactly_the_fields_of_its_roles():
-    from ui.config import DATA, DISPLAY, FIELDS, MODEL, NUMBERS, PAGE
+    from ui.config import DATA, DISPLAY, FIELDS, NUMBERS, PAGE, WEIGHTS
     changed = DEFAULT.replace(T=5, task="sine", truncation="chunked", notation="row", presentation=True,
                               g_step=2, tr_lr=0.5)
     kept = {f.name for f in FIELDS if getattr(changed.project(*NUMBERS), f.name) != f.default}
     assert kept == {"T", "task", "truncation"}
-    assert changed.project(MODEL, also=("notation",)).notation == "row"
+    assert changed.project(WEIGHTS, also=("notation",)).notation == "row"
+    assert changed.project(WEIGHTS).T == DEFAULT.T and changed.project(WEIGHTS).notation == DEFAULT.notation
     assert changed.project(DISPLAY).presentation and changed.project(DISPLAY).T == DEFAULT.T
     assert changed.project(PAGE).g_step == 2 and changed.project(DATA).task == "sine"
     assert changed.project(*NUMBERS).project(*NUMBERS) is changed.project(*NUMBERS)    # memoised, idempotent

@@ -14,6 +14,8 @@ from katex_check import unbalanced
 from rnn_core.jacobians import jacobians_to_last, step_jacobians
 from rnn_core.spectral import jacobian_bound
 from ui import derivation as dv
+from ui.config import DEFAULT
+from ui.pages import derivation as derivation_page
 from ui.notation import NOTATIONS, PARAMS
 
 NUM = r"-?\d+(?:\.\d+)?(?:\{\\times\}10\^\{-?\d+\})?|-?\\infty|\\mathrm\{nan\}"
@@ -76,7 +78,7 @@ def make_problem(*, T=6, D=3, H=4, O=3, loss="softmax_ce", activation="tanh", re
     xs = rng.standard_normal((T, D))
     ys = {"softmax_ce": lambda: rng.integers(0, O, T), "mse": lambda: rng.standard_normal((T, O)),
           "sigmoid_bce": lambda: rng.random((T, O))}[loss]()
-    return dv.Problem(params, xs, ys, mask, activation, loss, reduction)
+    return dv.Example(params, xs, ys, mask, activation, loss, reduction)
 
 
 def by_key(stages):
@@ -93,7 +95,7 @@ def fprime(problem, res, t):
             "identity": np.ones_like(a)}[problem.activation]
 
 
-def expected(problem: dv.Problem, res: rc.BPTTResult, t: int, lr: float) -> dict:
+def expected(problem: dv.Example, res: rc.BPTTResult, t: int, lr: float) -> dict:
     """key -> (value, operands printed in the steps, in order) in the engine's column notation."""
     P, tr, i, T = problem.params, res.trace, t - 1, problem.T
     linear = problem.activation == "identity"     # no f' factors are printed
@@ -269,7 +271,7 @@ def test_t_equal_T_and_T_equal_1():
 def test_overflow_prints_infinity_not_a_traceback():
     problem = make_problem(T=200, activation="identity", loss="mse")
     big = problem.params.replace(W_hh=problem.params.W_hh * 50)
-    problem = dv.Problem(big, problem.xs, problem.ys, None, "identity", "mse")
+    problem = dv.Example(big, problem.xs, problem.ys, None, "identity", "mse")
     res = problem.solve()
     assert res.overflow
     stages = dv.build(problem, res, t=1, notation="wxh", lr=0.1)
@@ -339,11 +341,12 @@ def test_double_sum_of_a_late_step_has_norms_but_no_written_out_pieces():
 
 
 def test_double_sum_beyond_the_budget_is_left_out_with_a_note(monkeypatch):
-    assert dv.double_sum_affordable(500, 32) and not dv.double_sum_affordable(500, 64)
+    assert derivation_page.double_sum_affordable(500, 32) and not derivation_page.double_sum_affordable(500, 64)
     problem = make_problem(T=3, H=3)
     res = problem.solve()
-    monkeypatch.setattr(dv, "DOUBLE_SUM_BUDGET", 8 * 9)   # t^2 H^2 = 81 at t = 3
-    assert dv.double_sum_terms(problem, res, 3) is None and dv.double_sum_terms(problem, res, 2) is not None
+    monkeypatch.setattr(derivation_page, "DOUBLE_SUM_WORK", 8 * 9)   # t^2 H^2 = 81 at t = 3
+    config = DEFAULT.replace(T=3, H=3)
+    assert not derivation_page.plan(config, 3).double_sum and derivation_page.plan(config, 2).double_sum
     stage = dv.build(problem, res, t=3, notation="wxh", lr=0.1, double_sum=None)[5]
     assert stage.key == "double_sum" and "left out" in stage.notes[0]
 
@@ -377,7 +380,7 @@ def test_double_sum_rows():
 
 def test_gradient_check_rows_name_parameters_in_the_notation():
     problem = make_problem(T=4, H=3)
-    report = dv.gradient_check(problem)
+    report = dv.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(problem.T, 3))
     assert report.passed
     rows = dv.gradcheck_rows(report, "dlbook")
     assert [r["gradient"] for r in rows] == ["∂L/∂U (∂L/∂W_xh)", "∂L/∂W (∂L/∂W_hh)", "∂L/∂b (∂L/∂b_h)",
@@ -390,7 +393,7 @@ def test_gradient_check_rows_name_parameters_in_the_notation():
 def test_gradient_check_would_fail_on_a_wrong_gradient():
     # the table reports what rnn_core.gradcheck found; a wrong analytic value must show as a fail
     problem = make_problem(T=4, H=3)
-    report = dv.gradient_check(problem)
+    report = dv.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(problem.T, 3))
     row = report.rows[1]
     broken = rc.GradcheckRow(row.name, row.shape, row.n_total, row.n_checked, row.indices,
                              row.analytic * 1.01, row.numeric, row.max_abs_error, 0.01, False)
@@ -399,12 +402,12 @@ def test_gradient_check_would_fail_on_a_wrong_gradient():
 
 
 def test_live_check_checks_everything_of_a_small_model_and_a_few_entries_of_a_big_one():
-    assert dv.gradcheck_entries(12, 8) >= 64            # the default model: every entry
-    assert dv.gradcheck_entries(500, 256) == dv.GRADCHECK_MIN_ENTRIES
+    assert derivation_page.gradcheck_entries(12, 8) >= 64            # the default model: every entry
+    assert derivation_page.gradcheck_entries(500, 256) == derivation_page.GRADCHECK_MIN_ENTRIES
     problem = make_problem(T=40, H=40, D=5, O=5)
-    report = dv.gradient_check(problem)
+    report = dv.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(40, 40))
     assert report.passed
-    assert report.row("W_hh").n_checked == dv.gradcheck_entries(40, 40) < 1600
+    assert report.row("W_hh").n_checked == derivation_page.gradcheck_entries(40, 40) < 1600
 
 
 def test_long_sums_break_at_their_signs_and_short_ones_do_not():
@@ -421,10 +424,12 @@ def test_long_sums_break_at_their_signs_and_short_ones_do_not():
 def test_a_product_beyond_the_budget_is_left_out_but_the_bound_stays(monkeypatch):
     problem = make_problem(T=6, H=4)
     res = problem.solve()
-    monkeypatch.setattr(dv, "PRODUCT_BUDGET", 3 * 4 ** 3)      # distance 3 fits, 4 does not
+    monkeypatch.setattr(derivation_page, "PRODUCT_WORK", 3 * 4 ** 3)      # distance 3 fits, 4 does not
+    config = DEFAULT.replace(T=6, H=4)
+    assert derivation_page.plan(config, 3).product and not derivation_page.plan(config, 2).product
     near = by_key(dv.build(problem, res, t=3, notation="wxh", lr=0.1))
     check_equation(near["jac_norm"], expected(problem, res, 3, 0.1)["jac_norm"][0], None)
-    stage = dv.build(problem, res, t=2, notation="wxh", lr=0.1)[4]
+    stage = dv.build(problem, res, t=2, notation="wxh", lr=0.1, product=False)[4]
     keys = [eq.key for eq in stage.equations]
     assert "jac_norm" not in keys and "bound" in keys
     assert any("left out" in note for note in stage.notes)

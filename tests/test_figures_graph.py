@@ -1,6 +1,6 @@
 """The unrolled graph's numbers and figures: every colour, width and frame is rnn_core's.
 
-References are computed here independently of ui.figures.graph_flow: norms with
+References are computed here independently of rnn_core.flow: norms with
 np.linalg.norm of the engine's arrays, one loss term by re-running rnn_core.bptt with a mask
 that keeps only that term, running sums by an explicit loop over steps.
 """
@@ -12,7 +12,8 @@ from ui import export
 from ui.derivation import number
 from ui.figures import graph as fg
 from ui.figures import graph_details as fd
-from ui.figures import graph_flow as gf
+from ui.pages import graph as graph_page
+from rnn_core import flow as gf
 from ui.figures import graph_sheet as gs
 from ui.figures import style
 from ui.notation import NOTATIONS
@@ -67,7 +68,7 @@ def norm(v):
         return float(np.linalg.norm(v))
 
 
-# ---- graph_flow: the numbers ----------------------------------------------------------------
+# ---- rnn_core.flow: the numbers ----------------------------------------------------------------
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "identity"])
 def test_node_norms_are_the_engines(activation):
@@ -178,7 +179,7 @@ def test_running_sums_are_the_sums_over_the_steps_reached():
 
 def test_norms_of_huge_and_non_finite_values():
     flow_like = np.array([[1e200, 1e200], [np.inf, 1.0], [np.nan, np.inf], [0.0, 0.0]])
-    norms = gf._norms(flow_like)
+    norms = gf.row_norms(flow_like)
     assert norms[0] == pytest.approx(np.sqrt(2) * 1e200)
     assert norms[1] == np.inf and np.isnan(norms[2]) and norms[3] == 0.0
 
@@ -367,7 +368,7 @@ def test_overflow_is_drawn_in_its_colour_and_named():
     statuses = {status for status, _ in drawn_nodes(fig).values()}
     assert "overflow (inf/nan)" in statuses
     assert one(fig, "nodes:overflow (inf/nan)").marker.color == style.OVERFLOW_COLOUR
-    notes = fg.overflow_notes(r, flow)
+    notes = graph_page.overflow_notes(r, flow)
     step = r.grad_overflow_step or r.overflow_step
     assert any(f"t = {step}" in n for n in notes)
     if r.grad_overflow_step == 500:              # nothing finite below: the empty panels say why
@@ -420,29 +421,29 @@ def test_window_links_hidden_steps_to_h0_and_L():
 # ---- details of a step ----------------------------------------------------------------------
 
 def test_step_equation_writes_the_engines_numbers():
-    p, _, _, r = problem(T=5, H=fd.SHOWN)
+    p, _, _, r = problem(T=5, H=graph_page.SHOWN_ENTRIES)
     flow = gf.full_flow(r, p)
-    latex = fd.step_equation(flow, 2, NT)
+    latex = graph_page.step_equation(flow, 2, NT)
     assert r"\tag{7}" in latex and r"\frac{\partial L}{\partial h_{2}}" in latex
     for values in (r.dL_dh_direct[1], r.dL_dh_indirect[1], r.dL_dh[1]):
         assert " & ".join(number(v) for v in values) in latex
-    last = fd.step_equation(flow, 5, NT)
+    last = graph_page.step_equation(flow, 5, NT)
     assert "+ 0" in last and " & ".join(number(v) for v in r.dL_dh[4]) in last
 
 
 def test_step_equation_shows_first_entries_and_norm_for_large_H():
     p, _, _, r = problem(T=3, H=4)
-    latex = fd.step_equation(gf.full_flow(r, p), 1, NT)
+    latex = graph_page.step_equation(gf.full_flow(r, p), 1, NT)
     assert r"\cdots" in latex and number(norm(r.dL_dh[0])) in latex
-    assert " & ".join(number(v) for v in r.dL_dh[0][:fd.SHOWN]) + r" & \cdots" in latex
+    assert " & ".join(number(v) for v in r.dL_dh[0][:graph_page.SHOWN_ENTRIES]) + r" & \cdots" in latex
 
 
 def test_step_equation_of_one_source_and_row_notation():
     p, _, _, r = problem(T=5)
-    latex = fd.step_equation(gf.single_source(r, p, 4), 2, NOTATIONS["row"])
+    latex = graph_page.step_equation(gf.single_source(r, p, 4), 2, NOTATIONS["row"])
     assert r"\partial (w_{4} L_{4})" in latex and r"^{\top}}_{\text{direct}}" not in latex
     with pytest.raises(ValueError, match="t must be a step"):
-        fd.step_equation(gf.full_flow(r, p), 6, NT)
+        graph_page.step_equation(gf.full_flow(r, p), 6, NT)
 
 
 def test_step_equations_render_with_streamlits_katex():
@@ -450,7 +451,7 @@ def test_step_equations_render_with_streamlits_katex():
 
     p, _, _, r = problem(T=4, H=8)
     full, one_term = gf.full_flow(r, p), gf.single_source(r, p, 3)
-    formulas = [fd.step_equation(flow, t, nt) for nt in NOTATIONS.values() for flow in (full, one_term)
+    formulas = [graph_page.step_equation(flow, t, nt) for nt in NOTATIONS.values() for flow in (full, one_term)
                 for t in (1, 4)]
     assert all(katex_check.unbalanced(f) is None for f in formulas)
     if not katex_check.available():

@@ -20,7 +20,7 @@ DERIVATION, MODEL, HOME = "views/derivation.py", "views/model.py", "views/home.p
 
 def build(config, t: int, notation: str | None = None):
     data = make_data(config)
-    problem = dv.Problem(build_params(config), data.xs, data.ys, data.mask, config.activation,
+    problem = dv.Example(build_params(config), data.xs, data.ys, data.mask, config.activation,
                          config.loss, config.reduction)
     result = problem.solve()
     return dv.build(problem, result, t=t, notation=notation or config.notation, lr=0.1,

@@ -12,6 +12,7 @@ import rnn_core as rc
 from test_derivation import assert_printed, parse_matrices, parse_number, rounded
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui import derivation as dv
+from ui.pages import derivation as derivation_page
 from ui.config import build_params, parse, to_query
 from ui.notation import NOTATIONS
 from ui.presets import PRESETS
@@ -141,7 +142,7 @@ def test_extreme_settings_give_notes_not_tracebacks(query):
         assert any("overflow" in w.value for w in at.warning)
     if config.H == 256:
         assert any("left out" in c.value for c in at.caption)
-        assert gradcheck_table(at)["entries checked"].max() == dv.gradcheck_entries(500, 256)
+        assert gradcheck_table(at)["entries checked"].max() == derivation_page.gradcheck_entries(500, 256)
     if config.truncation != "full":
         assert any("exact gradient" in i.value for i in at.info)
     if query.get("d_step") == 400:

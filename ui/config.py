@@ -48,20 +48,21 @@ MAX_EDIT_INDEX = MAX_H * max(MAX_H, MAX_D, MAX_O)   # no parameter has more entr
 
 # What a field changes: its role. A cached computation keys on the roles it depends on
 # (`Config.project`); a field of any other role is at its default in its key.
-MODEL = "model"          # the model and its numbers: sizes, activation, loss, weights, seed
+WEIGHTS = "weights"      # the parameters' values: sizes D, H, O, initialiser, rho, seed, edits
+MODEL = "model"          # the rest of the model: its length T, activation, loss, reduction
 DATA = "data"            # the sequence the model reads (the task)
 GRADIENT = "gradient"    # how the gradient is computed: the sidebar's truncation
 DISPLAY = "display"      # only how things are written or drawn: notation, presentation mode
 PAGE = "page"            # only one page (Field.page): its view and what it alone computes
-ROLES = (MODEL, DATA, GRADIENT, DISPLAY, PAGE)
-SIDEBAR_ROLES = (MODEL, DATA, GRADIENT, DISPLAY)   # drawn by the shared sidebar (ui/sidebar.py)
-PRESET_ROLES = (MODEL, DATA, GRADIENT)             # what a lecture preset sets (ui/presets.py)
-EXACT_NUMBERS = (MODEL, DATA)                      # the model on its sequence, exact gradient
-NUMBERS = (MODEL, DATA, GRADIENT)                  # ... with the sidebar's truncation
+ROLES = (WEIGHTS, MODEL, DATA, GRADIENT, DISPLAY, PAGE)
+SIDEBAR_ROLES = (WEIGHTS, MODEL, DATA, GRADIENT, DISPLAY)   # drawn by the shared sidebar (ui/sidebar.py)
+PRESET_ROLES = (WEIGHTS, MODEL, DATA, GRADIENT)             # what a lecture preset sets (ui/presets.py)
+EXACT_NUMBERS = (WEIGHTS, MODEL, DATA)                      # the model on its sequence, exact gradient
+NUMBERS = (WEIGHTS, MODEL, DATA, GRADIENT)                  # ... with the sidebar's truncation
 
 # The `group` of earlier versions (who draws the field), derived from the role: kept for code
 # that has not moved to roles yet.
-_GROUP_OF_ROLE = {MODEL: "model", DATA: "data", GRADIENT: "truncation", DISPLAY: "display"}
+_GROUP_OF_ROLE = {WEIGHTS: "model", MODEL: "model", DATA: "data", GRADIENT: "truncation", DISPLAY: "display"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Field:
     (`label_in`, `help_in`, `choice_label`); messages about links use the engine's names.
     labels: option -> how a widget shows it (default: the option itself); names: option ->
     how a sentence names it (default: its label).
-    role: what the field changes (MODEL, DATA, GRADIENT, DISPLAY, PAGE); page: the page of a
+    role: what the field changes (WEIGHTS, MODEL, DATA, GRADIENT, DISPLAY, PAGE); page: the page of a
     PAGE field (its views/<page>.py).
     """
 
@@ -233,9 +234,9 @@ def _number(raw: Any) -> float:
 FIELDS: tuple[Field, ...] = (
     # the model
     Field("T", "int", 12, "Sequence length T", 1, MAX_T),
-    Field("H", "int", 8, "Hidden units H", 1, MAX_H),
-    Field("D", "int", 3, "Inputs D", 1, MAX_D),
-    Field("O", "int", 3, "Outputs O", 1, MAX_O),
+    Field("H", "int", 8, "Hidden units H", 1, MAX_H, role=WEIGHTS),
+    Field("D", "int", 3, "Inputs D", 1, MAX_D, role=WEIGHTS),
+    Field("O", "int", 3, "Outputs O", 1, MAX_O, role=WEIGHTS),
     Field("activation", "choice", "tanh", "Activation f", options=tuple(rc.ACTIVATIONS),
           labels=symbols.activation_labels()),
     Field("loss", "choice", "softmax_ce", "Output and loss", options=tuple(rc.LOSSES),
@@ -245,15 +246,15 @@ FIELDS: tuple[Field, ...] = (
     Field("loss_at", "choice", "every", "Loss at", options=("every", "last"),
           help="every step (many-to-many) or only the last step (many-to-one)",
           labels={"every": "every step (many-to-many)", "last": "last step only (many-to-one)"}),
-    Field("init", "choice", "normal", "Initialiser", options=rc.INITIALISERS,
+    Field("init", "choice", "normal", "Initialiser", options=rc.INITIALISERS, role=WEIGHTS,
           labels={"normal": "normal", "uniform": "uniform", "orthogonal": "orthogonal W_hh",
                   "identity": "identity W_hh (IRNN)"}, in_notation=True),
-    Field("rho", "float", 0.9, "Spectral radius of W_hh", 0.0, MAX_RHO,
+    Field("rho", "float", 0.9, "Spectral radius of W_hh", 0.0, MAX_RHO, role=WEIGHTS,
           help="W_hh is rescaled so that its largest |eigenvalue| is this", in_notation=True),
-    Field("seed", "int", 0, "Seed", 0, MAX_SEED),
+    Field("seed", "int", 0, "Seed", 0, MAX_SEED, role=WEIGHTS),
     Field("notation", "choice", "wxh", "Notation", options=tuple(NOTATIONS), role=DISPLAY,   # display only
           labels={key: symbols.notation_label(n) for key, n in NOTATIONS.items()}),
-    Field("edits", "edits", (), "Hand-edited weights"),
+    Field("edits", "edits", (), "Hand-edited weights", role=WEIGHTS),
     # data
     Field("task", "choice", "random", "Task", options=tuple(rc.TASKS), role=DATA,
           help="the sequence the model reads; tasks other than random fix some sizes and the loss",
@@ -425,9 +426,10 @@ class Config(_ConfigBase):
         """This config with every field whose role is not in `roles` (and not named in `also`)
         at its default: what a computation depends on, and so its cache key (ui.keys.EXACT).
 
-        e.g. `config.project(MODEL, DATA)` for the exact gradient, `config.project(*NUMBERS)`
-        with the sidebar's truncation, `config.project(MODEL, also=("notation",))` for a table
-        written in the reader's notation. Projecting twice changes nothing.
+        e.g. `config.project(WEIGHTS)` for the parameters, `config.project(*EXACT_NUMBERS)` for
+        the exact gradient, `config.project(*NUMBERS)` with the sidebar's truncation,
+        `config.project(WEIGHTS, also=("notation",))` for a table written in the reader's
+        notation. Projecting twice changes nothing.
         """
         memo_key = (roles, tuple(also))
         memo = self.__dict__.get(_PROJECTIONS)

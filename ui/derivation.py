@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import rnn_core as rc
+from rnn_core.flow import outputs_carried_back
 from ui import notation as nt
 from ui import symbols
 from ui.notation import Notation, d
@@ -32,8 +33,6 @@ DELTA = r"\delta"
 DIGITS = 4          # significant digits of every printed number
 FULL_LIMIT = 6      # a dimension up to this size is printed whole
 PREVIEW = 4         # else its first PREVIEW entries, an ellipsis and the norm
-DOUBLE_SUM_BUDGET = 2 ** 28   # t^2 H^2 of the double sum's split: ~0.3 s (e.g. t = 500, H = 32)
-PRODUCT_BUDGET = 2 ** 30      # (T - t) H^3 of the product dh_T/dh_t: ~0.1 s (H = 256: 64 steps)
 
 # ---- printing numbers -------------------------------------------------------------------------
 
@@ -209,8 +208,9 @@ class Equation:
 
 
 @dataclass(frozen=True, eq=False)
-class Problem:
-    """One model on one sequence: xs (T, D), ys (T,) ints [softmax_ce] or (T, O), mask (T,) or None."""
+class Example:
+    """The worked example: one model on one sequence. xs (T, D), ys (T,) ints [softmax_ce] or
+    (T, O), mask (T,) or None. (Not rnn_core's Problem, the engine's checked inputs.)"""
 
     params: rc.Params
     xs: Array
@@ -246,23 +246,21 @@ class DoubleSum:
     total: Array
 
 
-def double_sum_terms(problem: Problem, result: rc.BPTTResult, t: int) -> DoubleSum | None:
-    """The terms of eq. (9) for loss term t, from rnn_core.contributions; None if too costly.
+def double_sum_terms(problem: Example, result: rc.BPTTResult, t: int) -> DoubleSum:
+    """The terms of eq. (9) for loss term t, from rnn_core.contributions.
 
     The terms of loss term t involve steps 1..t only, so they are computed on the first t
     steps with the mask w_t e_t and reduction 'sum', i.e. on the loss w_t L_t alone (result
     gives the weights w). rnn_core's contributions carry every loss term back at once, about
-    t^2 H^2 work: beyond DOUBLE_SUM_BUDGET the page says so instead of stalling. The matrices
-    are kept for t <= FULL_LIMIT, where the page writes them out; else `pieces` is (0, H, H).
+    t^2 H^2 work (the page's cost model decides whether to ask: ui/pages/derivation.py). The
+    matrices are kept for t <= FULL_LIMIT, where the page writes them out; else `pieces` is (0, H, H).
     """
     if not 1 <= t <= problem.T:
         raise ValueError(f"t must lie in [1, T={problem.T}], got {t!r}")
     H = problem.params.W_hh.shape[0]
-    if not double_sum_affordable(t, H):
-        return None
     mask = np.zeros(t)
     mask[t - 1] = result.weights[t - 1]
-    alone = Problem(problem.params, problem.xs[:t], problem.ys[:t], mask, problem.activation,
+    alone = Example(problem.params, problem.xs[:t], problem.ys[:t], mask, problem.activation,
                     problem.loss, "sum")
     kwargs = dict(activation=alone.activation, loss=alone.loss, mask=mask)
     with np.errstate(all="ignore"):
@@ -275,11 +273,6 @@ def double_sum_terms(problem: Problem, result: rc.BPTTResult, t: int) -> DoubleS
     return DoubleSum(t=t, pieces=pieces, norms=norms, shares=shares, total=total)
 
 
-def double_sum_affordable(t: int, H: int) -> bool:
-    """Whether the split of loss term t stays within DOUBLE_SUM_BUDGET (about t^2 H^2 work)."""
-    return t * t * H * H <= DOUBLE_SUM_BUDGET
-
-
 def double_sum_rows(terms: DoubleSum) -> list[dict]:
     """The table of the double sum: one row per term k (for the page and the export)."""
     return [{"k": k, "distance t − k": terms.t - k, "‖term‖_F": f"{norm_:.4g}",
@@ -289,27 +282,15 @@ def double_sum_rows(terms: DoubleSum) -> list[dict]:
 
 # ---- the gradient check ---------------------------------------------------------------------------
 
-GRADCHECK_BUDGET = 50_000    # work units (see gradcheck_entries) a live check may spend
-GRADCHECK_MIN_ENTRIES = 2
 PASS_MARK, FAIL_MARK = "✓ pass", "✗ FAIL"   # plain symbols: emoji fonts are not everywhere
 
 
-def gradcheck_entries(T: int, H: int) -> int:
-    """How many entries per array the live check takes: all of a small model, a few of a big one.
-
-    Each checked entry costs two forward passes of about T (1 + H^2 / 1024) units (a step's
-    overhead plus its H x H product); six arrays share GRADCHECK_BUDGET.
-    """
-    per_entry = 2 * T * (1 + H * H / 1024)
-    return max(GRADCHECK_MIN_ENTRIES, int(GRADCHECK_BUDGET / (6 * per_entry)))
-
-
-def gradient_check(problem: Problem, *, max_entries: int | None = None) -> rc.GradcheckReport:
-    """rnn_core.gradcheck of the exact gradient; max_entries defaults to `gradcheck_entries`."""
-    H = problem.params.W_hh.shape[0]
+def gradient_check(problem: Example, *, max_entries: int) -> rc.GradcheckReport:
+    """rnn_core.gradcheck of the exact gradient, at most `max_entries` entries per array (the
+    page's cost model chooses them: ui/pages/derivation.py)."""
     return rc.gradcheck(problem.params, problem.xs, problem.ys, activation=problem.activation,
                         loss=problem.loss, reduction=problem.reduction, mask=problem.mask,
-                        max_entries=max_entries or gradcheck_entries(problem.T, H))
+                        max_entries=max_entries)
 
 
 def gradcheck_rows(report: rc.GradcheckReport, notation: str) -> list[dict]:
@@ -349,12 +330,14 @@ class Stage:
 class _Step:
     """Everything one stage needs at step t (1-based; arrays indexed by i = t - 1)."""
 
-    problem: Problem
+    problem: Example
     result: rc.BPTTResult
     t: int
     n: Notation
     p: Printer
     lr: float
+    product: bool = True          # write dh_T/dh_t out (its norm); else a note
+    unrolled_terms: bool = True   # compute the terms of eq. (7) unrolled; else a note
 
     @property
     def i(self) -> int:
@@ -391,23 +374,31 @@ class _Step:
         """The parameters the equations write (the biases only if `biases`)."""
         return tuple(p for p in nt.PARAMS if self.biases or p not in ("b_h", "b_y"))
 
+    def jacobian(self, k: int, t: int) -> Array:
+        """dh_t/dh_k (H, H), the product of the factors (8) of steps k+1..t (rnn_core)."""
+        prob = self.problem
+        return rc.jacobian_between(prob.params, prob.xs, k, t, activation=prob.activation)
+
     def fprime(self, t: int) -> Array:
         """f'(a_t) (H,)."""
         tr = self.result.trace
         return rc.get_activation(self.problem.activation).df(tr.a[t - 1], tr.h[t - 1])
 
 
-def build(problem: Problem, result: rc.BPTTResult, *, t: int, notation: str, lr: float,
-          double_sum: DoubleSum | None = None) -> tuple[Stage, ...]:
+def build(problem: Example, result: rc.BPTTResult, *, t: int, notation: str, lr: float,
+          double_sum: DoubleSum | None = None, product: bool = True,
+          unrolled_terms: bool = True) -> tuple[Stage, ...]:
     """Every stage of the derivation at step t (1..T) in `notation` with learning rate lr.
 
     result: `problem.solve()`. double_sum: `double_sum_terms(problem, result, t)` (None leaves
-    that stage with the symbolic equation and a note).
+    that stage with the symbolic equation and a note). product, unrolled_terms: whether to
+    compute dh_T/dh_t and the terms of eq. (7) unrolled (the page's cost model decides; False
+    leaves a note).
     """
     if not 1 <= t <= problem.T:
         raise ValueError(f"t must lie in [1, T={problem.T}], got {t!r}")
     n = nt.NOTATIONS[notation]
-    s = _Step(problem, result, t, n, Printer(n), float(lr))
+    s = _Step(problem, result, t, n, Printer(n), float(lr), product, unrolled_terms)
     with np.errstate(all="ignore"):
         return (_forward(s), _output(s), _last(s), _recursion(s), _factor(s),
                 _double_sum(s, double_sum), _params(s), _update(s))
@@ -575,11 +566,10 @@ def _future_sum(s: _Step) -> Equation:
     numbers for a short sum; its value equals the recursion's."""
     n, p, t, prob, res = s.n, s.p, s.t, s.problem, s.result
     rhs = nt.future_sum(n, str(t), activation=s.activation)
-    H = prob.params.W_hh.shape[0]
-    if not double_sum_affordable(prob.T - t + 1, H):
+    if not s.unrolled_terms:
         return Equation("dL_dh_future", "", d(n.L, s.at(n.h, t)), rhs,
                         note="The same vector; its terms are not computed here for so long a sum.")
-    terms = [_carried_back(s, k) for k in range(t, prob.T + 1)]
+    terms = list(outputs_carried_back(res, prob.params, t))
     steps = ()
     if len(terms) <= FULL_LIMIT:
         parts = [rf"\underbrace{{{p.vec(v)}}}_{{k={k}}}" for k, v in enumerate(terms, start=t)]
@@ -588,15 +578,6 @@ def _future_sum(s: _Step) -> Equation:
     return Equation("dL_dh_future", "", d(n.L, s.at(n.h, t)), rhs, steps, p.vec(np.sum(terms, axis=0)),
                     note=f"Unrolled: {where}, one term per later output $k \\ge t$ (term $k$ is what "
                          f"output ${s.at(n.o, 'k')}$ sends back to ${s.at(n.h, t)}$); it equals the recursion.")
-
-
-def _carried_back(s: _Step, k: int) -> Array:
-    """(dh_k/dh_t)^T W_hy^T dL/do_k (H,): output k's gradient carried back to h_t, one step at a time."""
-    W_hh, res = s.problem.params.W_hh, s.result
-    g = s.problem.params.W_hy.T @ res.dL_do[k - 1]
-    for j in range(k, s.t, -1):
-        g = W_hh.T @ (s.fprime(j) * g)
-    return g
 
 
 def _share(direct: float, indirect: float) -> str:
@@ -617,7 +598,7 @@ def _factor(s: _Step) -> Stage:
             notes.append(f"${s.at(n.h, 'T')}$ has no successor; shown instead is the factor into "
                          f"${s.at(n.h, 'T')}$ from ${s.at(n.h, 'T-1')}$.")
         fp = s.fprime(j)
-        J = fp[:, None] * prob.params.W_hh
+        J = s.jacobian(j - 1, j)
         # the engine's W_hh is the matrix of the Jacobian; row notation names it W_h^T
         W = array(prob.params.W_hh)
         numbers = W if s.linear else rf"\operatorname{{diag}}\!\left({p.vec(fp)}\right) {W}"
@@ -631,8 +612,8 @@ def _factor(s: _Step) -> Stage:
     dist = T - t
     prod = rf"\Big\lVert \prod_{{i={t + 1}}}^{{{T}}} {d(s.at(n.h, 'i'), s.at(n.h, 'i-1'))} \Big\rVert_2"
     H = prob.params.W_hh.shape[0]
-    if dist * H ** 3 <= PRODUCT_BUDGET:
-        J_T = _jacobian_to_last(s, t)
+    if s.product:
+        J_T = s.jacobian(t, T)
         if s.linear:
             # D2L's closed form: the product of equal factors is a matrix power
             equations.append(Equation("jac_power", "8", d(s.at(n.h, T), s.at(n.h, t)),
@@ -652,18 +633,6 @@ def _factor(s: _Step) -> Stage:
         "Every step back multiplies the gradient by the Jacobian of one step, (8). Their product "
         "over many steps shrinks or grows like a power of the factor's size: bounded by "
         "$(\\gamma\\,\\sigma_{\\max})^{T-t}$ (11), where $\\gamma$ bounds $|f'|$."), equations, notes)
-
-
-def _jacobian_to_last(s: _Step, t: int) -> Array:
-    """dh_T/dh_t (H, H): the product of the factors (8) of steps t+1..T, the latest on the left.
-
-    One product per step for this one t (the page needs a single norm, not the whole curve).
-    """
-    W_hh = s.problem.params.W_hh
-    J = np.eye(W_hh.shape[0])
-    for j in range(t + 1, s.problem.T + 1):
-        J = (s.fprime(j)[:, None] * W_hh) @ J
-    return J
 
 
 def _spectral_norm(M: Array) -> float:

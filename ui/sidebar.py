@@ -1,4 +1,4 @@
-"""The shared sidebar: one widget per schema field it draws (`Field.in_sidebar`: the roles MODEL,
+"""The shared sidebar: one widget per schema field it draws (`Field.in_sidebar`: the roles WEIGHTS, MODEL,
 DATA, GRADIENT and DISPLAY), labelled from the schema in the reader's notation.
 
 Drawn by app.py on every run, before the page, so every page reads the same config. In

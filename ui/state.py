@@ -12,7 +12,7 @@ How the config flows through a run (app.py calls `start_run` first, then `sync_u
 
 Pages read `config()`, `params()`, `data()` and `bptt_result()`. Every cache keys on what it
 depends on: the config projected onto the roles of the fields it reads (`Config.project`, e.g.
-`params()` on MODEL, `bptt_result()` on MODEL, DATA, GRADIENT), hashed by the exact bytes of
+`params()` on WEIGHTS, `bptt_result()` on NUMBERS), hashed by the exact bytes of
 its values (ui/keys.py EXACT), never on arrays or on hash(). So a change of notation,
 presentation or a page's view recomputes no engine result. Page-level settings are schema
 fields rendered by `view_widget`.
@@ -27,8 +27,8 @@ import streamlit as st
 
 import rnn_core as rc
 from rnn_core.tasks import DEFAULT_DELAY
-from ui.config import (DATA, FIELD_BY_NAME, FIELDS, MODEL, NUMBERS, Config, Field, build_params, parse,
-                       task_fixes, to_query)
+from ui.config import (EXACT_NUMBERS, FIELD_BY_NAME, FIELDS, NUMBERS, WEIGHTS, Config, Field, build_params,
+                       parse, task_fixes, to_query)
 from ui.keys import EXACT
 
 CONFIG_KEY = "_config"
@@ -259,8 +259,8 @@ def _cached_data(key: Config) -> rc.TaskData:
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
 def _cached_bptt(key: Config) -> rc.BPTTResult:
-    data = _cached_data(key.project(MODEL, DATA))
-    return rc.bptt(_cached_params(key.project(MODEL)), data.xs, data.ys, activation=key.activation,
+    data = _cached_data(key.project(*EXACT_NUMBERS))
+    return rc.bptt(_cached_params(key.project(WEIGHTS)), data.xs, data.ys, activation=key.activation,
                    loss=key.loss, reduction=key.reduction, mask=data.mask, truncation=key.truncation_spec)
 
 
@@ -282,17 +282,17 @@ def make_data(config: Config) -> rc.TaskData:
 
 def params(cfg: Config | None = None) -> rc.Params:
     """W_xh (H, D), W_hh (H, H), b_h (H,), W_hy (O, H), b_y (O,) of the config, edits applied
-    (cached on its MODEL fields)."""
-    return _cached_params((cfg or config()).project(MODEL))
+    (cached on its WEIGHTS fields)."""
+    return _cached_params((cfg or config()).project(WEIGHTS))
 
 
 def data(cfg: Config | None = None) -> rc.TaskData:
     """The config's one sequence: xs (T, D), ys (T,) ints or (T, O), mask (T,) or None
-    (cached on its MODEL and DATA fields)."""
-    return _cached_data((cfg or config()).project(MODEL, DATA))
+    (cached on its WEIGHTS, MODEL and DATA fields: sizes, seed, loss, task)."""
+    return _cached_data((cfg or config()).project(*EXACT_NUMBERS))
 
 
 def bptt_result(cfg: Config | None = None) -> rc.BPTTResult:
     """rnn_core.bptt of the config's model on its sequence, with its truncation (cached on its
-    MODEL, DATA and GRADIENT fields: notation and page views never recompute it)."""
+    NUMBERS fields: notation and page views never recompute it)."""
     return _cached_bptt((cfg or config()).project(*NUMBERS))

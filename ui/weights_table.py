@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ui.config import MODEL, Config
+from ui.config import WEIGHTS, Config
 from ui.keys import exact_key
 from ui.notation import MATRICES, Notation
 
@@ -42,5 +42,5 @@ def array_from_table(table: pd.DataFrame, name: str, notation: Notation) -> np.n
 def editor_key(config: Config, name: str) -> str:
     """The data_editor's key: new whenever the table's content changes, so stale edits never
     replay onto other numbers."""
-    return f"weights_{name}_{exact_key(config.project(MODEL, also=('notation',)))[:24]}"
+    return f"weights_{name}_{exact_key(config.project(WEIGHTS, also=('notation',)))[:24]}"
 

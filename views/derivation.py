@@ -1,71 +1,37 @@
 """Step-by-step derivation: the BPTT equations in the reader's notation, filled with live numbers.
 
-Thin: the equations and their numbers come from ui.derivation (pure), the chart from
-ui.figures.derivation, the gradient check from rnn_core.gradcheck; all cached on the Config.
+The view: widgets and layout only. The stages, caches, cost model and export are the page's
+service (ui/pages/derivation.py, writing with ui/derivation.py), the chart
+ui/figures/derivation.py.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import derivation as dv
 from ui import state
-from ui.config import EXACT_NUMBERS, Config
-from ui.keys import EXACT
+from ui.config import Config
+from ui.derivation import STAGE_KEYS, STAGES, DoubleSum, Stage, double_sum_rows, gradcheck_rows
 from ui.figures.derivation import double_sum_figure
 from ui.notation import NOTATIONS
+from ui.pages import derivation as service
 
-CACHE_ENTRIES = 32
 STEP_DRAWN_FOR_T = "_d_step_drawn_for_T"   # the T the step slider was last given its value for
-
-
-def problem_of(key: Config) -> dv.Problem:
-    data = state.data(key)
-    return dv.Problem(state.params(key), data.xs, data.ys, data.mask, key.activation, key.loss,
-                      key.reduction)
-
-
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def solved(key: Config):
-    """(Problem, exact BPTTResult) of a model key."""
-    problem = problem_of(key)
-    return problem, problem.solve()
-
-
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def double_sum(key: Config, t: int) -> dv.DoubleSum | None:
-    problem, result = solved(key)
-    return dv.double_sum_terms(problem, result, t)
-
-
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def derivation(key: Config, notation: str, t: int, lr: float) -> tuple[dv.Stage, ...]:
-    """Every stage at step t in `notation`."""
-    problem, result = solved(key)
-    return dv.build(problem, result, t=t, notation=notation, lr=lr, double_sum=double_sum(key, t))
-
-
-@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def gradient_check(key: Config):
-    """rnn_core.gradcheck of the model (all entries of a small one, a sample of a big one)."""
-    problem, _ = solved(key)
-    return dv.gradient_check(problem)
 
 
 # ---- controls ---------------------------------------------------------------------------------------
 
 def _stage_label(key: str) -> str:
-    index = dv.STAGE_KEYS.index(key)
-    info = dv.STAGES[index]
+    index = STAGE_KEYS.index(key)
+    info = STAGES[index]
     return f"{index + 1}. {info.label(NOTATIONS[state.config().notation])} {info.tags}"
 
 
 def _move_stage(step: int) -> None:
     """Previous/next: set the stage widget before the rerun reads it into the config."""
     key = state.widget_key("d_stage")
-    current = dv.STAGE_KEYS.index(st.session_state.get(key, state.config().d_stage))
-    st.session_state[key] = dv.STAGE_KEYS[min(max(current + step, 0), len(dv.STAGE_KEYS) - 1)]
+    current = STAGE_KEYS.index(st.session_state.get(key, state.config().d_stage))
+    st.session_state[key] = STAGE_KEYS[min(max(current + step, 0), len(STAGE_KEYS) - 1)]
 
 
 def controls(config: Config) -> tuple[int, str, float, bool]:
@@ -94,7 +60,7 @@ def controls(config: Config) -> tuple[int, str, float, bool]:
 
 
 def stage_buttons(stage: str, presentation: bool) -> None:
-    index = dv.STAGE_KEYS.index(stage)
+    index = STAGE_KEYS.index(stage)
     # PageUp / PageDown, the keys a presentation clicker sends, only in presentation mode: a
     # reader of this long page uses them to scroll
     back_key, next_key = ("PageUp", "PageDown") if presentation else (None, None)
@@ -102,14 +68,14 @@ def stage_buttons(stage: str, presentation: bool) -> None:
     back, info, forward = st.columns([2, 3, 2], vertical_alignment="center")
     back.button("◀ Previous", on_click=_move_stage, args=(-1,), disabled=index == 0,
                 width="stretch", key="d_prev", shortcut=back_key, wrap=True)
-    info.progress((index + 1) / len(dv.STAGE_KEYS), text=f"Stage {index + 1} of {len(dv.STAGE_KEYS)}")
-    forward.button("Next ▶", on_click=_move_stage, args=(1,), disabled=index == len(dv.STAGE_KEYS) - 1,
+    info.progress((index + 1) / len(STAGE_KEYS), text=f"Stage {index + 1} of {len(STAGE_KEYS)}")
+    forward.button("Next ▶", on_click=_move_stage, args=(1,), disabled=index == len(STAGE_KEYS) - 1,
                    width="stretch", key="d_next", type="primary", shortcut=next_key, wrap=True)
 
 
 # ---- drawing ------------------------------------------------------------------------------------------
 
-def show_stage(stage: dv.Stage, terms: dv.DoubleSum | None, config: Config, number: int) -> None:
+def show_stage(stage: Stage, terms: DoubleSum | None, config: Config, number: int) -> None:
     st.subheader(f"{number}. {stage.title} {stage.tags}", anchor=stage.key)
     st.markdown(stage.intro)
     for eq in stage.equations:
@@ -122,7 +88,7 @@ def show_stage(stage: dv.Stage, terms: dv.DoubleSum | None, config: Config, numb
         show_double_sum(terms, config)
 
 
-def show_double_sum(terms: dv.DoubleSum, config: Config) -> None:
+def show_double_sum(terms: DoubleSum, config: Config) -> None:
     n = NOTATIONS[config.notation]
     chart, table = st.columns([3, 2])
     with chart:
@@ -132,8 +98,8 @@ def show_double_sum(terms: dv.DoubleSum, config: Config) -> None:
                    "and carried forward to the loss at t. On the log axis a straight slope means the "
                    "terms shrink (vanish) or grow (explode) by the same factor per step of distance.")
     with table:
-        st.dataframe(pd.DataFrame(dv.double_sum_rows(terms)), hide_index=True, width="stretch")
-        st.caption(f"The terms add up to the matrix above; its norm is {np.linalg.norm(terms.total):.4g}.")
+        st.dataframe(pd.DataFrame(double_sum_rows(terms)), hide_index=True, width="stretch")
+        st.caption(f"The terms add up to the matrix above; its norm is {service.total_norm(terms):.4g}.")
 
 
 def show_gradient_check(key: Config, notation: str) -> list[dict]:
@@ -142,8 +108,8 @@ def show_gradient_check(key: Config, notation: str) -> list[dict]:
     st.markdown(f"Each analytic gradient of (10), and $\\partial {n.L}/\\partial {n.at(n.h, '0')}$, against central "
                 "finite differences $\\big(L(\\theta + \\epsilon e_i) - L(\\theta - \\epsilon e_i)\\big)"
                 " / 2\\epsilon$, computed live on the current model.")
-    report = gradient_check(key)
-    rows = dv.gradcheck_rows(report, notation)
+    report = service.gradient_check(key)
+    rows = gradcheck_rows(report, notation)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(f"Relative error: the largest difference over the largest magnitude (ε = {report.eps:g}); "
                f"a gradient passes within {report.rtol:g} of it plus the rounding noise of L. "
@@ -156,20 +122,9 @@ def show_gradient_check(key: Config, notation: str) -> list[dict]:
     return rows
 
 
-def export(stages, config: Config, t: int, rows: list[dict], terms: dv.DoubleSum | None) -> None:
-    n = NOTATIONS[config.notation]
-    header = [f"Notation: **{n.title}** ({n.source}): ${n.mapping()}$",
-              f"Model: T = {config.T}, H = {config.H}, D = {config.D}, O = {config.O}, activation "
-              f"{config.activation}, loss {config.loss}, reduction {config.reduction}, initialiser "
-              f"{config.init}, spectral radius {config.rho}, seed {config.seed}, task {config.task}.",
-              f"Numbers at step t = {t}, printed with {dv.DIGITS} significant digits. "
-              f"The same view in the app: <{state.share_url(config)}>"]
-    tables = {"Gradient check": rows}
-    if terms is not None:
-        tables[f"The double sum at t = {t}"] = dv.double_sum_rows(terms)
-    markdown = dv.to_markdown(stages, title=f"Backpropagation through time, step by step (t = {t})",
-                              header=header, tables=tables)
-    st.download_button("Download the derivation (Markdown with LaTeX)", markdown,
+def export(stages, config: Config, t: int, rows: list[dict], terms: DoubleSum | None) -> None:
+    st.download_button("Download the derivation (Markdown with LaTeX)",
+                       service.markdown(stages, config, t, rows, terms),
                        file_name=f"bptt_derivation_t{t}_{config.notation}.md", mime="text/markdown",
                        icon=":material/download:", key="d_export")
 
@@ -185,23 +140,26 @@ def main() -> None:
     if config.truncation != "full":
         st.info("This page derives the exact gradient; the truncation chosen in the sidebar applies "
                 "on the graph and training pages.", icon=":material/info:")
+    guard = service.guard()
     t, stage_key, lr, show_all = controls(config)
-    key = config.project(*EXACT_NUMBERS)    # the exact derivation: no notation, truncation or view
-    problem, result = solved(key)
+    key = service.key(config)
+    _, result = service.solved(key)
     if result.overflow:
         step = result.overflow_step or result.grad_overflow_step
         st.warning(f"The values overflow (from step {step}): some numbers below print as ∞ or nan. "
                    "Lower the spectral radius or use tanh.", icon=":material/warning:")
-    stages, terms = derivation(key, config.notation, t, lr), double_sum(key, t)
+    stages, terms = service.stages(key, config.notation, t, lr), service.double_sum(key, t)
     if show_all:
         for number, stage in enumerate(stages, start=1):
             show_stage(stage, terms, config, number)
     else:
         stage_buttons(stage_key, config.presentation)
-        index = dv.STAGE_KEYS.index(stage_key)
+        index = STAGE_KEYS.index(stage_key)
         show_stage(stages[index], terms, config, index + 1)
     st.divider()
-    rows = show_gradient_check(key, config.notation)
+    rows = show_gradient_check(key, config.notation) if guard.allows("the gradient check") else []
+    if guard.skipped:
+        st.info(service.left_out(guard), icon=":material/timer:")
     st.divider()
     st.subheader("Export", anchor="export")
     st.markdown("The whole derivation of this instance (every stage, the double sum and the "

@@ -1,7 +1,7 @@
 """Unrolled graph: the RNN through time, and the gradient flowing back from the losses to h_0.
 
-Thin: the numbers come from rnn_core (via ui.state and ui.figures.graph_flow), the pictures
-from ui.figures.graph and ui.figures.graph_details; everything is cached on the Config. The
+The view: widgets and layout only. The numbers, caches, cost model and words are the page's
+service (ui/pages/graph.py), the pictures ui/figures/graph.py and graph_details.py. The
 backward animation runs in the browser (plotly frames): Play, Pause and the slider need no
 round trip to the server.
 """
@@ -12,13 +12,11 @@ from dataclasses import replace
 import streamlit as st
 
 from ui import export, state
-from ui.config import NUMBERS, Config
-from ui.keys import EXACT
-from ui.figures import graph as fg
-from ui.figures import graph_sheet as gs
-from ui.figures import graph_details as fd
-from ui.figures import graph_flow as gf
+from ui.config import Config
+from ui.figures import graph as graph_figures
+from ui.figures import graph_details
 from ui.notation import NOTATIONS
+from ui.pages import graph as service
 
 GIF_KEY = "g_gif"
 FOLLOW_KEY = "g_follow"        # the 'whole loss / one term' switch (its value lives in g_source)
@@ -40,48 +38,10 @@ PRESENTATION_CSS = f"<style>.st-key-{EQUATION} .katex {{ font-size: 0.95em; }}</
 CHART_CONFIG = {"displayModeBar": False}
 
 
-@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=EXACT)
-def flow_and_sums(key: Config, source: int) -> tuple[gf.Flow, dict]:
-    """The gradient on the graph (all loss terms if source == 0, else L_source alone) and the
-    parameter gradients: running sums per frame when they fit the figure's budget."""
-    result, params = state.bptt_result(key), state.params(key)
-    flow = gf.full_flow(result, params) if source == 0 else gf.single_source(result, params, source)
-    D, H, O = params.sizes
-    linked = gs.sheet_is_linked(key.T, D, H, O)
-    sums = gf.running_param_grads(flow, result.trace) if linked else gf.full_param_grads(flow, result.trace)
-    return flow, sums
-
-
-@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=EXACT)
-def graph_figure(key: Config, source: int, view: fg.GraphView, notation: str):
-    """The animated figure (plotly validates every frame: worth keeping across reruns)."""
-    flow, sums = flow_and_sums(key, source)
-    result = state.bptt_result(key)
-    return fg.graph_figure(flow, result.trace, result.step_losses, result.loss, sums, NOTATIONS[notation], view)
-
-
-@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
-def gif_bytes(key: Config, source: int, view: fg.GraphView, notation: str) -> bytes:
-    figure = graph_figure(key, source, view, notation)
-    return export.animation_gif(figure, fg.frame_duration_ms(len(figure.frames)))
-
-
-@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
-def png_bytes(key: Config, source: int, view: fg.GraphView, notation: str, front: int) -> bytes:
-    return export.frame_png(graph_figure(key, source, view, notation), str(front))
-
-
-# ---- controls --------------------------------------------------------------------------------
-
-def loss_steps(key: Config) -> list[int]:
-    """The steps whose loss term exists (weight w_t > 0)."""
-    return [t for t, w in enumerate(state.bptt_result(key).weights, start=1) if w > 0]
-
-
 def follow(config: Config, source: int) -> None:
     """Follow L_source (0: the whole loss), moving the window only if the term is outside it.
     For callbacks: the config is set before the widgets are read, whose keys are re-seeded."""
-    start = fg.window_start_showing(config.T, config.g_window, config.g_start, source)
+    start = graph_figures.window_start_showing(config.T, config.g_window, config.g_start, source)
     state.set_config(config.replace(g_source=source, g_start=start), reset_widgets=False)
     for name in ("g_source", "g_start"):
         st.session_state.pop(state.widget_key(name), None)
@@ -120,7 +80,7 @@ def source_control(config: Config, steps: list[int]) -> int:
                              on_change=_term_moved)
 
 
-def view_controls(config: Config, steps: list[int]) -> tuple[fg.GraphView, int]:
+def view_controls(config: Config, steps: list[int]) -> tuple[graph_figures.GraphView, int]:
     T = config.T
     if config.presentation:      # large type: two wider columns, the colour switch under the first
         left, middle = st.columns(2, gap="large")
@@ -139,7 +99,7 @@ def view_controls(config: Config, steps: list[int]) -> tuple[fg.GraphView, int]:
     with right:
         # the schema's label is cut in a projector's half column
         split = state.view_widget("g_split", **({"label": "Colour direct / indirect"} if config.presentation else {}))
-    view = fg.GraphView(start=start, width=width, split=split, presentation=config.presentation)
+    view = graph_figures.GraphView(start=start, width=width, split=split, presentation=config.presentation)
     return view, source
 
 
@@ -163,19 +123,22 @@ def clicked_step(event, T: int, seen_key: str) -> int | None:
 
 # ---- the page --------------------------------------------------------------------------------
 
-def chart(key: Config, source: int, view: fg.GraphView, notation: str, name: str) -> int | None:
+def chart(key: Config, source: int, view: graph_figures.GraphView, notation: str, name: str) -> int | None:
     """One of the two graph charts in its container; the step of a node clicked in it, if any."""
     with st.container(key=name):
-        event = st.plotly_chart(graph_figure(key, source, view, notation), key=f"{name}_chart", theme=None,
+        event = st.plotly_chart(service.graph_figure(key, source, view, notation), key=f"{name}_chart", theme=None,
                                 on_select="rerun", selection_mode="points", config=CHART_CONFIG)
     return clicked_step(event, key.T, f"{name}_seen")
 
 
-def graph_section(config: Config, key: Config, view: fg.GraphView, wide: fg.GraphView, source: int) -> None:
+def graph_section(config: Config, key: Config, view: graph_figures.GraphView, wide: graph_figures.GraphView,
+                  source: int, guard) -> None:
     """The graph for a wide screen (`wide`: `view` fitted to its mode) and for a phone."""
     st.html(PAGE_CSS)
-    narrow = fg.fitted_view(replace(view, presentation=False, compact=True), config.T, source)
-    steps = [chart(key, source, wide, config.notation, WIDE), chart(key, source, narrow, config.notation, COMPACT)]
+    narrow = graph_figures.fitted_view(replace(view, presentation=False, compact=True), config.T, source)
+    steps = [chart(key, source, wide, config.notation, WIDE)]
+    if guard.allows("the phone layout"):
+        steps.append(chart(key, source, narrow, config.notation, COMPACT))
     if wide.width < view.width:
         st.caption(f"Presentation mode draws the last {wide.width} of the {view.width} steps in view, "
                    "so that a projector shows them large.")
@@ -190,10 +153,10 @@ def graph_section(config: Config, key: Config, view: fg.GraphView, wide: fg.Grap
         "Click a node to see its step in detail. The weights are named once, at the last step in view: "
         "the same matrices act at every step.")
     result = state.bptt_result(key)
-    flow, _ = flow_and_sums(key, source)
-    for note in fg.overflow_notes(result, flow):
+    flow, _ = service.flow_and_sums(key, source)
+    for note in service.overflow_notes(result, flow):
         st.warning(note, icon=":material/warning:")
-    if config.loss_at == "last" or len(loss_steps(key)) < config.T:
+    if config.loss_at == "last" or len(service.loss_steps(key)) < config.T:
         st.info("Loss terms exist only at the steps drawn with an L node (the mask is zero elsewhere): "
                 "every other step gets its gradient only through the recurrence.", icon=":material/info:")
     step = next((s for s in steps if s is not None), None)
@@ -202,17 +165,17 @@ def graph_section(config: Config, key: Config, view: fg.GraphView, wide: fg.Grap
         state.sync_url()
 
 
-def details_section(key: Config, source: int) -> None:
+def details_section(key: Config, source: int, guard) -> None:
     config = state.config()
     notation = NOTATIONS[config.notation]
     st.subheader("One step in detail")
     t = state.view_widget("g_step", max_value=config.T) if config.T > 1 else 1   # a slider needs two values
-    flow, _ = flow_and_sums(key, source)
+    flow, _ = service.flow_and_sums(key, source)
     data = state.data(key)
     if config.presentation:
         st.html(PRESENTATION_CSS)
     with st.container(key=EQUATION):
-        st.latex(fd.step_equation(flow, t, notation))
+        st.latex(service.step_equation(flow, t, notation))
     st.caption(f"Eq. (7) at t = {t}: the direct part comes through o_{t}, the indirect part through "
                f"h_{t + 1} from every later step. Vectors longer than 6 show their first entries and "
                "their norm.")
@@ -222,8 +185,10 @@ def details_section(key: Config, source: int) -> None:
     if st.button(f"Derive it step by step at t = {t}", icon=":material/functions:",
                  help="Opens the Derivation page at this step, at the recursion (7)."):
         open_derivation(config, t)
-    figure = fd.step_details_figure(flow, state.bptt_result(key).trace, t, notation, loss=config.loss,
-                                    target=data.ys[t - 1], presentation=config.presentation)
+    if not guard.allows("the step's numbers as a chart"):
+        return
+    figure = graph_details.step_details_figure(flow, state.bptt_result(key).trace, t, notation, loss=config.loss,
+                                               target=data.ys[t - 1], presentation=config.presentation)
     st.plotly_chart(figure, key="g_details", theme=None, config=CHART_CONFIG)
     st.caption("Red is positive, blue negative; each block has its own scale. The direct and indirect "
                "parts add up to the total, unit by unit.")
@@ -235,25 +200,25 @@ def open_derivation(config: Config, t: int) -> None:
     state.open_derivation("last" if t == config.T else "recursion", t)
 
 
-def export_section(config: Config, key: Config, view: fg.GraphView, source: int) -> None:
+def export_section(config: Config, key: Config, view: graph_figures.GraphView, source: int) -> None:
     with st.expander("Export for slides"):
         problem = export.kaleido_problem()
         if problem:
             st.info(problem, icon=":material/info:")
-        fronts = fg.frame_fronts(fg.Window.of(config.T, view.start, view.width), source or None)
+        fronts = graph_figures.frame_fronts(graph_figures.Window.of(config.T, view.start, view.width), source or None)
         t = min(fronts, key=lambda front: abs(front - config.g_step))   # the frame nearest the step in detail
         left, right = st.columns(2)
         with left:
             if st.button(f"Make a PNG of the frame where the pass reached t = {t}", disabled=bool(problem)):
                 with st.spinner("Rendering the frame..."):
-                    st.session_state["g_png"] = (config, png_bytes(key, source, view, config.notation, t))
+                    st.session_state["g_png"] = (config, service.png_bytes(key, source, view, config.notation, t))
             stored = st.session_state.get("g_png")
             if stored and stored[0] == config:
                 st.download_button("Download PNG", stored[1], file_name=f"bptt_graph_t{t}.png", mime="image/png")
         with right:
             if st.button("Make an animated GIF of the backward pass", disabled=bool(problem)):
                 with st.spinner("Rendering every frame (this takes a while)..."):
-                    st.session_state[GIF_KEY] = (config, gif_bytes(key, source, view, config.notation))
+                    st.session_state[GIF_KEY] = (config, service.gif_bytes(key, source, view, config.notation))
             stored = st.session_state.get(GIF_KEY)
             if stored and stored[0] == config:
                 st.download_button("Download GIF", stored[1], file_name="bptt_backward_pass.gif", mime="image/gif")
@@ -263,15 +228,18 @@ def export_section(config: Config, key: Config, view: fg.GraphView, source: int)
 
 def main() -> None:
     config = state.config()
-    key = config.project(*NUMBERS)    # what the gradients depend on: page controls never recompute them
+    key = service.key(config)
     st.header("Unrolled graph")
     st.markdown("The RNN unrolled over time: inputs at the bottom, then hidden states, outputs and losses; "
                 "time runs left to right. The gradient of the loss flows backward through it.")
-    view, source = view_controls(config, loss_steps(key))
-    wide = fg.fitted_view(view, config.T, source)
-    graph_section(state.config(), key, view, wide, source)
-    details_section(key, source)
+    guard = service.guard()
+    view, source = view_controls(config, service.loss_steps(key))
+    wide = graph_figures.fitted_view(view, config.T, source)
+    graph_section(state.config(), key, view, wide, source, guard)
+    details_section(key, source, guard)
     export_section(state.config(), key, wide, source)
+    if guard.skipped:
+        st.info(service.left_out(guard), icon=":material/timer:")
 
 
 main()

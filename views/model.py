@@ -1,15 +1,17 @@
 """Model & weights: the equations of the chosen model, its five parameters as heatmaps and
-editable tables, reset, download and upload. Edits become config.edits and reach every page."""
-import numpy as np
+editable tables, reset, download and upload. Edits become config.edits and reach every page.
+
+The view: widgets and layout only; the files, uploads, edits and cost model are the page's
+service (ui/pages/model.py), the heatmaps ui/figures/model.py."""
 import streamlit as st
 
 import rnn_core as rc
 from ui import state
-from ui.config import MODEL, Config, build_params, edits_between, link_is_complete, parse, task_fixes
+from ui.config import link_is_complete
 from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
-from ui.keys import EXACT
 from ui.notation import NOTATIONS, every_step_counts, model_block, shows_biases
-from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
+from ui.pages import model as service
+from ui.weights_io import MAX_FILE_BYTES
 from ui.weights_table import array_from_table, editor_key, table_of
 
 UPLOAD_KEY = "weights_upload"
@@ -27,43 +29,15 @@ def apply_upload() -> None:
     if upload is None:
         st.session_state.pop(UPLOAD_RESULT, None)
         return
-    ok, message = adopt_weights(upload.name, upload.getvalue())
+    ok, message = service.adopt_weights(upload.name, upload.getvalue())
     st.session_state[UPLOAD_RESULT] = (upload.file_id, ok, message)
-
-
-def adopt_weights(filename: str, data: bytes) -> tuple[bool, str]:
-    """Make the file's weights the config's (as edits on the initialiser); keep the old on error."""
-    config = state.config()
-    try:
-        uploaded = load_weights(filename, data)
-    except WeightsFileError as err:
-        return False, f"Could not use '{filename[:60]}': {err} The previous weights are kept."
-    D, H, O = uploaded.sizes
-    fixed = task_fixes(config.task)
-    clashes = [f"{k} = {fixed[k]} (the file has {v})" for k, v in (("D", D), ("O", O)) if k in fixed and fixed[k] != v]
-    if clashes:
-        return False, (f"Could not use '{filename[:60]}': the task '{rc.TASKS[config.task].title}' needs "
-                       f"{', '.join(clashes)}. The previous weights are kept.")
-    sized, _ = parse({"D": D, "H": H, "O": O}, base=config.replace(edits=()))
-    state.set_config(sized.replace(edits=edits_between(build_params(sized), uploaded)))
-    resized = (D, H, O) != (config.D, config.H, config.O)
-    return True, (f"Loaded the weights of '{filename[:60]}'" +
-                  (f"; the model now has D = {D}, H = {H}, O = {O} as in the file." if resized else "."))
-
-
-@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
-def weight_files(config: Config) -> tuple[bytes, bytes]:
-    """The .npz and .json downloads of the config's weights: up to ~3 MB to write at the largest
-    sizes, so written once per model, not on every rerun of the page."""
-    weights = state.params(config)
-    return to_npz_bytes(weights), to_json_bytes(weights)
 
 
 def reset_weights() -> None:
     state.set_config(state.config().replace(edits=()), reset_widgets=False)
 
 
-def weight_editor(name: str, params: rc.Params, base: rc.Params, n) -> None:
+def weight_editor(name: str, params: rc.Params, n) -> None:
     """A data_editor of one parameter; a changed cell becomes config.edits, then a rerun."""
     config = state.config()
     table = table_of(getattr(params, name), name, n)
@@ -71,21 +45,17 @@ def weight_editor(name: str, params: rc.Params, base: rc.Params, n) -> None:
         table, key=editor_key(config, name), width="stretch",
         height="auto" if table.shape[0] <= LONG_TABLE_ROWS else 36 * LONG_TABLE_ROWS,
         column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in table.columns})
-    new = array_from_table(edited, name, n)
-    if np.array_equal(new, getattr(params, name)):
-        return
-    if not np.all(np.isfinite(new)):
-        st.error(f"An emptied or non-numeric cell of {name} is not a weight; the previous value is kept.")
-        return
-    changed = params.replace(**{name: new})
-    state.set_config(config.replace(edits=edits_between(base, changed)), reset_widgets=False)
-    st.rerun()
+    changed, problem = service.take_table(config, name, array_from_table(edited, name, n))
+    if problem:
+        st.error(problem)
+    if changed:
+        st.rerun()
 
 
 config = state.config()
 n = NOTATIONS[config.notation]
 params = state.params()
-base = state.params(config.replace(edits=()))
+guard = service.guard()
 
 st.title("Model & weights")
 st.caption(f"In the notation of {n.source} ({n.title}). Change the model in the sidebar; edit, "
@@ -107,12 +77,13 @@ with right:
     st.markdown(f"$T = {config.T}$ steps, $D = {config.D}$ inputs, $H = {config.H}$ hidden units, "
                 f"$O = {config.O}$ outputs.")
     W = n.plain_param("W_hh")
+    radius, largest = service.spectrum(params)
     # a row that wraps: on a projector's narrow column a metric moves down instead of being cut
     with st.container(horizontal=True, gap="large"):
-        st.metric(f"ρ({W})", f"{rc.spectral_radius(params.W_hh):.3f}", width="content",
+        st.metric(f"ρ({W})", f"{radius:.3f}", width="content",
                   help=f"spectral radius, the largest |eigenvalue|; the initialiser scales {W} to the "
                        "sidebar's ρ, hand edits can change it")
-        st.metric(f"σ_max({W})", f"{np.linalg.norm(params.W_hh, 2):.3f}", width="content",
+        st.metric(f"σ_max({W})", f"{largest:.3f}", width="content",
                   help="largest singular value: with γ = sup|f'| it bounds each step's gain, eq. (11)")
         st.metric("edited", len(config.edits), width="content", help="hand-edited entries (outlined in the heatmaps)")
     st.caption(f"Initialiser: {config.init}, seed {config.seed}, {W} scaled to ρ = {config.rho:g}; "
@@ -135,16 +106,19 @@ tabs = st.tabs([name for name in rc.PARAM_NAMES], key=EDITOR_TAB_KEY, on_change=
 for tab, name in zip(tabs, rc.PARAM_NAMES):
     if tab.open:
         with tab:
-            weight_editor(name, params, base, n)
+            weight_editor(name, params, n)
 
 with st.container(horizontal=True):
     st.button("Reset to the initialiser", on_click=reset_weights, disabled=not config.edits,
               icon=":material/restart_alt:")
-    npz_bytes, json_bytes = weight_files(config.project(MODEL))
-    st.download_button("Download .npz", npz_bytes, file_name="bptt_weights.npz",
-                       mime="application/octet-stream", on_click="ignore", icon=":material/download:")
-    st.download_button("Download .json", json_bytes, file_name="bptt_weights.json",
-                       mime="application/json", on_click="ignore", icon=":material/download:")
+    if guard.allows("the weights files"):
+        npz_bytes, json_bytes = service.weight_files(config)
+        st.download_button("Download .npz", npz_bytes, file_name="bptt_weights.npz",
+                           mime="application/octet-stream", on_click="ignore", icon=":material/download:")
+        st.download_button("Download .json", json_bytes, file_name="bptt_weights.json",
+                           mime="application/json", on_click="ignore", icon=":material/download:")
+if guard.skipped:
+    st.info(service.left_out(guard), icon=":material/timer:")
 if not link_is_complete(config):
     st.info("These edits are too many for a share link: send the weights file with the link.",
             icon=":material/link_off:")

@@ -17,7 +17,7 @@ One figure, so that one slider and one Play button drive everything client-side:
 Sizes are set for the width the chart gets (PLOT_PX per mode: normal, presentation, compact for
 a phone): nodes as large as their column allows, labels only where they fit, text never rotated.
 
-Numbers come from graph_flow (numpy); this module only draws them. Shapes: T steps, D inputs,
+Numbers come from rnn_core.flow (the gradient on every node and edge); this module only draws them. Shapes: T steps, D inputs,
 H hidden units, O outputs.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ import plotly.graph_objects as go
 
 import rnn_core as rc
 from ui.figures import style
-from ui.figures.graph_flow import EdgeFlow, Flow, NodeNorms, edge_flow, node_norms
+from rnn_core.flow import EdgeFlow, Flow, NodeNorms, edge_flow, node_norms
 from ui.figures.graph_sheet import Sheet, sheet_annotations, sheet_trace
 from ui.notation import Notation
 
@@ -756,19 +756,3 @@ def _controls(fronts: list[int], font: int, geometry: _Geometry) -> dict:
             steps=[dict(label=str(front), method="animate", args=[[str(front)], step_args]) for front in fronts],
         )],
     )
-
-
-def overflow_notes(result: rc.BPTTResult, flow: Flow) -> list[str]:
-    """Plain-language notes naming where values stopped being finite (empty if none)."""
-    notes = []
-    if result.overflow_step is not None:
-        notes.append(f"The forward pass overflowed at step t = {result.overflow_step}: from there on "
-                     f"a_t, h_t or o_t is inf or nan.")
-    if result.grad_overflow_step is not None:
-        notes.append(f"The gradient overflowed: dL/dh_t is inf or nan from step t = "
-                     f"{result.grad_overflow_step} back to t = 1 (drawn in the overflow colour).")
-    with np.errstate(all="ignore"):
-        bad = np.flatnonzero(~np.isfinite(flow.dL_dh).all(axis=1))
-    if flow.source is not None and bad.size and result.grad_overflow_step is None:
-        notes.append(f"Following the loss term alone, dL/dh_t overflowed from step t = {bad[-1] + 1}.")
-    return notes

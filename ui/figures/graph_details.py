@@ -1,4 +1,5 @@
-"""Details of one step of the unrolled graph: its numbers as heat strips, and eq. (7) filled in.
+"""Details of one step of the unrolled graph: its numbers as heat strips (eq. (7) filled in with
+them is written by the page's service, ui/pages/graph.py).
 
 Shapes: T steps, H hidden units, O outputs; step t is index t - 1 of every (T, ...) array.
 The strips show, over the hidden (or output) units: the forward values a_t and h_t; o_t with
@@ -12,61 +13,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 import rnn_core as rc
-from ui import notation as nt
-from ui.derivation import array, norm, number
+from rnn_core.flow import Flow
 from ui.figures import style
-from ui.figures.graph_flow import Flow
 from ui.notation import Notation
 
 Array = np.ndarray
 TEXT_LIMIT = 16     # write the numbers into the cells up to this many units
-SHOWN = 3           # entries of a vector written out in eq. (7)
-
-
-def numerator(notation: Notation, flow: Flow) -> str:
-    """What is differentiated: L, or the single weighted term w_s L_s."""
-    if flow.source is None:
-        return notation.L
-    s = str(flow.source)
-    return rf"({notation.at('w', s)} {notation.at(notation.L, s)})"
-
-
-def vector(notation: Notation, values: Array) -> str:
-    """A state vector on one line: a row in row notation, else a transposed row (a column).
-    More than SHOWN entries: the first SHOWN, an ellipsis and the norm, so that the equation fits
-    a phone's or a projector's column."""
-    values = np.asarray(values, dtype=float)
-    if values.size <= SHOWN:
-        row = array(values, row=True)
-    else:
-        shown = " & ".join([number(v) for v in values[:SHOWN]] + [r"\cdots"])
-        row = rf"\begin{{bmatrix}} {shown} \end{{bmatrix}}_{{\lVert\cdot\rVert = {number(norm(values))}}}"
-    return row + ("" if notation.row_vectors else r"^{\top}")
-
-
-def step_equation(flow: Flow, t: int, notation: Notation) -> str:
-    """Eq. (7) at step t in the notation's symbols, then its two parts and the total in numbers.
-
-    The parts are the engine's (flow.direct, flow.indirect); with full BPTT the indirect part is
-    W_hh^T (f'(a_{t+1}) * dL/dh_{t+1}); truncation changes which paths it follows.
-    """
-    _check_step(t, flow.T)
-    i, num = t - 1, numerator(notation, flow)
-    direct_sym, indirect_sym = nt.recursion(notation, str(t), str(t + 1))
-    if flow.source is not None:
-        direct_sym = direct_sym.replace(rf"\partial {notation.L}", rf"\partial {num}")
-        indirect_sym = indirect_sym.replace(rf"\partial {notation.L}", rf"\partial {num}")
-    lhs = nt.d(num, notation.at(notation.h, str(t)))
-    direct, total = vector(notation, flow.direct[i]), vector(notation, flow.dL_dh[i])
-    if t == flow.T:
-        # nothing after h_T: the indirect part is 0 by eq. (7)
-        lines = [rf"{lhs} &= {direct_sym}", rf"&= {direct} + 0"]
-    else:
-        lines = [rf"{lhs} &= {direct_sym}", rf"&\quad + {indirect_sym}",
-                 rf"&= \underbrace{{{direct}}}_{{\text{{direct}}}}",
-                 rf"&\quad + \underbrace{{{vector(notation, flow.indirect[i])}}}_{{\text{{indirect}}}}"]
-    # one part a line: short lines leave room for the tag in a narrow column
-    return r"\begin{aligned} " + r" \\ ".join(lines + [rf"&= {total}"]) + r" \end{aligned} \tag{7}"
 
 
 def _check_step(t: int, T: int) -> None:

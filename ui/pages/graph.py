@@ -1,0 +1,195 @@
+"""The Unrolled graph page's service: its cost model, cached computations and words.
+
+views/graph.py lays out widgets and calls this module; ui/figures/graph*.py draw what it
+returns; the numbers come from rnn_core (rnn_core.flow: the gradient on every node and edge).
+Every cache keys on the config projected onto what it depends on (`key`): the page's own
+controls and the notation never recompute the gradients.
+
+Cost model: everything a link can ask of this page, in estimated CPU seconds of one core
+(`plan`): the engine's BPTT (T steps of H x H, H x D and O x H products; k-step truncation
+sends every loss term back k steps, T k H^2), following one loss term back (s steps), the
+running parameter-gradient sums (T frames of the sheet) and the figures (frames and cells sent
+to the browser). The animated sheet is kept only while its frames fit graph_sheet.SHEET_BUDGET;
+the figure never draws more than 30 steps and 31 frames. A
+ui.budget.Guard stops optional work (the phone layout, the step in detail) once GUARD_SECONDS
+of wall clock have passed, e.g. on a loaded server, and the page says what it left out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+import rnn_core as rc
+from rnn_core.flow import Flow, full_flow, full_param_grads, running_param_grads, single_source
+from ui import export, state
+from ui.budget import Guard
+from ui.config import NUMBERS, Config
+from ui.derivation import array, norm, number
+from ui.figures import graph as graph_figures
+from ui.figures.graph_sheet import Sheet, sheet_is_linked
+from ui.keys import EXACT
+from ui.notation import NOTATIONS, Notation, d, recursion
+
+# ---- the cost model ------------------------------------------------------------------------
+MATVEC_RATE = 8e9          # multiply-adds per second of the engine's per-step products (one BLAS thread)
+STEP_SECONDS = 5e-6        # Python cost of one loop step
+CELL_SECONDS = 2e-7        # one number of the sheet's frames, summed, validated and sent
+FIGURE_SECONDS = 0.08      # one graph figure at its largest (30 steps, 31 frames), without the sheet
+GUARD_SECONDS = 4.0        # wall clock: past this no optional part of the page starts
+SHOWN_ENTRIES = 3          # entries of a vector written out in eq. (7)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Estimated CPU seconds of each part of one visit with cold caches, and what is drawn.
+
+    engine: rnn_core.bptt (with the sidebar's truncation); flow: one loss term followed back
+    (0 for the whole loss); sums: the parameter gradients per frame (or once, if not linked);
+    figures: the two graph figures and the step's details. linked: the sheet is animated.
+    """
+
+    engine: float
+    flow: float
+    sums: float
+    figures: float
+    linked: bool
+
+    @property
+    def total(self) -> float:
+        return self.engine + self.flow + self.sums + self.figures
+
+
+def plan(config: Config, source: int = 0) -> Plan:
+    """What a link asks of this page (T, H, D, O, truncation, followed term), in CPU seconds."""
+    T, H, D, O = config.T, config.H, config.D, config.O
+    per_step = H * H + H * D + O * H
+    back = T if config.truncation not in ("k_step",) else T * min(config.trunc_k, T)   # recurrent products
+    engine = (3 * T * per_step + back * H * H) / MATVEC_RATE + 4 * T * STEP_SECONDS
+    flow = (source * (H * H + H * D)) / MATVEC_RATE + source * STEP_SECONDS if source else 0.0
+    rows, cols = Sheet(D, H, O).shape
+    linked = sheet_is_linked(T, D, H, O)
+    sums = (T if linked else 1) * rows * cols * CELL_SECONDS + T * per_step / MATVEC_RATE
+    figures = 2 * FIGURE_SECONDS + (min(T, 31) * rows * cols * CELL_SECONDS if linked else 0.0)
+    return Plan(engine=engine, flow=flow, sums=sums, figures=figures, linked=linked)
+
+
+def guard() -> Guard:
+    """The wall-clock guard of one run of the page."""
+    return Guard(GUARD_SECONDS)
+
+
+def left_out(guard: Guard) -> str:
+    """What the guard left out of this run, and why, in one sentence."""
+    why = ("the server took longer than " f"{guard.seconds:g} s" if guard.stopped_by == "budget"
+           else "the page was closed")
+    return (f"Left out to keep the page responsive ({why}): {', '.join(guard.skipped)}. "
+            "Move a control to try again.")
+
+
+# ---- cached computations ---------------------------------------------------------------------
+
+def key(config: Config) -> Config:
+    """What the gradients depend on (model, data, truncation): the page's cache key."""
+    return config.project(*NUMBERS)
+
+
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=EXACT)
+def flow_and_sums(key: Config, source: int) -> tuple[Flow, dict]:
+    """The gradient on the graph (all loss terms if source == 0, else L_source alone) and the
+    parameter gradients: running sums per frame when the plan links the sheet, else the full sums."""
+    result, params = state.bptt_result(key), state.params(key)
+    flow = full_flow(result, params) if source == 0 else single_source(result, params, source)
+    sums = running_param_grads(flow, result.trace) if plan(key, source).linked else full_param_grads(flow, result.trace)
+    return flow, sums
+
+
+@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=EXACT)
+def graph_figure(key: Config, source: int, view: graph_figures.GraphView, notation: str):
+    """The animated figure (plotly validates every frame: worth keeping across reruns)."""
+    flow, sums = flow_and_sums(key, source)
+    result = state.bptt_result(key)
+    return graph_figures.graph_figure(flow, result.trace, result.step_losses, result.loss, sums,
+                                      NOTATIONS[notation], view)
+
+
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
+def gif_bytes(key: Config, source: int, view: graph_figures.GraphView, notation: str) -> bytes:
+    figure = graph_figure(key, source, view, notation)
+    return export.animation_gif(figure, graph_figures.frame_duration_ms(len(figure.frames)))
+
+
+@st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
+def png_bytes(key: Config, source: int, view: graph_figures.GraphView, notation: str, front: int) -> bytes:
+    return export.frame_png(graph_figure(key, source, view, notation), str(front))
+
+
+def loss_steps(key: Config) -> list[int]:
+    """The steps whose loss term exists (weight w_t > 0)."""
+    return [t for t, w in enumerate(state.bptt_result(key).weights, start=1) if w > 0]
+
+
+# ---- words ------------------------------------------------------------------------------------
+
+def overflow_notes(result: rc.BPTTResult, flow: Flow) -> list[str]:
+    """Plain-language notes naming where values stopped being finite (empty if none)."""
+    notes = []
+    if result.overflow_step is not None:
+        notes.append(f"The forward pass overflowed at step t = {result.overflow_step}: from there on "
+                     f"a_t, h_t or o_t is inf or nan.")
+    if result.grad_overflow_step is not None:
+        notes.append(f"The gradient overflowed: dL/dh_t is inf or nan from step t = "
+                     f"{result.grad_overflow_step} back to t = 1 (drawn in the overflow colour).")
+    with np.errstate(all="ignore"):
+        bad = np.flatnonzero(~np.isfinite(flow.dL_dh).all(axis=1))
+    if flow.source is not None and bad.size and result.grad_overflow_step is None:
+        notes.append(f"Following the loss term alone, dL/dh_t overflowed from step t = {bad[-1] + 1}.")
+    return notes
+
+
+def numerator(notation: Notation, flow: Flow) -> str:
+    """What is differentiated: L, or the single weighted term w_s L_s."""
+    if flow.source is None:
+        return notation.L
+    s = str(flow.source)
+    return rf"({notation.at('w', s)} {notation.at(notation.L, s)})"
+
+
+def vector(notation: Notation, values: np.ndarray) -> str:
+    """A state vector on one line: a row in row notation, else a transposed row (a column).
+    More than SHOWN_ENTRIES entries: the first ones, an ellipsis and the norm, so that the
+    equation fits a phone's or a projector's column."""
+    values = np.asarray(values, dtype=float)
+    if values.size <= SHOWN_ENTRIES:
+        row = array(values, row=True)
+    else:
+        shown = " & ".join([number(v) for v in values[:SHOWN_ENTRIES]] + [r"\cdots"])
+        row = rf"\begin{{bmatrix}} {shown} \end{{bmatrix}}_{{\lVert\cdot\rVert = {number(norm(values))}}}"
+    return row + ("" if notation.row_vectors else r"^{\top}")
+
+
+def step_equation(flow: Flow, t: int, notation: Notation) -> str:
+    """Eq. (7) at step t in the notation's symbols, then its two parts and the total in numbers.
+
+    The parts are the engine's (flow.direct, flow.indirect); with full BPTT the indirect part is
+    W_hh^T (f'(a_{t+1}) * dL/dh_{t+1}); truncation changes which paths it follows.
+    """
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= flow.T:
+        raise ValueError(f"t must be a step in [1, {flow.T}], got {t!r}")
+    i, num = t - 1, numerator(notation, flow)
+    direct_sym, indirect_sym = recursion(notation, str(t), str(t + 1))
+    if flow.source is not None:
+        direct_sym = direct_sym.replace(rf"\partial {notation.L}", rf"\partial {num}")
+        indirect_sym = indirect_sym.replace(rf"\partial {notation.L}", rf"\partial {num}")
+    lhs = d(num, notation.at(notation.h, str(t)))
+    direct, total = vector(notation, flow.direct[i]), vector(notation, flow.dL_dh[i])
+    if t == flow.T:
+        # nothing after h_T: the indirect part is 0 by eq. (7)
+        lines = [rf"{lhs} &= {direct_sym}", rf"&= {direct} + 0"]
+    else:
+        lines = [rf"{lhs} &= {direct_sym}", rf"&\quad + {indirect_sym}",
+                 rf"&= \underbrace{{{direct}}}_{{\text{{direct}}}}",
+                 rf"&\quad + \underbrace{{{vector(notation, flow.indirect[i])}}}_{{\text{{indirect}}}}"]
+    # one part a line: short lines leave room for the tag in a narrow column
+    return r"\begin{aligned} " + r" \\ ".join(lines + [rf"&= {total}"]) + r" \end{aligned} \tag{7}"
