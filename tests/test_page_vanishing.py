@@ -14,7 +14,7 @@ from rnn_core.spectral import memory_horizon
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui.pages import vanishing as service
 from ui.budget import Guard
-from ui.config import DEFAULT, FIELD_BY_NAME, build_params, parse, to_query
+from ui.config import DEFAULT, EXACT_NUMBERS, FIELD_BY_NAME, build_params, parse, to_query
 from ui.presets import PRESETS
 from ui.state import make_data
 
@@ -134,7 +134,7 @@ def test_sweep_configs_change_one_factor_only():
     config = DEFAULT.replace(v_radii=(0.5, 1.5), v_acts=("relu", "identity"), v_axis="distance", trunc_k=3)
     radii, acts = service.sweep_configs(config)
     assert [n for n, _ in radii] == ["ρ = 0.5", "ρ = 1.5"] and [n for n, _ in acts] == ["f = relu", "f = identity"]
-    model = service.model_config(config)
+    model = config.project(*EXACT_NUMBERS)
     for (_, c), r in zip(radii, (0.5, 1.5)):
         assert c == model.replace(rho=r)
     for (_, c), a in zip(acts, ("relu", "identity")):

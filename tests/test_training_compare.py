@@ -147,11 +147,17 @@ def test_result_store_is_a_bounded_lru():
     assert store.get("missing") is None
 
 
-def test_model_and_batch_key_ignores_training_only_fields():
-    spec = TrainSpec.from_config(DEFAULT)
-    other = TrainSpec.from_config(DEFAULT.replace(tr_lr=0.5, tr_steps=10, tr_clip="none", truncation="k_step"))
-    assert spec != other and spec.model_and_batch() == other.model_and_batch()
-    assert spec.model_and_batch() != TrainSpec.from_config(DEFAULT.replace(tr_batch=4)).model_and_batch()
+def test_the_start_key_ignores_training_only_fields():
+    """The comparisons' cache key (the config projected on what the initial model and batch read)."""
+    from ui.pages.training import START_FIELDS, start_key
+    other = DEFAULT.replace(tr_lr=0.5, tr_steps=10, tr_clip="none", truncation="k_step", notation="dlbook",
+                            tr_view="clipping", presentation=True, D=7)
+    assert TrainSpec.from_config(DEFAULT) != TrainSpec.from_config(other) and start_key(DEFAULT) == start_key(other)
+    for name, value in (("tr_batch", 4), ("rho", 1.5), ("tr_task", "sine"), ("T", 20), ("seed", 3)):
+        assert name in START_FIELDS and start_key(DEFAULT.replace(**{name: value})) != start_key(DEFAULT)
+    spec, keyed = TrainSpec.from_config(DEFAULT), TrainSpec.from_config(start_key(other))
+    assert all(getattr(spec, f) == getattr(keyed, f)
+               for f in ("task", "T", "H", "activation", "init", "rho", "seed", "batch", "delay", "text"))
 
 
 def test_every_trainable_task_has_a_display_of_known_blocks():

@@ -22,10 +22,6 @@ from ui.text_upload import MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, read_text_upload
 UPLOAD_KEY = "tr_upload"            # the file_uploader widget
 TEXT_KEY = "tr_accepted_text"       # session: {"name", "text"} of the last accepted upload
 SEEN_KEY = "tr_seen_upload"         # session: file_id of the last upload checked
-VIEW_LABELS = {"train": "Train a task", "truncation": "Truncated BPTT", "clipping": "Gradient clipping"}
-TEXT_LABELS = {"builtin": "built-in text", "upload": "my own .txt file"}
-CLIP_LABELS = {"none": "none", "norm": "by global norm", "value": "element-wise"}
-COMPARE_LABELS = {"all": "all five parameters", "W_hh": "W_hh only"}
 SHOW = {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error,
         "markdown": lambda text, icon=None: st.markdown(text)}
 RENDER = {"figure": lambda b: st.plotly_chart(b.body, key=b.key), "html": lambda b: st.html(b.body),
@@ -84,10 +80,10 @@ def task_settings(config: Config) -> str | None:
     """Task choice, its options and description; returns the uploaded text (or None)."""
     cols = st.columns([2, 2, 3])
     with cols[0]:
-        task = state.view_widget("tr_task", format_func=lambda name: rc.TASKS[name].title)
+        task = state.view_widget("tr_task", format_func=FIELD_BY_NAME["tr_task"].choice_label)
     with cols[1]:
         if task == "char_lm":
-            state.view_widget("tr_text", widget="radio", horizontal=True, format_func=TEXT_LABELS.get)
+            state.view_widget("tr_text", widget="radio", horizontal=True, format_func=FIELD_BY_NAME["tr_text"].choice_label)
         elif task == "copy":
             ranged_slider("tr_delay", 1, config.T - 1, why=f"T = {config.T}")
     with cols[2]:
@@ -112,7 +108,7 @@ def sgd_settings() -> None:
     for col, (name, options) in zip(cols, (
             ("tr_lr", dict(widget="number_input", step=0.01, format="%.4g")), ("tr_momentum", dict(step=0.01)),
             ("tr_steps", dict(widget="number_input", step=50)), ("tr_batch", {}),
-            ("tr_clip", dict(format_func=CLIP_LABELS.get)),
+            ("tr_clip", dict(format_func=FIELD_BY_NAME["tr_clip"].choice_label)),
             ("tr_clip_c", dict(widget="number_input", step=0.5, format="%.3g",
                                disabled=state.config().tr_clip == "none")))):
         with col:
@@ -141,7 +137,7 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
         return
     charts.draw_curves(result, config, service.clip_threshold(spec))
     with charts.progress.container():
-        show(*service.run_banner(spec, text, result))
+        show(*service.run_banner(config, spec, text, result))
     with charts.extra.container():
         st.caption(service.CURVES_CAPTION)
     with charts.heatmap.container():
@@ -153,7 +149,7 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
             st.plotly_chart(figures.accuracy_figure(result.accuracy, presentation=config.presentation),
                             key="tr_accuracy")
         if not result.diverged:
-            evaluation = service.evaluation(spec, text, result)
+            evaluation = service.evaluation(config, text, result)
             st.subheader("The trained model on new sequences")
             st.markdown(service.held_out_summary(evaluation))
             render(service.TASK_DISPLAYS[spec.task].result(evaluation, config.presentation))
@@ -182,14 +178,14 @@ def side_by_side(variants: dict[str, TrainSpec], data: rc.TaskData, text: str | 
 
 def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
     st.markdown(service.TRUNCATION_INTRO)
-    compare = state.view_widget("tr_compare", widget="radio", horizontal=True, format_func=COMPARE_LABELS.get)
+    compare = state.view_widget("tr_compare", widget="radio", horizontal=True, format_func=FIELD_BY_NAME["tr_compare"].choice_label)
     plan, note = service.truncation_plan(config, spec, data)
     show(note)
     if plan is None:
         return
     try:
-        table = service.truncation_table(spec.model_and_batch(), text, rc.PARAM_NAMES if compare == "all" else ("W_hh",),
-                                         plan.ks, plan.batch)
+        table = service.truncation_table(service.start_key(config), text,
+                                         rc.PARAM_NAMES if compare == "all" else ("W_hh",), plan.ks, plan.batch)
     except Stopped:
         show(service.COMPARISON_STOPPED)
         return
@@ -215,13 +211,13 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
 
 def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
     c = float(config.tr_clip_c)
-    found = service.clipping_setup(spec, data, text, c)
+    found = service.clipping_setup(config, spec, data, text, c)
     if found.model is None:
         show(service.too_slow(spec))
         return
     st.markdown(service.clipping_intro(c))
     show(*found.notes, found.batch_note)
-    table, overflow = service.clipping_table(found.model.model_and_batch(), text, c, found.batch)
+    table, overflow = service.clipping_table(found.key, text, c, found.batch)
     if overflow or not np.isfinite(table.raw_norm):
         show(service.CLIPPING_OVERFLOW)
         return
@@ -250,7 +246,7 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
 def main() -> None:
     config = state.config()
     st.title("Training & truncation")
-    view = state.view_widget("tr_view", widget="radio", horizontal=True, format_func=VIEW_LABELS.get,
+    view = state.view_widget("tr_view", widget="radio", horizontal=True, format_func=FIELD_BY_NAME["tr_view"].choice_label,
                              label_visibility="collapsed")
     text = task_settings(config)
     config = state.config()

@@ -16,11 +16,6 @@ from ui.figures import vanishing as figures
 from ui.notation import NOTATIONS, Notation
 from ui.pages import vanishing as service
 
-NORM_LABELS = {"2": "spectral ‖·‖₂", "fro": "Frobenius ‖·‖_F"}
-AXIS_LABELS = {"k": "step k", "distance": "distance T − k"}
-ACTIVATION_LABELS = {"tanh": "tanh", "relu": "ReLU", "sigmoid": "sigmoid", "identity": "identity"}
-SECTION_LABELS = {"sweeps": "Sweeps", "spectrum": "Spectrum", "pairs": "All pairs and ∂L/∂h", "steps": "Why it fades",
-                  "all": "Everything"}
 SECTION_HEADERS = {"sweeps": "Sweeps: the same seed, one factor changed", "spectrum": "The spectrum of ${W}$",
                    "pairs": "All pairs, and the gradient each step receives", "steps": "Why it fades, step by step"}
 # Radii offered in the sweep's multiselect; any other value in range can be typed in.
@@ -65,9 +60,9 @@ def chart_options(config: Config):
     controls = st.columns([1.3, 1.3, 3]) if not config.presentation else \
         [st.popover("Chart options", icon=":material/tune:")] * 2 + [st.container()]
     with controls[0]:
-        state.view_widget("v_norm", widget="radio", horizontal=True, format_func=NORM_LABELS.get)
+        state.view_widget("v_norm", widget="radio", horizontal=True, format_func=FIELD_BY_NAME["v_norm"].choice_label)
     with controls[1]:
-        state.view_widget("v_axis", widget="radio", horizontal=True, format_func=AXIS_LABELS.get)
+        state.view_widget("v_axis", widget="radio", horizontal=True, format_func=FIELD_BY_NAME["v_axis"].choice_label)
     return controls[2]
 
 
@@ -127,7 +122,7 @@ def sweeps_section(run: service.Run, nt: Notation, radius_curves: list, act_curv
                         highlight=f"ρ = {config.rho:g}", key="v_sweep_rho")
         st.caption(service.SWEEP_RHO_CAPTION)
     with right:
-        state.view_widget("v_acts", format_func=ACTIVATION_LABELS.get)
+        state.view_widget("v_acts", format_func=FIELD_BY_NAME["v_acts"].choice_label)
         if act_curves:
             sweep_chart(run, nt, act_curves, title=f"ρ = {config.rho:g}, f varied",
                         highlight=f"f = {config.activation}", key="v_sweep_act")
@@ -195,7 +190,7 @@ def steps_section(run: service.Run, nt: Notation) -> None:
 def sections(run: service.Run, nt: Notation, grads, radius_curves: list, act_curves: list) -> None:
     """The chosen section below the main curve, or all of them: a slider move redraws only
     what is on screen (every chart costs the browser ~30 ms to redraw)."""
-    chosen = state.view_widget("v_section", widget="segmented_control", format_func=SECTION_LABELS.get,
+    chosen = state.view_widget("v_section", widget="segmented_control", format_func=FIELD_BY_NAME["v_section"].choice_label,
                                label_visibility="collapsed")
     draw = {"sweeps": lambda: sweeps_section(run, nt, radius_curves, act_curves),
             "spectrum": lambda: spectrum_section(run, nt), "pairs": lambda: pairs_section(run, nt, grads),

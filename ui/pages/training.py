@@ -48,8 +48,9 @@ import rnn_core as rc
 from rnn_core.tasks import BUILTIN_TEXT
 from rnn_core.training import TrainResult, clip_by_global_norm, clip_by_value, generate, train
 from ui.budget import SESSION, Guard
-from ui.config import Config
+from ui.config import FIELD_BY_NAME, Config
 from ui.figures import training as figures
+from ui.keys import EXACT
 from ui.presets import PRESETS
 
 Array = np.ndarray
@@ -159,11 +160,6 @@ class TrainSpec:
 
     def replace(self, **changes: Any) -> "TrainSpec":
         return replace(self, **changes)
-
-    def model_and_batch(self) -> "TrainSpec":
-        """This spec with the fields that only training reads (SGD, clipping, truncation, steps)
-        reset: a cache key for what depends on the initial model and the first batch alone."""
-        return replace(self, lr=1.0, momentum=0.0, steps=1, clip=None, truncation=None)
 
     def task_options(self, text: str | None) -> dict:
         """Keyword arguments for rnn_core's task functions (text only for char_lm, delay for copy)."""
@@ -596,10 +592,25 @@ def first_batch(spec: TrainSpec, text: str | None) -> rc.TaskData:
     return sample_data(spec, text, batch=spec.batch, seed=spec.seed)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def truncation_table(spec: TrainSpec, text: str | None, names: tuple[str, ...], ks: tuple[int, ...],
+# What the initial model, the first batch and the held-out batches read from the config (a subset
+# of what TrainSpec.from_config reads). The comparisons and the held-out numbers are cached on the
+# config projected on these fields (Config.project, hashed exactly by ui.keys.EXACT), so the SGD,
+# clipping and truncation settings, the notation and the page's section never recompute them.
+START_FIELDS = ("T", "H", "activation", "init", "rho", "seed", "tr_task", "tr_batch", "tr_delay", "tr_text")
+CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=EXACT)
+
+
+def start_key(config: Config) -> Config:
+    """`config` projected on START_FIELDS: the key of what depends on the initial model and batch."""
+    return config.project(also=START_FIELDS)
+
+
+@st.cache_data(**CACHE)
+def truncation_table(key: Config, text: str | None, names: tuple[str, ...], ks: tuple[int, ...],
                      batch: int) -> TruncationComparison:
-    """The sweep, stopped (Stopped, nothing cached) at COMPARE_BUDGET seconds or when the session goes."""
+    """The sweep on the first `batch` sequences of the start of `key` (a start_key), stopped
+    (Stopped, nothing cached) at COMPARE_BUDGET seconds or when the session goes."""
+    spec = TrainSpec.from_config(key, text)
     data = sample_data(spec, text, batch=batch, seed=spec.seed)
     params = initial_params(spec, data.D, data.O)
     return compare_truncations(params, data.xs, data.ys, activation=spec.activation, loss=data.loss,
@@ -612,30 +623,34 @@ def _raw_gradient(spec: TrainSpec, data: rc.TaskData) -> rc.BPTTResult:
                    loss=data.loss, reduction=REDUCTION, mask=data.mask)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def exploding_radius_of(spec: TrainSpec, text: str | None, c: float, batch: int) -> tuple[float, float] | None:
-    """(rho, ||g||) where the exploding model's first-batch gradient exceeds EXPLODES * c, or None."""
+@st.cache_data(**CACHE)
+def exploding_radius_of(key: Config, text: str | None, c: float, batch: int) -> tuple[float, float] | None:
+    """(rho, ||g||) where the exploding model's (`key`, a start_key) first-batch gradient
+    exceeds EXPLODES * c, or None."""
+    spec = TrainSpec.from_config(key, text)
     data = sample_data(spec, text, batch=batch, seed=spec.seed)
     return exploding_radius(lambda rho: _raw_gradient(spec.replace(rho=rho), data).grads.global_norm(), c)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def clipping_table(spec: TrainSpec, text: str | None, c: float, batch: int) -> tuple[ClippingComparison, bool]:
-    """The clipping comparison on the first batch, and whether the forward pass overflowed."""
+@st.cache_data(**CACHE)
+def clipping_table(key: Config, text: str | None, c: float, batch: int) -> tuple[ClippingComparison, bool]:
+    """The clipping comparison on the first batch of `key` (a start_key), and whether the
+    forward pass overflowed."""
+    spec = TrainSpec.from_config(key, text)
     res = _raw_gradient(spec, sample_data(spec, text, batch=batch, seed=spec.seed))
     return compare_clipping(res.grads, c), res.overflow
 
 
-def evaluation(spec: TrainSpec, text: str | None, result: TrainResult) -> Evaluation:
-    """Held-out numbers of a finished run (cached on the exact final weights: a run stopped at
-    its time budget depends on the server's load, not only on the settings)."""
+def evaluation(config: Config, text: str | None, result: TrainResult) -> Evaluation:
+    """Held-out numbers of a finished run of `config` (cached on the exact final weights: a run
+    stopped at its time budget depends on the server's load, not only on the settings)."""
     weights = hashlib.sha256(b"".join(a.tobytes() for _, a in result.params.items())).hexdigest()
-    return _evaluation(spec, text, weights, result)
+    return _evaluation(start_key(config), text, weights, result)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _evaluation(spec: TrainSpec, text: str | None, weights: str, _result: TrainResult) -> Evaluation:
-    return evaluate(spec, text, _result.params)
+@st.cache_data(**CACHE)
+def _evaluation(key: Config, text: str | None, weights: str, _result: TrainResult) -> Evaluation:
+    return evaluate(TrainSpec.from_config(key, text), text, _result.params)
 
 
 # ---------------------------------------------------------------------------- training on the page
@@ -888,8 +903,6 @@ class Note:
     icon: str | None = None
 
 
-TRUNCATION_WORDS = {"full": "full BPTT", "k_step": "k-step truncation", "chunked": "chunked truncation",
-                    "randomized": "randomized truncation"}
 VERDICT_ICONS = {"success": ":material/check_circle:", "warning": ":material/warning:", "error": ":material/error:"}
 VERDICT_ADVICE = {"warning": " Try more steps, another learning rate, or a larger H.",
                   "error": " Turn clipping on, lower the learning rate or the spectral radius."}
@@ -938,7 +951,7 @@ def affordable_run(spec: TrainSpec, data: rc.TaskData) -> tuple[TrainSpec | None
 def train_caption(config: Config, spec: TrainSpec, data: rc.TaskData) -> str:
     estimate = spec.steps * spec_step_seconds(spec, data.D, data.O)
     return (f"SGD on a fresh batch each step, minimising the mean loss per step; update of eq. (12). "
-            f"Gradient: {TRUNCATION_WORDS[config.truncation]} (sidebar). Same settings, same run: "
+            f"Gradient: {FIELD_BY_NAME['truncation'].choice_name(config.truncation)} (sidebar). Same settings, same run: "
             "finished runs are kept and shown to every viewer. "
             f"Estimated time: {about(estimate)}; any run stops at {TIME_BUDGET:.0f} s, keeping the steps done.")
 
@@ -952,14 +965,14 @@ HEATMAP_CAPTION = ("Each row is one training step, each column a time step t; co
                    "(exploding) as training goes on.")
 
 
-def run_banner(spec: TrainSpec, text: str | None, result: TrainResult) -> list[Note]:
+def run_banner(config: Config, spec: TrainSpec, text: str | None, result: TrainResult) -> list[Note]:
     """What happened: stopped at the budget or not, and the run judged against its baseline."""
     notes = []
     if result.stopped:
         notes.append(Note("warning", f"Stopped at its time budget: {result.steps_done} of {spec.steps} steps ran "
                                      f"in the {TIME_BUDGET:.0f} s a run may take; the steps done are shown. Lower T, "
                                      "H, the batch size, the truncation's k or the steps for a complete run.", TIMER))
-    verdict = judge(result, None if result.diverged else evaluation(spec, text, result))
+    verdict = judge(result, None if result.diverged else evaluation(config, text, result))
     first, last = np.mean(result.loss[:10]), np.mean(result.loss[-10:])
     n = result.steps_done
     summary = (f"Trained {n} step{'s' if n != 1 else ''}: loss {first:.4g} → {last:.4g} (means of the first and "
@@ -1056,10 +1069,12 @@ def truncation_runs_caption(steps: int) -> str:
 
 @dataclass(frozen=True)
 class ClippingSetup:
-    """The exploding model the clipping comparison uses (None: not even one sequence fits the
-    budget), the sequences it uses, and what the page says about them."""
+    """The exploding model of the clipping comparison: `model` the run's spec with its
+    activation, initialiser and radius (None: not even one sequence fits the budget), `key` its
+    start_key, `batch` the sequences compared, and what the page says about them."""
 
     model: TrainSpec | None
+    key: Config | None
     batch: int
     notes: tuple[Note, ...] = ()
     batch_note: Note | None = None
@@ -1072,16 +1087,16 @@ def clipping_intro(c: float) -> str:
             "entry is clipped to [−c, c] as min-char-rnn does with c = 5.")
 
 
-def clipping_setup(spec: TrainSpec, data: rc.TaskData, text: str | None, c: float) -> ClippingSetup:
-    """The current task and sizes with the 'exploding' preset's model, at the smallest radius of
-    RADII whose raw gradient explodes (the largest if none does)."""
+def clipping_setup(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None, c: float) -> ClippingSetup:
+    """The current task and sizes (`config`, run as `spec`) with the 'exploding' preset's model,
+    at the smallest radius of RADII whose raw gradient explodes (the largest if none does)."""
     settings = exploding_settings()
     calls = 1 + len(RADII)                 # the radius search and the comparison, one gradient each
     batch = affordable_gradient_batch(spec.T, spec.batch, spec.H, data.D, data.O, calls)
     if batch < 1:
-        return ClippingSetup(None, batch)
-    exploding = spec.replace(**settings)
-    found = exploding_radius_of(exploding.model_and_batch(), text, c, batch)
+        return ClippingSetup(None, None, batch)
+    exploding = config.replace(**settings)
+    found = exploding_radius_of(start_key(exploding), text, c, batch)
     if found is None:
         rho = RADII[-1]
         note = Note("warning", f"At these settings the gradient does not explode: for no spectral radius up to "
@@ -1097,7 +1112,8 @@ def clipping_setup(spec: TrainSpec, data: rc.TaskData, text: str | None, c: floa
                                 f"‖g‖ = {norm:.3g}, at least {EXPLODES:g} times c.")
     batch_note = Note("info", f"To stay quick the gradients are compared on the first {batch} of the batch's "
                               f"{spec.batch} sequences.") if batch < spec.batch else None
-    return ClippingSetup(exploding.replace(rho=rho), batch, (note,), batch_note)
+    return ClippingSetup(spec.replace(**settings).replace(rho=rho), start_key(exploding.replace(rho=rho)), batch,
+                         (note,), batch_note)
 
 
 CLIPPING_OVERFLOW = Note("warning", "The exploding model overflows on this batch (inf/nan): there is no gradient to "

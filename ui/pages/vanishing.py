@@ -32,7 +32,7 @@ from rnn_core.spectral import (classify_factor, extrapolated_horizon, fit_decay_
                                memory_horizon, singular_values)
 from ui import state
 from ui.budget import SESSION, Guard, Stopped
-from ui.config import DEFAULT, FIELDS, MAX_RADII, Config
+from ui.config import EXACT_NUMBERS, MAX_RADII, NUMBERS, Config
 from ui.figures.vanishing import split_for_log
 from ui.keys import EXACT
 from ui.notation import Notation
@@ -40,7 +40,6 @@ from ui.notation import Notation
 Array = np.ndarray
 ENGINE_ORD = {"2": 2, "fro": "fro"}
 HORIZON_THRESHOLD = 0.01
-MODEL_GROUPS = ("model", "data")     # the fields the weights and the sequence depend on
 
 # ---- the cost model ------------------------------------------------------------------------
 # Everything a link can ask of this page is counted in estimated seconds of one CPU core (the
@@ -409,17 +408,14 @@ def horizon_value(summary: CurveSummary) -> tuple[str, str | None]:
 
 
 # ---- the configs the numbers depend on -------------------------------------------------------
-
-def model_config(config: Config, groups: tuple[str, ...] = MODEL_GROUPS) -> Config:
-    """`config` with every field outside `groups` at its default, so that page controls,
-    truncation or training settings never recompute the Jacobians (the cache keys)."""
-    return DEFAULT.replace(**{f.name: getattr(config, f.name) for f in FIELDS if f.group in groups})
-
+# The Jacobians depend on the model and its sequence alone (Config.project(*EXACT_NUMBERS)): the
+# notation, the page's view and the sidebar's truncation never recompute them; dL/dh_t also
+# depends on the truncation (NUMBERS).
 
 def sweep_configs(config: Config) -> tuple[list[tuple[str, Config]], list[tuple[str, Config]]]:
     """The model configs of both sweeps, named for the legend: one per chosen radius (the
     sidebar's activation) and one per chosen activation (the sidebar's radius); same seed."""
-    model = model_config(config)
+    model = config.project(*EXACT_NUMBERS)
     radii = [(f"ρ = {r:g}", model.replace(rho=float(r))) for r in config.v_radii]
     acts = [(f"f = {a}", model.replace(activation=a)) for a in config.v_acts]
     return radii, acts
@@ -480,7 +476,7 @@ def _cached_dl_dh_tail(model: Config, window: int) -> Array:
 def gradient_per_step(config: Config, window: int) -> Array:
     """(window, H): the whole run's dL/dh_t (shared with the other pages) or its last steps."""
     # keyed on what the gradient depends on: a page setting must not add a shared cache entry
-    model = model_config(config, MODEL_GROUPS + ("truncation",))
+    model = config.project(*NUMBERS)
     if window == config.T:
         return state.bptt_result(model).dL_dh
     return _cached_dl_dh_tail(model, window)
@@ -494,6 +490,12 @@ def cached_derivatives(model: Config) -> Array:
 @st.cache_data(**CACHE)
 def cached_spectrum(model: Config) -> tuple[Array, Array]:
     return spectrum(state.params(model).W_hh)
+
+
+@st.cache_data(**CACHE)
+def cached_bound(model: Config) -> Array:
+    """(T,): the bound (gamma sigma_max(W_hh))^(T-k) of eq. (11) for every k."""
+    return jacobian_bound(state.params(model), model.activation, model.T)
 
 
 @st.cache_data(**CACHE)
@@ -541,15 +543,14 @@ def main_run(config: Config, guard: Guard) -> Run:
     """The plan and the main curve's numbers: the curve (cut short if the guard stops it),
     the spectrum, the bound of eq. (11) and, for the identity, the matrix powers."""
     plan_ = plan(config)
-    model = model_config(config)
+    model = config.project(*EXACT_NUMBERS)
     norms = guarded_curve(guard, "the main curve", model, plan_.norm,
                           plan_.main_window if plan_.main_window < config.T else None, keep_tail=True)
     eigenvalues, singular = cached_spectrum(model)
-    params = state.params(model)
     W = norms.shape[0]
-    bound = bound_for_norm(jacobian_bound(params, config.activation, config.T)[-W:], plan_.norm, H=config.H)
+    bound = bound_for_norm(cached_bound(model)[-W:], plan_.norm, H=config.H)
     powers = cached_matrix_powers(model, W, plan_.norm) if plan_.powers else None
-    return Run(config=config, model=model, params=params, plan=plan_, guard=guard, norms=norms,
+    return Run(config=config, model=model, params=state.params(model), plan=plan_, guard=guard, norms=norms,
                summary=summarise(norms), bound=bound, powers=powers, eigenvalues=eigenvalues, singular=singular,
                gamma=rc.get_activation(config.activation).gamma)
 
