@@ -214,31 +214,57 @@ def test_huge_json_is_refused_by_size():
     assert "at most" in refused("w.json", data)
 
 
-# ---- anything else: only WeightsFileError, never another exception ---------------------------
+# ---- anything else: weights exactly as the file says, or WeightsFileError with a message ------
+
+def loads_exactly_or_says_why(name: str, blob: bytes, *, expected=None) -> None:
+    """load_weights either returns the file's own numbers exactly or raises WeightsFileError with
+    one short sentence; never another exception. expected: the arrays the file must give when it
+    loads (default: an independent reading of the file with json / np.load)."""
+    try:
+        loaded = load_weights(name, blob)
+    except WeightsFileError as err:
+        message = str(err)
+        assert "\n" not in message and 10 < len(message) < 300, message
+        return
+    if expected is None:
+        expected = independent_reading(name, blob)
+    for param in rc.PARAM_NAMES:
+        got, want = getattr(loaded, param), np.asarray(expected[param], dtype=np.float64)
+        assert got.dtype == np.float64 and got.shape == want.shape, param
+        np.testing.assert_array_equal(got, want, err_msg=param)
+
+
+def independent_reading(name: str, blob: bytes) -> dict:
+    """The arrays a file holds, read without ui.weights_io (only files that loaded get here)."""
+    if name.endswith(".json"):
+        return json.loads(blob)
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
-def test_corrupted_files_raise_only_weights_file_error(data):
-    original = data.draw(st.sampled_from([to_npz_bytes(params()), npz_bytes(**good_arrays()),
-                                          to_json_bytes(params())]))
-    suffix = "json" if original.startswith(b"{") else "npz"
+def test_corrupted_files_load_exactly_or_say_why(data):
+    original_params = params()
+    which = data.draw(st.sampled_from(["npz", "npz_plain", "json"]))
+    original = {"npz": to_npz_bytes(original_params), "npz_plain": npz_bytes(**good_arrays()),
+                "json": to_json_bytes(original_params)}[which]
     blob = bytearray(original)
     for _ in range(data.draw(st.integers(1, 8))):
         position = data.draw(st.integers(0, len(blob) - 1))
         blob[position] = data.draw(st.integers(0, 255))
-    try:
-        load_weights(f"w.{suffix}", bytes(blob))
-    except WeightsFileError:
-        pass
+    if which == "json":
+        # JSON has no checksum: a changed digit is another valid number, which must load as written
+        loads_exactly_or_says_why("w.json", bytes(blob))
+    else:
+        # a zip's CRC-32 guards every member: what loads is the original, bit for bit
+        loads_exactly_or_says_why("w.npz", bytes(blob), expected=original_params.to_dict())
 
 
 @given(st.binary(max_size=2000), st.sampled_from(["w.npz", "w.json"]))
 @settings(max_examples=150, deadline=None)
-def test_random_bytes_raise_only_weights_file_error(blob, name):
-    try:
-        load_weights(name, blob)
-    except WeightsFileError:
-        pass
+def test_random_bytes_load_exactly_or_say_why(blob, name):
+    loads_exactly_or_says_why(name, blob)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
