@@ -157,15 +157,13 @@ def bptt(params, xs, ys, *, activation: str | None = None, loss: str, reduction:
         np.matmul(dL_do, params.W_hy, out=direct)                       # eq. (7), direct part
         back = cell.backward(params, run, direct, trunc)                # eq. (7) and (10), every step
         grads = params_gradients(cell, params, run, back.dL_da, dL_do)  # eq. (10)
-        overflow = first_overflow_step(run.a, run.hs, O_)
-        if run.cs is not None:
-            overflow = min(filter(None, (overflow, first_nonfinite_step(run.cs))), default=None)
+        overflow = first_overflow_step(run.a, run.hs, O_) if cell is RNN else gated_overflow_step(run, O_)
         grad_overflow = first_nonfinite_step(back.dL_dh, from_end=True)
     squeeze = (lambda z: z) if batched else (lambda z: z[:, 0])
     trace = make_trace(cell, run, O_, batched, act, overflow)
     lstm = {}
     if cell.memory:
-        direct_c = back.dL_dc - back.dL_dc_indirect
+        direct_c = back.dL_dc - back.dL_dc_indirect if back.dL_dc_direct is None else back.dL_dc_direct
         lstm = dict(dL_dc=squeeze(back.dL_dc), dL_dc_direct=squeeze(direct_c),
                     dL_dc_indirect=squeeze(back.dL_dc_indirect),
                     dL_dc0=back.dS0[:, H:] if batched else back.dS0[0, H:])
@@ -175,6 +173,13 @@ def bptt(params, xs, ys, *, activation: str | None = None, loss: str, reduction:
                       dL_dh_indirect=squeeze(back.dL_dh_indirect), dL_da=squeeze(back.dL_da),
                       dL_dh0=dS0 if batched else dS0[0], trace=trace, truncation=trunc,
                       overflow_step=overflow, grad_overflow_step=grad_overflow, cell=cell.name, **lstm)
+
+
+def gated_overflow_step(run: Run, O: Array) -> int | None:
+    """The first step whose h_t, c_t or o_t is not finite. The gates need no check: with finite
+    weights and inputs their values lie in [0, 1] or [-1, 1] (so do h_t, and |c_t| <= |c_0| + t)."""
+    found = [first_nonfinite_step(a) for a in (run.hs, run.cs, O) if a is not None]
+    return min(filter(None, found), default=None)
 
 
 def params_gradients(cell: Cell, params, run: Run, dL_da: Array, dL_do: Array):

@@ -92,7 +92,9 @@ def forward(params, xs, *, activation: str | None = None, h0=None, c0=None) -> T
     with np.errstate(all="ignore"):
         run = cell.run(params, X, H0, C0, act)
         O = output_layer(params, run.hs)
-        overflow = first_overflow_step(run.a, run.hs, O)
-        if run.cs is not None:
-            overflow = min(filter(None, (overflow, first_nonfinite_step(run.cs))), default=None)
+        if cell.name == "rnn":
+            overflow = first_overflow_step(run.a, run.hs, O)
+        else:
+            from .bptt import gated_overflow_step
+            overflow = gated_overflow_step(run, O)
     return make_trace(cell, run, O, batched, act, overflow)

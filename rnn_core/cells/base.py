@@ -75,6 +75,7 @@ class Back:
     dS0: Array
     dL_dc: Array | None = None
     dL_dc_indirect: Array | None = None
+    dL_dc_direct: Array | None = None      # if None, dL_dc - dL_dc_indirect
 
 
 class Cell:

@@ -25,7 +25,8 @@ import numpy as np
 
 from .._arrays import empty_arrays
 from ..params import CellParams
-from .base import Cell, Run, sigmoid, sigmoid_, stack_rows, sum_leading
+from ..truncation import Truncation
+from .base import Back, Cell, Run, backward_by_steps, sigmoid, sigmoid_, stack_rows, sum_leading
 from .lstm import stacked_gradients
 
 Array = np.ndarray
@@ -126,6 +127,43 @@ class GRUCell(Cell):
         if da is not da_out:
             sum_leading(da, da_out)
         return ds_prev
+
+    def backward(self, p: GRUParams, run: Run, direct: Array, trunc: Truncation) -> Back:
+        """BPTT from T down to 1 (the module docstring's equations), full, chunked or randomized;
+        k-step truncation goes through the generic `backward_by_steps`. The same algorithm as
+        `state_vjp` step after step, written in place into preallocated arrays."""
+        T, B, H = direct.shape
+        if trunc.window(T) is not None:
+            return backward_by_steps(self, p, run, direct, trunc)
+        r = trunc.step_factors(T)
+        dL_dh, indirect, dL_da = empty_arrays((T, B, H), (T, B, H), (T, B, 3 * H))
+        gates, W_rz = run.a, run.extra["W_rz"]
+        dh = np.zeros((B, H))                                 # what reaches h_t from step t+1
+        local, g_rh, scratch = np.empty((B, 3 * H)), np.empty((B, H)), np.empty((B, H))
+        for t in range(T - 1, -1, -1):
+            g, da, dht, h_prev = gates[t], dL_da[t], dL_dh[t], run.h_prev(t)
+            indirect[t] = dh                                  # through h_{t+1}
+            np.add(direct[t], dh, out=dht)                    # dL/dh_t = direct + indirect
+            np.subtract(1.0, g, out=local)                    # sigma' = s (1 - s) for r, z
+            local *= g
+            np.multiply(g[:, 2 * H:], g[:, 2 * H:], out=local[:, 2 * H:])    # tanh' = 1 - h~^2
+            np.subtract(1.0, local[:, 2 * H:], out=local[:, 2 * H:])
+            np.subtract(h_prev, g[:, 2 * H:], out=da[:, H:2 * H])   # to z_t  (G4)
+            da[:, H:2 * H] *= dht
+            np.subtract(1.0, g[:, H:2 * H], out=da[:, 2 * H:])      # to h~_t (G4)
+            da[:, 2 * H:] *= dht
+            da[:, H:] *= local[:, H:]                         # through sigma (G2) and tanh (G3)
+            np.dot(da[:, 2 * H:], p.W_hh, out=g_rh)           # to r_t * h_{t-1}
+            np.multiply(g_rh, h_prev, out=da[:, :H])          # to r_t  (G3)
+            da[:, :H] *= local[:, :H]                         # through sigma (G1)
+            np.multiply(dht, g[:, H:2 * H], out=dh)           # into h_{t-1}: directly (G4),
+            g_rh *= g[:, :H]
+            dh += g_rh                                        # through r_t * h_{t-1} (G3),
+            np.dot(da[:, :2 * H], W_rz, out=scratch)          # through both gates (G1), (G2)
+            dh += scratch
+            if r is not None:
+                dh *= r[t]                                    # detached or randomly truncated step
+        return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=dh)
 
     def recurrent_gradients(self, p: GRUParams, run: Run, dL_da: Array) -> dict[str, Array]:
         H = run.hs.shape[2]

@@ -28,7 +28,8 @@ import numpy as np
 
 from .._arrays import empty_arrays
 from ..params import CellParams
-from .base import Cell, Run, sigmoid, sigmoid_, stack_rows, sum_leading
+from ..truncation import Truncation
+from .base import Back, Cell, Run, backward_by_steps, sigmoid, sigmoid_, stack_rows, sum_leading
 
 Array = np.ndarray
 
@@ -141,6 +142,51 @@ class LSTMCell(Cell):
             sum_leading(da, da_out)
         sum_leading(dc, dc_out)
         return ds_prev
+
+    def backward(self, p: LSTMParams, run: Run, direct: Array, trunc: Truncation) -> Back:
+        """BPTT from T down to 1 (the module docstring's equations), full, chunked or randomized;
+        k-step truncation goes through the generic `backward_by_steps`.
+
+        The same algorithm as `state_vjp` step after step, without its per-step allocations:
+        every array is written in place, the local derivatives sigma' and tanh' are formed per
+        step from the cached gates (never as another (T, B, 4H) array).
+        """
+        T, B, H = direct.shape
+        if trunc.window(T) is not None:
+            return backward_by_steps(self, p, run, direct, trunc)
+        r = trunc.step_factors(T)
+        dL_dh, indirect, dL_dc, dc_direct, dc_indirect, dL_da = empty_arrays(
+            *[(T, B, H)] * 5, (T, B, 4 * H))
+        gates, tanh_c, W_h = run.a, run.extra["tanh_c"], run.extra["W_h"]
+        dh, dc_next = np.zeros((B, H)), np.zeros((B, H))     # what reaches s_t from step t+1
+        local, scratch = np.empty((B, 4 * H)), np.empty((B, H))
+        for t in range(T - 1, -1, -1):
+            g, tc, da, dc = gates[t], tanh_c[t], dL_da[t], dL_dc[t]
+            indirect[t] = dh                                  # through h_{t+1}
+            dc_indirect[t] = dc_next                          # through c_{t+1}
+            dht = dL_dh[t]
+            np.add(direct[t], dh, out=dht)                    # dL/dh_t = direct + indirect
+            np.multiply(tc, tc, out=scratch)                  # tanh'(c_t) = 1 - tanh(c_t)^2
+            np.subtract(1.0, scratch, out=scratch)
+            scratch *= g[:, 2 * H:3 * H]
+            np.multiply(dht, scratch, out=dc_direct[t])       # dL/dc_t through h_t (L6)
+            np.add(dc_direct[t], dc_next, out=dc)             # ... plus through c_{t+1}
+            np.subtract(1.0, g, out=local)                    # sigma' = s (1 - s) for i, f, G
+            local *= g
+            np.multiply(g[:, 3 * H:], g[:, 3 * H:], out=local[:, 3 * H:])    # tanh' = 1 - c~^2
+            np.subtract(1.0, local[:, 3 * H:], out=local[:, 3 * H:])
+            np.multiply(dc, g[:, 3 * H:], out=da[:, :H])      # to i_t   (L5)
+            np.multiply(dc, run.c_prev(t), out=da[:, H:2 * H])    # to f_t (L5)
+            np.multiply(dht, tc, out=da[:, 2 * H:3 * H])      # to G_t   (L6)
+            np.multiply(dc, g[:, :H], out=da[:, 3 * H:])      # to c~_t  (L5)
+            da *= local                                       # through (L1)-(L4)
+            np.dot(da, W_h, out=dh)                           # into h_{t-1}: all four W_h*^T delta_*
+            np.multiply(dc, g[:, H:2 * H], out=dc_next)       # into c_{t-1}: f_t * dL/dc_t
+            if r is not None:
+                dh *= r[t]                                    # detached or randomly truncated step
+                dc_next *= r[t]
+        return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=np.concatenate([dh, dc_next], axis=1),
+                    dL_dc=dL_dc, dL_dc_indirect=dc_indirect, dL_dc_direct=dc_direct)
 
     def recurrent_gradients(self, p: LSTMParams, run: Run, dL_da: Array) -> dict[str, Array]:
         return stacked_gradients(run.X, run.H0, run.hs, dL_da, GATES)
