@@ -94,20 +94,19 @@ LOSSES: dict[str, LossSymbols] = {
 
 def activation(name: str) -> ActivationSymbols:
     """The words of activation `name` (the engine's canonical name); ValueError if unknown."""
-    canonical = rc.get_activation(name).name
-    try:
-        return ACTIVATIONS[canonical]
-    except KeyError:
-        raise ValueError(f"ui/symbols.py has no entry for the activation {canonical!r}: add one") from None
+    return _entry(ACTIVATIONS, "activation", rc.get_activation(name).name)
 
 
 def loss(name: str) -> LossSymbols:
     """The words of loss `name` (the engine's canonical name); ValueError if unknown."""
-    canonical = rc.get_loss(name).name
+    return _entry(LOSSES, "loss", rc.get_loss(name).name)
+
+
+def _entry(registry: dict, kind: str, canonical: str):
     try:
-        return LOSSES[canonical]
+        return registry[canonical]
     except KeyError:
-        raise ValueError(f"ui/symbols.py has no entry for the loss {canonical!r}: add one") from None
+        raise ValueError(f"ui/symbols.py has no entry for the {kind} {canonical!r}: add one") from None
 
 
 def activation_labels() -> dict[str, str]:

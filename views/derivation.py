@@ -15,6 +15,7 @@ from ui.derivation import STAGE_KEYS, STAGES, DoubleSum, Stage, double_sum_rows,
 from ui.figures.derivation import double_sum_figure
 from ui.notation import NOTATIONS
 from ui.pages import derivation as service
+from ui.pages import guard_note
 
 STEP_DRAWN_FOR_T = "_d_step_drawn_for_T"   # the T the step slider was last given its value for
 
@@ -158,8 +159,8 @@ def main() -> None:
         show_stage(stages[index], terms, config, index + 1)
     st.divider()
     rows = show_gradient_check(key, config.notation) if guard.allows("the gradient check") else []
-    if guard.skipped:
-        st.info(service.left_out(guard), icon=":material/timer:")
+    if note := guard_note(guard):
+        st.info(note, icon=":material/timer:")
     st.divider()
     st.subheader("Export", anchor="export")
     st.markdown("The whole derivation of this instance (every stage, the double sum and the "

@@ -17,6 +17,7 @@ from ui.figures import graph as graph_figures
 from ui.figures import graph_details
 from ui.notation import NOTATIONS
 from ui.pages import graph as service
+from ui.pages import guard_note
 
 GIF_KEY = "g_gif"
 FOLLOW_KEY = "g_follow"        # the 'whole loss / one term' switch (its value lives in g_source)
@@ -238,8 +239,8 @@ def main() -> None:
     graph_section(state.config(), key, view, wide, source, guard)
     details_section(key, source, guard)
     export_section(state.config(), key, wide, source)
-    if guard.skipped:
-        st.info(service.left_out(guard), icon=":material/timer:")
+    if note := guard_note(guard):
+        st.info(note, icon=":material/timer:")
 
 
 main()

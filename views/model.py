@@ -11,6 +11,7 @@ from ui.config import link_is_complete
 from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
 from ui.notation import NOTATIONS, every_step_counts, model_block, shows_biases
 from ui.pages import model as service
+from ui.pages import guard_note
 from ui.weights_io import MAX_FILE_BYTES
 from ui.weights_table import array_from_table, editor_key, table_of
 
@@ -117,8 +118,8 @@ with st.container(horizontal=True):
                            mime="application/octet-stream", on_click="ignore", icon=":material/download:")
         st.download_button("Download .json", json_bytes, file_name="bptt_weights.json",
                            mime="application/json", on_click="ignore", icon=":material/download:")
-if guard.skipped:
-    st.info(service.left_out(guard), icon=":material/timer:")
+if note := guard_note(guard):
+    st.info(note, icon=":material/timer:")
 if not link_is_complete(config):
     st.info("These edits are too many for a share link: send the weights file with the link.",
             icon=":material/link_off:")

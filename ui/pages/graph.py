@@ -80,14 +80,6 @@ def guard() -> Guard:
     return Guard(GUARD_SECONDS)
 
 
-def left_out(guard: Guard) -> str:
-    """What the guard left out of this run, and why, in one sentence."""
-    why = ("the server took longer than " f"{guard.seconds:g} s" if guard.stopped_by == "budget"
-           else "the page was closed")
-    return (f"Left out to keep the page responsive ({why}): {', '.join(guard.skipped)}. "
-            "Move a control to try again.")
-
-
 # ---- cached computations ---------------------------------------------------------------------
 
 def key(config: Config) -> Config:

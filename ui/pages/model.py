@@ -54,13 +54,6 @@ def guard() -> Guard:
     return Guard(GUARD_SECONDS)
 
 
-def left_out(guard: Guard) -> str:
-    """What the guard left out of this run, and why, in one sentence."""
-    why = f"the server took longer than {guard.seconds:g} s" if guard.stopped_by == "budget" else "the page was closed"
-    return (f"Left out to keep the page responsive ({why}): {', '.join(guard.skipped)}. "
-            "Move a control to try again.")
-
-
 # ---- cached files and numbers ------------------------------------------------------------------
 
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
