@@ -17,13 +17,11 @@ from ui.config import FIELD_BY_NAME, Config
 from ui.figures import training as figures
 from ui.pages import training as service
 from ui.pages.training import Block, Note, TrainSpec
-from ui.text_upload import MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, read_text_upload
+from ui.text_upload import MAX_UPLOAD_BYTES
 
 UPLOAD_KEY = "tr_upload"            # the file_uploader widget
-TEXT_KEY = "tr_accepted_text"       # session: {"name", "text"} of the last accepted upload
-SEEN_KEY = "tr_seen_upload"         # session: file_id of the last upload checked
 SHOW = {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error,
-        "markdown": lambda text, icon=None: st.markdown(text)}
+        "markdown": lambda text, icon=None: st.markdown(text), "caption": lambda text, icon=None: st.caption(text)}
 RENDER = {"figure": lambda b: st.plotly_chart(b.body, key=b.key), "html": lambda b: st.html(b.body),
           "markdown": lambda b: st.markdown(b.body), "caption": lambda b: st.caption(b.body),
           "code": lambda b: st.code(b.body, language=None, wrap_lines=b.wrap)}
@@ -46,28 +44,15 @@ def render(blocks: list[Block]) -> None:
 
 
 def uploaded_text(config: Config) -> str | None:
-    """The char_lm text the config asks for: an accepted upload, or None for the built-in text.
-    A new upload is checked once; a bad one gets a message and leaves the last good text."""
+    """The char_lm text the config asks for: an accepted upload, or None for the built-in text."""
     if config.tr_text != "upload":
         return None
     file = st.file_uploader("Upload a plain-text file (.txt, UTF-8)", type=["txt"], key=UPLOAD_KEY,
-                            max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20),
-                            help=f"at most {MAX_UPLOAD_BYTES // 1024} kB and 96 distinct characters")
-    if file is not None and st.session_state.get(SEEN_KEY) != file.file_id:
-        checked = read_text_upload(file.getvalue(), name=file.name, min_chars=max(MIN_TEXT_CHARS, config.T + 1))
-        if checked.ok:
-            st.session_state[SEEN_KEY] = file.file_id
-            st.session_state[TEXT_KEY] = {"name": file.name, "text": checked.text}
-            if checked.message:
-                st.info(state.literal_markdown(checked.message))
-        else:       # the message quotes the file name (and may quote its characters): shown as typed
-            st.error(state.literal_markdown(checked.message), icon=":material/error:")
-    accepted = st.session_state.get(TEXT_KEY)
-    if accepted is None:
-        st.info("No text uploaded yet: the built-in text is used until a file is accepted.")
-        return None
-    st.caption(service.upload_caption(state.literal_markdown(accepted["name"]), accepted["text"]))
-    return accepted["text"]
+                            max_upload_size=max(1, MAX_UPLOAD_BYTES // 2**20), help=service.UPLOAD_HELP)
+    show(service.check_upload(file, config.T))
+    text, note = service.accepted_text()
+    show(note)
+    return text
 
 
 def _use_task(task: str) -> None:
@@ -83,12 +68,13 @@ def task_settings(config: Config) -> str | None:
         task = state.view_widget("tr_task", format_func=FIELD_BY_NAME["tr_task"].choice_label)
     with cols[1]:
         if task == "char_lm":
-            state.view_widget("tr_text", widget="radio", horizontal=True, format_func=FIELD_BY_NAME["tr_text"].choice_label)
+            state.view_widget("tr_text", widget="radio", horizontal=True,
+                              format_func=FIELD_BY_NAME["tr_text"].choice_label)
         elif task == "copy":
             ranged_slider("tr_delay", 1, config.T - 1, why=f"T = {config.T}")
     with cols[2]:
         st.markdown(service.task_description(task))
-        if config.task != task and config.task in service.TASK_DISPLAYS:
+        if config.task != task and config.task in FIELD_BY_NAME["tr_task"].options:     # trainable
             st.button(f"Use the sidebar's task ({rc.TASKS[config.task].title})", key="tr_use_sidebar_task",
                       on_click=_use_task, args=(config.task,))
     return uploaded_text(state.config()) if task == "char_lm" else None

@@ -52,6 +52,8 @@ from ui.config import FIELD_BY_NAME, Config
 from ui.figures import training as figures
 from ui.keys import EXACT
 from ui.presets import PRESETS
+from ui.state import literal_markdown
+from ui.text_upload import MAX_UPLOAD_BYTES, MIN_TEXT_CHARS, read_text_upload
 
 Array = np.ndarray
 
@@ -895,8 +897,8 @@ TASK_DISPLAYS: dict[str, TaskDisplay] = {
 
 @dataclass(frozen=True)
 class Note:
-    """A message for the page. level: 'info', 'success', 'warning', 'error' (a banner) or
-    'markdown' (plain text); icon: a Material icon name for the banner, or None."""
+    """A message for the page. level: 'info', 'success', 'warning', 'error' (a banner),
+    'markdown' or 'caption' (plain text); icon: a Material icon name for the banner, or None."""
 
     level: str
     text: str
@@ -926,10 +928,33 @@ def task_refused(spec: TrainSpec, err: Exception) -> Note:
                            "Change T in the sidebar or pick another task.", WARNING)
 
 
-def upload_caption(name: str, text: str) -> str:
-    """name: the file's name already escaped for Markdown (a name is text, never markup)."""
-    return (f"Using **{name}**: {len(text):,} characters, {len(set(text))} distinct. "
-            "A shared link cannot carry an upload: viewers of the link get the built-in text.")
+UPLOAD_HELP = f"at most {MAX_UPLOAD_BYTES // 1024} kB and 96 distinct characters"
+TEXT_KEY = "tr_accepted_text"       # session: {"name", "text"} of the last accepted upload
+SEEN_KEY = "tr_seen_upload"         # session: file_id of the last upload checked
+
+
+def check_upload(file, T: int) -> Note | None:
+    """A new upload (a Streamlit UploadedFile, or None) checked once: an accepted text becomes
+    the session's, a bad one gets a message and leaves the last good text as it was. Messages
+    quote the file name (and may quote its characters): they are shown as typed."""
+    if file is None or st.session_state.get(SEEN_KEY) == file.file_id:
+        return None
+    checked = read_text_upload(file.getvalue(), name=file.name, min_chars=max(MIN_TEXT_CHARS, T + 1))
+    if not checked.ok:
+        return Note("error", literal_markdown(checked.message), ":material/error:")
+    st.session_state[SEEN_KEY] = file.file_id
+    st.session_state[TEXT_KEY] = {"name": file.name, "text": checked.text}
+    return Note("info", literal_markdown(checked.message)) if checked.message else None
+
+
+def accepted_text() -> tuple[str | None, Note]:
+    """(the session's accepted text or None for the built-in one, what the page says about it)."""
+    accepted = st.session_state.get(TEXT_KEY)
+    if accepted is None:
+        return None, Note("info", "No text uploaded yet: the built-in text is used until a file is accepted.")
+    text, name = accepted["text"], literal_markdown(accepted["name"])     # a file name is text, never markup
+    return text, Note("caption", f"Using **{name}**: {len(text):,} characters, {len(set(text))} distinct. "
+                                 "A shared link cannot carry an upload: viewers of the link get the built-in text.")
 
 
 def affordable_run(spec: TrainSpec, data: rc.TaskData) -> tuple[TrainSpec | None, Note | None]:
