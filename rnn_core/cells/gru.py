@@ -168,11 +168,11 @@ class GRUCell(Cell):
     def recurrent_gradients(self, p: GRUParams, run: Run, dL_da: Array) -> dict[str, Array]:
         H = run.hs.shape[2]
         T, B, _ = dL_da.shape
-        out = stacked_gradients(run.X, run.H0, run.hs, np.ascontiguousarray(dL_da[..., :2 * H]), ("r", "z"))
+        out = stacked_gradients(run.X, run.H0, run.hs, dL_da, ("r", "z"))
         delta_h = dL_da[..., 2 * H:].reshape(T * B, H)
-        out["W_xh"] = delta_h.T @ run.X.reshape(T * B, -1)
-        out["W_hh"] = delta_h.T @ run.extra["rh"].reshape(T * B, H)   # sum_t delta_h (r_t * h_{t-1})^T
-        out["b_h"] = delta_h.sum(axis=0)
+        out["W_xh"] = np.ascontiguousarray((run.X.reshape(T * B, -1).T @ delta_h).T)
+        out["W_hh"] = np.ascontiguousarray((run.extra["rh"].reshape(T * B, H).T @ delta_h).T)   # delta_h (r h)^T
+        out["b_h"] = np.ones(T * B) @ delta_h
         return out
 
 
