@@ -429,7 +429,8 @@ def test_a_product_beyond_the_budget_is_left_out_but_the_bound_stays(monkeypatch
     assert derivation_page.plan(config, 3).product and not derivation_page.plan(config, 2).product
     near = by_key(dv.build(problem, res, t=3, notation="wxh", lr=0.1))
     check_equation(near["jac_norm"], expected(problem, res, 3, 0.1)["jac_norm"][0], None)
-    stage = dv.build(problem, res, t=2, notation="wxh", lr=0.1, product=False)[4]
+    left_out = dv.numbers(problem, res, t=2, lr=0.1, product=False)
+    stage = dv.build(problem, res, t=2, notation="wxh", lr=0.1, numbers_=left_out)[4]
     keys = [eq.key for eq in stage.equations]
     assert "jac_norm" not in keys and "bound" in keys
     assert any("left out" in note for note in stage.notes)

@@ -324,6 +324,48 @@ class Stage:
     notes: tuple[str, ...] = field(default=())   # markdown after the equations
 
 
+# ---- what the stages compute with the engine ------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Numbers:
+    """The engine's results the stages at step t print, beyond the exact BPTT `result`: computed
+    once per model, step and learning rate, so that writing them in another notation asks the
+    engine for nothing.
+
+    factor (H, H): dh_j/dh_{j-1} of stage (8), j = t + 1 (j = T at t = T), None when T = 1;
+    to_last (H, H): dh_T/dh_t, None when not asked for (`product`); unrolled (T - t + 1, H):
+    what each output o_k, k = t..T, sends back to h_t, None when not asked for; sigma_max:
+    the largest singular value of W_hh; loss_after: L after the update (12) with lr (nan if a
+    parameter is not finite).
+    """
+
+    factor: Array | None
+    to_last: Array | None
+    unrolled: Array | None
+    sigma_max: float
+    loss_after: float
+
+
+def numbers(problem: Example, result: rc.BPTTResult, *, t: int, lr: float, product: bool = True,
+            unrolled_terms: bool = True) -> Numbers:
+    """Everything `build` needs from the engine at step t (see Numbers); product and
+    unrolled_terms: whether to compute dh_T/dh_t and the unrolled terms (the page's cost model)."""
+    T, params = problem.T, problem.params
+
+    def jacobian(k: int, t_: int) -> Array:
+        return rc.jacobian_between(params, problem.xs, k, t_, activation=problem.activation)
+
+    with np.errstate(all="ignore"):
+        j = t + 1 if t < T else T
+        new = {name: getattr(params, name) - lr * getattr(result.grads, name) for name in nt.PARAMS}
+        finite = all(np.all(np.isfinite(a)) for a in new.values())
+        return Numbers(factor=jacobian(j - 1, j) if T > 1 else None,
+                       to_last=jacobian(t, T) if product else None,
+                       unrolled=outputs_carried_back(result, params, t) if unrolled_terms else None,
+                       sigma_max=float(rc.singular_values(params.W_hh)[0]),
+                       loss_after=problem.solve(rc.Params(**new)).loss if finite else np.nan)
+
+
 # ---- the walk, stage by stage ---------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
@@ -336,8 +378,7 @@ class _Step:
     n: Notation
     p: Printer
     lr: float
-    product: bool = True          # write dh_T/dh_t out (its norm); else a note
-    unrolled_terms: bool = True   # compute the terms of eq. (7) unrolled; else a note
+    numbers: Numbers
 
     @property
     def i(self) -> int:
@@ -374,11 +415,6 @@ class _Step:
         """The parameters the equations write (the biases only if `biases`)."""
         return tuple(p for p in nt.PARAMS if self.biases or p not in ("b_h", "b_y"))
 
-    def jacobian(self, k: int, t: int) -> Array:
-        """dh_t/dh_k (H, H), the product of the factors (8) of steps k+1..t (rnn_core)."""
-        prob = self.problem
-        return rc.jacobian_between(prob.params, prob.xs, k, t, activation=prob.activation)
-
     def fprime(self, t: int) -> Array:
         """f'(a_t) (H,)."""
         tr = self.result.trace
@@ -386,19 +422,19 @@ class _Step:
 
 
 def build(problem: Example, result: rc.BPTTResult, *, t: int, notation: str, lr: float,
-          double_sum: DoubleSum | None = None, product: bool = True,
-          unrolled_terms: bool = True) -> tuple[Stage, ...]:
+          double_sum: DoubleSum | None = None, numbers_: Numbers | None = None) -> tuple[Stage, ...]:
     """Every stage of the derivation at step t (1..T) in `notation` with learning rate lr.
 
     result: `problem.solve()`. double_sum: `double_sum_terms(problem, result, t)` (None leaves
-    that stage with the symbolic equation and a note). product, unrolled_terms: whether to
-    compute dh_T/dh_t and the terms of eq. (7) unrolled (the page's cost model decides; False
-    leaves a note).
+    that stage with the symbolic equation and a note). numbers_: `numbers(problem, result, t=t,
+    lr=lr, ...)`, computed here when not given; a part it left out (None) is a note.
     """
     if not 1 <= t <= problem.T:
         raise ValueError(f"t must lie in [1, T={problem.T}], got {t!r}")
     n = nt.NOTATIONS[notation]
-    s = _Step(problem, result, t, n, Printer(n), float(lr), product, unrolled_terms)
+    if numbers_ is None:
+        numbers_ = numbers(problem, result, t=t, lr=lr)
+    s = _Step(problem, result, t, n, Printer(n), float(lr), numbers_)
     with np.errstate(all="ignore"):
         return (_forward(s), _output(s), _last(s), _recursion(s), _factor(s),
                 _double_sum(s, double_sum), _params(s), _update(s))
@@ -564,12 +600,12 @@ def _recursion(s: _Step) -> Stage:
 def _future_sum(s: _Step) -> Equation:
     """dL/dh_t as the sum over the outputs k = t..T it reaches (eq. (7) unrolled), with its terms'
     numbers for a short sum; its value equals the recursion's."""
-    n, p, t, prob, res = s.n, s.p, s.t, s.problem, s.result
+    n, p, t = s.n, s.p, s.t
     rhs = nt.future_sum(n, str(t), activation=s.activation)
-    if not s.unrolled_terms:
+    if s.numbers.unrolled is None:
         return Equation("dL_dh_future", "", d(n.L, s.at(n.h, t)), rhs,
                         note="The same vector; its terms are not computed here for so long a sum.")
-    terms = list(outputs_carried_back(res, prob.params, t))
+    terms = list(s.numbers.unrolled)
     steps = ()
     if len(terms) <= FULL_LIMIT:
         parts = [rf"\underbrace{{{p.vec(v)}}}_{{k={k}}}" for k, v in enumerate(terms, start=t)]
@@ -598,7 +634,7 @@ def _factor(s: _Step) -> Stage:
             notes.append(f"${s.at(n.h, 'T')}$ has no successor; shown instead is the factor into "
                          f"${s.at(n.h, 'T')}$ from ${s.at(n.h, 'T-1')}$.")
         fp = s.fprime(j)
-        J = s.jacobian(j - 1, j)
+        J = s.numbers.factor
         # the engine's W_hh is the matrix of the Jacobian; row notation names it W_h^T
         W = array(prob.params.W_hh)
         numbers = W if s.linear else rf"\operatorname{{diag}}\!\left({p.vec(fp)}\right) {W}"
@@ -608,12 +644,12 @@ def _factor(s: _Step) -> Stage:
             note=rf"Entry $[r, c]$ is $\partial {s.at(n.h, j)}[r] / \partial {s.at(n.h, j - 1)}[c]$ in "
                  rf"every notation; here ${symbols.activation(prob.activation).note}$."))
     gamma = rc.get_activation(prob.activation).gamma
-    sigma = float(rc.singular_values(prob.params.W_hh)[0])
+    sigma = s.numbers.sigma_max
     dist = T - t
     prod = rf"\Big\lVert \prod_{{i={t + 1}}}^{{{T}}} {d(s.at(n.h, 'i'), s.at(n.h, 'i-1'))} \Big\rVert_2"
     H = prob.params.W_hh.shape[0]
-    if s.product:
-        J_T = s.jacobian(t, T)
+    if s.numbers.to_last is not None:
+        J_T = s.numbers.to_last
         if s.linear:
             # D2L's closed form: the product of equal factors is a matrix power
             equations.append(Equation("jac_power", "8", d(s.at(n.h, T), s.at(n.h, t)),
@@ -717,7 +753,7 @@ def _update(s: _Step) -> Stage:
                  lines(p.param(getattr(prob.params, name)), rf"- {number(eta)}\, {p.param(getattr(res.grads, name))}"),
                  p.param(new[name]), rel=r"\leftarrow")
         for name in s.shown_params()]
-    after = prob.solve(rc.Params(**new)).loss if all(np.all(np.isfinite(a)) for a in new.values()) else np.nan
+    after = s.numbers.loss_after
     equations.append(Equation("L_new", "", rf"{n.L}_{{\text{{after}}}}",
                               rf"{n.L}\big({THETA} - \eta\, {d(n.L, THETA)}\big)", (), number(after),
                               note=f"Before the step $L = {number(res.loss)}$."))

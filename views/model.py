@@ -78,7 +78,7 @@ with right:
     st.markdown(f"$T = {config.T}$ steps, $D = {config.D}$ inputs, $H = {config.H}$ hidden units, "
                 f"$O = {config.O}$ outputs.")
     W = n.plain_param("W_hh")
-    radius, largest = service.spectrum(params)
+    radius, largest = service.spectrum(config)
     # a row that wraps: on a projector's narrow column a metric moves down instead of being cut
     with st.container(horizontal=True, gap="large"):
         st.metric(f"ρ({W})", f"{radius:.3f}", width="content",

@@ -123,12 +123,22 @@ def double_sum(key: Config, t: int) -> derivation.DoubleSum | None:
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def stages(key: Config, notation: str, t: int, lr: float) -> tuple[derivation.Stage, ...]:
-    """Every stage at step t in `notation`."""
+def numbers(key: Config, t: int, lr: float) -> derivation.Numbers:
+    """The engine's results the stages at step t print (Jacobians, unrolled terms, the loss
+    after the update with lr), each within the plan's budget."""
     example, result = solved(key)
     parts = plan(key, t)
+    return derivation.numbers(example, result, t=t, lr=lr, product=parts.product,
+                              unrolled_terms=parts.unrolled_terms)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
+def stages(key: Config, notation: str, t: int, lr: float) -> tuple[derivation.Stage, ...]:
+    """Every stage at step t in `notation` (written from cached numbers: a new notation asks the
+    engine for nothing)."""
+    example, result = solved(key)
     return derivation.build(example, result, t=t, notation=notation, lr=lr, double_sum=double_sum(key, t),
-                      product=parts.product, unrolled_terms=parts.unrolled_terms)
+                            numbers_=numbers(key, t, lr))
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)

@@ -68,9 +68,15 @@ def weight_files(config: Config) -> tuple[bytes, bytes]:
     return _weight_files(config.project(WEIGHTS))
 
 
-def spectrum(params: rc.Params) -> tuple[float, float]:
-    """(spectral radius, largest singular value) of W_hh."""
-    return float(rc.spectral_radius(params.W_hh)), float(rc.singular_values(params.W_hh)[0])
+@st.cache_data(max_entries=32, show_spinner=False, hash_funcs=EXACT)
+def _spectrum(key: Config) -> tuple[float, float]:
+    W_hh = state.params(key).W_hh
+    return float(rc.spectral_radius(W_hh)), float(rc.singular_values(W_hh)[0])
+
+
+def spectrum(config: Config) -> tuple[float, float]:
+    """(spectral radius, largest singular value) of the config's W_hh (cached on WEIGHTS)."""
+    return _spectrum(config.project(WEIGHTS))
 
 
 # ---- what uploads and edits do to the config ----------------------------------------------------
