@@ -145,9 +145,14 @@ def bptt(params, xs, ys, *, activation: str | None = None, loss: str, reduction:
     T, B, _ = X.shape
     H, O = H0.shape[1], params.W_hy.shape[0]
     trunc = parse_truncation(truncation, T)
-    direct, O_, dL_do = empty_arrays((T, B, H), (T, B, O), (T, B, O))
+    # every working array of the call in one allocation (see _arrays.py)
+    forward_shapes = cell.run_shapes(T, B, H)
+    backward_shapes = cell.backward_shapes(T, B, H) if cell is RNN or trunc.window(T) is None else []
+    arrays = empty_arrays(*forward_shapes, (T, B, H), (T, B, O), (T, B, O), *backward_shapes)
+    n = len(forward_shapes)
+    direct, O_, dL_do = arrays[n:n + 3]
     with np.errstate(all="ignore"):
-        run = cell.run(params, X, H0, C0, act)                          # the cell's equations
+        run = cell.run(params, X, H0, C0, act, out=arrays[:n])          # the cell's equations
         output_layer(params, run.hs, out=O_)                            # eq. (3)
         per_term = out.value_and_grad(O_, Y, out=dL_do)                 # (T, B) eq. (4); dL_t/do_t
         step_losses = per_term.mean(axis=1)
@@ -155,7 +160,7 @@ def bptt(params, xs, ys, *, activation: str | None = None, loss: str, reduction:
         dL_do *= (w / B)[:, None, None]                                 # eq. (6)
         dL_do[w == 0] = 0.0                                             # masked terms send nothing
         np.matmul(dL_do, params.W_hy, out=direct)                       # eq. (7), direct part
-        back = cell.backward(params, run, direct, trunc)                # eq. (7) and (10), every step
+        back = cell.backward(params, run, direct, trunc, out=arrays[n + 3:] or None)   # eqs. (7), (10)
         grads = params_gradients(cell, params, run, back.dL_da, dL_do)  # eq. (10)
         overflow = first_overflow_step(run.a, run.hs, O_) if cell is RNN else gated_overflow_step(run, O_)
         grad_overflow = first_nonfinite_step(back.dL_dh, from_end=True)

@@ -141,7 +141,17 @@ class Cell:
         """One forward step, readable: x (..., D), s_{t-1} (..., S) -> s_t (..., S)."""
         raise NotImplementedError
 
-    def run(self, params, X: Array, H0: Array, C0: Array | None, act: Activation | None) -> Run:
+    def run_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
+        """The shapes of the arrays `run` fills (passed back to it as `out`, one allocation)."""
+        raise NotImplementedError
+
+    def backward_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
+        """The shapes of the arrays `backward` fills (full, chunked or randomized BPTT)."""
+        raise NotImplementedError
+
+    def run(self, params, X: Array, H0: Array, C0: Array | None, act: Activation | None,
+            out: list[Array] | None = None) -> Run:
+        """The fast forward pass over a batch; out: arrays of `run_shapes` to fill (else allocated)."""
         raise NotImplementedError
 
     def state_vjp(self, params, run: Run, t: int, ds: Array, *, da_out: Array | None = None,
@@ -158,7 +168,8 @@ class Cell:
         """The gradients of every parameter but W_hy, b_y from delta (T, B, G H)."""
         raise NotImplementedError
 
-    def backward(self, params, run: Run, direct: Array, trunc: Truncation) -> Back:
+    def backward(self, params, run: Run, direct: Array, trunc: Truncation, out: list[Array] | None = None) -> Back:
+        """BPTT on the batch of `run`; out: arrays of `backward_shapes` to fill (else allocated)."""
         return backward_by_steps(self, params, run, direct, trunc)
 
 

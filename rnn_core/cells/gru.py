@@ -66,13 +66,19 @@ class GRUCell(Cell):
         hc = np.tanh(x @ p.W_xh.T + (r * h) @ p.W_hh.T + p.b_h)           # (G3)
         return z * h + (1 - z) * hc                                       # (G4)
 
-    def run(self, p: GRUParams, X: Array, H0: Array, C0=None, act=None) -> Run:
+    def run_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
+        return [(T, B, 3 * H), (T, B, H), (T, B, H)]                     # gates, h, r * h_{t-1}
+
+    def backward_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
+        return [(T, B, H), (T, B, H), (T, B, 3 * H)]                     # dL_dh, its indirect part, delta
+
+    def run(self, p: GRUParams, X: Array, H0: Array, C0=None, act=None, out=None) -> Run:
         """(G1)-(G4) on a batch X (T, B, D) from H0 (B, H)."""
         T, B, D = X.shape
         H = H0.shape[1]
         W_rz = stack_rows(p, ("W_hr", "W_hz"))                         # (2H, H)
         W_rz_T, W_hh_T = W_rz.T, p.W_hh.T
-        gates, Hs, RH = empty_arrays((T, B, 3 * H), (T, B, H), (T, B, H))
+        gates, Hs, RH = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
         np.matmul(X.reshape(T * B, D), stack_rows(p, ("W_xr", "W_xz", "W_xh")).T,
                   out=gates.reshape(T * B, 3 * H))
         gates += stack_rows(p, ("b_r", "b_z", "b_h"))
@@ -128,7 +134,7 @@ class GRUCell(Cell):
             sum_leading(da, da_out)
         return ds_prev
 
-    def backward(self, p: GRUParams, run: Run, direct: Array, trunc: Truncation) -> Back:
+    def backward(self, p: GRUParams, run: Run, direct: Array, trunc: Truncation, out=None) -> Back:
         """BPTT from T down to 1 (the module docstring's equations), full, chunked or randomized;
         k-step truncation goes through the generic `backward_by_steps`. The same algorithm as
         `state_vjp` step after step, written in place into preallocated arrays."""
@@ -136,7 +142,7 @@ class GRUCell(Cell):
         if trunc.window(T) is not None:
             return backward_by_steps(self, p, run, direct, trunc)
         r = trunc.step_factors(T)
-        dL_dh, indirect, dL_da = empty_arrays((T, B, H), (T, B, H), (T, B, 3 * H))
+        dL_dh, indirect, dL_da = out if out is not None else empty_arrays(*self.backward_shapes(T, B, H))
         gates, W_rz = run.a, run.extra["W_rz"]
         dh = np.zeros((B, H))                                 # what reaches h_t from step t+1
         local, g_rh, scratch = np.empty((B, 3 * H)), np.empty((B, H)), np.empty((B, H))

@@ -77,13 +77,19 @@ class LSTMCell(Cell):
         c = f * c + i * cc                                          # (L5)
         return np.concatenate([G * np.tanh(c), c], axis=-1)         # (L6)
 
-    def run(self, p: LSTMParams, X: Array, H0: Array, C0: Array, act=None) -> Run:
+    def run_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
+        return [(T, B, 4 * H), (T, B, H), (T, B, H), (T, B, H)]          # gates, h, c, tanh(c)
+
+    def backward_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
+        return [(T, B, H)] * 5 + [(T, B, 4 * H)]    # dL_dh, its indirect part, dL_dc, its two parts, delta
+
+    def run(self, p: LSTMParams, X: Array, H0: Array, C0: Array, act=None, out=None) -> Run:
         """(L1)-(L6) on a batch X (T, B, D) from H0, C0 (B, H)."""
         T, B, D = X.shape
         H = H0.shape[1]
         W_h = stack_rows(p, ("W_hi", "W_hf", "W_ho", "W_hc"))        # (4H, H)
         W_h_T = W_h.T                                               # Fortran order: BLAS's fast layout
-        gates, Hs, Cs, tanh_c = empty_arrays((T, B, 4 * H), (T, B, H), (T, B, H), (T, B, H))
+        gates, Hs, Cs, tanh_c = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
         # every step's input part at once: one matmul for T steps and four gates
         np.matmul(X.reshape(T * B, D), stack_rows(p, ("W_xi", "W_xf", "W_xo", "W_xc")).T,
                   out=gates.reshape(T * B, 4 * H))
@@ -143,7 +149,7 @@ class LSTMCell(Cell):
         sum_leading(dc, dc_out)
         return ds_prev
 
-    def backward(self, p: LSTMParams, run: Run, direct: Array, trunc: Truncation) -> Back:
+    def backward(self, p: LSTMParams, run: Run, direct: Array, trunc: Truncation, out=None) -> Back:
         """BPTT from T down to 1 (the module docstring's equations), full, chunked or randomized;
         k-step truncation goes through the generic `backward_by_steps`.
 
@@ -155,8 +161,8 @@ class LSTMCell(Cell):
         if trunc.window(T) is not None:
             return backward_by_steps(self, p, run, direct, trunc)
         r = trunc.step_factors(T)
-        dL_dh, indirect, dL_dc, dc_direct, dc_indirect, dL_da = empty_arrays(
-            *[(T, B, H)] * 5, (T, B, 4 * H))
+        dL_dh, indirect, dL_dc, dc_direct, dc_indirect, dL_da = (
+            out if out is not None else empty_arrays(*self.backward_shapes(T, B, H)))
         gates, tanh_c, W_h = run.a, run.extra["tanh_c"], run.extra["W_h"]
         dh, dc_next = np.zeros((B, H)), np.zeros((B, H))     # what reaches s_t from step t+1
         local, scratch = np.empty((B, 4 * H)), np.empty((B, H))

@@ -134,16 +134,20 @@ class RNNCell(Cell):
         a = x @ params.W_xh.T + state @ params.W_hh.T + params.b_h      # eq. (1)
         return act.f(a)                                                 # eq. (2)
 
-    def run(self, params: Params, X: Array, H0: Array, C0, act: Activation) -> Run:
+    def run_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
+        return [(T, B, H), (T, B, H)]                       # A, Hs
+
+    def backward_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
+        return [(T, B, H)] * 3                              # dL_dh, indirect, dL_da
+
+    def run(self, params: Params, X: Array, H0: Array, C0, act: Activation, out=None) -> Run:
         T, B, _ = X.shape
-        H = H0.shape[1]
-        A, Hs = empty_arrays((T, B, H), (T, B, H))
+        A, Hs = out if out is not None else empty_arrays(*self.run_shapes(T, B, H0.shape[1]))
         _recurrence(params, X, H0, act, A, Hs)
         return Run(X=X, H0=H0, C0=None, hs=Hs, a=A, act=act)
 
-    def backward(self, params: Params, run: Run, direct: Array, trunc: Truncation) -> Back:
-        T, B, H = direct.shape
-        dL_dh, indirect, dL_da = empty_arrays(*[(T, B, H)] * 3)
+    def backward(self, params: Params, run: Run, direct: Array, trunc: Truncation, out=None) -> Back:
+        dL_dh, indirect, dL_da = out if out is not None else empty_arrays(*self.backward_shapes(*direct.shape))
         dS0 = backward_through_time(params.W_hh, direct, run.a, run.hs, run.act, trunc,
                                     out=(dL_dh, indirect, dL_da))
         return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=dS0)
