@@ -14,6 +14,8 @@ import pytest
 import streamlit as st
 
 from apptest_helpers import open_app_page
+from ui.config import DEFAULT, parse
+from ui.pages import graph as graph_service
 
 PAGE = "views/graph.py"
 BUDGET_CPU_S = 5.0
@@ -62,6 +64,36 @@ def test_no_link_costs_more_than_the_budget(name):
     assert first < BUDGET_CPU_S, f"{name}: {first:.2f} s of CPU for the first visit"
     assert rerun < BUDGET_CPU_S, f"{name}: {rerun:.2f} s of CPU for a rerun"
     assert chart_bytes < BUDGET_CHART_BYTES, f"{name}: {chart_bytes / 1e6:.2f} MB of charts"
+
+
+ESTIMATE_BUDGET_S = 3.0       # the cost model's estimate of the worst link (measured: 1.9 s of CPU)
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_LINKS))
+def test_the_cost_model_counts_what_every_link_asks_for(name):
+    config, _ = parse({k: str(v) for k, v in HOSTILE_LINKS[name].items()})
+    plan = graph_service.plan(config, config.g_source)
+    assert 0 < plan.total < ESTIMATE_BUDGET_S, f"{name}: estimated {plan.total:.2f} s"
+    if config.truncation == "k_step":            # T k H^2: the engine is the part that costs
+        assert plan.engine > 1.0 and plan.engine == max(plan.engine, plan.flow, plan.sums, plan.figures)
+    assert plan.linked == ("animated" in name)   # the sheet animates only where its frames fit
+
+
+def test_the_estimate_grows_with_what_a_link_asks_for():
+    small, plan = DEFAULT, graph_service.plan
+    assert plan(small).total < plan(small.replace(T=500)).total < plan(small.replace(T=500, H=256)).total
+    assert plan(small.replace(T=500, H=256)).engine < plan(small.replace(T=500, H=256, truncation="k_step",
+                                                                         trunc_k=499)).engine
+    assert plan(small).flow == 0 < plan(small, 12).flow
+
+
+def test_past_its_guard_the_page_leaves_optional_parts_out_and_says_so(monkeypatch):
+    monkeypatch.setattr(graph_service, "GUARD_SECONDS", 0.0)     # as if the server were very busy
+    at = open_app_page(PAGE, {"T": 20})
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1, "only the wide graph: the phone layout and the step's chart are left out"
+    notes = [i.value for i in at.info if "too busy" in i.value]
+    assert notes and "the phone layout" in notes[0] and "the step's numbers as a chart" in notes[0]
 
 
 if __name__ == "__main__":
