@@ -29,7 +29,7 @@ import pytest
 import streamlit
 
 import rnn_core as rc
-from ui import derivation as dv
+from ui import derivation
 from ui import notation as nt
 from ui.presets import PRESETS
 
@@ -140,7 +140,7 @@ def _problem(activation: str, loss: str, reduction: str, *, T=3, H=2, D=2, O=2, 
     xs = rng.standard_normal((T, D))
     ys = {"softmax_ce": lambda: rng.integers(0, O, T), "mse": lambda: rng.standard_normal((T, O)),
           "sigmoid_bce": lambda: rng.random((T, O))}[loss]()
-    return dv.Example(params, xs, ys, mask, activation, loss, reduction)
+    return derivation.Example(params, xs, ys, mask, activation, loss, reduction)
 
 
 def _derivation_formulas(key, add, add_markdown) -> None:
@@ -154,9 +154,9 @@ def _derivation_formulas(key, add, add_markdown) -> None:
     for problem in problems:
         result = problem.solve()
         for t in sorted({1, (problem.T + 1) // 2, problem.T}):
-            terms = dv.double_sum_terms(problem, result, t)
+            terms = derivation.double_sum_terms(problem, result, t)
             where = f"{key} derivation {problem.activation}/{problem.loss}/{problem.reduction} t={t}"
-            for stage in dv.build(problem, result, t=t, notation=key, lr=0.1, double_sum=terms):
+            for stage in derivation.build(problem, result, t=t, notation=key, lr=0.1, double_sum=terms):
                 add(where, *(eq.latex(inline_tag=True) for eq in stage.equations),
                     *(eq.latex() for eq in stage.equations))
                 add_markdown(where, stage.title, stage.intro, *stage.notes,

@@ -13,7 +13,7 @@ import rnn_core as rc
 from katex_check import unbalanced
 from rnn_core.jacobians import jacobians_to_last, step_jacobians
 from rnn_core.spectral import jacobian_bound
-from ui import derivation as dv
+from ui import derivation
 from ui.config import DEFAULT
 from ui.pages import derivation as derivation_page
 from ui.notation import NOTATIONS, PARAMS
@@ -48,7 +48,7 @@ def parse_matrices(latex: str) -> list[tuple[list[list[float | None]], float | N
 
 
 def rounded(v: float) -> float:
-    return float(f"{v:.{dv.DIGITS}g}")
+    return float(f"{v:.{derivation.DIGITS}g}")
 
 
 def assert_printed(parsed, expected, *, row=False, what=""):
@@ -56,8 +56,8 @@ def assert_printed(parsed, expected, *, row=False, what=""):
     rows, norm = parsed
     a = np.asarray(expected, dtype=float)
     M = a if a.ndim == 2 else (a.reshape(1, -1) if row else a.reshape(-1, 1))
-    cut_r, cut_c = M.shape[0] > dv.FULL_LIMIT, M.shape[1] > dv.FULL_LIMIT
-    shown = M[:dv.PREVIEW if cut_r else None, :dv.PREVIEW if cut_c else None]
+    cut_r, cut_c = M.shape[0] > derivation.FULL_LIMIT, M.shape[1] > derivation.FULL_LIMIT
+    shown = M[:derivation.PREVIEW if cut_r else None, :derivation.PREVIEW if cut_c else None]
     assert len(rows) == shown.shape[0] + cut_r, f"{what}: {len(rows)} rows printed for {M.shape}"
     for r, printed in enumerate(rows[:shown.shape[0]]):
         assert printed[:shown.shape[1]] == [rounded(v) for v in shown[r]], f"{what} row {r}: {printed} vs {shown[r]}"
@@ -78,7 +78,7 @@ def make_problem(*, T=6, D=3, H=4, O=3, loss="softmax_ce", activation="tanh", re
     xs = rng.standard_normal((T, D))
     ys = {"softmax_ce": lambda: rng.integers(0, O, T), "mse": lambda: rng.standard_normal((T, O)),
           "sigmoid_bce": lambda: rng.random((T, O))}[loss]()
-    return dv.Example(params, xs, ys, mask, activation, loss, reduction)
+    return derivation.Example(params, xs, ys, mask, activation, loss, reduction)
 
 
 def by_key(stages):
@@ -95,7 +95,7 @@ def fprime(problem, res, t):
             "identity": np.ones_like(a)}[problem.activation]
 
 
-def expected(problem: dv.Example, res: rc.BPTTResult, t: int, lr: float) -> dict:
+def expected(problem: derivation.Example, res: rc.BPTTResult, t: int, lr: float) -> dict:
     """key -> (value, operands printed in the steps, in order) in the engine's column notation."""
     P, tr, i, T = problem.params, res.trace, t - 1, problem.T
     linear = problem.activation == "identity"     # no f' factors are printed
@@ -184,7 +184,7 @@ CASES = [
 def test_printed_numbers_are_the_engines(case, t):
     problem = make_problem(**case)
     res = problem.solve()
-    eqs = by_key(dv.build(problem, res, t=t, notation="wxh", lr=0.25))
+    eqs = by_key(derivation.build(problem, res, t=t, notation="wxh", lr=0.25))
     exp = expected(problem, res, t, 0.25)
     assert set(exp) <= set(eqs), set(exp) - set(eqs)
     for key, (value, operands) in exp.items():
@@ -194,7 +194,7 @@ def test_printed_numbers_are_the_engines(case, t):
 def test_large_sizes_print_first_entries_an_ellipsis_and_the_norm():
     problem = make_problem(T=9, D=7, H=10, O=8)
     res = problem.solve()
-    eqs = by_key(dv.build(problem, res, t=4, notation="wxh", lr=0.1))
+    eqs = by_key(derivation.build(problem, res, t=4, notation="wxh", lr=0.1))
     exp = expected(problem, res, 4, 0.1)
     for key, (value, operands) in exp.items():
         check_equation(eqs[key], value, None if key == "dL_dh" else operands)
@@ -210,7 +210,7 @@ def test_row_notation_prints_rows_and_transposed_parameters():
     problem = make_problem()
     res = problem.solve()
     t, i = 3, 2
-    eqs = by_key(dv.build(problem, res, t=t, notation="row", lr=0.1))
+    eqs = by_key(derivation.build(problem, res, t=t, notation="row", lr=0.1))
     P, tr = problem.params, res.trace
     # a_t = x_t W_x + h_{t-1} W_h + b_h with W_x = W_xh^T, all vectors rows
     printed = parse_matrices(" ".join(eqs["a"].steps))
@@ -229,8 +229,8 @@ def test_row_notation_prints_rows_and_transposed_parameters():
 def test_column_notations_print_the_same_numbers(notation):
     problem = make_problem(loss="mse")
     res = problem.solve()
-    base = by_key(dv.build(problem, res, t=2, notation="wxh", lr=0.1))
-    other = by_key(dv.build(problem, res, t=2, notation=notation, lr=0.1))
+    base = by_key(derivation.build(problem, res, t=2, notation="wxh", lr=0.1))
+    other = by_key(derivation.build(problem, res, t=2, notation=notation, lr=0.1))
     for key, eq in base.items():
         if NOTATIONS[notation].bias_first and key in ("a", "o"):
             # b + W h + U x: the same numbers, the terms in the text's order
@@ -245,8 +245,8 @@ def test_every_notation_and_stage_is_well_formed_latex():
     formulas = []
     for notation, loss in itertools.product(NOTATIONS, sorted(rc.LOSSES)):
         problem = make_problem(loss=loss, T=4, H=3)
-        stages = dv.build(problem, problem.solve(), t=2, notation=notation, lr=0.1)
-        assert [s.key for s in stages] == list(dv.STAGE_KEYS)
+        stages = derivation.build(problem, problem.solve(), t=2, notation=notation, lr=0.1)
+        assert [s.key for s in stages] == list(derivation.STAGE_KEYS)
         for stage in stages:
             for eq in stage.equations:
                 latex = eq.latex()
@@ -259,22 +259,22 @@ def test_every_notation_and_stage_is_well_formed_latex():
 def test_t_equal_T_and_T_equal_1():
     problem = make_problem(T=1)
     res = problem.solve()
-    stages = dv.build(problem, res, t=1, notation="dlbook", lr=0.1)
+    stages = derivation.build(problem, res, t=1, notation="dlbook", lr=0.1)
     eqs = by_key(stages)
     assert "factor" not in eqs
     assert any("no recurrence" in note for s in stages for note in s.notes)
     check_equation(eqs["dL_dh"], res.dL_dh[0], [problem.params.W_hy.T, res.dL_do[0]])
     with pytest.raises(ValueError, match="t must lie in"):
-        dv.build(problem, res, t=2, notation="wxh", lr=0.1)
+        derivation.build(problem, res, t=2, notation="wxh", lr=0.1)
 
 
 def test_overflow_prints_infinity_not_a_traceback():
     problem = make_problem(T=200, activation="identity", loss="mse")
     big = problem.params.replace(W_hh=problem.params.W_hh * 50)
-    problem = dv.Example(big, problem.xs, problem.ys, None, "identity", "mse")
+    problem = derivation.Example(big, problem.xs, problem.ys, None, "identity", "mse")
     res = problem.solve()
     assert res.overflow
-    stages = dv.build(problem, res, t=1, notation="wxh", lr=0.1)
+    stages = derivation.build(problem, res, t=1, notation="wxh", lr=0.1)
     text = " ".join(eq.latex() for s in stages for eq in s.equations)
     assert r"\infty" in text or r"\mathrm{nan}" in text
 
@@ -284,15 +284,15 @@ def test_overflow_prints_infinity_not_a_traceback():
     (-0.0, "0"), (np.inf, r"\infty"), (-np.inf, r"-\infty"), (np.nan, r"\mathrm{nan}"), (2.0, "2"),
 ])
 def test_number_format(value, latex):
-    assert dv.number(value) == latex
+    assert derivation.number(value) == latex
     if np.isfinite(value):
         assert parse_number(latex) == rounded(value)
 
 
 def test_markdown_export_has_every_equation_as_display_math():
     problem = make_problem()
-    stages = dv.build(problem, problem.solve(), t=2, notation="d2l", lr=0.1)
-    md = dv.to_markdown(stages, title="BPTT at t = 2", header=["Model: test"],
+    stages = derivation.build(problem, problem.solve(), t=2, notation="d2l", lr=0.1)
+    md = derivation.to_markdown(stages, title="BPTT at t = 2", header=["Model: test"],
                         tables={"Gradient check": [{"parameter": "W_hh", "pass": "yes"}]})
     n_eqs = sum(len(s.equations) for s in stages)
     assert md.count("$$\n") == 2 * n_eqs
@@ -317,7 +317,7 @@ def test_double_sum_terms_add_up_to_the_gradient_of_one_loss_term(case):
     res = problem.solve()
     totals = np.zeros_like(res.grads.W_hh)
     for t in range(1, 7):
-        terms = dv.double_sum_terms(problem, res, t)
+        terms = derivation.double_sum_terms(problem, res, t)
         exact = single_term_gradient(problem, res, t)
         assert terms.pieces.shape == (t,) + exact.shape
         np.testing.assert_allclose(terms.pieces.sum(axis=0), exact, rtol=1e-10, atol=1e-14)
@@ -334,7 +334,7 @@ def test_double_sum_of_a_late_step_has_norms_but_no_written_out_pieces():
     res = problem.solve()
     all_norms = rc.contributions(problem.params, problem.xs, problem.ys, activation="tanh",
                                  loss="softmax_ce", reduction="mean")
-    terms = dv.double_sum_terms(problem, res, 9)
+    terms = derivation.double_sum_terms(problem, res, 9)
     np.testing.assert_allclose(terms.norms, all_norms[8, :9], rtol=1e-10)
     np.testing.assert_allclose(terms.total, single_term_gradient(problem, res, 9), rtol=1e-10, atol=1e-14)
     assert terms.pieces.shape == (0, 5, 5)
@@ -347,7 +347,7 @@ def test_double_sum_beyond_the_budget_is_left_out_with_a_note(monkeypatch):
     monkeypatch.setattr(derivation_page, "DOUBLE_SUM_WORK", 8 * 9)   # t^2 H^2 = 81 at t = 3
     config = DEFAULT.replace(T=3, H=3)
     assert not derivation_page.plan(config, 3).double_sum and derivation_page.plan(config, 2).double_sum
-    stage = dv.build(problem, res, t=3, notation="wxh", lr=0.1, double_sum=None)[5]
+    stage = derivation.build(problem, res, t=3, notation="wxh", lr=0.1, double_sum=None)[5]
     assert stage.key == "double_sum" and "left out" in stage.notes[0]
 
 
@@ -355,9 +355,9 @@ def test_double_sum_stage_prints_each_term_and_their_sum():
     problem = make_problem(T=5, H=3)
     res = problem.solve()
     t = 4
-    terms = dv.double_sum_terms(problem, res, t)
+    terms = derivation.double_sum_terms(problem, res, t)
     for notation in ("wxh", "row"):
-        eq = by_key(dv.build(problem, res, t=t, notation=notation, lr=0.1, double_sum=terms))["double_sum"]
+        eq = by_key(derivation.build(problem, res, t=t, notation=notation, lr=0.1, double_sum=terms))["double_sum"]
         printed = parse_matrices(" ".join(eq.steps))
         assert len(printed) == t
         flip = (lambda M: M.T) if notation == "row" else (lambda M: M)
@@ -370,8 +370,8 @@ def test_double_sum_stage_prints_each_term_and_their_sum():
 def test_double_sum_rows():
     problem = make_problem(T=4)
     res = problem.solve()
-    terms = dv.double_sum_terms(problem, res, 3)
-    rows = dv.double_sum_rows(terms)
+    terms = derivation.double_sum_terms(problem, res, 3)
+    rows = derivation.double_sum_rows(terms)
     assert [r["k"] for r in rows] == [1, 2, 3] and [r["distance t − k"] for r in rows] == [2, 1, 0]
     assert [float(r["‖term‖_F"]) for r in rows] == [rounded(v) for v in terms.norms]
 
@@ -380,45 +380,45 @@ def test_double_sum_rows():
 
 def test_gradient_check_rows_name_parameters_in_the_notation():
     problem = make_problem(T=4, H=3)
-    report = dv.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(problem.T, 3))
+    report = derivation.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(problem.T, 3))
     assert report.passed
-    rows = dv.gradcheck_rows(report, "dlbook")
+    rows = derivation.gradcheck_rows(report, "dlbook")
     assert [r["gradient"] for r in rows] == ["∂L/∂U (∂L/∂W_xh)", "∂L/∂W (∂L/∂W_hh)", "∂L/∂b (∂L/∂b_h)",
                                             "∂L/∂V (∂L/∂W_hy)", "∂L/∂c (∂L/∂b_y)", "∂L/∂h^(0) (∂L/∂h_0)"]
-    assert [r["gradient"] for r in dv.gradcheck_rows(report, "wxh")][:2] == ["∂L/∂W_xh", "∂L/∂W_hh"]
-    assert all(r["pass"] == dv.PASS_MARK for r in rows)
+    assert [r["gradient"] for r in derivation.gradcheck_rows(report, "wxh")][:2] == ["∂L/∂W_xh", "∂L/∂W_hh"]
+    assert all(r["pass"] == derivation.PASS_MARK for r in rows)
     assert rows[1]["entries"] == rows[1]["entries checked"] == 9
 
 
 def test_gradient_check_would_fail_on_a_wrong_gradient():
     # the table reports what rnn_core.gradcheck found; a wrong analytic value must show as a fail
     problem = make_problem(T=4, H=3)
-    report = dv.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(problem.T, 3))
+    report = derivation.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(problem.T, 3))
     row = report.rows[1]
     broken = rc.GradcheckRow(row.name, row.shape, row.n_total, row.n_checked, row.indices,
                              row.analytic * 1.01, row.numeric, row.max_abs_error, 0.01, False)
     bad = rc.GradcheckReport((broken,) + report.rows[2:], report.loss, report.eps, report.rtol, report.atol)
-    assert dv.gradcheck_rows(bad, "wxh")[0]["pass"] == dv.FAIL_MARK
+    assert derivation.gradcheck_rows(bad, "wxh")[0]["pass"] == derivation.FAIL_MARK
 
 
 def test_live_check_checks_everything_of_a_small_model_and_a_few_entries_of_a_big_one():
     assert derivation_page.gradcheck_entries(12, 8) >= 64            # the default model: every entry
     assert derivation_page.gradcheck_entries(500, 256) == derivation_page.GRADCHECK_MIN_ENTRIES
     problem = make_problem(T=40, H=40, D=5, O=5)
-    report = dv.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(40, 40))
+    report = derivation.gradient_check(problem, max_entries=derivation_page.gradcheck_entries(40, 40))
     assert report.passed
     assert report.row("W_hh").n_checked == derivation_page.gradcheck_entries(40, 40) < 1600
 
 
 def test_long_sums_break_at_their_signs_and_short_ones_do_not():
-    wide = by_key(dv.build(make_problem(H=6, D=6), make_problem(H=6, D=6).solve(), t=3, notation="wxh", lr=0.1))
+    wide = by_key(derivation.build(make_problem(H=6, D=6), make_problem(H=6, D=6).solve(), t=3, notation="wxh", lr=0.1))
     steps = wide["a"].steps
     assert len(steps) == 3 and steps[1].startswith("+ ") and steps[2].startswith("+ ")
-    assert r"\phantom{=}" in wide["a"].latex() and all(dv.width(s) <= dv.LINE_CHARS for s in steps[1:])
+    assert r"\phantom{=}" in wide["a"].latex() and all(derivation.width(s) <= derivation.LINE_CHARS for s in steps[1:])
     narrow_problem = make_problem(H=2, D=1, O=2)
-    narrow = by_key(dv.build(narrow_problem, narrow_problem.solve(), t=3, notation="wxh", lr=0.1))
-    assert len(narrow["a"].steps) == 1 and dv.width(narrow["a"].steps[0]) <= dv.LINE_CHARS
-    assert dv.width(dv.array(np.full((2, 3), -0.1234))) == 3 * (7 + 2)
+    narrow = by_key(derivation.build(narrow_problem, narrow_problem.solve(), t=3, notation="wxh", lr=0.1))
+    assert len(narrow["a"].steps) == 1 and derivation.width(narrow["a"].steps[0]) <= derivation.LINE_CHARS
+    assert derivation.width(derivation.array(np.full((2, 3), -0.1234))) == 3 * (7 + 2)
 
 
 def test_a_product_beyond_the_budget_is_left_out_but_the_bound_stays(monkeypatch):
@@ -427,10 +427,10 @@ def test_a_product_beyond_the_budget_is_left_out_but_the_bound_stays(monkeypatch
     monkeypatch.setattr(derivation_page, "PRODUCT_WORK", 3 * 4 ** 3)      # distance 3 fits, 4 does not
     config = DEFAULT.replace(T=6, H=4)
     assert derivation_page.plan(config, 3).product and not derivation_page.plan(config, 2).product
-    near = by_key(dv.build(problem, res, t=3, notation="wxh", lr=0.1))
+    near = by_key(derivation.build(problem, res, t=3, notation="wxh", lr=0.1))
     check_equation(near["jac_norm"], expected(problem, res, 3, 0.1)["jac_norm"][0], None)
-    left_out = dv.numbers(problem, res, t=2, lr=0.1, product=False)
-    stage = dv.build(problem, res, t=2, notation="wxh", lr=0.1, numbers_=left_out)[4]
+    left_out = derivation.numbers(problem, res, t=2, lr=0.1, product=False)
+    stage = derivation.build(problem, res, t=2, notation="wxh", lr=0.1, numbers_=left_out)[4]
     keys = [eq.key for eq in stage.equations]
     assert "jac_norm" not in keys and "bound" in keys
     assert any("left out" in note for note in stage.notes)

@@ -10,11 +10,11 @@ import pytest
 import rnn_core as rc
 from ui import export
 from ui.derivation import number
-from ui.figures import graph as fg
-from ui.figures import graph_details as fd
+from ui.figures import graph as graph_figures
+from ui.figures import graph_details
 from ui.pages import graph as graph_page
-from rnn_core import flow as gf
-from ui.figures import graph_sheet as gs
+from rnn_core import flow as engine_flow
+from ui.figures import graph_sheet
 from ui.figures import style
 from ui.notation import NOTATIONS
 
@@ -34,10 +34,10 @@ def problem(*, T=8, H=5, D=3, O=3, activation="tanh", loss="mse", rho=0.9, seed=
     return p, xs, ys, result
 
 
-def figure(result, p, *, source=None, view=fg.GraphView(), notation=NT):
-    flow = gf.full_flow(result, p) if source is None else gf.single_source(result, p, source)
-    sums = gf.running_param_grads(flow, result.trace)
-    return fg.graph_figure(flow, result.trace, result.step_losses, result.loss, sums, notation, view), flow
+def figure(result, p, *, source=None, view=graph_figures.GraphView(), notation=NT):
+    flow = engine_flow.full_flow(result, p) if source is None else engine_flow.single_source(result, p, source)
+    sums = engine_flow.running_param_grads(flow, result.trace)
+    return graph_figures.graph_figure(flow, result.trace, result.step_losses, result.loss, sums, notation, view), flow
 
 
 def traces(fig, meta):
@@ -73,7 +73,7 @@ def norm(v):
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "identity"])
 def test_node_norms_are_the_engines(activation):
     p, _, _, r = problem(activation=activation, mask=np.array([1, 0, 2, 1, 1, 0, 0.5, 1.0]))
-    norms = gf.node_norms(gf.full_flow(r, p))
+    norms = engine_flow.node_norms(engine_flow.full_flow(r, p))
     np.testing.assert_allclose(norms.h, [norm(v) for v in r.dL_dh], rtol=1e-12)
     np.testing.assert_allclose(norms.o, [norm(v) for v in r.dL_do], rtol=1e-12)
     np.testing.assert_allclose(norms.x, [norm(p.W_xh.T @ d) for d in r.dL_da], rtol=1e-12)
@@ -84,7 +84,7 @@ def test_node_norms_are_the_engines(activation):
 
 def test_input_gradient_matches_finite_differences():
     p, xs, ys, r = problem(T=5, activation="tanh")
-    flow = gf.full_flow(r, p)
+    flow = engine_flow.full_flow(r, p)
     eps = 1e-6
     for t, j in [(0, 0), (2, 1), (4, 2)]:
         up, down = xs.copy(), xs.copy()
@@ -99,13 +99,13 @@ def test_input_gradient_matches_finite_differences():
 def test_single_sources_add_up_to_the_engines_gradient(truncation, activation):
     mask = np.array([1, 0, 2, 1, 1, 0.5, 1, 1.0])
     p, _, _, r = problem(activation=activation, truncation=truncation, mask=mask)
-    flows = [gf.single_source(r, p, s) for s in range(1, 9)]
+    flows = [engine_flow.single_source(r, p, s) for s in range(1, 9)]
     np.testing.assert_allclose(sum(f.dL_dh for f in flows), r.dL_dh, atol=1e-12)
     np.testing.assert_allclose(sum(f.indirect for f in flows), r.dL_dh_indirect, atol=1e-12)
     np.testing.assert_allclose(sum(f.dL_dh0 for f in flows), r.dL_dh0, atol=1e-12)
-    full = gf.full_param_grads(gf.full_flow(r, p), r.trace)
+    full = engine_flow.full_param_grads(engine_flow.full_flow(r, p), r.trace)
     for name in rc.PARAM_NAMES:
-        per_source = sum(gf.full_param_grads(f, r.trace)[name] for f in flows)
+        per_source = sum(engine_flow.full_param_grads(f, r.trace)[name] for f in flows)
         np.testing.assert_allclose(per_source[0], getattr(r.grads, name), atol=1e-12)
         np.testing.assert_allclose(full[name][0], getattr(r.grads, name), atol=1e-12)
 
@@ -117,7 +117,7 @@ def test_single_source_equals_bptt_with_only_that_term(reduction):
         only = np.zeros(7)
         only[s - 1] = r.weights[s - 1]            # the term's own weight w_s, summed alone
         alone = rc.bptt(p, xs, ys, activation="tanh", loss="softmax_ce", mask=only, reduction="sum")
-        flow = gf.single_source(r, p, s)
+        flow = engine_flow.single_source(r, p, s)
         np.testing.assert_allclose(flow.dL_dh, alone.dL_dh, atol=1e-13)
         np.testing.assert_allclose(flow.dL_dh0, alone.dL_dh0, atol=1e-13)
         np.testing.assert_allclose(flow.dL_da, alone.dL_da, atol=1e-13)
@@ -131,14 +131,14 @@ def test_single_source_parameter_gradients_are_the_rows_of_the_double_sum():
         pieces = contribution_pieces(p, xs, ys, activation="tanh", loss="softmax_ce",
                                      mask=np.array([1, 0, 1, 2, 1, 1.0]), param=param)
         for s in range(1, 7):
-            mine = gf.full_param_grads(gf.single_source(r, p, s), r.trace)[param][0]
+            mine = engine_flow.full_param_grads(engine_flow.single_source(r, p, s), r.trace)[param][0]
             np.testing.assert_allclose(mine, pieces[s - 1].sum(axis=0), atol=1e-13)
 
 
 def test_single_source_fades_by_the_recurrent_factor():
     # identity activation, orthogonal W_hh scaled to 0.5: each step back halves the norm exactly
     p, _, _, r = problem(T=10, activation="identity", init="orthogonal", rho=0.5)
-    flow = gf.single_source(r, p, 9)
+    flow = engine_flow.single_source(r, p, 9)
     norms = np.array([norm(v) for v in flow.dL_dh])
     np.testing.assert_allclose(norms[:8] / norms[1:9], 0.5, rtol=1e-10)
     assert norms[9] == 0.0                              # after the source: nothing
@@ -147,24 +147,24 @@ def test_single_source_fades_by_the_recurrent_factor():
 
 def test_single_source_with_k_step_truncation_stops_after_k_states():
     p, _, _, r = problem(T=9, truncation=("k_step", 3))
-    flow = gf.single_source(r, p, 7)
+    flow = engine_flow.single_source(r, p, 7)
     reached = [t for t in range(1, 10) if norm(flow.dL_dh[t - 1]) > 0]
     assert reached == [5, 6, 7]
     assert norm(flow.dL_dh0) == 0.0
-    assert norm(gf.single_source(r, p, 2).dL_dh0) > 0   # s <= k reaches h_0
+    assert norm(engine_flow.single_source(r, p, 2).dL_dh0) > 0   # s <= k reaches h_0
 
 
 def test_single_source_rejects_bad_steps():
     p, _, _, r = problem(T=4)
     for s in (0, 5, 2.0, True):
         with pytest.raises(ValueError, match="s must be a step"):
-            gf.single_source(r, p, s)
+            engine_flow.single_source(r, p, s)
 
 
 def test_running_sums_are_the_sums_over_the_steps_reached():
     p, xs, _, r = problem(T=6, H=4)
-    flow = gf.full_flow(r, p)
-    sums = gf.running_param_grads(flow, r.trace)
+    flow = engine_flow.full_flow(r, p)
+    sums = engine_flow.running_param_grads(flow, r.trace)
     h_prev = np.vstack([np.zeros(4), r.trace.h[:-1]])
     for j in range(6):
         steps = range(6 - 1 - j, 6)                    # indices of t >= T - j
@@ -179,7 +179,7 @@ def test_running_sums_are_the_sums_over_the_steps_reached():
 
 def test_norms_of_huge_and_non_finite_values():
     flow_like = np.array([[1e200, 1e200], [np.inf, 1.0], [np.nan, np.inf], [0.0, 0.0]])
-    norms = gf.row_norms(flow_like)
+    norms = engine_flow.row_norms(flow_like)
     assert norms[0] == pytest.approx(np.sqrt(2) * 1e200)
     assert norms[1] == np.inf and np.isnan(norms[2]) and norms[3] == 0.0
 
@@ -206,7 +206,7 @@ def test_node_colours_are_log_norms_of_the_engines_gradients(activation, loss):
     for key, value in expected.items():
         status, colour = nodes[key]
         if value == 0:
-            assert (status, colour) == ("zero gradient", fg.ZERO_COLOUR), key
+            assert (status, colour) == ("zero gradient", graph_figures.ZERO_COLOUR), key
         else:
             assert status == "gradient", key
             assert colour == pytest.approx(np.log10(value), abs=1e-12), key
@@ -218,7 +218,7 @@ def test_frames_are_one_per_step_and_light_exactly_the_steps_reached():
     assert [f.name for f in fig.frames] == [str(8 - j) for j in range(8)]
     veil = traces(fig, "veil")[0]
     veil_index = list(fig.data).index(veil)
-    h0_x = fg.Window.of(8, 1, 16).x_h0
+    h0_x = graph_figures.Window.of(8, 1, 16).x_h0
     for j, frame in enumerate(fig.frames):
         k = list(frame.traces).index(veil_index)
         x_end = max(frame.data[k].x)
@@ -233,10 +233,10 @@ def test_frames_of_a_window_sweep_the_window_then_reach_h0():
     """Issue 16: no frame is spent on steps out of view (they changed nothing in view, so Play
     looked frozen for most of the pass): the first frame already lights the window's last step."""
     p, _, _, r = problem(T=40, H=3)
-    view = fg.GraphView(start=11, width=10)
+    view = graph_figures.GraphView(start=11, width=10)
     fig, _ = figure(r, p, view=view)
     assert [f.name for f in fig.frames] == [*map(str, range(20, 10, -1)), "1"]
-    window = fg.Window.of(40, 11, 10)
+    window = graph_figures.Window.of(40, 11, 10)
     drawn = {step for (_, step) in drawn_nodes(fig)}
     assert drawn == {0, 41, *range(11, 21)}
     veil_index = list(fig.data).index(one(fig, "veil"))
@@ -251,9 +251,9 @@ def test_frames_of_a_window_sweep_the_window_then_reach_h0():
 
 def test_following_one_term_starts_the_pass_at_it():
     p, _, _, r = problem(T=40, H=3)
-    fig, _ = figure(r, p, source=25, view=fg.GraphView(start=11, width=20))
+    fig, _ = figure(r, p, source=25, view=graph_figures.GraphView(start=11, width=20))
     assert [f.name for f in fig.frames] == [*map(str, range(25, 10, -1)), "1"]
-    fig, _ = figure(r, p, source=5, view=fg.GraphView(start=11, width=20))
+    fig, _ = figure(r, p, source=5, view=graph_figures.GraphView(start=11, width=20))
     assert [f.name for f in fig.frames] == ["1"]                       # nothing in view is reached
 
 
@@ -266,25 +266,25 @@ def test_following_one_term_starts_the_pass_at_it():
     (30, 5, 16, 0, 5),       # the whole loss: no move
 ])
 def test_window_moves_only_to_show_the_followed_term(T, start, width, source, expected):
-    assert fg.window_start_showing(T, width, start, source) == expected
+    assert graph_figures.window_start_showing(T, width, start, source) == expected
 
 
 def test_follow_term_view_is_a_valid_view_for_a_preset():
     from ui.config import DEFAULT, parse, to_query
-    view = fg.follow_term_view(30)
+    view = graph_figures.follow_term_view(30)
     assert view == {"g_source": 30, "g_start": 15, "g_window": 16}
     config, messages = parse(to_query(DEFAULT.replace(T=30, **view)))
     assert not messages and (config.g_source, config.g_start) == (30, 15)
-    assert fg.follow_term_view(8)["g_start"] == 1 and fg.follow_term_view(500, 100, 30)["g_start"] == 71
+    assert graph_figures.follow_term_view(8)["g_start"] == 1 and graph_figures.follow_term_view(500, 100, 30)["g_start"] == 71
 
 
 def test_sheet_frames_hold_the_running_sums_at_their_places():
     p, _, _, r = problem(T=6, H=4, D=2, O=3)
-    flow = gf.full_flow(r, p)
-    sums = gf.running_param_grads(flow, r.trace)
+    flow = engine_flow.full_flow(r, p)
+    sums = engine_flow.running_param_grads(flow, r.trace)
     fig, _ = figure(r, p)
     sheet_index = list(fig.data).index(one(fig, "sheet"))
-    offsets = gs.Sheet(2, 4, 3).offsets()
+    offsets = graph_sheet.Sheet(2, 4, 3).offsets()
     for frame in fig.frames:
         j = 6 - int(frame.name)                 # the pass has reached step 6 - j
         z = np.asarray(frame.data[list(frame.traces).index(sheet_index)].z, dtype=float)
@@ -297,11 +297,11 @@ def test_sheet_frames_hold_the_running_sums_at_their_places():
 
 
 def test_large_sheets_stay_static_and_say_so():
-    assert gs.sheet_is_linked(100, 3, 32, 3)
-    assert not gs.sheet_is_linked(500, 3, 64, 3)
+    assert graph_sheet.sheet_is_linked(100, 3, 32, 3)
+    assert not graph_sheet.sheet_is_linked(500, 3, 64, 3)
     p, _, _, r = problem(T=6, H=4)
-    flow = gf.full_flow(r, p)
-    fig = fg.graph_figure(flow, r.trace, r.step_losses, r.loss, gf.full_param_grads(flow, r.trace), NT)
+    flow = engine_flow.full_flow(r, p)
+    fig = graph_figures.graph_figure(flow, r.trace, r.step_losses, r.loss, engine_flow.full_param_grads(flow, r.trace), NT)
     assert all(len(f.data) == 1 for f in fig.frames)        # the veil only
     assert any("full sums" in a.text for a in fig.layout.annotations)
 
@@ -338,14 +338,14 @@ def test_edges_carry_the_direct_and_indirect_parts_and_widths_follow_them():
 
 def test_split_colours_direct_and_indirect_edges():
     p, _, _, r = problem(T=5)
-    fig, _ = figure(r, p, view=fg.GraphView(split=True))
+    fig, _ = figure(r, p, view=graph_figures.GraphView(split=True))
     segments = _edge_segments(fig)
     assert segments[((2, 1), (3, 1))][1] == style.INDIRECT_COLOUR
     assert segments[((3, 1), (3, 2))][1] == style.DIRECT_COLOUR
-    assert segments[((3, 0), (3, 1))][1] == fg.NEUTRAL_EDGE
+    assert segments[((3, 0), (3, 1))][1] == graph_figures.NEUTRAL_EDGE
     assert {t.name for t in traces(fig, "legend")} == {"direct part", "indirect part"}
     plain = _edge_segments(figure(r, p)[0])
-    assert plain[((2, 1), (3, 1))][1] == fg.NEUTRAL_EDGE
+    assert plain[((2, 1), (3, 1))][1] == graph_figures.NEUTRAL_EDGE
 
 
 def test_many_to_one_draws_only_the_last_loss_and_its_paths():
@@ -364,7 +364,7 @@ def test_many_to_one_draws_only_the_last_loss_and_its_paths():
 def test_overflow_is_drawn_in_its_colour_and_named():
     p, _, _, r = problem(T=500, H=6, activation="relu", rho=5.0, loss="mse")
     assert r.overflow
-    fig, flow = figure(r, p, view=fg.GraphView(start=1, width=16))
+    fig, flow = figure(r, p, view=graph_figures.GraphView(start=1, width=16))
     statuses = {status for status, _ in drawn_nodes(fig).values()}
     assert "overflow (inf/nan)" in statuses
     assert one(fig, "nodes:overflow (inf/nan)").marker.color == style.OVERFLOW_COLOUR
@@ -380,8 +380,8 @@ def test_zero_gradient_nodes_are_grey_for_dead_relus():
     p = p.replace(b_h=np.full(5, -100.0))             # every unit dead: no gradient reaches h_t's input
     r = rc.bptt(p, xs, ys, activation="relu", loss="mse")
     nodes = drawn_nodes(figure(r, p)[0])
-    assert all(nodes[(0, t)] == ("zero gradient", fg.ZERO_COLOUR) for t in range(1, 7))
-    assert nodes[(1, 0)] == ("zero gradient", fg.ZERO_COLOUR)
+    assert all(nodes[(0, t)] == ("zero gradient", graph_figures.ZERO_COLOUR) for t in range(1, 7))
+    assert nodes[(1, 0)] == ("zero gradient", graph_figures.ZERO_COLOUR)
 
 
 def test_single_source_figure_greys_the_other_terms():
@@ -409,10 +409,10 @@ def drawn_nodes_labels(fig):
 
 def test_window_links_hidden_steps_to_h0_and_L():
     p, _, _, r = problem(T=30, H=3)
-    fig, _ = figure(r, p, view=fg.GraphView(start=10, width=8))
-    window = fg.Window.of(30, 10, 8)
+    fig, _ = figure(r, p, view=graph_figures.GraphView(start=10, width=8))
+    window = graph_figures.Window.of(30, 10, 8)
     assert (window.start, window.end) == (10, 17)
-    hidden = [s for s, (w, c, dash) in _edge_segments(fig).items() if dash == "dot" and c != fg.ZERO_COLOUR]
+    hidden = [s for s, (w, c, dash) in _edge_segments(fig).items() if dash == "dot" and c != graph_figures.ZERO_COLOUR]
     assert ((window.x_h0, 1), ((window.x_h0 + 10) / 2, 1)) in hidden
     assert ((17, 1), (17.6, 1)) in hidden
     assert list(fig.layout.xaxis.ticktext) == ["0", *map(str, range(10, 18))]
@@ -422,7 +422,7 @@ def test_window_links_hidden_steps_to_h0_and_L():
 
 def test_step_equation_writes_the_engines_numbers():
     p, _, _, r = problem(T=5, H=graph_page.SHOWN_ENTRIES)
-    flow = gf.full_flow(r, p)
+    flow = engine_flow.full_flow(r, p)
     latex = graph_page.step_equation(flow, 2, NT)
     assert r"\tag{7}" in latex and r"\frac{\partial L}{\partial h_{2}}" in latex
     for values in (r.dL_dh_direct[1], r.dL_dh_indirect[1], r.dL_dh[1]):
@@ -433,24 +433,24 @@ def test_step_equation_writes_the_engines_numbers():
 
 def test_step_equation_shows_first_entries_and_norm_for_large_H():
     p, _, _, r = problem(T=3, H=4)
-    latex = graph_page.step_equation(gf.full_flow(r, p), 1, NT)
+    latex = graph_page.step_equation(engine_flow.full_flow(r, p), 1, NT)
     assert r"\cdots" in latex and number(norm(r.dL_dh[0])) in latex
     assert " & ".join(number(v) for v in r.dL_dh[0][:graph_page.SHOWN_ENTRIES]) + r" & \cdots" in latex
 
 
 def test_step_equation_of_one_source_and_row_notation():
     p, _, _, r = problem(T=5)
-    latex = graph_page.step_equation(gf.single_source(r, p, 4), 2, NOTATIONS["row"])
+    latex = graph_page.step_equation(engine_flow.single_source(r, p, 4), 2, NOTATIONS["row"])
     assert r"\partial (w_{4} L_{4})" in latex and r"^{\top}}_{\text{direct}}" not in latex
     with pytest.raises(ValueError, match="t must be a step"):
-        graph_page.step_equation(gf.full_flow(r, p), 6, NT)
+        graph_page.step_equation(engine_flow.full_flow(r, p), 6, NT)
 
 
 def test_step_equations_render_with_streamlits_katex():
     from tests import katex_check
 
     p, _, _, r = problem(T=4, H=8)
-    full, one_term = gf.full_flow(r, p), gf.single_source(r, p, 3)
+    full, one_term = engine_flow.full_flow(r, p), engine_flow.single_source(r, p, 3)
     formulas = [graph_page.step_equation(flow, t, nt) for nt in NOTATIONS.values() for flow in (full, one_term)
                 for t in (1, 4)]
     assert all(katex_check.unbalanced(f) is None for f in formulas)
@@ -462,8 +462,8 @@ def test_step_equations_render_with_streamlits_katex():
 @pytest.mark.parametrize("loss", ["mse", "softmax_ce"])
 def test_step_strips_hold_the_forward_values_and_the_split(loss):
     p, _, ys, r = problem(T=5, H=4, loss=loss)
-    flow = gf.full_flow(r, p)
-    fig = fd.step_details_figure(flow, r.trace, 3, NT, loss=loss, target=ys[2])
+    flow = engine_flow.full_flow(r, p)
+    fig = graph_details.step_details_figure(flow, r.trace, 3, NT, loss=loss, target=ys[2])
     forward, output, gradient = (np.asarray(t.z, dtype=float) for t in fig.data)
     np.testing.assert_array_equal(forward, [r.trace.a[2], r.trace.h[2]])
     np.testing.assert_array_equal(output[0], r.trace.o[2])
@@ -489,7 +489,7 @@ def test_at_frame_applies_the_frame_and_drops_the_buttons():
 
 def test_gif_keeps_at_most_the_frame_budget_and_the_last_frame():
     p, _, _, r = problem(T=130, H=2)
-    names = export.gif_frame_names(figure(r, p, view=fg.GraphView(start=101, width=30))[0])
+    names = export.gif_frame_names(figure(r, p, view=graph_figures.GraphView(start=101, width=30))[0])
     assert len(names) <= export.MAX_GIF_FRAMES + 1 and names[0] == "130" and names[-1] == "1"
 
 

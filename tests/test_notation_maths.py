@@ -8,7 +8,7 @@ import pytest
 
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from katex_check import inline_math
-from ui import derivation as dv
+from ui import derivation
 from ui import notation as nt
 from ui.config import build_params, to_query
 from ui.notation import NOTATIONS
@@ -20,11 +20,11 @@ DERIVATION, MODEL, HOME = "views/derivation.py", "views/model.py", "views/home.p
 
 def build(config, t: int, notation: str | None = None):
     data = make_data(config)
-    problem = dv.Example(build_params(config), data.xs, data.ys, data.mask, config.activation,
+    problem = derivation.Example(build_params(config), data.xs, data.ys, data.mask, config.activation,
                          config.loss, config.reduction)
     result = problem.solve()
-    return dv.build(problem, result, t=t, notation=notation or config.notation, lr=0.1,
-                    double_sum=dv.double_sum_terms(problem, result, t))
+    return derivation.build(problem, result, t=t, notation=notation or config.notation, lr=0.1,
+                    double_sum=derivation.double_sum_terms(problem, result, t))
 
 
 def by_key(stages) -> dict:
@@ -86,7 +86,7 @@ def test_the_d2l_preset_shows_d2ls_model_and_equations():
     # the closed form's numbers are the matrix power
     T = config.T
     W = build_params(config).W_hh
-    assert eqs["jac_power"].value == dv.array(np.linalg.matrix_power(W, T - 3))
+    assert eqs["jac_power"].value == derivation.array(np.linalg.matrix_power(W, T - 3))
 
 
 def test_a_nonzero_bias_brings_the_biases_back():
@@ -118,7 +118,7 @@ def test_the_deep_learning_book_prose_has_no_subscript_time(t):
     texts += [p.text("dlbook") for p in PRESETS.values() if p.key != "d2l_linear"]
     found = [(m, text[:60]) for text in texts for m in inline_math(text) if SUBSCRIPT_TIME.search(m)]
     assert found == []
-    assert [info.label(n) for info in dv.STAGES if "∂" in info.label(n)] == \
+    assert [info.label(n) for info in derivation.STAGES if "∂" in info.label(n)] == \
         ["Where the recursion starts: ∂L/∂h^(T)", "The factor ∂h^(t+1)/∂h^(t)"]
 
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import rnn_core as rc
 from test_derivation import assert_printed, parse_matrices, parse_number, rounded
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
-from ui import derivation as dv
+from ui import derivation
 from ui.pages import derivation as derivation_page
 from ui.config import build_params, parse, to_query
 from ui.notation import NOTATIONS
@@ -65,7 +65,7 @@ def test_each_notation_writes_the_engines_numbers_in_its_own_letters(notation):
     loss = equation(at, n.L + " &")
     assert parse_number(loss.split("&= ")[-1].split(r" \end")[0]) == rounded(res.loss)
     assert any(n.mapping() in c.value for c in at.caption)
-    assert (gradcheck_table(at)["pass"] == dv.PASS_MARK).all()
+    assert (gradcheck_table(at)["pass"] == derivation.PASS_MARK).all()
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -73,7 +73,7 @@ def test_every_preset_renders_and_its_gradient_check_passes(preset):
     config = PRESETS[preset].config()
     at = open_page(to_query(config))
     table = gradcheck_table(at)
-    assert len(table) == 6 and (table["pass"] == dv.PASS_MARK).all(), table
+    assert len(table) == 6 and (table["pass"] == derivation.PASS_MARK).all(), table
     assert len(at.latex) >= 6
     assert not [w for w in at.warning if "overflow" in w.value]
 
@@ -81,16 +81,16 @@ def test_every_preset_renders_and_its_gradient_check_passes(preset):
 def test_next_and_previous_walk_through_every_stage_in_order():
     at = open_page({"T": 5, "H": 3})
     seen = [at.subheader[0].value]
-    for _ in dv.STAGES[1:]:
+    for _ in derivation.STAGES[1:]:
         at.button(key="d_next").click().run()
         assert not at.exception
         seen.append(at.subheader[0].value)
     n = NOTATIONS["wxh"]
-    assert seen == [f"{i}. {info.heading(n)} {info.tags}" for i, info in enumerate(dv.STAGES, start=1)]
+    assert seen == [f"{i}. {info.heading(n)} {info.tags}" for i, info in enumerate(derivation.STAGES, start=1)]
     assert at.button(key="d_next").disabled
     at.button(key="d_prev").click().run()
-    assert at.subheader[0].value.startswith(f"{len(dv.STAGES) - 1}.")
-    assert at.query_params["d_stage"] == dv.STAGE_KEYS[-2]     # the stage is in the share link
+    assert at.subheader[0].value.startswith(f"{len(derivation.STAGES) - 1}.")
+    assert at.query_params["d_stage"] == derivation.STAGE_KEYS[-2]     # the stage is in the share link
 
 
 def test_the_double_sum_stage_shows_the_table_and_chart_adding_up():
@@ -120,7 +120,7 @@ def test_step_slider_moves_every_equation_to_the_new_step():
 
 def test_show_all_draws_every_stage_and_the_export_holds_them():
     at = open_page({"T": 4, "H": 2, "d_all": "1", "notation": "row"})
-    assert [h.value.split(".")[0] for h in at.subheader[:len(dv.STAGES)]] == [str(i) for i in range(1, 9)]
+    assert [h.value.split(".")[0] for h in at.subheader[:len(derivation.STAGES)]] == [str(i) for i in range(1, 9)]
     [download] = at.get("download_button")
     assert "derivation" in download.proto.label.lower()
 

@@ -13,7 +13,7 @@ import rnn_core as rc
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
 from ui import export
 from ui.config import DEFAULT, build_params, parse, to_query
-from ui.figures import graph as fg
+from ui.figures import graph as graph_figures
 from ui.presets import PRESETS
 from ui.state import make_data
 
@@ -81,10 +81,10 @@ def test_default_page_draws_the_engines_gradient_with_one_frame_per_step():
 
 def fronts(config) -> list[str]:
     """The frames' names: the steps drawn (at most 10 on a projector) the pass reaches, then 1."""
-    view = fg.GraphView(start=config.g_start, width=config.g_window, presentation=config.presentation)
-    view = fg.fitted_view(view, config.T, config.g_source)
-    window = fg.Window.of(config.T, view.start, view.width)
-    return [str(f) for f in fg.frame_fronts(window, config.g_source or None)]
+    view = graph_figures.GraphView(start=config.g_start, width=config.g_window, presentation=config.presentation)
+    view = graph_figures.fitted_view(view, config.T, config.g_source)
+    window = graph_figures.Window.of(config.T, view.start, view.width)
+    return [str(f) for f in graph_figures.frame_fronts(window, config.g_source or None)]
 
 
 @pytest.mark.parametrize("key", sorted(PRESETS))
@@ -96,7 +96,7 @@ def test_every_preset(key):
     assert [f["name"] for f in spec["frames"]] == fronts(config)
     r = engine(config)
     drawn = nodes(spec)
-    window = fg.Window.of(config.T, config.g_start, config.g_window)
+    window = graph_figures.Window.of(config.T, config.g_start, config.g_window)
     loss_nodes = sorted(step for (row, step) in drawn if row == 3)
     assert loss_nodes == [t for t in window.steps if r.weights[t - 1] > 0]
     for t in window.steps:
@@ -175,7 +175,7 @@ def test_following_one_term_is_one_click_and_brings_it_into_view():
 def test_a_preset_can_open_the_page_on_its_lesson():
     """follow_term_view gives the view a preset sets (for ui/presets.py): L_T alone, window ending at it."""
     config = PRESETS["vanishing"].apply(DEFAULT)
-    config = config.replace(**fg.follow_term_view(config.T))
+    config = config.replace(**graph_figures.follow_term_view(config.T))
     at = open_page(to_query(config))
     spec = graph(at)
     drawn = nodes(spec)
@@ -192,7 +192,7 @@ def test_the_animation_starts_in_the_window(query):
     spec = graph(at)
     names = [f["name"] for f in spec["frames"]]
     assert names == fronts(config)
-    window = fg.Window.of(config.T, config.g_start, config.g_window)
+    window = graph_figures.Window.of(config.T, config.g_start, config.g_window)
     assert names[0] == str(min(window.end, config.g_source or window.end)) and names[-1] == "1"
     assert len(names) <= config.g_window + 1
 

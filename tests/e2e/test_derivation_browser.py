@@ -6,7 +6,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import assert_no_exception, open_page, plotly_figures, screenshot, wait_idle
-from ui import derivation as dv
+from ui import derivation
 from ui.notation import NOTATIONS
 
 pytestmark = pytest.mark.e2e
@@ -97,7 +97,7 @@ def test_previous_and_next_walk_the_stages(page, app_url):
     open_page(page, app_url, NAV, query="T=5&H=3&notation=d2l")
     wait_for_tex(page, "W_{hx}")
     headings = []
-    for number, info in enumerate(dv.STAGES, start=1):
+    for number, info in enumerate(derivation.STAGES, start=1):
         heading = page.get_by_test_id("stHeading").filter(has_text=f"{number}. ")
         expect(heading.first).to_be_visible()
         headings.append(heading.first.inner_text())
@@ -107,13 +107,13 @@ def test_previous_and_next_walk_the_stages(page, app_url):
             # t = 5: one bar per k, and a "0" marker for k = 1, where W_hh multiplies h_0 = 0
             assert sorted(k for trace in chart["data"] for k in trace["x"]) == [1, 2, 3, 4, 5]
             screenshot(page, "derivation_double_sum")
-        if number < len(dv.STAGES):
+        if number < len(derivation.STAGES):
             page.get_by_role("button", name="Next ▶").click()
             page.get_by_test_id("stHeading").filter(has_text=f"{number + 1}. ").first.wait_for()
             wait_idle(page)
     assert page.get_by_role("button", name="Next ▶").is_disabled()
     page.get_by_role("button", name="◀ Previous").click()
-    page.get_by_test_id("stHeading").filter(has_text=f"{len(dv.STAGES) - 1}. ").first.wait_for()
+    page.get_by_test_id("stHeading").filter(has_text=f"{len(derivation.STAGES) - 1}. ").first.wait_for()
     assert "d_stage=params" in page.url
 
 
