@@ -39,33 +39,20 @@ PRESENTATION_CSS = f"<style>.st-key-{EQUATION} .katex {{ font-size: 0.95em; }}</
 CHART_CONFIG = {"displayModeBar": False}
 
 
-def follow(config: Config, source: int) -> None:
-    """Follow L_source (0: the whole loss), moving the window only if the term is outside it.
-    For callbacks: the config is set before the widgets are read, whose keys are re-seeded."""
-    start = graph_figures.window_start_showing(config.T, config.g_window, config.g_start, source)
-    state.set_config(config.replace(g_source=source, g_start=start), reset_widgets=False)
-    for name in ("g_source", "g_start"):
-        st.session_state.pop(state.widget_key(name), None)
-
-
 def _follow_switched(steps: list[int]) -> None:
     choice = st.session_state.get(FOLLOW_KEY)
     if choice is not None:          # None: the selected option clicked again; keep it
-        follow(state.config(), 0 if choice == "whole" else steps[-1])
+        service.follow(state.config(), 0 if choice == "whole" else steps[-1])
 
 
 def _term_moved() -> None:
-    follow(state.config(), st.session_state[state.widget_key("g_source")])
+    service.follow(state.config(), st.session_state[state.widget_key("g_source")])
 
 
 def source_control(config: Config, steps: list[int]) -> int:
     """0 (the whole loss) or the step s whose term L_s is followed alone: a two-way switch, then
     a slider over the steps that have a loss term (the last one first: the longest way back)."""
-    if config.g_source not in (0, *steps):     # T or the mask changed under it
-        state.set_config(config.replace(g_source=0), reset_widgets=False)
-        st.session_state.pop(state.widget_key("g_source"), None)
-        state.sync_url()
-        config = state.config()
+    config = service.followable(config, steps)
     L = NOTATIONS[config.notation].L
     st.session_state[FOLLOW_KEY] = "one" if config.g_source else "whole"
     st.segmented_control("Gradient of", options=list(FOLLOW), format_func=FOLLOW.get, key=FOLLOW_KEY,
@@ -105,21 +92,14 @@ def view_controls(config: Config, steps: list[int]) -> tuple[graph_figures.Graph
 
 
 def clicked_step(event, T: int, seen_key: str) -> int | None:
-    """The step of a node (or edge) newly clicked in the chart, else None.
-
-    Nodes carry their step as customdata (0 for h_0, T + 1 for L), edges [kind, step, norm].
-    A selection persists across reruns: `seen_key` remembers the one already acted on.
-    """
+    """The step of a node (or edge) newly clicked in the chart, else None. A selection persists
+    across reruns: `seen_key` remembers the one already acted on."""
     points = list(getattr(getattr(event, "selection", None), "points", None) or [])
     signature = repr([(p.get("curve_number"), p.get("point_index")) for p in points])
     if not points or st.session_state.get(seen_key) == signature:
         return None
     st.session_state[seen_key] = signature
-    data = points[0].get("customdata")
-    step = data[1] if isinstance(data, (list, tuple)) and len(data) > 1 else data
-    if not isinstance(step, (int, float)):
-        return None
-    return int(min(max(step, 1), T))
+    return service.step_of_point(points[0], T)
 
 
 # ---- the page --------------------------------------------------------------------------------

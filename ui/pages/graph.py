@@ -122,6 +122,38 @@ def loss_steps(key: Config) -> list[int]:
     return [t for t, w in enumerate(state.bptt_result(key).weights, start=1) if w > 0]
 
 
+# ---- what the page's controls do to the config -------------------------------------------------
+
+def follow(config: Config, source: int) -> None:
+    """Follow L_source (0: the whole loss), moving the window only if the term is outside it.
+    For callbacks: the config is set before the widgets are read, whose keys are re-seeded."""
+    start = graph_figures.window_start_showing(config.T, config.g_window, config.g_start, source)
+    state.set_config(config.replace(g_source=source, g_start=start), reset_widgets=False)
+    for name in ("g_source", "g_start"):
+        st.session_state.pop(state.widget_key(name), None)
+
+
+def followable(config: Config, steps: list[int]) -> Config:
+    """The config following a term that exists: the whole loss again if T or the mask removed
+    the followed term (the URL follows)."""
+    if config.g_source in (0, *steps):
+        return config
+    state.set_config(config.replace(g_source=0), reset_widgets=False)
+    st.session_state.pop(state.widget_key("g_source"), None)
+    state.sync_url()
+    return state.config()
+
+
+def step_of_point(point: dict, T: int) -> int | None:
+    """The step of a clicked node or edge: nodes carry it as customdata (0 for h_0, T + 1 for L),
+    edges as [kind, step, norm]; clamped to 1..T."""
+    data = point.get("customdata")
+    step = data[1] if isinstance(data, (list, tuple)) and len(data) > 1 else data
+    if not isinstance(step, (int, float)):
+        return None
+    return int(min(max(step, 1), T))
+
+
 # ---- words ------------------------------------------------------------------------------------
 
 def overflow_notes(result: rc.BPTTResult, flow: Flow) -> list[str]:
