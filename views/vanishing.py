@@ -164,7 +164,7 @@ def pairs_section(run: service.Run, nt: Notation, grads: np.ndarray | None) -> N
         chart(figures.dl_dh_figure(norms, nt=nt, first_step=T - norms.shape[0] + 1, presentation=config.presentation),
               "v_dl_dh", "dL_dh")
         st.caption(service.gradient_caption(run, nt))
-        notes(service.window_note(norms.shape[0], T, service.gradient_window_what(run)), icon=":material/speed:")
+        notes(service.gradient_window_note(run, norms.shape[0]), icon=":material/speed:")
         notes(*service.gradient_notes(norms, nt))
 
 

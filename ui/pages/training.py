@@ -928,6 +928,8 @@ def task_refused(spec: TrainSpec, err: Exception) -> Note:
                            "Change T in the sidebar or pick another task.", WARNING)
 
 
+# ---------------------------------------------------------------------------- the uploaded text
+
 UPLOAD_HELP = f"at most {MAX_UPLOAD_BYTES // 1024} kB and 96 distinct characters"
 TEXT_KEY = "tr_accepted_text"       # session: {"name", "text"} of the last accepted upload
 SEEN_KEY = "tr_seen_upload"         # session: file_id of the last upload checked
@@ -956,6 +958,8 @@ def accepted_text() -> tuple[str | None, Note]:
     return text, Note("caption", f"Using **{name}**: {len(text):,} characters, {len(set(text))} distinct. "
                                  "A shared link cannot carry an upload: viewers of the link get the built-in text.")
 
+
+# ---------------------------------------------------------------------------- training: what the page says
 
 def affordable_run(spec: TrainSpec, data: rc.TaskData) -> tuple[TrainSpec | None, Note | None]:
     """The run the page trains within PLAN_SECONDS (fewer steps if need be, None if not even
@@ -1033,6 +1037,8 @@ def unfinished_runs(results: dict[str, TrainResult | None]) -> Note | None:
                            "(a partial curve, or none). Lower T, H, the batch size or k, or press again to go on.",
                 TIMER)
 
+
+# ---------------------------------------------------------------------------- truncation and clipping
 
 TRUNCATION_INTRO = ("The same model (initial weights) and the same batch; only how far the gradient flows back "
                     "through the recurrence changes. Choose the truncation used for training and its k or p "

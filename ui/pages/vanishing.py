@@ -518,8 +518,7 @@ class Run:
     spectrum of W_hh."""
 
     config: Config
-    model: Config                  # the config without view settings: the caches' key
-    params: rc.Params
+    model: Config                  # config.project(*EXACT_NUMBERS): the caches' key
     plan: Plan
     guard: Guard
     norms: Array
@@ -550,7 +549,7 @@ def main_run(config: Config, guard: Guard) -> Run:
     W = norms.shape[0]
     bound = bound_for_norm(cached_bound(model)[-W:], plan_.norm, H=config.H)
     powers = cached_matrix_powers(model, W, plan_.norm) if plan_.powers else None
-    return Run(config=config, model=model, params=state.params(model), plan=plan_, guard=guard, norms=norms,
+    return Run(config=config, model=model, plan=plan_, guard=guard, norms=norms,
                summary=summarise(norms), bound=bound, powers=powers, eigenvalues=eigenvalues, singular=singular,
                gamma=rc.get_activation(config.activation).gamma)
 
@@ -762,8 +761,9 @@ def gradient_caption(run: Run, nt: Notation) -> str:
             "flows back from the future; when the factors vanish, early steps receive little more than their own.")
 
 
-def gradient_window_what(run: Run) -> str:
-    return f"the gradient with {run.config.truncation.replace('_', '-')} truncation"
+def gradient_window_note(run: Run, window: int) -> str | None:
+    what = f"the gradient with {run.config.truncation.replace('_', '-')} truncation"
+    return window_note(window, run.config.T, what)
 
 
 def gradient_notes(norms: Array, nt: Notation) -> list[str]:
