@@ -78,7 +78,7 @@ class LSTMCell(Cell):
         return np.concatenate([G * np.tanh(c), c], axis=-1)         # (L6)
 
     def run_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
-        return [(T, B, 4 * H), (T, B, H), (T, B, H), (T, B, H)]          # gates, h, c, tanh(c)
+        return [(T, B, 4 * H), (T, B, H), (T, B, H)]                     # gates, h, c
 
     def backward_shapes(self, T: int, B: int, H: int) -> list[tuple[int, ...]]:
         return [(T, B, H)] * 5 + [(T, B, 4 * H)]    # dL_dh, its indirect part, dL_dc, its two parts, delta
@@ -89,12 +89,12 @@ class LSTMCell(Cell):
         H = H0.shape[1]
         W_h = stack_rows(p, ("W_hi", "W_hf", "W_ho", "W_hc"))        # (4H, H)
         W_h_T = W_h.T                                               # Fortran order: BLAS's fast layout
-        gates, Hs, Cs, tanh_c = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
+        gates, Hs, Cs = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
         # every step's input part at once: one matmul for T steps and four gates
         np.matmul(X.reshape(T * B, D), stack_rows(p, ("W_xi", "W_xf", "W_xo", "W_xc")).T,
                   out=gates.reshape(T * B, 4 * H))
         gates += stack_rows(p, ("b_i", "b_f", "b_o", "b_c"))
-        recurrent, scratch = np.empty((B, 4 * H)), np.empty((B, H))
+        recurrent, scratch, tanh_c = np.empty((B, 4 * H)), np.empty((B, H)), np.empty((B, H))
         h, c = H0, C0
         with np.errstate(over="ignore"):
             for t in range(T):
@@ -106,10 +106,10 @@ class LSTMCell(Cell):
                 np.multiply(z[:, H:2 * H], c, out=Cs[t])            # (L5) f_t * c_{t-1}
                 np.multiply(z[:, :H], z[:, 3 * H:], out=scratch)    #      i_t * c~_t
                 Cs[t] += scratch
-                np.tanh(Cs[t], out=tanh_c[t])
-                np.multiply(z[:, 2 * H:3 * H], tanh_c[t], out=Hs[t])  # (L6)
+                np.tanh(Cs[t], out=tanh_c)                          # (recomputed by the backward pass:
+                np.multiply(z[:, 2 * H:3 * H], tanh_c, out=Hs[t])   #  cheaper than T B H more memory) (L6)
                 h, c = Hs[t], Cs[t]
-        return Run(X=X, H0=H0, C0=C0, hs=Hs, a=gates, cs=Cs, extra={"tanh_c": tanh_c, "W_h": W_h})
+        return Run(X=X, H0=H0, C0=C0, hs=Hs, a=gates, cs=Cs, extra={"W_h": W_h})
 
     def _local_derivatives(self, run: Run) -> tuple[Array, Array]:
         """(T, B, 4H) each gate's derivative at its pre-activation (sigma' = s(1-s), tanh' = 1 - c~^2)
@@ -120,7 +120,7 @@ class LSTMCell(Cell):
             dgates = g * (1.0 - g)
             np.multiply(g[..., 3 * H:], g[..., 3 * H:], out=dgates[..., 3 * H:])
             np.subtract(1.0, dgates[..., 3 * H:], out=dgates[..., 3 * H:])
-            tc = run.extra["tanh_c"]
+            tc = run.extra["tanh_c"] = np.tanh(run.cs)
             run.extra["dgates"] = dgates
             run.extra["G_dtanh_c"] = g[..., 2 * H:3 * H] * (1.0 - tc * tc)
         return run.extra["dgates"], run.extra["G_dtanh_c"]
@@ -163,11 +163,12 @@ class LSTMCell(Cell):
         r = trunc.step_factors(T)
         dL_dh, indirect, dL_dc, dc_direct, dc_indirect, dL_da = (
             out if out is not None else empty_arrays(*self.backward_shapes(T, B, H)))
-        gates, tanh_c, W_h = run.a, run.extra["tanh_c"], run.extra["W_h"]
+        gates, Cs, W_h = run.a, run.cs, run.extra["W_h"]
         dh, dc_next = np.zeros((B, H)), np.zeros((B, H))     # what reaches s_t from step t+1
-        local, scratch = np.empty((B, 4 * H)), np.empty((B, H))
+        local, scratch, tc = np.empty((B, 4 * H)), np.empty((B, H)), np.empty((B, H))
         for t in range(T - 1, -1, -1):
-            g, tc, da, dc = gates[t], tanh_c[t], dL_da[t], dL_dc[t]
+            g, da, dc = gates[t], dL_da[t], dL_dc[t]
+            np.tanh(Cs[t], out=tc)                            # tanh(c_t), as in the forward pass
             indirect[t] = dh                                  # through h_{t+1}
             dc_indirect[t] = dc_next                          # through c_{t+1}
             dht = dL_dh[t]
