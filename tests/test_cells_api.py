@@ -181,3 +181,21 @@ def test_contribution_pieces_of_every_recurrent_parameter_sum_to_its_gradient(ce
         np.testing.assert_allclose(norms, np.linalg.norm(pieces.reshape(4, 4, -1), axis=2), rtol=1e-11, atol=1e-15)
     with pytest.raises(ValueError, match="param"):
         rc.contributions(p, xs, ys, param="W_hy", **kw)
+
+
+@pytest.mark.parametrize("truncation", [None, ("k_step", 2), ("chunked", 2), ("randomized", 0.5, 1)])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_the_vanilla_cell_through_the_generic_seam_equals_its_own_kernels(truncation, activation):
+    """backward_by_steps drives any cell from its state_vjp alone: on the vanilla cell it must give
+    the numbers of the vanilla kernels (the seam is the same algorithm, not a second one)."""
+    from rnn_core.cells import RNN
+    from rnn_core.cells.base import backward_by_steps
+    p, xs, _, _, _ = make_cell_case("rnn", T=5, B=2, seed=9)
+    act = rc.get_activation(activation)
+    run = RNN.run(p, xs, np.full((2, 3), 0.2), None, act)
+    direct = np.random.default_rng(0).standard_normal((5, 2, 3))
+    trunc = rc.parse_truncation(truncation, 5)
+    generic, own = backward_by_steps(RNN, p, run, direct, trunc), RNN.backward(p, run, direct, trunc)
+    for field in ("dL_dh", "dL_dh_indirect", "dL_da", "dS0"):
+        np.testing.assert_allclose(getattr(generic, field), getattr(own, field), rtol=1e-13, atol=1e-15,
+                                   err_msg=field)

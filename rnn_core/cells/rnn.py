@@ -18,7 +18,7 @@ from .._arrays import empty_arrays
 from ..activations import Activation
 from ..params import Params
 from ..truncation import Truncation
-from .base import Back, Cell, Run
+from .base import Back, Cell, Run, sum_leading
 
 Array = np.ndarray
 
@@ -152,10 +152,12 @@ class RNNCell(Cell):
                                     out=(dL_dh, indirect, dL_da))
         return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=dS0)
 
-    def state_vjp(self, params: Params, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None) -> Array:
+    def state_vjp(self, params: Params, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None,
+                  da_each=None) -> Array:
         da = ds * run.act.df(run.a[t], run.hs[t])        # eq. (10): f'(a_t) * dL/dh_t
-        if da_out is not None:
-            da_out[...] = da if da.ndim == 2 else da.reshape(-1, *da.shape[-2:]).sum(axis=0)
+        if da_each is not None:
+            da_each[...] = da
+        sum_leading(da, da_out)
         return da @ params.W_hh                          # back through eq. (1): W_hh^T delta_t
 
     def recurrent_gradients(self, params: Params, run: Run, dL_da: Array) -> dict[str, Array]:
