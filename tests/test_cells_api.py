@@ -199,3 +199,21 @@ def test_the_vanilla_cell_through_the_generic_seam_equals_its_own_kernels(trunca
     for field in ("dL_dh", "dL_dh_indirect", "dL_da", "dS0"):
         np.testing.assert_allclose(getattr(generic, field), getattr(own, field), rtol=1e-13, atol=1e-15,
                                    err_msg=field)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("truncation", [None, ("chunked", 7), ("randomized", 0.7, 2)])
+def test_fast_backward_equals_the_generic_one_across_its_chunks_of_steps(cell, truncation):
+    """The cells' in-place backward loops (local derivatives formed 32 steps at a time) against
+    backward_by_steps, which only calls state_vjp, over T = 70 steps (three chunks, the last short)."""
+    from rnn_core.cells.base import backward_by_steps
+    p, xs, _, h0, c0 = make_cell_case(cell, T=70, B=3, seed=12, h0=True, c0=cell == "lstm", spread=0.3)
+    c = rc.get_cell(cell)
+    run = c.run(p, xs, h0, c0 if cell == "lstm" else None, None)
+    direct = np.random.default_rng(1).standard_normal((70, 3, 3))
+    trunc = rc.parse_truncation(truncation, 70)
+    fast, generic = c.backward(p, run, direct, trunc), backward_by_steps(c, p, run, direct, trunc)
+    for field in ("dL_dh", "dL_dh_indirect", "dL_da", "dS0", "dL_dc", "dL_dc_indirect"):
+        a, b = getattr(fast, field), getattr(generic, field)
+        if b is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15, err_msg=field)

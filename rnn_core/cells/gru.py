@@ -27,7 +27,7 @@ from .._arrays import empty_arrays
 from ..params import CellParams
 from ..truncation import Truncation
 from .base import Back, Cell, Run, backward_by_steps, sigmoid, sigmoid_, stack_rows, sum_leading
-from .lstm import stacked_gradients
+from .lstm import CHUNK, stacked_gradients
 
 Array = np.ndarray
 
@@ -137,39 +137,41 @@ class GRUCell(Cell):
     def backward(self, p: GRUParams, run: Run, direct: Array, trunc: Truncation, out=None) -> Back:
         """BPTT from T down to 1 (the module docstring's equations), full, chunked or randomized;
         k-step truncation goes through the generic `backward_by_steps`. The same algorithm as
-        `state_vjp` step after step, written in place into preallocated arrays."""
+        `state_vjp` step after step, written in place (what goes into h_{t-1} straight into the
+        indirect part of step t-1), the local derivatives formed for CHUNK steps at a time."""
         T, B, H = direct.shape
         if trunc.window(T) is not None:
             return backward_by_steps(self, p, run, direct, trunc)
         r = trunc.step_factors(T)
         dL_dh, indirect, dL_da = out if out is not None else empty_arrays(*self.backward_shapes(T, B, H))
         gates, W_rz = run.a, run.extra["W_rz"]
-        dh = np.zeros((B, H))                                 # what reaches h_t from step t+1
-        local, g_rh, scratch = np.empty((B, 3 * H)), np.empty((B, H)), np.empty((B, H))
+        dh0 = np.empty((B, H))
+        indirect[T - 1] = 0.0                                 # nothing reaches h_T from later steps
+        n = min(CHUNK, T)
+        local, g_rh, scratch = np.empty((n, B, 3 * H)), np.empty((B, H)), np.empty((B, H))
         for t in range(T - 1, -1, -1):
+            j = t % CHUNK
+            if t == T - 1 or j == CHUNK - 1:                  # the next CHUNK steps' local derivatives
+                _local_derivatives(gates[t - j:t + 1], local)
             g, da, dht, h_prev = gates[t], dL_da[t], dL_dh[t], run.h_prev(t)
-            indirect[t] = dh                                  # through h_{t+1}
-            np.add(direct[t], dh, out=dht)                    # dL/dh_t = direct + indirect
-            np.subtract(1.0, g, out=local)                    # sigma' = s (1 - s) for r, z
-            local *= g
-            np.multiply(g[:, 2 * H:], g[:, 2 * H:], out=local[:, 2 * H:])    # tanh' = 1 - h~^2
-            np.subtract(1.0, local[:, 2 * H:], out=local[:, 2 * H:])
+            into_h = indirect[t - 1] if t > 0 else dh0
+            np.add(direct[t], indirect[t], out=dht)           # dL/dh_t = direct + through h_{t+1}
             np.subtract(h_prev, g[:, 2 * H:], out=da[:, H:2 * H])   # to z_t  (G4)
             da[:, H:2 * H] *= dht
             np.subtract(1.0, g[:, H:2 * H], out=da[:, 2 * H:])      # to h~_t (G4)
             da[:, 2 * H:] *= dht
-            da[:, H:] *= local[:, H:]                         # through sigma (G2) and tanh (G3)
+            da[:, H:] *= local[j, :, H:]                      # through sigma (G2) and tanh (G3)
             np.dot(da[:, 2 * H:], p.W_hh, out=g_rh)           # to r_t * h_{t-1}
             np.multiply(g_rh, h_prev, out=da[:, :H])          # to r_t  (G3)
-            da[:, :H] *= local[:, :H]                         # through sigma (G1)
-            np.multiply(dht, g[:, H:2 * H], out=dh)           # into h_{t-1}: directly (G4),
+            da[:, :H] *= local[j, :, :H]                      # through sigma (G1)
+            np.multiply(dht, g[:, H:2 * H], out=into_h)       # into h_{t-1}: directly (G4),
             g_rh *= g[:, :H]
-            dh += g_rh                                        # through r_t * h_{t-1} (G3),
+            into_h += g_rh                                    # through r_t * h_{t-1} (G3),
             np.dot(da[:, :2 * H], W_rz, out=scratch)          # through both gates (G1), (G2)
-            dh += scratch
+            into_h += scratch
             if r is not None:
-                dh *= r[t]                                    # detached or randomly truncated step
-        return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=dh)
+                into_h *= r[t]                                # detached or randomly truncated step
+        return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=dh0)
 
     def recurrent_gradients(self, p: GRUParams, run: Run, dL_da: Array) -> dict[str, Array]:
         H = run.hs.shape[2]
@@ -180,6 +182,17 @@ class GRUCell(Cell):
         out["W_hh"] = np.ascontiguousarray((run.extra["rh"].reshape(T * B, H).T @ delta_h).T)   # delta_h (r h)^T
         out["b_h"] = np.ones(T * B) @ delta_h
         return out
+
+
+def _local_derivatives(g: Array, local: Array) -> None:
+    """For the n steps of gates g (n, B, 3H): into local[:n] r (1 - r), z (1 - z), 1 - h~^2."""
+    n, _, H3 = g.shape
+    H = H3 // 3
+    d = local[:n]
+    np.subtract(1.0, g, out=d)
+    d *= g
+    np.multiply(g[..., 2 * H:], g[..., 2 * H:], out=d[..., 2 * H:])
+    np.subtract(1.0, d[..., 2 * H:], out=d[..., 2 * H:])
 
 
 def reference_bptt(p: GRUParams, xs: Array, ys: Array, *, loss, h0: Array) -> tuple:

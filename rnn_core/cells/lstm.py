@@ -34,6 +34,7 @@ from .base import Back, Cell, Run, backward_by_steps, sigmoid, sigmoid_, stack_r
 Array = np.ndarray
 
 GATES = ("i", "f", "o", "c")     # the blocks of the stacked pre-activations, in this order
+CHUNK = 32                       # the backward pass forms local derivatives for this many steps at once
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,8 +155,9 @@ class LSTMCell(Cell):
         k-step truncation goes through the generic `backward_by_steps`.
 
         The same algorithm as `state_vjp` step after step, without its per-step allocations:
-        every array is written in place, the local derivatives sigma' and tanh' are formed per
-        step from the cached gates (never as another (T, B, 4H) array).
+        every array is written in place, what goes into s_{t-1} straight into the indirect parts
+        of step t-1; the local derivatives sigma', tanh' and tanh(c_t) are formed for CHUNK steps
+        at a time (fewer NumPy calls, and never another (T, B, 4H) array).
         """
         T, B, H = direct.shape
         if trunc.window(T) is not None:
@@ -164,39 +166,53 @@ class LSTMCell(Cell):
         dL_dh, indirect, dL_dc, dc_direct, dc_indirect, dL_da = (
             out if out is not None else empty_arrays(*self.backward_shapes(T, B, H)))
         gates, Cs, W_h = run.a, run.cs, run.extra["W_h"]
-        dh, dc_next = np.zeros((B, H)), np.zeros((B, H))     # what reaches s_t from step t+1
-        local, scratch, tc = np.empty((B, 4 * H)), np.empty((B, H)), np.empty((B, H))
+        dh0, dc0 = np.empty((B, H)), np.empty((B, H))
+        indirect[T - 1] = 0.0                                 # nothing reaches s_T from later steps
+        dc_indirect[T - 1] = 0.0
+        n = min(CHUNK, T)
+        local, tanh_c, G_dtanh_c = np.empty((n, B, 4 * H)), np.empty((n, B, H)), np.empty((n, B, H))
         for t in range(T - 1, -1, -1):
-            g, da, dc = gates[t], dL_da[t], dL_dc[t]
-            np.tanh(Cs[t], out=tc)                            # tanh(c_t), as in the forward pass
-            indirect[t] = dh                                  # through h_{t+1}
-            dc_indirect[t] = dc_next                          # through c_{t+1}
-            dht = dL_dh[t]
-            np.add(direct[t], dh, out=dht)                    # dL/dh_t = direct + indirect
-            np.multiply(tc, tc, out=scratch)                  # tanh'(c_t) = 1 - tanh(c_t)^2
-            np.subtract(1.0, scratch, out=scratch)
-            scratch *= g[:, 2 * H:3 * H]
-            np.multiply(dht, scratch, out=dc_direct[t])       # dL/dc_t through h_t (L6)
-            np.add(dc_direct[t], dc_next, out=dc)             # ... plus through c_{t+1}
-            np.subtract(1.0, g, out=local)                    # sigma' = s (1 - s) for i, f, G
-            local *= g
-            np.multiply(g[:, 3 * H:], g[:, 3 * H:], out=local[:, 3 * H:])    # tanh' = 1 - c~^2
-            np.subtract(1.0, local[:, 3 * H:], out=local[:, 3 * H:])
+            j = t % CHUNK
+            if t == T - 1 or j == CHUNK - 1:                  # the next CHUNK steps' local derivatives
+                lo = t - j
+                _local_derivatives(gates[lo:t + 1], Cs[lo:t + 1], local, tanh_c, G_dtanh_c)
+            g, da, dc, dht = gates[t], dL_da[t], dL_dc[t], dL_dh[t]
+            into_h, into_c = (indirect[t - 1], dc_indirect[t - 1]) if t > 0 else (dh0, dc0)
+            np.add(direct[t], indirect[t], out=dht)           # dL/dh_t = direct + through h_{t+1}
+            np.multiply(dht, G_dtanh_c[j], out=dc_direct[t])  # dL/dc_t through h_t (L6) ...
+            np.add(dc_direct[t], dc_indirect[t], out=dc)      # ... plus through c_{t+1}
             np.multiply(dc, g[:, 3 * H:], out=da[:, :H])      # to i_t   (L5)
             np.multiply(dc, run.c_prev(t), out=da[:, H:2 * H])    # to f_t (L5)
-            np.multiply(dht, tc, out=da[:, 2 * H:3 * H])      # to G_t   (L6)
+            np.multiply(dht, tanh_c[j], out=da[:, 2 * H:3 * H])   # to G_t (L6)
             np.multiply(dc, g[:, :H], out=da[:, 3 * H:])      # to c~_t  (L5)
-            da *= local                                       # through (L1)-(L4)
-            np.dot(da, W_h, out=dh)                           # into h_{t-1}: all four W_h*^T delta_*
-            np.multiply(dc, g[:, H:2 * H], out=dc_next)       # into c_{t-1}: f_t * dL/dc_t
+            da *= local[j]                                    # through sigma and tanh: (L1)-(L4)
+            np.dot(da, W_h, out=into_h)                       # into h_{t-1}: all four W_h*^T delta_*
+            np.multiply(dc, g[:, H:2 * H], out=into_c)        # into c_{t-1}: f_t * dL/dc_t
             if r is not None:
-                dh *= r[t]                                    # detached or randomly truncated step
-                dc_next *= r[t]
-        return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=np.concatenate([dh, dc_next], axis=1),
+                into_h *= r[t]                                # detached or randomly truncated step
+                into_c *= r[t]
+        return Back(dL_dh=dL_dh, dL_dh_indirect=indirect, dL_da=dL_da, dS0=np.concatenate([dh0, dc0], axis=1),
                     dL_dc=dL_dc, dL_dc_indirect=dc_indirect, dL_dc_direct=dc_direct)
 
     def recurrent_gradients(self, p: LSTMParams, run: Run, dL_da: Array) -> dict[str, Array]:
         return stacked_gradients(run.X, run.H0, run.hs, dL_da, GATES)
+
+
+def _local_derivatives(g: Array, c: Array, local: Array, tanh_c: Array, G_dtanh_c: Array) -> None:
+    """For the n steps of gates g (n, B, 4H) and memory c (n, B, H): into local[:n] each gate's
+    derivative at its pre-activation (sigma' = s (1 - s) for i, f, G; tanh' = 1 - c~^2), into
+    tanh_c[:n] tanh(c_t) and into G_dtanh_c[:n] G_t * tanh'(c_t)."""
+    n, _, H4 = g.shape
+    H = H4 // 4
+    d = local[:n]
+    np.subtract(1.0, g, out=d)
+    d *= g
+    np.multiply(g[..., 3 * H:], g[..., 3 * H:], out=d[..., 3 * H:])
+    np.subtract(1.0, d[..., 3 * H:], out=d[..., 3 * H:])
+    np.tanh(c, out=tanh_c[:n])
+    np.multiply(tanh_c[:n], tanh_c[:n], out=G_dtanh_c[:n])
+    np.subtract(1.0, G_dtanh_c[:n], out=G_dtanh_c[:n])
+    G_dtanh_c[:n] *= g[..., 2 * H:3 * H]
 
 
 def stacked_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, gates: tuple[str, ...]) -> dict[str, Array]:
