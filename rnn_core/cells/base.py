@@ -250,6 +250,21 @@ def sigmoid_(z: Array) -> Array:
     return np.reciprocal(z, out=z)
 
 
+def sigmoid_of_negated_(m: Array) -> Array:
+    """sigma(a) = 1 / (1 + exp(m)) in place from m = -a: the fast paths keep the sigmoid gates'
+    weights negated, which saves the negation pass and changes no bit (-(x w) == x (-w))."""
+    np.exp(m, out=m)
+    m += 1.0
+    return np.reciprocal(m, out=m)
+
+
+def negated_rows(M: Array, rows: int) -> Array:
+    """A copy of M (stacked gate blocks) with its first `rows` rows negated."""
+    out = np.array(M, dtype=np.float64)
+    out[:rows] *= -1.0
+    return out
+
+
 def sigmoid(z: Array) -> Array:
     with np.errstate(over="ignore"):
         return sigmoid_(np.array(z, dtype=np.float64))

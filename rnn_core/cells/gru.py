@@ -26,7 +26,8 @@ import numpy as np
 from .._arrays import empty_arrays
 from ..params import CellParams
 from ..truncation import Truncation
-from .base import Back, Cell, Run, backward_by_steps, sigmoid, sigmoid_, stack_rows, sum_leading
+from .base import (Back, Cell, Run, backward_by_steps, negated_rows, sigmoid, sigmoid_of_negated_, stack_rows,
+                   sum_leading)
 from .lstm import CHUNK, stacked_gradients
 
 Array = np.ndarray
@@ -77,11 +78,12 @@ class GRUCell(Cell):
         T, B, D = X.shape
         H = H0.shape[1]
         W_rz = stack_rows(p, ("W_hr", "W_hz"))                         # (2H, H)
-        W_rz_T, W_hh_T = W_rz.T, p.W_hh.T
+        # both gates computed as -pre-activations (see sigmoid_of_negated_)
+        W_rz_T, W_hh_T = negated_rows(W_rz, 2 * H).T, p.W_hh.T
         gates, Hs, RH = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
-        np.matmul(X.reshape(T * B, D), stack_rows(p, ("W_xr", "W_xz", "W_xh")).T,
+        np.matmul(X.reshape(T * B, D), negated_rows(stack_rows(p, ("W_xr", "W_xz", "W_xh")), 2 * H).T,
                   out=gates.reshape(T * B, 3 * H))
-        gates += stack_rows(p, ("b_r", "b_z", "b_h"))
+        gates += negated_rows(stack_rows(p, ("b_r", "b_z", "b_h")), 2 * H)
         rec_rz, rec_h = np.empty((B, 2 * H)), np.empty((B, H))
         h = H0
         with np.errstate(over="ignore"):
@@ -89,7 +91,7 @@ class GRUCell(Cell):
                 g = gates[t]
                 np.dot(h, W_rz_T, out=rec_rz)                          # both gates' products in one
                 g[:, :2 * H] += rec_rz
-                sigmoid_(g[:, :2 * H])                                 # (G1), (G2)
+                sigmoid_of_negated_(g[:, :2 * H])                      # (G1), (G2)
                 np.multiply(g[:, :H], h, out=RH[t])                    # r_t * h_{t-1}
                 np.dot(RH[t], W_hh_T, out=rec_h)
                 g[:, 2 * H:] += rec_h

@@ -29,7 +29,8 @@ import numpy as np
 from .._arrays import empty_arrays
 from ..params import CellParams
 from ..truncation import Truncation
-from .base import Back, Cell, Run, backward_by_steps, sigmoid, sigmoid_, stack_rows, sum_leading
+from .base import (Back, Cell, Run, backward_by_steps, negated_rows, sigmoid, sigmoid_of_negated_, stack_rows,
+                   sum_leading)
 
 Array = np.ndarray
 
@@ -89,12 +90,13 @@ class LSTMCell(Cell):
         T, B, D = X.shape
         H = H0.shape[1]
         W_h = stack_rows(p, ("W_hi", "W_hf", "W_ho", "W_hc"))        # (4H, H)
-        W_h_T = W_h.T                                               # Fortran order: BLAS's fast layout
+        # the three sigmoid gates computed as -pre-activations (see sigmoid_of_negated_)
+        W_h_T = negated_rows(W_h, 3 * H).T                          # Fortran order: BLAS's fast layout
         gates, Hs, Cs = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
         # every step's input part at once: one matmul for T steps and four gates
-        np.matmul(X.reshape(T * B, D), stack_rows(p, ("W_xi", "W_xf", "W_xo", "W_xc")).T,
+        np.matmul(X.reshape(T * B, D), negated_rows(stack_rows(p, ("W_xi", "W_xf", "W_xo", "W_xc")), 3 * H).T,
                   out=gates.reshape(T * B, 4 * H))
-        gates += stack_rows(p, ("b_i", "b_f", "b_o", "b_c"))
+        gates += negated_rows(stack_rows(p, ("b_i", "b_f", "b_o", "b_c")), 3 * H)
         recurrent, scratch, tanh_c = np.empty((B, 4 * H)), np.empty((B, H)), np.empty((B, H))
         h, c = H0, C0
         with np.errstate(over="ignore"):
@@ -102,7 +104,7 @@ class LSTMCell(Cell):
                 z = gates[t]
                 np.dot(h, W_h_T, out=recurrent)                     # four recurrent products in one
                 z += recurrent
-                sigmoid_(z[:, :3 * H])                              # (L1)-(L3)
+                sigmoid_of_negated_(z[:, :3 * H])                   # (L1)-(L3)
                 np.tanh(z[:, 3 * H:], out=z[:, 3 * H:])             # (L4)
                 np.multiply(z[:, H:2 * H], c, out=Cs[t])            # (L5) f_t * c_{t-1}
                 np.multiply(z[:, :H], z[:, 3 * H:], out=scratch)    #      i_t * c~_t
