@@ -463,7 +463,9 @@ def test_step_equations_render_with_streamlits_katex():
 def test_step_strips_hold_the_forward_values_and_the_split(loss):
     p, _, ys, r = problem(T=5, H=4, loss=loss)
     flow = engine_flow.full_flow(r, p)
-    fig = graph_details.step_details_figure(flow, r.trace, 3, NT, loss=loss, target=ys[2])
+    out = rc.get_loss(loss)
+    target = np.eye(3)[ys[2]] if out.integer_targets else ys[2]
+    fig = graph_details.step_details_figure(flow, r.trace, 3, NT, prediction=out.predict(r.trace.o[2]), target=target)
     forward, output, gradient = (np.asarray(t.z, dtype=float) for t in fig.data)
     np.testing.assert_array_equal(forward, [r.trace.a[2], r.trace.h[2]])
     np.testing.assert_array_equal(output[0], r.trace.o[2])

@@ -152,7 +152,6 @@ def details_section(key: Config, source: int, guard) -> None:
     st.subheader("One step in detail")
     t = state.view_widget("g_step", max_value=config.T) if config.T > 1 else 1   # a slider needs two values
     flow, _ = service.flow_and_sums(key, source)
-    data = state.data(key)
     if config.presentation:
         st.html(PRESENTATION_CSS)
     with st.container(key=EQUATION):
@@ -168,8 +167,9 @@ def details_section(key: Config, source: int, guard) -> None:
         open_derivation(config, t)
     if not guard.allows("the step's numbers as a chart"):
         return
-    figure = graph_details.step_details_figure(flow, state.bptt_result(key).trace, t, notation, loss=config.loss,
-                                               target=data.ys[t - 1], presentation=config.presentation)
+    prediction, target = service.step_outputs(key, t)
+    figure = graph_details.step_details_figure(flow, state.bptt_result(key).trace, t, notation, prediction=prediction,
+                                               target=target, presentation=config.presentation)
     st.plotly_chart(figure, key="g_details", theme=None, config=CHART_CONFIG)
     st.caption("Red is positive, blue negative; each block has its own scale. The direct and indirect "
                "parts add up to the total, unit by unit.")

@@ -41,17 +41,14 @@ def _strip(values: Array, row_names: list[str], name: str, text: bool) -> dict:
     return trace
 
 
-def step_details_figure(flow: Flow, trace: rc.Trace, t: int, notation: Notation, *, loss: str,
+def step_details_figure(flow: Flow, trace: rc.Trace, t: int, notation: Notation, *, prediction,
                         target, presentation: bool = False) -> go.Figure:
     """Heat strips of step t: [a_t, h_t] (H), [o_t, prediction, target] (O), [dL/dh_t, direct,
-    indirect] (H). target: y_t, a class index (softmax_ce) or an (O,) vector."""
+    indirect] (H). prediction: y-hat_t (O,); target: y_t as an (O,) vector (one-hot for classes)."""
     _check_step(t, flow.T)
     i, n = t - 1, notation
     H, O = trace.h.shape[1], trace.o.shape[1]
-    out = rc.get_loss(loss)
-    with np.errstate(all="ignore"):
-        y_hat = out.predict(trace.o[i])
-    y = np.eye(O)[int(target)] if out.integer_targets else np.asarray(target, dtype=float)
+    y_hat, y = np.asarray(prediction, dtype=float), np.asarray(target, dtype=float)
     num = "L" if flow.source is None else f"w<sub>{flow.source}</sub>L<sub>{flow.source}</sub>"
     h_t = n.html_at(n.h, t)
     blocks = [

@@ -122,6 +122,15 @@ def loss_steps(key: Config) -> list[int]:
     return [t for t, w in enumerate(state.bptt_result(key).weights, start=1) if w > 0]
 
 
+def step_outputs(key: Config, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction y-hat_t, target y_t) at step t, both (O,) (a class target one-hot)."""
+    out, trace, ys = rc.get_loss(key.loss), state.bptt_result(key).trace, state.data(key).ys
+    with np.errstate(all="ignore"):
+        prediction = out.predict(trace.o[t - 1])
+    target = np.eye(key.O)[int(ys[t - 1])] if out.integer_targets else np.asarray(ys[t - 1], dtype=float)
+    return prediction, target
+
+
 # ---- what the page's controls do to the config -------------------------------------------------
 
 def follow(config: Config, source: int) -> None:
