@@ -66,29 +66,16 @@ def chart_options(config: Config):
     return controls[2]
 
 
-def metrics(run: service.Run, maths: dict[str, str]) -> None:
+def metrics(run: service.Run, nt: Notation) -> None:
     """Four short values (never cut) in a row that wraps; what qualifies them is the line under each."""
-    summary, jac, W = run.summary, maths["jac"], maths["W"]
     row = st.container(horizontal=True, gap="large")
-    finite = np.isfinite(summary.factor)
-    row.metric("Fitted per-step factor", f"×{summary.factor:#.3g}" if finite else "—",
-               delta=summary.kind if finite else summary.label, delta_color="off", delta_arrow="off",
-               help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve", width=METRIC_WIDTH)
-    value, note = service.horizon_value(summary)
-    row.metric("Memory horizon (1 %)", value, delta=note, delta_color="off", delta_arrow="off",
-               help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T; "
-                    "when the curve is still above 1 % at its first step, its fitted trend is extended "
-                    "(extrapolated); a curve that does not fade has none", width=METRIC_WIDTH)
-    row.metric(f"Spectral radius ρ({W})", f"{run.rho:.3f}",
-               help=f"the largest |eigenvalue|: what {W} does per step in the long run", width=METRIC_WIDTH)
-    row.metric("Bound per step γ·σ_max", f"{run.gamma * run.singular[0]:.3f}",
-               help=f"γ = sup |f′| = {run.gamma:g} for {run.config.activation}; eq. (11) raises this to the "
-                    "power T − k", width=METRIC_WIDTH)
+    for metric in service.metrics(run, nt):
+        row.metric(**metric, width=METRIC_WIDTH)
 
 
 def main_curve(run: service.Run, nt: Notation) -> None:
     config, summary = run.config, run.summary
-    metrics(run, service.inline_maths(nt))
+    metrics(run, nt)
     chart(figures.curve_figure(run.norms, run.bound, nt=nt, ord=run.plan.norm, axis=config.v_axis,
                                horizon=summary.horizon, horizon_text=summary.horizon_text, factor_label=summary.label,
                                matrix_powers=run.powers, first_step=run.first_step, presentation=config.presentation),

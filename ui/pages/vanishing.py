@@ -626,6 +626,29 @@ def log_notes(values, what: str) -> list[str]:
     return notes
 
 
+def metrics(run: Run, nt: Notation) -> list[dict]:
+    """The four numbers above the main curve, as st.metric's label, value, delta and help. Values
+    are short (a number and a word) so that a metric never cuts them; the delta qualifies them."""
+    maths, summary = inline_maths(nt), run.summary
+    jac, W = maths["jac"], maths["W"]
+    finite = np.isfinite(summary.factor)
+    quiet = dict(delta_color="off", delta_arrow="off")
+    value, note = horizon_value(summary)
+    return [
+        dict(label="Fitted per-step factor", value=f"×{summary.factor:#.3g}" if finite else "—",
+             delta=summary.kind if finite else summary.label, **quiet,
+             help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve"),
+        dict(label="Memory horizon (1 %)", value=value, delta=note, **quiet,
+             help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T; "
+                  "when the curve is still above 1 % at its first step, its fitted trend is extended "
+                  "(extrapolated); a curve that does not fade has none"),
+        dict(label=f"Spectral radius ρ({W})", value=f"{run.rho:.3f}",
+             help=f"the largest |eigenvalue|: what {W} does per step in the long run"),
+        dict(label="Bound per step γ·σ_max", value=f"{run.gamma * run.singular[0]:.3f}",
+             help=f"γ = sup |f′| = {run.gamma:g} for {run.config.activation}; eq. (11) raises this to the "
+                  "power T − k")]
+
+
 def norm_note(run: Run) -> str | None:
     """Why the page uses Frobenius norms when spectral ones were asked for."""
     config = run.config
