@@ -335,14 +335,15 @@ class Numbers:
     factor (H, H): dh_j/dh_{j-1} of stage (8), j = t + 1 (j = T at t = T), None when T = 1;
     to_last (H, H): dh_T/dh_t, None when not asked for (`product`); unrolled (T - t + 1, H):
     what each output o_k, k = t..T, sends back to h_t, None when not asked for; sigma_max:
-    the largest singular value of W_hh; loss_after: L after the update (12) with lr (nan if a
-    parameter is not finite).
+    the largest singular value of W_hh; updated: the parameters after the update (12) with lr
+    (rnn_core.sgd_step); loss_after: L with them (nan if a parameter is not finite).
     """
 
     factor: Array | None
     to_last: Array | None
     unrolled: Array | None
     sigma_max: float
+    updated: rc.Params
     loss_after: float
 
 
@@ -357,13 +358,13 @@ def numbers(problem: Example, result: rc.BPTTResult, *, t: int, lr: float, produ
 
     with np.errstate(all="ignore"):
         j = t + 1 if t < T else T
-        new = {name: getattr(params, name) - lr * getattr(result.grads, name) for name in nt.PARAMS}
-        finite = all(np.all(np.isfinite(a)) for a in new.values())
+        updated, _ = rc.sgd_step(params, result.grads, lr=lr)                 # eq. (12)
+        finite = all(np.all(np.isfinite(a)) for _, a in updated.items())
         return Numbers(factor=jacobian(j - 1, j) if T > 1 else None,
                        to_last=jacobian(t, T) if product else None,
                        unrolled=outputs_carried_back(result, params, t) if unrolled_terms else None,
-                       sigma_max=float(rc.singular_values(params.W_hh)[0]),
-                       loss_after=problem.solve(rc.Params(**new)).loss if finite else np.nan)
+                       sigma_max=float(rc.singular_values(params.W_hh)[0]), updated=updated,
+                       loss_after=problem.solve(updated).loss if finite else np.nan)
 
 
 # ---- the walk, stage by stage ---------------------------------------------------------------------
@@ -747,7 +748,7 @@ def _params(s: _Step) -> Stage:
 def _update(s: _Step) -> Stage:
     n, p, prob, res = s.n, s.p, s.problem, s.result
     eta = s.lr
-    new = {name: getattr(prob.params, name) - eta * getattr(res.grads, name) for name in nt.PARAMS}
+    new = s.numbers.updated.to_dict()
     equations = [
         Equation(f"update_{name}", "12", n.param(name), rf"{n.param(name)} - \eta\, {d(n.L, n.param(name))}",
                  lines(p.param(getattr(prob.params, name)), rf"- {number(eta)}\, {p.param(getattr(res.grads, name))}"),
