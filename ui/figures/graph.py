@@ -505,9 +505,9 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
                  sums: dict[str, Array], notation: Notation, view: GraphView = GraphView()) -> go.Figure:
     """The unrolled graph with its backward animation and the parameter gradients.
 
-    flow: graph_flow.full_flow or single_source. trace: the forward pass (xs (T, D), a, h (T, H),
+    flow: rnn_core.flow.full_flow or single_source. trace: the forward pass (xs (T, D), a, h (T, H),
     o (T, O)). step_losses (T,): L_t; total_loss: L. sums: the five gradients with a leading
-    frame axis: graph_flow.running_param_grads (length T: the sheet is linked to the frames) or
+    frame axis: rnn_core.flow.running_param_grads (length T: the sheet is linked to the frames) or
     the full sums (length 1: static). Frames: one per front of frame_fronts, named by the step
     the pass has reached. A compact view leaves the sheet out.
     """

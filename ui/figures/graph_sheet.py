@@ -4,7 +4,7 @@
                  [ dL/dW_hy ] [ dL/db_y ]        rows: output unit k (O)
 
 Shapes: D inputs, H hidden units, O outputs; a leading frame axis F on everything animated
-(F = T: the running sums of graph_flow.running_param_grads; F = 1: the full sums).
+(F = T: the running sums of rnn_core.flow.running_param_grads; F = 1: the full sums).
 """
 from __future__ import annotations
 
