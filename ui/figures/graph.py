@@ -17,8 +17,8 @@ One figure, so that one slider and one Play button drive everything client-side:
 Sizes are set for the width the chart gets (PLOT_PX per mode: normal, presentation, compact for
 a phone): nodes as large as their column allows, labels only where they fit, text never rotated.
 
-Numbers come from rnn_core.flow (the gradient on every node and edge); this module only draws them. Shapes: T steps, D inputs,
-H hidden units, O outputs.
+Numbers come from rnn_core.flow (the gradient on every node and edge); this module only draws
+them. Shapes: T steps, D inputs, H hidden units, O outputs.
 """
 from __future__ import annotations
 
