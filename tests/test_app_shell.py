@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.config import DEFAULT, FIELDS, parse
+from ui.config import DEFAULT, FIELDS, PAGE, parse
 from ui.presets import PRESETS
 from ui.weights_table import editor_key
 
@@ -168,7 +168,7 @@ def test_choosing_a_task_fixes_and_disables_its_sizes():
 
 # ---- page-level widgets (state.view_widget) ------------------------------------------------------
 
-VIEW_FIELD = next(f for f in FIELDS if f.group == "view" and f.kind == "choice")
+VIEW_FIELD = next(f for f in FIELDS if f.role == PAGE and f.page == "vanishing" and f.kind == "choice")
 
 
 def view_script(name):

@@ -5,7 +5,7 @@ import pytest
 from katex_check import inline_math, katex_errors, requires_katex
 from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, parse, to_query
 from ui.notation import NOTATIONS
-from ui.config import PAGE
+from ui.config import PAGE, PRESET_ROLES
 from ui.presets import PRESETS, active, page_of
 
 NOT_A_PRESET = DEFAULT.replace(presentation=True, notation="row", tr_view="clipping", H=5, edits=(("W_hh", 0, 1.0),))
@@ -17,7 +17,7 @@ def test_every_view_is_a_valid_view_of_its_page(key):
     config = preset.apply(DEFAULT)
     assert parse(to_query(config)) == (config, [])            # a link round-trips it, nothing clamped
     for name in preset.view_values():
-        assert FIELD_BY_NAME[name].group == "view", name      # the page's own fields, never the model
+        assert FIELD_BY_NAME[name].role == PAGE, name         # the page's own fields, never the model
     view = dict(preset.view)
     assert view, "a preset must say what its page shows"
     for name in ("g_source", "d_step"):                        # steps that exist in its sequence
@@ -40,7 +40,7 @@ def test_apply_sets_the_model_and_the_view_and_keeps_the_rest(key):
     for field in FIELDS:
         if field.name in preset.view_values():
             assert getattr(config, field.name) == preset.view_values()[field.name], field.name
-        elif field.group in ("model", "data", "truncation") and field.name != "notation":
+        elif field.role in PRESET_ROLES:
             assert getattr(config, field.name) == getattr(model, field.name), field.name   # edits dropped
     assert config.presentation and config.tr_view == "clipping"
     # a textbook's preset writes its notation; the others keep the reader's

@@ -60,9 +60,6 @@ PRESET_ROLES = (WEIGHTS, MODEL, DATA, GRADIENT)             # what a lecture pre
 EXACT_NUMBERS = (WEIGHTS, MODEL, DATA)                      # the model on its sequence, exact gradient
 NUMBERS = (WEIGHTS, MODEL, DATA, GRADIENT)                  # ... with the sidebar's truncation
 
-# The `group` of earlier versions (who draws the field), derived from the role: kept for code
-# that has not moved to roles yet.
-_GROUP_OF_ROLE = {WEIGHTS: "model", MODEL: "model", DATA: "data", GRADIENT: "truncation", DISPLAY: "display"}
 
 
 @dataclass(frozen=True)
@@ -102,13 +99,6 @@ class Field:
     def in_sidebar(self) -> bool:
         """Drawn by the shared sidebar (else by its page, through state.view_widget)."""
         return self.role in SIDEBAR_ROLES
-
-    @property
-    def group(self) -> str:
-        """Deprecated: who draws it (model, data, truncation, display; training, view). Use `role`."""
-        if self.role == PAGE:
-            return "training" if self.page == "training" else "view"
-        return _GROUP_OF_ROLE[self.role]
 
     def label_in(self, notation: str = "wxh") -> str:
         """The field's label, each parameter as `notation` names it if `in_notation` (plain text)."""
