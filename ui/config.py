@@ -61,7 +61,6 @@ EXACT_NUMBERS = (WEIGHTS, MODEL, DATA)                      # the model on its s
 NUMBERS = (WEIGHTS, MODEL, DATA, GRADIENT)                  # ... with the sidebar's truncation
 
 
-
 @dataclass(frozen=True)
 class Field:
     """One user choice. kind: 'int', 'float', 'choice', 'bool', 'floats' (a tuple), 'edits',
@@ -72,8 +71,8 @@ class Field:
     (`label_in`, `help_in`, `choice_label`); messages about links use the engine's names.
     labels: option -> how a widget shows it (default: the option itself); names: option ->
     how a sentence names it (default: its label).
-    role: what the field changes (WEIGHTS, MODEL, DATA, GRADIENT, DISPLAY, PAGE); page: the page of a
-    PAGE field (its views/<page>.py).
+    role: what the field changes (WEIGHTS, MODEL, DATA, GRADIENT, DISPLAY, PAGE); page: the
+    page of a PAGE field (its views/<page>.py).
     """
 
     name: str
