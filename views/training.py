@@ -7,7 +7,6 @@ from the page's service (ui.pages.training), charts from ui.figures.training.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 import rnn_core as rc
@@ -164,7 +163,8 @@ def side_by_side(variants: dict[str, TrainSpec], data: rc.TaskData, text: str | 
 
 def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
     st.markdown(service.TRUNCATION_INTRO)
-    compare = state.view_widget("tr_compare", widget="radio", horizontal=True, format_func=FIELD_BY_NAME["tr_compare"].choice_label)
+    compare = state.view_widget("tr_compare", widget="radio", horizontal=True,
+                                format_func=FIELD_BY_NAME["tr_compare"].choice_label)
     plan, note = service.truncation_plan(config, spec, data)
     show(note)
     if plan is None:
@@ -210,7 +210,7 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     st.plotly_chart(figures.clipping_figure(table.labels, table.cosine, table.applied_norm, threshold=c,
                                             presentation=config.presentation), key="tr_clip_fig")
     st.caption(service.CLIPPING_CAPTION)
-    st.dataframe(pd.DataFrame(table.rows()).round(4), hide_index=True, key="tr_clip_table")
+    st.dataframe(service.clipping_numbers(table), hide_index=True, key="tr_clip_table")
     show(service.exploded_note(table, spec))
     st.subheader("Training curves: none, global norm, element-wise")
     results = side_by_side(service.clipping_variants(found.model, c), data, text, "tr_train_clip", "Train all three")
@@ -232,8 +232,8 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
 def main() -> None:
     config = state.config()
     st.title("Training & truncation")
-    view = state.view_widget("tr_view", widget="radio", horizontal=True, format_func=FIELD_BY_NAME["tr_view"].choice_label,
-                             label_visibility="collapsed")
+    view = state.view_widget("tr_view", widget="radio", horizontal=True, label_visibility="collapsed",
+                             format_func=FIELD_BY_NAME["tr_view"].choice_label)
     text = task_settings(config)
     config = state.config()
     spec = TrainSpec.from_config(config, text)

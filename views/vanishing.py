@@ -93,7 +93,8 @@ def main_curve(run: service.Run, nt: Notation) -> None:
 def sweep_chart(run: service.Run, nt: Notation, curves: list, *, title: str, highlight: str, key: str) -> None:
     summaries = [service.summarise(c) for _, c in curves]
     chart(figures.sweep_figure(curves, nt=nt, ord=run.plan.norm, axis=run.config.v_axis,
-                               horizons=[s.horizon for s in summaries], horizon_texts=[s.horizon_text for s in summaries],
+                               horizons=[s.horizon for s in summaries],
+                               horizon_texts=[s.horizon_text for s in summaries],
                                title=title, highlight=highlight, first_step=run.config.T - run.plan.sweep_window + 1,
                                presentation=run.config.presentation), key, key.removeprefix("v_"))
 
@@ -170,14 +171,16 @@ def steps_section(run: service.Run, nt: Notation) -> None:
     notes(service.window_note(run.plan.stats_window, config.T, "the per-step split"), icon=":material/speed:")
     if text := service.overflow_note(run, stats, nt):
         st.warning(text, icon=":material/warning:")
-    chart(figures.derivative_heatmap(fprime, gamma=run.gamma, nt=nt, presentation=config.presentation), "v_df", "fprime")
+    chart(figures.derivative_heatmap(fprime, gamma=run.gamma, nt=nt, presentation=config.presentation),
+          "v_df", "fprime")
     st.caption(service.derivative_caption(run, nt))
 
 
 def sections(run: service.Run, nt: Notation, grads, radius_curves: list, act_curves: list) -> None:
     """The chosen section below the main curve, or all of them: a slider move redraws only
     what is on screen (every chart costs the browser ~30 ms to redraw)."""
-    chosen = state.view_widget("v_section", widget="segmented_control", format_func=FIELD_BY_NAME["v_section"].choice_label,
+    chosen = state.view_widget("v_section", widget="segmented_control",
+                               format_func=FIELD_BY_NAME["v_section"].choice_label,
                                label_visibility="collapsed")
     draw = {"sweeps": lambda: sweeps_section(run, nt, radius_curves, act_curves),
             "spectrum": lambda: spectrum_section(run, nt), "pairs": lambda: pairs_section(run, nt, grads),

@@ -979,8 +979,9 @@ def affordable_run(spec: TrainSpec, data: rc.TaskData) -> tuple[TrainSpec | None
 
 def train_caption(config: Config, spec: TrainSpec, data: rc.TaskData) -> str:
     estimate = spec.steps * spec_step_seconds(spec, data.D, data.O)
+    gradient = FIELD_BY_NAME["truncation"].choice_name(config.truncation)
     return (f"SGD on a fresh batch each step, minimising the mean loss per step; update of eq. (12). "
-            f"Gradient: {FIELD_BY_NAME['truncation'].choice_name(config.truncation)} (sidebar). Same settings, same run: "
+            f"Gradient: {gradient} (sidebar). Same settings, same run: "
             "finished runs are kept and shown to every viewer. "
             f"Estimated time: {about(estimate)}; any run stops at {TIME_BUDGET:.0f} s, keeping the steps done.")
 
@@ -1155,6 +1156,10 @@ CLIPPING_CAPTION = ("Clipping by global norm only shortens the gradient: its cos
 CLIPPING_RUNS_CAPTION = ("A cross marks a run that stopped on inf/nan; curves that leave the top of a chart have "
                          "exploded (hover for the numbers). Without clipping one large step can throw the weights far "
                          "away; clipping keeps each update bounded (right: global-norm clipping never exceeds c).")
+
+
+def clipping_numbers(table: ClippingComparison) -> pd.DataFrame:
+    return pd.DataFrame(table.rows()).round(4)
 
 
 def exploded_note(table: ClippingComparison, spec: TrainSpec) -> Note | None:
