@@ -140,7 +140,8 @@ class GRUCell(Cell):
         """BPTT from T down to 1 (the module docstring's equations), full, chunked or randomized;
         k-step truncation goes through the generic `backward_by_steps`. The same algorithm as
         `state_vjp` step after step, written in place (what goes into h_{t-1} straight into the
-        indirect part of step t-1), the local derivatives formed for CHUNK steps at a time."""
+        indirect part of step t-1), the local factors of each gate formed for CHUNK steps at a
+        time, so that a step is ten NumPy calls."""
         T, B, H = direct.shape
         if trunc.window(T) is not None:
             return backward_by_steps(self, p, run, direct, trunc)
@@ -150,26 +151,23 @@ class GRUCell(Cell):
         dh0 = np.empty((B, H))
         indirect[T - 1] = 0.0                                 # nothing reaches h_T from later steps
         n = min(CHUNK, T)
-        local, g_rh, scratch = np.empty((n, B, 3 * H)), np.empty((B, H)), np.empty((B, H))
+        local = np.empty((n, B, 3, H))                        # per step: what delta_r, _z, _h need
+        g_rh, scratch = np.empty((B, H)), np.empty((B, H))
         for t in range(T - 1, -1, -1):
             j = t % CHUNK
-            if t == T - 1 or j == CHUNK - 1:                  # the next CHUNK steps' local derivatives
-                _local_derivatives(gates[t - j:t + 1], local)
-            g, da, dht, h_prev = gates[t], dL_da[t], dL_dh[t], run.h_prev(t)
+            if t == T - 1 or j == CHUNK - 1:                  # the next CHUNK steps' local factors
+                _local_factors(gates[t - j:t + 1], _h_prev_rows(run, t - j, t + 1), local)
+            g, dht = gates[t], dL_dh[t]
+            da = dL_da[t].reshape(B, 3, H)                    # the three blocks r, z, h~ of delta_t
             into_h = indirect[t - 1] if t > 0 else dh0
             np.add(direct[t], indirect[t], out=dht)           # dL/dh_t = direct + through h_{t+1}
-            np.subtract(h_prev, g[:, 2 * H:], out=da[:, H:2 * H])   # to z_t  (G4)
-            da[:, H:2 * H] *= dht
-            np.subtract(1.0, g[:, H:2 * H], out=da[:, 2 * H:])      # to h~_t (G4)
-            da[:, 2 * H:] *= dht
-            da[:, H:] *= local[j, :, H:]                      # through sigma (G2) and tanh (G3)
-            np.dot(da[:, 2 * H:], p.W_hh, out=g_rh)           # to r_t * h_{t-1}
-            np.multiply(g_rh, h_prev, out=da[:, :H])          # to r_t  (G3)
-            da[:, :H] *= local[j, :, :H]                      # through sigma (G1)
+            np.multiply(local[j, :, 1:], dht[:, None, :], out=da[:, 1:])   # to z_t, h~_t (G4), (G2), (G3)
+            np.dot(da[:, 2], p.W_hh, out=g_rh)                # to r_t * h_{t-1}
+            np.multiply(g_rh, local[j, :, 0], out=da[:, 0])   # to r_t (G3), (G1)
             np.multiply(dht, g[:, H:2 * H], out=into_h)       # into h_{t-1}: directly (G4),
             g_rh *= g[:, :H]
             into_h += g_rh                                    # through r_t * h_{t-1} (G3),
-            np.dot(da[:, :2 * H], W_rz, out=scratch)          # through both gates (G1), (G2)
+            np.dot(dL_da[t, :, :2 * H], W_rz, out=scratch)    # through both gates (G1), (G2)
             into_h += scratch
             if r is not None:
                 into_h *= r[t]                                # detached or randomly truncated step
@@ -186,15 +184,31 @@ class GRUCell(Cell):
         return out
 
 
-def _local_derivatives(g: Array, local: Array) -> None:
-    """For the n steps of gates g (n, B, 3H): into local[:n] r (1 - r), z (1 - z), 1 - h~^2."""
+def _h_prev_rows(run: Run, lo: int, hi: int) -> Array:
+    """h_{t-1} for the steps of indices lo..hi-1: (hi - lo, B, H) (h_0 first when lo = 0)."""
+    if lo > 0:
+        return run.hs[lo - 1:hi - 1]
+    return np.concatenate([run.H0[None], run.hs[:hi - 1]])
+
+
+def _local_factors(g: Array, h_prev: Array, local: Array) -> None:
+    """For n steps of gates g (n, B, 3H) and states h_prev (n, B, H), into local[:n] (n, B, 3, H)
+    the factors that turn dL/dh_t (or, for r_t, the gradient on r_t * h_{t-1}) into delta:
+    h_{t-1} r (1 - r);  (h_{t-1} - h~) z (1 - z);  (1 - z) (1 - h~^2)."""
     n, _, H3 = g.shape
     H = H3 // 3
-    d = local[:n]
-    np.subtract(1.0, g, out=d)
-    d *= g
-    np.multiply(g[..., 2 * H:], g[..., 2 * H:], out=d[..., 2 * H:])
-    np.subtract(1.0, d[..., 2 * H:], out=d[..., 2 * H:])
+    r, z, hc = g[..., :H], g[..., H:2 * H], g[..., 2 * H:]
+    L = local[:n]
+    np.subtract(1.0, r, out=L[:, :, 0])
+    L[:, :, 0] *= r
+    L[:, :, 0] *= h_prev
+    np.subtract(1.0, z, out=L[:, :, 1])
+    L[:, :, 1] *= z
+    np.subtract(h_prev, hc, out=L[:, :, 2])
+    L[:, :, 1] *= L[:, :, 2]
+    np.multiply(hc, hc, out=L[:, :, 2])
+    np.subtract(1.0, L[:, :, 2], out=L[:, :, 2])
+    L[:, :, 2] *= 1.0 - z
 
 
 def reference_bptt(p: GRUParams, xs: Array, ys: Array, *, loss, h0: Array) -> tuple:
