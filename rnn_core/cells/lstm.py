@@ -98,20 +98,27 @@ class LSTMCell(Cell):
                   out=gates.reshape(T * B, 4 * H))
         gates += negated_rows(stack_rows(p, ("b_i", "b_f", "b_o", "b_c")), 3 * H)
         recurrent, scratch, tanh_c = np.empty((B, 4 * H)), np.empty((B, H)), np.empty((B, H))
+        # each gate's block for every step, as views: indexing [t] is cheaper than slicing a step
+        sig, i, f, G, cc = (gates[..., :3 * H], gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H],
+                            gates[..., 3 * H:])
+        dot, exp, tanh, multiply, reciprocal = np.dot, np.exp, np.tanh, np.multiply, np.reciprocal
         h, c = H0, C0
         with np.errstate(over="ignore"):
             for t in range(T):
-                z = gates[t]
-                np.dot(h, W_h_T, out=recurrent)                     # four recurrent products in one
-                z += recurrent
-                sigmoid_of_negated_(z[:, :3 * H])                   # (L1)-(L3)
-                np.tanh(z[:, 3 * H:], out=z[:, 3 * H:])             # (L4)
-                np.multiply(z[:, H:2 * H], c, out=Cs[t])            # (L5) f_t * c_{t-1}
-                np.multiply(z[:, :H], z[:, 3 * H:], out=scratch)    #      i_t * c~_t
-                Cs[t] += scratch
-                np.tanh(Cs[t], out=tanh_c)                          # (recomputed by the backward pass:
-                np.multiply(z[:, 2 * H:3 * H], tanh_c, out=Hs[t])   #  cheaper than T B H more memory) (L6)
-                h, c = Hs[t], Cs[t]
+                dot(h, W_h_T, out=recurrent)                        # four recurrent products in one
+                gates[t] += recurrent
+                s_t = sig[t]                                        # (L1)-(L3): sigma(a) from -a,
+                exp(s_t, out=s_t)                                   #   as in sigmoid_of_negated_
+                s_t += 1.0
+                reciprocal(s_t, out=s_t)
+                tanh(cc[t], out=cc[t])                              # (L4)
+                c_t = Cs[t]
+                multiply(f[t], c, out=c_t)                          # (L5) f_t * c_{t-1}
+                multiply(i[t], cc[t], out=scratch)                  #      i_t * c~_t
+                c_t += scratch
+                tanh(c_t, out=tanh_c)                               # (recomputed by the backward pass:
+                multiply(G[t], tanh_c, out=Hs[t])                   #  cheaper than T B H more memory) (L6)
+                h, c = Hs[t], c_t
         return Run(X=X, H0=H0, C0=C0, hs=Hs, a=gates, cs=Cs, extra={"W_h": W_h})
 
     def _local_derivatives(self, run: Run) -> tuple[Array, Array]:
