@@ -180,23 +180,27 @@ class LSTMCell(Cell):
         dc_indirect[T - 1] = 0.0
         n = min(CHUNK, T)
         local, tanh_c, G_dtanh_c = np.empty((n, B, 4 * H)), np.empty((n, B, H)), np.empty((n, B, H))
+        # per-block views indexed by step (cheaper than slicing each step's rows)
+        i, f, cc = gates[..., :H], gates[..., H:2 * H], gates[..., 3 * H:]
+        da_i, da_f, da_G, da_c = (dL_da[..., k * H:(k + 1) * H] for k in range(4))
+        add, multiply, dot = np.add, np.multiply, np.dot
         for t in range(T - 1, -1, -1):
             j = t % CHUNK
             if t == T - 1 or j == CHUNK - 1:                  # the next CHUNK steps' local derivatives
                 lo = t - j
                 _local_derivatives(gates[lo:t + 1], Cs[lo:t + 1], local, tanh_c, G_dtanh_c)
-            g, da, dc, dht = gates[t], dL_da[t], dL_dc[t], dL_dh[t]
+            dc, dht = dL_dc[t], dL_dh[t]
             into_h, into_c = (indirect[t - 1], dc_indirect[t - 1]) if t > 0 else (dh0, dc0)
-            np.add(direct[t], indirect[t], out=dht)           # dL/dh_t = direct + through h_{t+1}
-            np.multiply(dht, G_dtanh_c[j], out=dc_direct[t])  # dL/dc_t through h_t (L6) ...
-            np.add(dc_direct[t], dc_indirect[t], out=dc)      # ... plus through c_{t+1}
-            np.multiply(dc, g[:, 3 * H:], out=da[:, :H])      # to i_t   (L5)
-            np.multiply(dc, run.c_prev(t), out=da[:, H:2 * H])    # to f_t (L5)
-            np.multiply(dht, tanh_c[j], out=da[:, 2 * H:3 * H])   # to G_t (L6)
-            np.multiply(dc, g[:, :H], out=da[:, 3 * H:])      # to c~_t  (L5)
-            da *= local[j]                                    # through sigma and tanh: (L1)-(L4)
-            np.dot(da, W_h, out=into_h)                       # into h_{t-1}: all four W_h*^T delta_*
-            np.multiply(dc, g[:, H:2 * H], out=into_c)        # into c_{t-1}: f_t * dL/dc_t
+            add(direct[t], indirect[t], out=dht)              # dL/dh_t = direct + through h_{t+1}
+            multiply(dht, G_dtanh_c[j], out=dc_direct[t])     # dL/dc_t through h_t (L6) ...
+            add(dc_direct[t], dc_indirect[t], out=dc)         # ... plus through c_{t+1}
+            multiply(dc, cc[t], out=da_i[t])                  # to i_t   (L5)
+            multiply(dc, Cs[t - 1] if t > 0 else run.C0, out=da_f[t])     # to f_t (L5)
+            multiply(dht, tanh_c[j], out=da_G[t])             # to G_t   (L6)
+            multiply(dc, i[t], out=da_c[t])                   # to c~_t  (L5)
+            dL_da[t] *= local[j]                              # through sigma and tanh: (L1)-(L4)
+            dot(dL_da[t], W_h, out=into_h)                    # into h_{t-1}: all four W_h*^T delta_*
+            multiply(dc, f[t], out=into_c)                    # into c_{t-1}: f_t * dL/dc_t
             if r is not None:
                 into_h *= r[t]                                # detached or randomly truncated step
                 into_c *= r[t]
