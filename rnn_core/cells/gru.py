@@ -85,21 +85,26 @@ class GRUCell(Cell):
                   out=gates.reshape(T * B, 3 * H))
         gates += negated_rows(stack_rows(p, ("b_r", "b_z", "b_h")), 2 * H)
         rec_rz, rec_h = np.empty((B, 2 * H)), np.empty((B, H))
+        # each block for every step, as views: indexing [t] is cheaper than slicing a step
+        rz, r, z, hc = gates[..., :2 * H], gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
+        dot, exp, tanh, multiply, reciprocal = np.dot, np.exp, np.tanh, np.multiply, np.reciprocal
         h = H0
         with np.errstate(over="ignore"):
             for t in range(T):
-                g = gates[t]
-                np.dot(h, W_rz_T, out=rec_rz)                          # both gates' products in one
-                g[:, :2 * H] += rec_rz
-                sigmoid_of_negated_(g[:, :2 * H])                      # (G1), (G2)
-                np.multiply(g[:, :H], h, out=RH[t])                    # r_t * h_{t-1}
-                np.dot(RH[t], W_hh_T, out=rec_h)
-                g[:, 2 * H:] += rec_h
-                np.tanh(g[:, 2 * H:], out=g[:, 2 * H:])                # (G3)
-                np.subtract(h, g[:, 2 * H:], out=Hs[t])                # (G4) as h~ + z (h_{t-1} - h~)
-                Hs[t] *= g[:, H:2 * H]
-                Hs[t] += g[:, 2 * H:]
-                h = Hs[t]
+                s_t, hc_t, h_t = rz[t], hc[t], Hs[t]
+                dot(h, W_rz_T, out=rec_rz)                             # both gates' products in one
+                s_t += rec_rz
+                exp(s_t, out=s_t)                                      # (G1), (G2): sigma(a) from -a,
+                s_t += 1.0                                             #   as in sigmoid_of_negated_
+                reciprocal(s_t, out=s_t)
+                multiply(r[t], h, out=RH[t])                           # r_t * h_{t-1}
+                dot(RH[t], W_hh_T, out=rec_h)
+                hc_t += rec_h
+                tanh(hc_t, out=hc_t)                                   # (G3)
+                np.subtract(h, hc_t, out=h_t)                          # (G4) as h~ + z (h_{t-1} - h~)
+                h_t *= z[t]
+                h_t += hc_t
+                h = h_t
         return Run(X=X, H0=H0, C0=None, hs=Hs, a=gates, extra={"rh": RH, "W_rz": W_rz})
 
     def _local_derivatives(self, run: Run) -> Array:
