@@ -158,21 +158,23 @@ class GRUCell(Cell):
         n = min(CHUNK, T)
         local = np.empty((n, B, 3, H))                        # per step: what delta_r, _z, _h need
         g_rh, scratch = np.empty((B, H)), np.empty((B, H))
+        r_, z_ = gates[..., :H], gates[..., H:2 * H]              # per-block views indexed by step
+        blocks, da_rz = dL_da.reshape(T, B, 3, H), dL_da[..., :2 * H]
+        add, multiply, dot = np.add, np.multiply, np.dot
         for t in range(T - 1, -1, -1):
             j = t % CHUNK
             if t == T - 1 or j == CHUNK - 1:                  # the next CHUNK steps' local factors
                 _local_factors(gates[t - j:t + 1], _h_prev_rows(run, t - j, t + 1), local)
-            g, dht = gates[t], dL_dh[t]
-            da = dL_da[t].reshape(B, 3, H)                    # the three blocks r, z, h~ of delta_t
+            dht, da = dL_dh[t], blocks[t]                     # da: the blocks r, z, h~ of delta_t
             into_h = indirect[t - 1] if t > 0 else dh0
-            np.add(direct[t], indirect[t], out=dht)           # dL/dh_t = direct + through h_{t+1}
-            np.multiply(local[j, :, 1:], dht[:, None, :], out=da[:, 1:])   # to z_t, h~_t (G4), (G2), (G3)
-            np.dot(da[:, 2], p.W_hh, out=g_rh)                # to r_t * h_{t-1}
-            np.multiply(g_rh, local[j, :, 0], out=da[:, 0])   # to r_t (G3), (G1)
-            np.multiply(dht, g[:, H:2 * H], out=into_h)       # into h_{t-1}: directly (G4),
-            g_rh *= g[:, :H]
+            add(direct[t], indirect[t], out=dht)              # dL/dh_t = direct + through h_{t+1}
+            multiply(local[j, :, 1:], dht[:, None, :], out=da[:, 1:])     # to z_t, h~_t (G4), (G2), (G3)
+            dot(da[:, 2], p.W_hh, out=g_rh)                   # to r_t * h_{t-1}
+            multiply(g_rh, local[j, :, 0], out=da[:, 0])      # to r_t (G3), (G1)
+            multiply(dht, z_[t], out=into_h)                  # into h_{t-1}: directly (G4),
+            g_rh *= r_[t]
             into_h += g_rh                                    # through r_t * h_{t-1} (G3),
-            np.dot(dL_da[t, :, :2 * H], W_rz, out=scratch)    # through both gates (G1), (G2)
+            dot(da_rz[t], W_rz, out=scratch)                  # through both gates (G1), (G2)
             into_h += scratch
             if r is not None:
                 into_h *= r[t]                                # detached or randomly truncated step
