@@ -10,6 +10,10 @@
          dL/dW_hy = sum_t dL/do_t h_t^T        dL/db_y  = sum_t dL/do_t
 
 Truncated variants change only which paths of eq. (7) are followed (see truncation.py).
+
+The same driver serves every cell (rnn_core.cells): the cell's fast forward pass, the shared
+output layer and losses (eqs. (3)-(6)), then the cell's backward pass on its whole state
+([h_t; c_t] for the LSTM: also dL/dc_t and dL/dc0) and its parameter sums.
 """
 from __future__ import annotations
 

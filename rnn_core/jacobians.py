@@ -10,6 +10,11 @@ state h_k (h_0 is the initial state and has no entry).
 Every function here takes ONE sequence xs (T, D): a Jacobian belongs to one trajectory. Shapes:
 T steps, D inputs, H hidden units.
 
+Gated cells (LSTMParams, GRUParams; no activation): the same functions give the Jacobians of
+the whole state s_t, [h_t; c_t] (S = 2H) for the LSTM, h_t for the GRU, from the cell's own
+backward step (see the section "gated cells" below); `gate_path_to_last` sets the product of
+forget (LSTM) or update (GRU) gates beside ||ds_T/ds_k||. `jacobian_between` gives one pair.
+
 Overflow is not an error. Once a product leaves the float range its entries are inf or nan, and
 so are the norms computed from it; where a pre-activation a_t itself is nan (a forward overflow),
 f'(a_t) is taken as nan rather than 0, so the Jacobians through that step say "unknown" instead
@@ -120,7 +125,7 @@ def step_jacobians(params, xs, *, activation: str | None = None, h0=None, c0=Non
     """dh_t/dh_{t-1} = diag(f'(a_t)) W_hh for t = 1..T (eq. (8)): (T, H, H); entry t-1 is step t.
 
     xs (T, D) one sequence; h0 (H,) or None (zeros). Their product from the right end gives
-    `jacobians_to_last`.
+    `jacobians_to_last`. LSTM, GRU: ds_t/ds_{t-1} (T, S, S) of the whole state (c0: LSTM only).
     """
     if _gated(params, activation, c0):
         return _gated_step_jacobians(params, xs, h0=h0, c0=c0)
@@ -137,6 +142,9 @@ def jacobians_to_last(params, xs, *, activation: str | None = None, h0=None, c0=
     Computed backward from k = T with one matrix product per step:
     dh_T/dh_k = (dh_T/dh_{k+1} * f'(a_{k+1})[None, :]) @ W_hh (columns scaled, then W_hh).
     Memory is T H^2; for norms alone use `jacobian_norms_to_last`, which streams.
+    LSTM, GRU (activation None; c0 (H,) LSTM only): (T, S, S), entry k-1 = ds_T/ds_k with
+    s_k = [h_k; c_k] (S = 2H) for the LSTM: perturbing the c half of s_k leaves h_k as it is,
+    so entry T-1 is the identity.
     """
     if _gated(params, activation, c0):
         return _gated_jacobians_to_last(params, xs, h0=h0, c0=c0)
@@ -159,6 +167,7 @@ def jacobian_between(params, xs, k: int, t: int, *, activation: str | None = Non
 
     multiplied in that order, the latest step on the left, one factor per step (k = 0 is the
     initial state h_0). xs (T, D) one sequence; h0 (H,) or None. Entry [r, c] = d h_t[r] / d h_k[c].
+    LSTM, GRU (activation None; c0 LSTM only): ds_t/ds_k (S, S) of the whole state.
     """
     if _gated(params, activation, c0):
         return _gated_jacobian_between(params, xs, k, t, h0=h0, c0=c0)
@@ -202,6 +211,7 @@ def jacobian_norms_to_last(params, xs, *, activation: str | None = None, h0=None
     h0 (H,) or None. Streams over k (eq. (8) backward) with O(H^2) memory for the running
     product; spectral norms are computed in blocks of NORM_BLOCK matrices (see
     `_spectral_norms`). The bound of eq. (11) is `rnn_core.spectral.jacobian_bound`.
+    LSTM, GRU (activation None; c0 LSTM only): ||ds_T/ds_k|| of the whole state (||I|| = sqrt(S)).
     """
     blocks = list(iter_jacobian_norms_to_last(params, xs, activation=activation, h0=h0, c0=c0, ord=ord))
     return np.concatenate([norms for _, norms in reversed(blocks)])
@@ -243,6 +253,7 @@ def pairwise_jacobian_norms(params, xs, *, activation: str | None = None, h0=Non
     by W_hh^T diag(f'(a_t)), NORM_BLOCK Jacobians per matrix product so that each chunk's norms
     are taken while it is still in cache. Time ~ T^2 H^3 (ord=2 adds one H x H symmetric
     eigenproblem per pair, several times more), memory ~ T H^2.
+    LSTM, GRU (activation None; c0 LSTM only): ||ds_t/ds_k|| of the whole state.
     """
     ord = _check_ord(ord)
     if _gated(params, activation, c0):

@@ -5,7 +5,8 @@
 
 Clipping never happens inside `bptt`: the raw gradient stays the gradient, and the histories
 keep both its norm and the norm of what was applied.
-- by global norm over all five gradients: if ||g|| > c then g <- g c / ||g|| (no epsilon);
+- by global norm over all gradients (the vanilla cell's five, the LSTM's 14, the GRU's 11):
+  if ||g|| > c then g <- g c / ||g|| (no epsilon);
 - by value: every entry clipped to [-c, c] (as in min-char-rnn, c = 5).
 
 Shape legend: T steps, B sequences in a batch, D inputs, H hidden units, O outputs; n is the
@@ -111,7 +112,7 @@ class TrainResult:
     """Histories of a training run (n rows = steps recorded) and the final parameters.
 
     loss (n,): L of each step's fresh batch, before that step's update.
-    grad_norm (n,): ||g|| over all five gradients, before clipping.
+    grad_norm (n,): ||g|| over all gradients, before clipping.
     applied_norm (n,): ||g|| of what the update used (after clipping; nan if not applied).
     param_grad_norms (n, P): ||dL/dtheta|| per parameter, columns in `param_names` order (the
       params' fields: PARAM_NAMES for the vanilla RNN, 14 for the LSTM, 11 for the GRU).

@@ -52,10 +52,11 @@ class Run:
     extra: dict = field(default_factory=dict)
 
     def h_prev(self, t: int) -> Array:
-        """h_{t} for index t-1, i.e. the state entering step index t: H0 at t = 0."""
+        """The h entering step index t (step t+1 of the equations): H0 for t = 0, else hs[t-1]."""
         return self.H0 if t == 0 else self.hs[t - 1]
 
     def c_prev(self, t: int) -> Array:
+        """The c entering step index t (LSTM): C0 for t = 0, else cs[t-1]."""
         return self.C0 if t == 0 else self.cs[t - 1]
 
 
