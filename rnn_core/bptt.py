@@ -112,15 +112,16 @@ def check_problem(params, xs, ys, *, activation: str | None, loss: str, reductio
 
 def cell_and_activation(params, activation, c0=None) -> tuple[Cell, Activation | None]:
     """The params' cell and the activation it uses; ValueError for a vanilla cell without an
-    activation, a gated cell with one, or a c0 for a cell without memory."""
+    activation, a gated cell given another activation than None (or 'tanh', which its equations
+    already use), or a c0 for a cell without memory."""
     cell = cell_of(params)
     if cell is RNN:
         if activation is None:
             raise ValueError(f"activation is required for the vanilla RNN: one of {sorted(ACTIVATIONS)}")
         act = get_activation(activation)
-    elif activation is not None:
-        raise ValueError(f"activation applies to the vanilla RNN only; the {cell.title} has its own "
-                         f"sigmoid and tanh (got activation={activation!r})")
+    elif activation not in (None, "tanh"):
+        raise ValueError(f"activation applies to the vanilla RNN only; the {cell.title}'s equations fix "
+                         f"sigma for the gates and tanh (leave activation None), got {activation!r}")
     else:
         act = None
     if c0 is not None and not cell.memory:
@@ -132,7 +133,8 @@ def bptt(params, xs, ys, *, activation: str | None = None, loss: str, reduction:
          mask=None, h0=None, c0=None, truncation=None) -> BPTTResult:
     """Loss and exact gradients of any cell by backpropagation through time.
 
-    params: Params (vanilla RNN; activation required), LSTMParams or GRUParams (no activation):
+    params: Params (vanilla RNN; activation required), LSTMParams or GRUParams (activation None;
+    'tanh' is accepted as what their equations use):
     the cell comes from the type. xs (T, D) with ys (T,) int classes [softmax_ce] or (T, O)
     [mse, sigmoid_bce]; or a batch xs (T, B, D) with ys (T, B) or (T, B, O), where the loss is
     also averaged over B. mask (T,): non-negative weights m_t of the loss terms. h0 (H,) or
