@@ -107,7 +107,7 @@ class GRUCell(Cell):
                 h = h_t
         return Run(X=X, H0=H0, C0=None, hs=Hs, a=gates, extra={"rh": RH, "W_rz": W_rz})
 
-    def _local_derivatives(self, run: Run) -> Array:
+    def _derivatives_of_run(self, run: Run) -> Array:
         """(T, B, 3H): r(1-r), z(1-z), 1 - h~^2 at every step, computed once per run."""
         if "dgates" not in run.extra:
             H = run.hs.shape[2]
@@ -121,7 +121,7 @@ class GRUCell(Cell):
     def state_vjp(self, p: GRUParams, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None,
                   da_each=None) -> Array:
         H = run.hs.shape[2]
-        dgates = self._local_derivatives(run)
+        dgates = self._derivatives_of_run(run)
         g = run.a[t]
         r, z, hc = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
         h_prev = run.h_prev(t)

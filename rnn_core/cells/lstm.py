@@ -121,7 +121,7 @@ class LSTMCell(Cell):
                 h, c = Hs[t], c_t
         return Run(X=X, H0=H0, C0=C0, hs=Hs, a=gates, cs=Cs, extra={"W_h": W_h})
 
-    def _local_derivatives(self, run: Run) -> tuple[Array, Array]:
+    def _derivatives_of_run(self, run: Run) -> tuple[Array, Array]:
         """(T, B, 4H) each gate's derivative at its pre-activation (sigma' = s(1-s), tanh' = 1 - c~^2)
         and (T, B, H) G_t * tanh'(c_t); computed once per run, for every step at once."""
         if "dgates" not in run.extra:
@@ -138,7 +138,7 @@ class LSTMCell(Cell):
     def state_vjp(self, p: LSTMParams, run: Run, t: int, ds: Array, *, da_out=None, dc_out=None,
                   da_each=None) -> Array:
         H = run.hs.shape[2]
-        dgates, G_dtanh_c = self._local_derivatives(run)
+        dgates, G_dtanh_c = self._derivatives_of_run(run)
         g = run.a[t]
         dh, dc_next = ds[..., :H], ds[..., H:]
         dc = dh * G_dtanh_c[t]                                  # dL/dc_t through h_t ...
