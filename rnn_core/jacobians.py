@@ -408,11 +408,13 @@ def _gated_pairwise_jacobian_norms(params, xs, *, h0, c0, ord) -> Array:
     steps = _gated_step_jacobians(params, xs, h0=h0, c0=c0)      # (T, S, S): ds_t/ds_{t-1}
     T, S, _ = steps.shape
     out = np.zeros((T, T))
-    stack = np.empty((0, S, S))                                   # ds_{t-1}/ds_k for k < t
+    stack, spare = np.empty((T, S, S)), np.empty((T, S, S))       # stack[:t]: ds_{t-1}/ds_k, k < t
     with np.errstate(all="ignore"):
-        for t in range(T):
-            stack = np.concatenate([np.matmul(steps[t], stack), np.eye(S)[None]])
-            out[t, :t + 1] = _norms(stack, ord)
+        for t in range(T):                                        # index t holds step t+1
+            np.matmul(steps[t], stack[:t], out=spare[:t])         # ds_{t+1}/ds_k = step factor @ ...
+            spare[t] = np.eye(S)
+            out[t, :t + 1] = _norms(spare[:t + 1], ord)
+            stack, spare = spare, stack
     return out
 
 
