@@ -60,7 +60,8 @@ from .tasks import (TASKS, Task, TaskData, decode, encode, make_task_data, make_
 from .training import (MAX_STEPS, TrainResult, clip_by_global_norm, clip_by_value, generate, sgd_step,
                        train)
 from .jacobians import (GatePath, StepFactorStats, gate_path_to_last, jacobian_between, jacobian_norms_to_last,
-                        jacobians_to_last, pairwise_jacobian_norms, step_factor_stats, step_jacobians)
+                        jacobians_to_last, matrix_norm, pairwise_jacobian_norms, step_factor_stats,
+                        step_jacobians)
 from .spectral import (classify_factor, fit_decay_factor, jacobian_bound, memory_horizon,
                        singular_values)
 from .contributions import contribution_pieces, contributions
@@ -75,7 +76,7 @@ __all__ = [
     "TASKS", "Task", "TaskData", "decode", "encode", "make_task_data", "make_task_sampler", "task_preview",
     "MAX_STEPS", "TrainResult", "clip_by_global_norm", "clip_by_value", "generate", "sgd_step", "train",
     "GatePath", "StepFactorStats", "gate_path_to_last", "jacobian_between", "jacobian_norms_to_last",
-    "jacobians_to_last", "pairwise_jacobian_norms", "step_factor_stats", "step_jacobians", "classify_factor",
+    "jacobians_to_last", "matrix_norm", "pairwise_jacobian_norms", "step_factor_stats", "step_jacobians", "classify_factor",
     "fit_decay_factor", "jacobian_bound",
     "memory_horizon", "singular_values", "contribution_pieces", "contributions",
     "GradcheckReport", "GradcheckRow", "gradcheck", "relative_error",

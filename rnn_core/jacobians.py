@@ -116,6 +116,21 @@ def _spectral_norms(stack: Array) -> Array:
     return out
 
 
+def matrix_norm(M, ord=2) -> float:
+    """||M|| of one matrix M (m, n), ord 2 (spectral, the default) or 'fro', without overflow or
+    underflow in the computation: a finite M gets its finite norm even when its squares would
+    leave the float range; an M holding inf has the norm inf, one holding nan has nan. Never a
+    warning or an exception for non-finite entries (the Derivation page's norm of one Jacobian)."""
+    ord = _check_ord(ord)
+    A = np.asarray(M, dtype=np.float64)
+    if A.ndim != 2:
+        raise ValueError(f"M must be a matrix (2-D), got shape {A.shape}")
+    if A.size == 0:
+        return 0.0
+    with np.errstate(all="ignore"):
+        return float(_norms(A[None], ord)[0])
+
+
 def _norms(stack: Array, ord: str | int) -> Array:
     return _fro_norms(stack) if ord == "fro" else _spectral_norms(stack)
 

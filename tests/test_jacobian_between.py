@@ -29,3 +29,18 @@ def test_pairs_out_of_order_or_range_are_refused(k, t):
     p, xs, _, _ = make_case(T=6, seed=4)
     with pytest.raises(ValueError):
         rc.jacobian_between(p, xs, k, t, activation="tanh")
+
+
+def test_matrix_norm_is_numpys_norm_and_safe_beyond_the_float_range():
+    rng = np.random.default_rng(3)
+    for shape in [(4, 4), (3, 5), (1, 1)]:
+        M = rng.standard_normal(shape)
+        assert np.isclose(rc.matrix_norm(M), np.linalg.norm(M, 2), rtol=1e-12)
+        assert np.isclose(rc.matrix_norm(M, "fro"), np.linalg.norm(M), rtol=1e-13)
+    big = np.full((3, 3), 1e200)                    # its squares overflow; its norm does not
+    assert np.isclose(rc.matrix_norm(big), 3e200, rtol=1e-12)
+    assert np.isclose(rc.matrix_norm(np.full((2, 2), 1e-200), "fro"), 2e-200, rtol=1e-12)
+    assert rc.matrix_norm(np.array([[np.inf, 0.0], [0.0, 1.0]])) == np.inf
+    assert np.isnan(rc.matrix_norm(np.array([[np.nan, 0.0], [0.0, 1.0]])))
+    with pytest.raises(ValueError):
+        rc.matrix_norm(np.ones(3))
