@@ -6,7 +6,7 @@ Run: streamlit run app.py
 import streamlit as st
 
 from ui import sidebar, state
-from ui.derivation import FIT_EQUATIONS_HTML
+from ui.browser import FIT_EQUATIONS_HTML
 from ui.runtime import limit_blas_threads
 
 # The one table of pages: (file, title, icon). The folder is views/, not pages/: Streamlit's
