@@ -94,18 +94,22 @@ def child_gemm(lib: str) -> list[str]:
     return lines
 
 
-def child_memory() -> list[str]:
+def child_memory(trials: int = 3) -> list[str]:
     import numpy as np
     n = 213 * 2**20 // 8
     lines = []
     for pause in PAUSES:
-        np.empty(n)[::512] = 1.0                    # a fresh block, freed again: the pause follows a free
-        time.sleep(pause)
-        best, faults = float("inf"), 0
-        t0, f0 = time.perf_counter(), minflt()
-        np.empty(n)[::512] = 1.0                    # one write per 4 KB page
-        best, faults = time.perf_counter() - t0, minflt() - f0
-        lines.append(f"| {pause:.1f} s | {best * 1e3:.1f} ms | {faults} | {213 / 1024 / best:.1f} GB/s |")
+        times, faults = [], 0
+        for _ in range(trials):
+            np.empty(n)[::512] = 1.0                # a fresh block, freed again: the pause follows a free
+            time.sleep(pause)
+            t0, f0 = time.perf_counter(), minflt()
+            np.empty(n)[::512] = 1.0                # one write per 4 KB page
+            times.append(time.perf_counter() - t0)
+            faults = minflt() - f0
+        times.sort()
+        lines.append(f"| {pause:.1f} s | {times[0] * 1e3:.0f} / {times[len(times) // 2] * 1e3:.0f} / "
+                     f"{times[-1] * 1e3:.0f} ms | {faults} | {213 / 1024 / times[len(times) // 2]:.1f} GB/s |")
     return lines
 
 
@@ -223,8 +227,8 @@ def main() -> int:
         out += spawn("gemm", "numpy").splitlines() + spawn("gemm", "torch").splitlines() + [""]
     if "memory" in only:
         out += ["A fresh 213 MB np.empty (bptt's working block at the largest size) touched once per "
-                "4 kB page, right after one was freed and after an idle pause:", "",
-                "| pause | time | page faults | rate |", "|---|---|---|---|"]
+                "4 kB page, right after one was freed and after an idle pause (3 trials each):", "",
+                "| pause | time best / median / worst | page faults | rate (median) |", "|---|---|---|---|"]
         out += spawn("memory").splitlines() + [""]
     if "bptt" in only:
         out += [f"Largest vanilla BPTT {tuple(LARGEST[k] for k in 'THBDO')}, one thread, {args.calls} calls "
