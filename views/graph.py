@@ -140,10 +140,7 @@ def graph_section(config: Config, key: Config, view: graph_figures.GraphView, wi
     if config.loss_at == "last" or len(service.loss_steps(key)) < config.T:
         st.info("Loss terms exist only at the steps drawn with an L node (the mask is zero elsewhere): "
                 "every other step gets its gradient only through the recurrence.", icon=":material/info:")
-    step = next((s for s in steps if s is not None), None)
-    if step is not None and step != config.g_step:
-        state.set_config(config.replace(g_step=step), reset_widgets=False)
-        state.sync_url()
+    service.show_step(config, next((s for s in steps if s is not None), None))
 
 
 def details_section(key: Config, source: int, guard) -> None:
@@ -164,7 +161,7 @@ def details_section(key: Config, source: int, guard) -> None:
                    "rescaled at some steps), so it is not exactly the full-BPTT formula above.")
     if st.button(f"Derive it step by step at t = {t}", icon=":material/functions:",
                  help="Opens the Derivation page at this step, at the recursion (7)."):
-        open_derivation(config, t)
+        service.derive_at(config, t)
     if not guard.allows("the step's numbers as a chart"):
         return
     prediction, target = service.step_outputs(key, t)
@@ -175,19 +172,12 @@ def details_section(key: Config, source: int, guard) -> None:
                "parts add up to the total, unit by unit.")
 
 
-def open_derivation(config: Config, t: int) -> None:
-    """Switch to the Derivation page at step t, at the stage of eq. (7) (at t = T: where the
-    recursion starts)."""
-    state.open_derivation("last" if t == config.T else "recursion", t)
-
-
 def export_section(config: Config, key: Config, view: graph_figures.GraphView, source: int) -> None:
     with st.expander("Export for slides"):
         problem = export.kaleido_problem()
         if problem:
             st.info(problem, icon=":material/info:")
-        fronts = graph_figures.frame_fronts(graph_figures.Window.of(config.T, view.start, view.width), source or None)
-        t = min(fronts, key=lambda front: abs(front - config.g_step))   # the frame nearest the step in detail
+        t = service.front_nearest(config, view, source)
         left, right = st.columns(2)
         with left:
             if st.button(f"Make a PNG of the frame where the pass reached t = {t}", disabled=bool(problem)):

@@ -153,6 +153,25 @@ def followable(config: Config, steps: list[int]) -> Config:
     return state.config()
 
 
+def show_step(config: Config, step: int | None) -> None:
+    """Show `step` (clicked in the graph) under 'One step in detail'; None changes nothing."""
+    if step is not None and step != config.g_step:
+        state.set_config(config.replace(g_step=step), reset_widgets=False)
+        state.sync_url()
+
+
+def derive_at(config: Config, t: int) -> None:
+    """Switch to the Derivation page at step t, at the stage of eq. (7) (at t = T: where the
+    recursion starts)."""
+    state.open_derivation("last" if t == config.T else "recursion", t)
+
+
+def front_nearest(config: Config, view: graph_figures.GraphView, source: int) -> int:
+    """The animation frame (the step the pass has reached) nearest the step in detail."""
+    fronts = graph_figures.frame_fronts(graph_figures.Window.of(config.T, view.start, view.width), source or None)
+    return min(fronts, key=lambda front: abs(front - config.g_step))
+
+
 def step_of_point(point: dict, T: int) -> int | None:
     """The step of a clicked node or edge: nodes carry it as customdata (0 for h_0, T + 1 for L),
     edges as [kind, step, norm]; clamped to 1..T."""
