@@ -59,3 +59,37 @@ def fresh_caches():
     st.cache_resource.clear()
     st.cache_data.clear()
     yield
+
+
+def count_calls(monkeypatch, targets) -> dict[str, int]:
+    """Count calls from now on: {name: calls} of every (module, function name) in `targets`
+    (e.g. (rnn_core, "bptt"), or a service module and an engine function it imported by name),
+    each still doing its work. For tests that a rerun asks the engine for nothing."""
+    calls: dict[str, int] = {}
+    for owner, name in targets:
+        original = getattr(owner, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _original(*args, **kwargs)
+        monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def rerun_with(at: AppTest, **settings) -> AppTest:
+    """Change settings (config field names) and rerun once: through the widget when the page
+    draws it (as a reader would), else through its session state (another page's view); asserts
+    the run raised nothing and the config took every value."""
+    for name, value in settings.items():
+        key = f"cfg_{name}"
+        drawn = next((w for kind in ("selectbox", "toggle", "slider", "segmented_control", "select_slider",
+                                     "number_input") for w in at.get(kind) if getattr(w, "key", None) == key), None)
+        if drawn is not None:
+            drawn.set_value(value)
+        else:
+            at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    config = at.session_state["_config"]
+    assert all(getattr(config, name) == value for name, value in settings.items()), config
+    return at

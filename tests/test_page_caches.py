@@ -2,10 +2,8 @@
 page's view-only choices recompute no engine result (every cache keys on Config.project of what
 it depends on). Engine entry points are counted while the page reruns under AppTest."""
 import pytest
-from streamlit.testing.v1 import AppTest
-
 import rnn_core
-from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
+from apptest_helpers import count_calls, fresh_caches, open_app_page, rerun_with  # noqa: F401 (a fixture)
 from rnn_core import flow
 from ui import derivation
 from ui.pages import derivation as derivation_service
@@ -22,44 +20,10 @@ IMPORTED = {graph_service: ("full_flow", "single_source", "running_param_grads",
 @pytest.fixture
 def engine_calls(monkeypatch):
     """Start counting: {name: calls} of the engine's entry points these pages use."""
-    calls: dict[str, int] = {}
-
-    def count(owner, name):
-        original = getattr(owner, name)
-
-        def counted(*args, **kwargs):
-            calls[name] = calls.get(name, 0) + 1
-            return original(*args, **kwargs)
-        monkeypatch.setattr(owner, name, counted)
-
-    def start():
-        for name in ENGINE:
-            count(rnn_core, name)
-        for name in ("node_norms", "edge_flow", "outputs_carried_back"):
-            count(flow, name)
-        for module, names in IMPORTED.items():
-            for name in names:
-                count(module, name)
-        return calls
-    return start
-
-
-def rerun_with(at: AppTest, **widgets) -> AppTest:
-    """Set widgets by their config field (cfg_<name>) and rerun once: through the widget when
-    it is drawn (as a reader would), else through the session state (another page's view)."""
-    for name, value in widgets.items():
-        key = f"cfg_{name}"
-        drawn = next((w for kind in ("selectbox", "toggle", "slider", "segmented_control", "select_slider",
-                                     "number_input") for w in at.get(kind) if getattr(w, "key", None) == key), None)
-        if drawn is not None:
-            drawn.set_value(value)
-        else:
-            at.session_state[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    config = at.session_state["_config"]
-    assert all(getattr(config, name) == value for name, value in widgets.items()), config
-    return at
+    targets = [(rnn_core, name) for name in ENGINE] + \
+              [(flow, name) for name in ("node_norms", "edge_flow", "outputs_carried_back")] + \
+              [(module, name) for module, names in IMPORTED.items() for name in names]
+    return lambda: count_calls(monkeypatch, targets)
 
 
 def test_graph_notation_presentation_and_view_choices_recompute_nothing(engine_calls):
