@@ -217,3 +217,61 @@ def test_fast_backward_equals_the_generic_one_across_its_chunks_of_steps(cell, t
         a, b = getattr(fast, field), getattr(generic, field)
         if b is not None:
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15, err_msg=field)
+
+
+# ------------------------------------------------------------------ reused working memory
+def snapshot(res):
+    arrays = [res.dL_dh, res.dL_dh_indirect, res.dL_da, res.dL_dh0, res.trace.h, res.trace.o]
+    arrays += [g for _, g in res.grads.items()]
+    arrays += [res.dL_dc, res.dL_dc0, res.trace.c] if res.dL_dc is not None else []
+    return [np.array(a) for a in arrays]
+
+
+def test_reused_blocks_are_never_read_before_written_and_never_shared_by_live_results(monkeypatch):
+    """Poisoned reuse (every reused block filled with nan first) gives exactly the numbers of
+    fresh memory, for every cell and truncation; a result still held keeps its own block."""
+    from rnn_core import _arrays
+    cases = []
+    for cell in ("rnn", "lstm", "gru"):
+        for truncation in (None, ("k_step", 2), ("chunked", 3), ("randomized", 0.6, 1)):
+            p, xs, ys, h0, c0 = make_cell_case(cell, T=7, B=2, seed=3, h0=True, c0=cell == "lstm")
+            kw = dict(loss="mse", h0=h0, truncation=truncation, **({"c0": c0} if cell == "lstm" else {}),
+                      **({"activation": "tanh"} if cell == "rnn" else {}))
+            cases.append((p, xs, ys, kw))
+    fresh = [snapshot(rc.bptt(p, xs, ys, **kw)) for p, xs, ys, kw in cases]
+    monkeypatch.setattr(_arrays, "POISON_REUSED", True)
+    monkeypatch.setattr(_arrays, "POOL_MIN_ENTRIES", 1)
+    held = []
+    for _ in range(3):
+        for (p, xs, ys, kw), expected in zip(cases, fresh):
+            res = rc.bptt(p, xs, ys, **kw)
+            for a, b in zip(snapshot(res), expected):
+                np.testing.assert_array_equal(a, b)
+            held.append((res, expected))
+            if len(held) > 5:
+                held.pop(0)
+            for old, old_expected in held:            # results still alive were not overwritten
+                for a, b in zip(snapshot(old), old_expected):
+                    np.testing.assert_array_equal(a, b)
+
+
+def test_threads_never_share_a_block():
+    import threading
+    p, xs, ys, h0, c0 = make_cell_case("lstm", T=40, B=8, H=16, seed=4)
+    expected = snapshot(rc.bptt(p, xs, ys, loss="mse"))
+    errors = []
+
+    def work():
+        try:
+            for _ in range(30):
+                for a, b in zip(snapshot(rc.bptt(p, xs, ys, loss="mse")), expected):
+                    np.testing.assert_array_equal(a, b)
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
