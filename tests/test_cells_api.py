@@ -238,21 +238,28 @@ def test_reused_blocks_are_never_read_before_written_and_never_shared_by_live_re
             kw = dict(loss="mse", h0=h0, truncation=truncation, **({"c0": c0} if cell == "lstm" else {}),
                       **({"activation": "tanh"} if cell == "rnn" else {}))
             cases.append((p, xs, ys, kw))
-    fresh = [snapshot(rc.bptt(p, xs, ys, **kw)) for p, xs, ys, kw in cases]
+    fresh = [snapshot(rc.bptt(p, xs, ys, **kw)) for p, xs, ys, kw in cases]   # below the pool's size
     monkeypatch.setattr(_arrays, "POISON_REUSED", True)
     monkeypatch.setattr(_arrays, "POOL_MIN_ENTRIES", 1)
-    held = []
-    for _ in range(3):
+    reuses = 0
+    block = _arrays._block
+
+    def counting(n):
+        nonlocal reuses
+        pooled = [id(b) for b in _arrays._pool]
+        out = block(n)
+        reuses += id(out if out.base is None else out.base) in pooled
+        return out
+    monkeypatch.setattr(_arrays, "_block", counting)
+    for _ in range(2):                                   # results dropped at once: blocks reused
         for (p, xs, ys, kw), expected in zip(cases, fresh):
-            res = rc.bptt(p, xs, ys, **kw)
-            for a, b in zip(snapshot(res), expected):
+            for a, b in zip(snapshot(rc.bptt(p, xs, ys, **kw)), expected):
                 np.testing.assert_array_equal(a, b)
-            held.append((res, expected))
-            if len(held) > 5:
-                held.pop(0)
-            for old, old_expected in held:            # results still alive were not overwritten
-                for a, b in zip(snapshot(old), old_expected):
-                    np.testing.assert_array_equal(a, b)
+    assert reuses >= len(cases)
+    held = [(rc.bptt(p, xs, ys, **kw), expected) for (p, xs, ys, kw), expected in zip(cases, fresh)]
+    for res, expected in held:                           # results still alive were not overwritten
+        for a, b in zip(snapshot(res), expected):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_threads_never_share_a_block():
