@@ -37,6 +37,8 @@ MAX_PIECE_ENTRIES = 2 ** 24
 
 def _check_param(param, params=None) -> str:
     cell = cell_of(params) if params is not None else None
+    if param is None:          # the recurrent matrix: W_hh (vanilla, GRU), the candidate's W_hc (LSTM)
+        param = "W_hc" if cell is not None and cell.name == "lstm" else "W_hh"
     allowed = PIECE_PARAMS if cell is None or cell.name == "rnn" else cell.recurrent_names
     if param not in allowed:
         raise ValueError(f"param must be one of {list(allowed)} (the parameters used at every step "
@@ -124,11 +126,13 @@ def _pieces(delta: Array, right: Array, param: str) -> Array:
 
 
 def contributions(params, xs, ys, *, activation: str | None = None, loss: str, reduction: str = "sum",
-                  mask=None, h0=None, c0=None, param: str = "W_hh") -> Array:
+                  mask=None, h0=None, c0=None, param: str | None = None) -> Array:
     """||piece[t, k]||_F for every pair: (T, T), entry [t-1, k-1], 0 above the diagonal (eq. (9)).
 
     xs (T, D) with ys (T,) or (T, O), or a batch xs (T, B, D) with ys (T, B) or (T, B, O);
-    mask (T,), h0 (H,) or (B, H), reduction as in `bptt`. param: 'W_hh', 'W_xh' or 'b_h'.
+    mask (T,), h0 (H,) or (B, H), c0 (LSTM), reduction as in `bptt`. param: 'W_hh' (the default),
+    'W_xh' or 'b_h'; for gated cells any W_x*, W_h*, b_* (default W_hh for the GRU, W_hc for the
+    LSTM).
     Time ~ T^2 B H^2 for the backward flow of every source, plus T^2 B H cols to form the
     pieces of a batch (one sequence needs only ||piece|| = ||delta_t|| ||right||); memory
     ~ T B H + T H cols (one step's pieces at a time).
@@ -149,7 +153,7 @@ def contributions(params, xs, ys, *, activation: str | None = None, loss: str, r
 
 
 def contribution_pieces(params, xs, ys, *, activation: str | None = None, loss: str, reduction: str = "sum",
-                        mask=None, h0=None, c0=None, param: str = "W_hh",
+                        mask=None, h0=None, c0=None, param: str | None = None,
                         max_entries: int = MAX_PIECE_ENTRIES) -> Array:
     """The pieces of eq. (9) themselves: (T, T, *param.shape), [t-1, k-1] = piece[t, k], 0 for k > t.
 

@@ -181,6 +181,8 @@ def test_contribution_pieces_of_every_recurrent_parameter_sum_to_its_gradient(ce
         np.testing.assert_allclose(norms, np.linalg.norm(pieces.reshape(4, 4, -1), axis=2), rtol=1e-11, atol=1e-15)
     with pytest.raises(ValueError, match="param"):
         rc.contributions(p, xs, ys, param="W_hy", **kw)
+    default = "W_hc" if cell == "lstm" else "W_hh"        # the recurrent matrix, by default
+    np.testing.assert_array_equal(rc.contributions(p, xs, ys, **kw), rc.contributions(p, xs, ys, param=default, **kw))
 
 
 @pytest.mark.parametrize("truncation", [None, ("k_step", 2), ("chunked", 2), ("randomized", 0.5, 1)])
