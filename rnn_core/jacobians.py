@@ -320,6 +320,9 @@ def step_factor_stats(params: Params, xs, *, activation: str, h0=None) -> StepFa
 
     xs (T, D) one sequence; h0 (H,) or None. See StepFactorStats for the fields.
     """
+    if not isinstance(params, Params):
+        raise ValueError(f"step_factor_stats reads the vanilla RNN's factor diag(f'(a_t)) W_hh; for "
+                         f"{type(params).__name__} see gate_path_to_last")
     seq = _run_one_sequence(params, xs, activation, h0)
     fp = seq.fp
     T, H = fp.shape
