@@ -81,3 +81,10 @@ def _trim() -> None:
     older block dropped here while in use is simply freed when its arrays are."""
     while len(_pool) > POOL_BLOCKS or (len(_pool) > 1 and sum(b.nbytes for b in _pool) > POOL_MAX_BYTES):
         _pool.pop(0)
+
+
+def clear_pool() -> None:
+    """Let go of every pooled block (each is freed once no array of it is held any more): for a
+    long-lived process that has just run an unusually large case and wants its memory back."""
+    with _lock:
+        _pool.clear()

@@ -284,3 +284,13 @@ def test_threads_never_share_a_block():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_clear_pool_lets_go_of_every_block(monkeypatch):
+    from rnn_core import _arrays
+    monkeypatch.setattr(_arrays, "POOL_MIN_ENTRIES", 1)
+    p, xs, ys, _, _ = make_cell_case("gru", T=5)
+    rc.bptt(p, xs, ys, loss="mse")
+    assert _arrays._pool
+    _arrays.clear_pool()
+    assert not _arrays._pool
