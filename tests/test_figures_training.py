@@ -4,7 +4,7 @@ import pytest
 
 import rnn_core as rc
 from rnn_core.training import train
-from ui.figures import training as figs
+from ui.figures import training as figures
 from ui.notation import NOTATIONS
 from ui.pages.training import compare_clipping, compare_truncations
 
@@ -23,25 +23,25 @@ def ys(trace) -> np.ndarray:
 def test_loss_figure_draws_each_curve_with_gaps_for_nonfinite_values(run):
     curve = run.loss.copy()
     curve[3] = np.inf
-    fig = figs.loss_figure({"a": run.loss, "b": curve}, diverged={"b": 4})
+    fig = figures.loss_figure({"a": run.loss, "b": curve}, diverged={"b": 4})
     np.testing.assert_array_equal(ys(fig.data[0]), run.loss)
     drawn = ys(fig.data[1])
     assert np.isnan(drawn[3]) and np.array_equal(drawn[:3], run.loss[:3])
     marker = fig.data[2]
     assert list(marker.x) == [4] and marker.y[0] == run.loss[2] and "diverged at step 4" in marker.text[0]
     assert fig.layout.showlegend is True
-    assert figs.loss_figure({"only": run.loss}).layout.showlegend is False
+    assert figures.loss_figure({"only": run.loss}).layout.showlegend is False
 
 
 def test_log_loss_figure_hides_non_positive_values():
-    fig = figs.loss_figure({"x": np.array([1.0, 0.0, -1.0, 2.0])}, log_y=True)
+    fig = figures.loss_figure({"x": np.array([1.0, 0.0, -1.0, 2.0])}, log_y=True)
     np.testing.assert_array_equal(np.isnan(ys(fig.data[0])), [False, True, True, False])
     assert fig.layout.yaxis.type == "log"
 
 
 @pytest.mark.parametrize("notation", sorted(NOTATIONS))
 def test_grad_norms_figure_per_parameter_in_the_notation(run, notation):
-    fig = figs.grad_norms_figure(run.param_grad_norms, run.param_names, total=run.grad_norm,
+    fig = figures.grad_norms_figure(run.param_grad_norms, run.param_names, total=run.grad_norm,
                                  applied=run.applied_norm, threshold=0.5, notation=notation)
     for j, name in enumerate(run.param_names):
         np.testing.assert_array_equal(ys(fig.data[j]), run.param_grad_norms[:, j])
@@ -55,7 +55,7 @@ def test_grad_norms_figure_per_parameter_in_the_notation(run, notation):
 
 def test_heatmap_is_log10_of_dL_dh_norms_with_steps(run):
     rows = np.array([0, 5, 11])
-    fig = figs.dL_dh_heatmap(run.dL_dh_norms[rows], steps=rows + 1, notation="dlbook")
+    fig = figures.dL_dh_heatmap(run.dL_dh_norms[rows], steps=rows + 1, notation="dlbook")
     heat = fig.data[0]
     np.testing.assert_allclose(np.asarray(heat.z), np.log10(run.dL_dh_norms[rows]))
     assert list(heat.y) == [1, 6, 12] and list(heat.x) == list(range(1, 11))
@@ -64,7 +64,7 @@ def test_heatmap_is_log10_of_dL_dh_norms_with_steps(run):
 
 def test_heatmap_blanks_zeros_and_overflow():
     norms = np.array([[1.0, 0.0], [np.inf, 10.0]])
-    z = np.asarray(figs.dL_dh_heatmap(norms).data[0].z, dtype=float)
+    z = np.asarray(figures.dL_dh_heatmap(norms).data[0].z, dtype=float)
     assert np.isnan(z[0, 1]) and np.isnan(z[1, 0]) and z[1, 1] == 1.0
 
 
@@ -73,7 +73,7 @@ def test_truncation_figure_shows_the_comparison():
     params = rc.init_params(2, 5, 1, seed=0, spectral_radius=1.1)
     table = compare_truncations(params, data.xs, data.ys, activation="tanh", loss="mse", mask=data.mask,
                                 ks=np.array([1, 2, 4, 8]), draws=3)
-    fig = figs.truncation_figure(table.ks, table.cosine, table.ratio, T=8, k_marker=2)
+    fig = figures.truncation_figure(table.ks, table.cosine, table.ratio, T=8, k_marker=2)
     cosine_traces = [t for t in fig.data if t.xaxis == "x"]
     ratio_traces = [t for t in fig.data if t.xaxis == "x2"]
     for trace, method in zip(cosine_traces, table.cosine):
@@ -91,7 +91,7 @@ def test_clipping_figure_bars_equal_the_comparison():
     xs = np.random.default_rng(0).standard_normal((15, 3))
     res = rc.bptt(params, xs, np.zeros((15, 2)), activation="relu", loss="mse")
     table = compare_clipping(res.grads, 1.0)
-    fig = figs.clipping_figure(table.labels, table.cosine, table.applied_norm, threshold=1.0)
+    fig = figures.clipping_figure(table.labels, table.cosine, table.applied_norm, threshold=1.0)
     np.testing.assert_allclose(ys(fig.data[0]), table.cosine)
     np.testing.assert_allclose(ys(fig.data[1]), table.applied_norm)
     assert ys(fig.data[1])[1] == pytest.approx(1.0)            # global norm: exactly c
@@ -100,13 +100,13 @@ def test_clipping_figure_bars_equal_the_comparison():
 
 def test_sine_and_adding_figures_draw_the_task_data():
     data = rc.make_task_data("sine", T=12, batch=3, seed=2)
-    fig = figs.sine_figure(data.xs[:, :, 0])
+    fig = figures.sine_figure(data.xs[:, :, 0])
     for s in range(3):
         np.testing.assert_array_equal(ys(fig.data[s]), data.xs[:, s, 0])
-    fig = figs.sine_figure(data.xs[:, :1, 0], target=data.ys[:, 0, 0], prediction=data.ys[:, 0, 0] + 0.1)
+    fig = figures.sine_figure(data.xs[:, :1, 0], target=data.ys[:, 0, 0], prediction=data.ys[:, 0, 0] + 0.1)
     np.testing.assert_array_equal(ys(fig.data[1]), data.ys[:, 0, 0])
     add = rc.make_task_data("adding", T=10, batch=2, seed=3)
-    fig = figs.adding_figure(add.xs[:, :, 0], add.xs[:, :, 1], add.ys[-1, :, 0])
+    fig = figures.adding_figure(add.xs[:, :, 0], add.xs[:, :, 1], add.ys[-1, :, 0])
     for s in range(2):
         np.testing.assert_array_equal(ys(fig.data[s]), add.xs[:, s, 0])
         marked = [c != "#c8c8c8" for c in fig.data[s].marker.color]
@@ -115,31 +115,31 @@ def test_sine_and_adding_figures_draw_the_task_data():
 
 
 def test_adding_scatter_and_accuracy():
-    fig = figs.adding_scatter(np.array([0.5, 1.2]), np.array([0.4, np.nan]))
+    fig = figures.adding_scatter(np.array([0.5, 1.2]), np.array([0.4, np.nan]))
     np.testing.assert_array_equal(ys(fig.data[1])[:1], [0.4])
     assert np.isnan(ys(fig.data[1])[1])
-    acc = figs.accuracy_figure(np.array([0.25, 0.5, 1.0]))
+    acc = figures.accuracy_figure(np.array([0.25, 0.5, 1.0]))
     np.testing.assert_array_equal(ys(acc.data[0]), [0.25, 0.5, 1.0])
 
 
 def test_tagged_sentence_marks_right_and_wrong_and_escapes():
-    html = figs.tagged_sentence_html(["the", "<b>fish"], ["DET", "NOUN"], ["DET", "VERB"])
+    html = figures.tagged_sentence_html(["the", "<b>fish"], ["DET", "NOUN"], ["DET", "VERB"])
     assert "DET ✓" in html and "VERB ✗ (NOUN)" in html
-    assert figs.CORRECT_COLOUR in html and figs.WRONG_COLOUR in html
+    assert figures.CORRECT_COLOUR in html and figures.WRONG_COLOUR in html
     assert "<b>fish" not in html and "&lt;b&gt;fish" in html
-    plain = figs.tagged_sentence_html(["a"], ["DET"])
+    plain = figures.tagged_sentence_html(["a"], ["DET"])
     assert "✓" not in plain and "DET" in plain
 
 
 def test_presentation_mode_enlarges_fonts(run):
-    small = figs.loss_figure({"l": run.loss}).layout.font.size
-    big = figs.loss_figure({"l": run.loss}, presentation=True).layout.font.size
+    small = figures.loss_figure({"l": run.loss}).layout.font.size
+    big = figures.loss_figure({"l": run.loss}, presentation=True).layout.font.size
     assert big > small
 
 
 def test_log_loss_figure_caps_the_axis_and_keeps_the_marker_inside():
     exploding = np.array([1.0, 10.0, 1e50, np.inf])
-    fig = figs.loss_figure({"calm": np.array([1.0, 0.5, 0.4, 0.3]), "exploding": exploding},
+    fig = figures.loss_figure({"calm": np.array([1.0, 0.5, 0.4, 0.3]), "exploding": exploding},
                            diverged={"exploding": 4}, log_y=True, y_max=1e3)
     assert tuple(fig.layout.yaxis.range) == pytest.approx((np.log10(0.3) - 0.1, 3.0))
     marker = fig.data[2]
