@@ -14,6 +14,7 @@ from ui import state
 from ui.config import FIELD_BY_NAME, Config, parse
 from ui.figures import vanishing as figures
 from ui.notation import NOTATIONS, Notation
+from ui.pages import guard_note
 from ui.pages import vanishing as service
 
 SECTION_HEADERS = {"sweeps": "Sweeps: the same seed, one factor changed", "spectrum": "The spectrum of ${W}$",
@@ -210,7 +211,7 @@ def main() -> None:
     with st.spinner("Sweeping the spectral radius and the activation…"):
         radius_curves, act_curves = service.sweep_curves(run)
     sections(run, nt, grads, radius_curves, act_curves)
-    if text := service.skipped_note(guard):
+    if text := guard_note(guard):
         st.warning(text, icon=":material/hourglass_disabled:")
     st.download_button("Download the curves (CSV)", service.curves_csv(run, grads, radius_curves + act_curves),
                        file_name="vanishing_curves.csv", mime="text/csv", icon=":material/download:",

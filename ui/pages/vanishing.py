@@ -31,7 +31,7 @@ from rnn_core.jacobians import (StepFactorStats, iter_jacobian_norms_to_last, pa
 from rnn_core.spectral import (classify_factor, extrapolated_horizon, fit_decay_factor, jacobian_bound,
                                memory_horizon, singular_values)
 from ui import state
-from ui.budget import SESSION, Guard, Stopped
+from ui.budget import Guard, Stopped
 from ui.config import EXACT_NUMBERS, MAX_RADII, NUMBERS, Config
 from ui.figures.vanishing import split_for_log
 from ui.keys import EXACT
@@ -663,16 +663,6 @@ def window_note(window: int, T: int, what: str) -> str | None:
         return (f"At this size {what} would take too long to compute on every change: it covers the last "
                 f"{window} of the {T} steps ({T - window + 1} to {T}), with exact values.")
     return None
-
-
-def skipped_note(guard: Guard) -> str | None:
-    """What the wall-clock guard stopped, if anything (nothing when the visitor has gone)."""
-    if guard.stopped_by == SESSION or not (guard.skipped or guard.cut):
-        return None
-    parts = ([f"{', '.join(guard.skipped)} not computed"] if guard.skipped else []) + \
-            ([f"{', '.join(guard.cut)} cut short"] if guard.cut else [])
-    return (f"The server was too busy to finish this page within {GUARD_SECONDS:g} s: "
-            f"{'; '.join(parts)} this time. Change any setting to try again.")
 
 
 def dropped_note(run: Run) -> str | None:
