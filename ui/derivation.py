@@ -303,7 +303,8 @@ class Numbers:
     engine for nothing.
 
     factor (H, H): dh_j/dh_{j-1} of stage (8), j = t + 1 (j = T at t = T), None when T = 1;
-    to_last (H, H): dh_T/dh_t, None when not asked for (`product`); unrolled (T - t + 1, H):
+    to_last (H, H): dh_T/dh_t, None when not asked for (`product`), to_last_norm its spectral
+    norm (rnn_core.matrix_norm: inf or nan when it overflowed); unrolled (T - t + 1, H):
     what each output o_k, k = t..T, sends back to h_t, None when not asked for; sigma_max:
     the largest singular value of W_hh; updated: the parameters after the update (12) with lr
     (rnn_core.sgd_step); loss_after: L with them (nan if a parameter is not finite).
@@ -311,6 +312,7 @@ class Numbers:
 
     factor: Array | None
     to_last: Array | None
+    to_last_norm: float | None
     unrolled: Array | None
     sigma_max: float
     updated: rc.Params
@@ -328,10 +330,11 @@ def numbers(problem: Example, result: rc.BPTTResult, *, t: int, lr: float, produ
 
     with np.errstate(all="ignore"):
         j = t + 1 if t < T else T
+        to_last = jacobian(t, T) if product else None
         updated, _ = rc.sgd_step(params, result.grads, lr=lr)                 # eq. (12)
         finite = all(np.all(np.isfinite(a)) for _, a in updated.items())
         return Numbers(factor=jacobian(j - 1, j) if T > 1 else None,
-                       to_last=jacobian(t, T) if product else None,
+                       to_last=to_last, to_last_norm=None if to_last is None else rc.matrix_norm(to_last),
                        unrolled=outputs_carried_back(result, params, t) if unrolled_terms else None,
                        sigma_max=float(rc.singular_values(params.W_hh)[0]), updated=updated,
                        loss_after=problem.solve(updated).loss if finite else np.nan)
@@ -627,7 +630,7 @@ def _factor(s: _Step) -> Stage:
                                       n.jacobian_power(f"{T}-{t}"), (), array(J_T)))
         equations.append(Equation("jac_norm", "8", rf"\Big\lVert {d(s.at(n.h, T), s.at(n.h, t))} \Big\rVert_2",
                                   prod if dist else r"\lVert I \rVert_2", (),
-                                  number(_spectral_norm(J_T))))
+                                  number(s.numbers.to_last_norm)))
     else:
         notes.append(f"The product of {dist} Jacobians of size {H} x {H} (about {2 * dist * H ** 3:.0e} "
                      "operations) is left out here; the Vanishing & exploding page streams it for every k.")
@@ -640,11 +643,6 @@ def _factor(s: _Step) -> Stage:
         "Every step back multiplies the gradient by the Jacobian of one step, (8). Their product "
         "over many steps shrinks or grows like a power of the factor's size: bounded by "
         "$(\\gamma\\,\\sigma_{\\max})^{T-t}$ (11), where $\\gamma$ bounds $|f'|$."), equations, notes)
-
-
-def _spectral_norm(M: Array) -> float:
-    """sigma_max(M); inf or nan when M holds one (overflow), never an exception."""
-    return float(np.linalg.norm(M, 2)) if np.all(np.isfinite(M)) else float(np.max(np.abs(M)))
 
 
 def _power(base: float, exponent: int) -> float:
