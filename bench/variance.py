@@ -14,8 +14,9 @@ measures the suspects one by one, each side in its own process with one thread:
   right after freeing one, and after an idle pause (when the host may have taken the freed
   pages back);
 - bptt: one call of the largest vanilla case, back to back and after an idle pause, for ours
-  (its working block as today; reused; huge pages refused with prctl) and PyTorch's two
-  variants, with the page faults per call. `--engine DIR` times the rnn_core in DIR.
+  (as it is: its working blocks reused since commit 678700a; with a fresh block every call, as
+  before; and so without huge pages, refused with prctl) and PyTorch's two variants, with the
+  page faults per call. `--engine DIR` times the rnn_core in DIR.
 """
 from __future__ import annotations
 
@@ -115,25 +116,14 @@ def child_memory(trials: int = 3) -> list[str]:
 
 def child_bptt(side: str, pause: float, calls: int) -> dict:
     """Time `calls` calls of the largest vanilla case, each after `pause` s; best, median, faults."""
-    sys.path[:0] = [str(ROOT), str(BENCH)]
-    if side == "ours, huge pages refused":
+    if side == "ours, fresh blocks, no huge pages":
         assert ctypes.CDLL(None).prctl(41, 1, 0, 0, 0) == 0       # PR_SET_THP_DISABLE
     if side.startswith("ours"):
         import rnn_core as rc
+        from rnn_core import _arrays
         from _engine_cases import model_inputs
-        if side == "ours, block reused":
-            from rnn_core import _arrays
-            keep: dict = {}
-
-            def reused(*shapes):
-                if shapes not in keep:
-                    keep[shapes] = original(*shapes)
-                return keep[shapes]
-
-            original = _arrays.empty_arrays
-            for name, mod in list(sys.modules.items()):      # every module that imported it
-                if name.startswith("rnn_core") and getattr(mod, "empty_arrays", None) is original:
-                    mod.empty_arrays = reused
+        if "fresh" in side and hasattr(_arrays, "_POOLING"):
+            _arrays._POOLING = False        # the engine's block pool off: a fresh block every call
         a = model_inputs(LARGEST)
         params = rc.Params(**{name: a[name] for name in rc.PARAM_NAMES})
 
@@ -234,7 +224,8 @@ def main() -> int:
         out += [f"Largest vanilla BPTT {tuple(LARGEST[k] for k in 'THBDO')}, one thread, {args.calls} calls "
                 f"per row, back to back and each after an idle pause of {IDLE:.0f} s:", "",
                 "| side | pause | best ms | median ms | page faults per call |", "|---|---|---|---|---|"]
-        for side in ("ours", "ours, block reused", "ours, huge pages refused", "torch loop", "torch nn.RNN"):
+        for side in ("ours", "ours, fresh blocks", "ours, fresh blocks, no huge pages", "torch loop",
+                     "torch nn.RNN"):
             for pause in (0.0, IDLE):
                 r = json.loads(spawn("bptt", side, str(pause), str(args.calls)))
                 out.append(f"| {side} | {pause:.0f} s | {r['best'] * 1e3:.1f} | {r['median'] * 1e3:.1f} "
