@@ -166,7 +166,7 @@ def test_every_trainable_task_has_a_display_of_known_blocks():
     from ui.config import FIELD_BY_NAME
     from ui.pages.training import TASK_DISPLAYS, Block, first_batch
     assert set(TASK_DISPLAYS) == set(FIELD_BY_NAME["tr_task"].options)
-    known = {"figure", "html", "markdown", "caption", "code", "columns"}
+    known = {"figure", "html", "subheader", "markdown", "caption", "code", "columns"}
 
     def kinds(blocks: list[Block]) -> set[str]:
         return {b.kind for b in blocks} | {k for b in blocks if b.kind == "columns" for col in b.body

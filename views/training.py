@@ -22,7 +22,8 @@ UPLOAD_KEY = "tr_upload"            # the file_uploader widget
 SHOW = {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error,
         "markdown": lambda text, icon=None: st.markdown(text), "caption": lambda text, icon=None: st.caption(text)}
 RENDER = {"figure": lambda b: st.plotly_chart(b.body, key=b.key), "html": lambda b: st.html(b.body),
-          "markdown": lambda b: st.markdown(b.body), "caption": lambda b: st.caption(b.body),
+          "subheader": lambda b: st.subheader(b.body), "markdown": lambda b: st.markdown(b.body),
+          "caption": lambda b: st.caption(b.body),
           "code": lambda b: st.code(b.body, language=None, wrap_lines=b.wrap)}
 
 
@@ -126,18 +127,7 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     with charts.extra.container():
         st.caption(service.CURVES_CAPTION)
     with charts.heatmap.container():
-        rows = service.heatmap_rows(result)
-        st.plotly_chart(figures.dL_dh_heatmap(result.dL_dh_norms[rows], steps=rows + 1, notation=config.notation,
-                                              presentation=config.presentation), key="tr_heatmap")
-        st.caption(service.HEATMAP_CAPTION + service.TASK_DISPLAYS[spec.task].heatmap_note)
-        if result.accuracy is not None:
-            st.plotly_chart(figures.accuracy_figure(result.accuracy, presentation=config.presentation),
-                            key="tr_accuracy")
-        if not result.diverged:
-            evaluation = service.evaluation(config, text, result)
-            st.subheader("The trained model on new sequences")
-            st.markdown(service.held_out_summary(evaluation))
-            render(service.TASK_DISPLAYS[spec.task].result(evaluation, config.presentation))
+        render(service.trained_blocks(config, spec, text, result))
 
 
 def side_by_side(variants: dict[str, TrainSpec], data: rc.TaskData, text: str | None, key: str,
@@ -186,13 +176,8 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
     st.subheader("Training curves: full against truncated")
     variants = service.truncation_variants(spec, config)
     results = side_by_side(variants, data, text, "tr_train_trunc", "Train all four")
-    if results is None:
-        return
-    st.plotly_chart(figures.loss_figure({label: r.loss for label, r in results.items()},
-                                        diverged={label: r.diverged_step for label, r in results.items()},
-                                        title="Loss, same seed and batches", presentation=config.presentation),
-                    key="tr_trunc_curves")
-    st.caption(service.truncation_runs_caption(service.comparison_steps(variants, data)))
+    if results is not None:
+        render(service.truncation_runs_blocks(results, service.comparison_steps(variants, data), config.presentation))
 
 
 def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
@@ -214,19 +199,9 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     show(service.exploded_note(table, spec))
     st.subheader("Training curves: none, global norm, element-wise")
     results = side_by_side(service.clipping_variants(found.model, c), data, text, "tr_train_clip", "Train all three")
-    if not results:
-        return
-    loss_top, norm_top = service.chart_tops(results, c)
-    cols = st.columns(2)
-    cols[0].plotly_chart(figures.loss_figure({k: r.loss for k, r in results.items()},
-                                             diverged={k: r.diverged_step for k, r in results.items()}, log_y=True,
-                                             y_max=loss_top, title="Loss (log)", presentation=config.presentation),
-                         key="tr_clip_curves")
-    cols[1].plotly_chart(figures.loss_figure({k: r.applied_norm for k, r in results.items()}, log_y=True,
-                                             y_max=norm_top, title="‖g‖ used by the update (log)", ytitle="norm",
-                                             presentation=config.presentation), key="tr_clip_norms")
-    st.caption(service.CLIPPING_RUNS_CAPTION)
-    show(service.clipped_summary(results, c))
+    if results:
+        render(service.clipping_runs_blocks(results, c, config.presentation))
+        show(service.clipped_summary(results, c))
 
 
 def main() -> None:

@@ -718,6 +718,46 @@ def heatmap_rows(result: TrainResult) -> Array:
     return np.unique(np.linspace(0, result.steps_done - 1, min(result.steps_done, HEATMAP_ROWS)).astype(int))
 
 
+def trained_blocks(config: Config, spec: TrainSpec, text: str | None, result: TrainResult) -> list[Block]:
+    """Under a finished run's curves: the dL/dh heatmap, the accuracy (class tasks) and, unless it
+    diverged, the trained model on held-out sequences (the task's own display)."""
+    rows, presentation = heatmap_rows(result), config.presentation
+    blocks = [Block("figure", figures.dL_dh_heatmap(result.dL_dh_norms[rows], steps=rows + 1, notation=config.notation,
+                                                    presentation=presentation), key="tr_heatmap"),
+              Block("caption", HEATMAP_CAPTION + TASK_DISPLAYS[spec.task].heatmap_note)]
+    if result.accuracy is not None:
+        blocks.append(Block("figure", figures.accuracy_figure(result.accuracy, presentation=presentation),
+                            key="tr_accuracy"))
+    if result.diverged:
+        return blocks
+    held_out = evaluation(config, text, result)
+    return blocks + [Block("subheader", "The trained model on new sequences"),
+                     Block("markdown", held_out_summary(held_out))] + \
+        TASK_DISPLAYS[spec.task].result(held_out, presentation)
+
+
+def truncation_runs_blocks(results: dict[str, TrainResult], steps: int, presentation: bool) -> list[Block]:
+    """The loss of each truncation's run, side by side on one chart."""
+    fig = figures.loss_figure({label: r.loss for label, r in results.items()},
+                              diverged={label: r.diverged_step for label, r in results.items()},
+                              title="Loss, same seed and batches", presentation=presentation)
+    return [Block("figure", fig, key="tr_trunc_curves"), Block("caption", truncation_runs_caption(steps))]
+
+
+def clipping_runs_blocks(results: dict[str, TrainResult], c: float, presentation: bool) -> list[Block]:
+    """The loss and the applied gradient norm of each clipping rule's run (log axes that stop at
+    chart_tops, so that an exploding run leaves the chart instead of flattening the others)."""
+    loss_top, norm_top = chart_tops(results, c)
+    losses = figures.loss_figure({k: r.loss for k, r in results.items()}, log_y=True, y_max=loss_top,
+                                 diverged={k: r.diverged_step for k, r in results.items()}, title="Loss (log)",
+                                 presentation=presentation)
+    norms = figures.loss_figure({k: r.applied_norm for k, r in results.items()}, log_y=True, y_max=norm_top,
+                                title="‖g‖ used by the update (log)", ytitle="norm", presentation=presentation)
+    return [Block("columns", [[Block("figure", losses, key="tr_clip_curves")],
+                              [Block("figure", norms, key="tr_clip_norms")]]),
+            Block("caption", CLIPPING_RUNS_CAPTION)]
+
+
 def train_missing(variants: dict[str, TrainSpec], text: str | None,
                   on_progress: Callable[[float, str], object]) -> dict[str, TrainResult] | None:
     """Train every variant the store lacks, all within TIME_BUDGET seconds together: at the
@@ -783,8 +823,8 @@ def clipping_variants(exploding: TrainSpec, c: float) -> dict[str, TrainSpec]:
 @dataclass(frozen=True)
 class Block:
     """One thing the page shows. kind: 'figure' (body: a plotly Figure, drawn with `key`),
-    'html', 'markdown', 'caption', 'code' (preformatted text, wrapped if `wrap`), or 'columns'
-    (body: one list of Blocks per column)."""
+    'html', 'subheader', 'markdown', 'caption', 'code' (preformatted text, wrapped if `wrap`), or
+    'columns' (body: one list of Blocks per column)."""
 
     kind: str
     body: Any
