@@ -1,5 +1,6 @@
 """The registry of symbols and words (ui/symbols.py): one entry per engine activation and loss,
 and the texts that used to be written in several places come from it."""
+import numpy as np
 import pytest
 
 import rnn_core as rc
@@ -32,6 +33,11 @@ def test_every_loss_is_written_in_every_notation(name, key):
     assert words.label and words.gradient_words
     assert nt.step_loss(n, name) and nt.output_gradient(n, name)
     assert nt.y_hat_definition(n, name).endswith(f"({n.at(n.o, 't')})") or not words.output_function
+    o, y_hat = np.array([0.5, -1.0, 2.0]), np.array([0.2, 0.3, 0.5])
+    y = 2 if rc.get_loss(name).integer_targets else np.array([0.0, 1.0, 0.0])
+    vec = lambda v: "[" + ", ".join(f"{x:g}" for x in np.ravel(v)) + "]"      # noqa: E731
+    assert words.step_loss_numbers(vec, str, o, y, y_hat) and words.gradient_numbers(vec, o, y, y_hat)
+    assert isinstance(words.step_loss_note(n, "3", y), str)
 
 
 def test_the_schema_and_the_registry_label_choices_alike():

@@ -449,22 +449,10 @@ def _forward(s: _Step) -> Stage:
 
 def _step_loss(s: _Step, y_hat: Array) -> Equation:
     n, p, t, i, prob = s.n, s.p, s.t, s.i, s.problem
-    value = number(s.result.step_losses[i])
-    rhs = nt.step_loss(n, prob.loss, str(t))
-    if prob.loss == "softmax_ce":
-        target = int(prob.ys[i])
-        return Equation("L_t", "4", s.at(n.L, t), rhs, (rf"-\log {number(y_hat[target])}",), value,
-                        note=f"The target class is ${s.at(n.y, t)} = {target}$ (counting from 0): "
-                             f"the loss is minus the log of the probability given to it.")
-    if prob.loss == "mse":
-        step = rf"\tfrac12 \left\lVert {p.vec(s.result.trace.o[i])} - {p.vec(prob.ys[i])} \right\rVert^2"
-        return Equation("L_t", "4", s.at(n.L, t), rhs, (step,), value)
-    y, yh = p.vec(prob.ys[i]), p.vec(y_hat)
-    step = (rf"-\mathbf{{1}}^{{\top}}\Big[{y} \odot \log {yh} + \big(1 - {y}\big) \odot "
-            rf"\log\big(1 - {yh}\big)\Big]")
-    return Equation("L_t", "4", s.at(n.L, t), rhs, (step,), value,
-                    note="Computed from the logits as $\\sum_j \\operatorname{softplus}(o_j) - y_j o_j$, "
-                         "which never takes the log of 0.")
+    words = symbols.loss(prob.loss)
+    step = words.step_loss_numbers(p.vec, number, s.result.trace.o[i], prob.ys[i], y_hat)
+    return Equation("L_t", "4", s.at(n.L, t), nt.step_loss(n, prob.loss, str(t)), (step,),
+                    number(s.result.step_losses[i]), note=words.step_loss_note(n, str(t), prob.ys[i]))
 
 
 def _total_loss(s: _Step) -> Equation:
@@ -507,20 +495,13 @@ def _output(s: _Step) -> Stage:
     w_eq = Equation("w", "5", s.at("w", t), nt.step_weight(n, prob.reduction, str(t), every_step=s.every_step),
                     w_steps, number(w))
     o = res.trace.o[i]
-    if prob.loss == "softmax_ce":
-        target = np.zeros_like(o)
-        target[int(prob.ys[i])] = 1.0
-        inner = rf"{p.vec(out.predict(o))} - {p.vec(target)}"
-    elif prob.loss == "mse":
-        inner = rf"{p.vec(o)} - {p.vec(prob.ys[i])}"
-    else:
-        inner = rf"{p.vec(out.predict(o))} - {p.vec(prob.ys[i])}"
+    words = symbols.loss(prob.loss)
+    inner = words.gradient_numbers(p.vec, o, prob.ys[i], out.predict(o))
     g_eq = Equation("dL_do", "6", d(n.L, s.at(n.o, t)),
                     rf"{s.at('w', t)} \big({nt.output_gradient(n, prob.loss, str(t))}\big)",
                     (rf"{number(w)} \left({inner}\right)",), p.vec(res.dL_do[i]),
                     note="This step carries no loss (its mask is 0), so nothing enters here."
                     if w == 0 else "")
-    words = symbols.loss(prob.loss)
     why = f"{words.gradient_words} ${nt.output_gradient(n, prob.loss)}${words.gradient_meaning}"
     return _stage(s, "output", f"The gradient enters at the outputs: {why}, scaled by the step's "
                                f"weight ${s.at('w', 't')}$ in (5).", [w_eq, g_eq])

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 import rnn_core as rc
 
 
@@ -42,13 +44,21 @@ class ActivationSymbols:
 
 @dataclass(frozen=True)
 class LossSymbols:
-    """What the app writes about one output layer and loss (its maths: rnn_core.get_loss)."""
+    """What the app writes about one output layer and loss (its maths: rnn_core.get_loss).
+
+    The numeric templates fill eq. (4) and (6) with one step's numbers: `vec` prints a vector
+    (LaTeX), `number` a scalar; o (O,) the outputs, y the target (a class index for softmax_ce,
+    else (O,)), y_hat (O,) the prediction.
+    """
 
     label: str                                  # "softmax + cross-entropy"
     output_function: str                        # LaTeX of the function o_t -> y-hat_t ("" for the identity)
     step_loss: Callable[..., str]               # (n, t) -> the right side of L_t = ...  (4)
     output_gradient: Callable[..., str]         # (n, t) -> dL_t/do_t  (6)
     gradient_words: str                         # "...together give the famously simple"
+    step_loss_numbers: Callable[..., str]       # (vec, number, o, y, y_hat) -> L_t's numeric line
+    gradient_numbers: Callable[..., str]        # (vec, o, y, y_hat) -> dL_t/do_t's numbers
+    step_loss_note: Callable[..., str] = lambda n, t, y: ""   # (n, t, y) -> words under L_t
     gradient_meaning: str = ""                  # said after the formula, e.g. ": predicted minus ..."
 
     def y_hat(self, o: str) -> str:
@@ -73,22 +83,44 @@ def _bce_step_loss(n, t: str) -> str:
     return rf"-\sum_j \big[{y} \log {p} + (1 - {y}) \log(1 - {p})\big]"
 
 
+def _bce_numbers(vec, number, o, y, y_hat) -> str:
+    y, yh = vec(y), vec(y_hat)
+    return (rf"-\mathbf{{1}}^{{\top}}\Big[{y} \odot \log {yh} + \big(1 - {y}\big) \odot "
+            rf"\log\big(1 - {yh}\big)\Big]")
+
+
+def _one_hot(y, size: int) -> np.ndarray:
+    target = np.zeros(size)
+    target[int(y)] = 1.0
+    return target
+
+
 LOSSES: dict[str, LossSymbols] = {
     "softmax_ce": LossSymbols(
         "softmax + cross-entropy", r"\operatorname{softmax}",
         lambda n, t: rf"-\log {n.entry(n.y_hat, t, n.at(n.y, t))}",
         lambda n, t: rf"{n.at(n.y_hat, t)} - \operatorname{{onehot}}({n.at(n.y, t)})",
         "softmax and cross-entropy together give the famously simple",
-        ": predicted minus wanted probabilities"),
+        step_loss_numbers=lambda vec, number, o, y, y_hat: rf"-\log {number(y_hat[int(y)])}",
+        gradient_numbers=lambda vec, o, y, y_hat: rf"{vec(y_hat)} - {vec(_one_hot(y, len(o)))}",
+        step_loss_note=lambda n, t, y: (f"The target class is ${n.at(n.y, t)} = {int(y)}$ (counting from 0): "
+                                        "the loss is minus the log of the probability given to it."),
+        gradient_meaning=": predicted minus wanted probabilities"),
     "mse": LossSymbols(
         "identity + MSE", "",
         lambda n, t: rf"\tfrac12 \lVert {n.at(n.o, t)} - {n.at(n.y, t)} \rVert^2",
         lambda n, t: rf"{n.at(n.o, t)} - {n.at(n.y, t)}",
-        "half the squared error gives the residual"),
+        "half the squared error gives the residual",
+        step_loss_numbers=lambda vec, number, o, y, y_hat: rf"\tfrac12 \left\lVert {vec(o)} - {vec(y)} \right\rVert^2",
+        gradient_numbers=lambda vec, o, y, y_hat: rf"{vec(o)} - {vec(y)}"),
     "sigmoid_bce": LossSymbols(
         "sigmoid + binary cross-entropy", r"\sigma", _bce_step_loss,
         lambda n, t: rf"\sigma({n.at(n.o, t)}) - {n.at(n.y, t)}",
-        "a sigmoid with binary cross-entropy gives"),
+        "a sigmoid with binary cross-entropy gives",
+        step_loss_numbers=_bce_numbers,
+        gradient_numbers=lambda vec, o, y, y_hat: rf"{vec(y_hat)} - {vec(y)}",
+        step_loss_note=lambda n, t, y: ("Computed from the logits as $\\sum_j \\operatorname{softplus}(o_j) - y_j o_j$, "
+                                        "which never takes the log of 0.")),
 }
 
 
