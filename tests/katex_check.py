@@ -15,7 +15,6 @@ presets' sentences; inline $...$ of markdown included.
 """
 from __future__ import annotations
 
-import ast
 import itertools
 import json
 import os

@@ -24,7 +24,7 @@ from rnn_core.flow import outputs_carried_back
 from ui import notation as nt
 from ui import symbols
 from ui.notation import Notation, d
-from ui.stages import STAGE_KEYS, STAGES, StageInfo, stage_symbol  # noqa: F401  (the walk's table)
+from ui.stages import STAGE_KEYS, STAGES
 
 Array = np.ndarray
 THETA = r"\theta"
