@@ -79,7 +79,7 @@ class GRUCell(Cell):
         H = H0.shape[1]
         W_rz = stack_rows(p, ("W_hr", "W_hz"))                         # (2H, H)
         # both gates computed as -pre-activations (see sigmoid_of_negated_)
-        W_rz_T, W_hh_T = negated_rows(W_rz, 2 * H).T, p.W_hh.T
+        W_rz_T, W_hh_T = np.ascontiguousarray(negated_rows(W_rz, 2 * H).T), np.ascontiguousarray(p.W_hh.T)
         gates, Hs, RH = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
         np.matmul(X.reshape(T * B, D), negated_rows(stack_rows(p, ("W_xr", "W_xz", "W_xh")), 2 * H).T,
                   out=gates.reshape(T * B, 3 * H))
