@@ -1,7 +1,7 @@
 """Why the engine's BPTT time moves between machines of one kind while PyTorch's hardly does.
 
     .venv/bin/python bench/variance.py                 # every section, about 2 minutes
-    .venv/bin/python bench/variance.py --only memory   # one section: machine, gemm, memory, bptt
+    .venv/bin/python bench/variance.py --only memory   # one section: machine, gemm, memory, bptt, profile
 
 Issue 18 reports `engine.py --only bptt` at 1.20 on one machine and 0.76 on another. This script
 measures the suspects one by one, each side in its own process with one thread:
@@ -13,6 +13,7 @@ measures the suspects one by one, each side in its own process with one thread:
 - memory: the time to touch a fresh 213 MB array (bptt's working block at the largest size)
   right after freeing one, and after an idle pause (when the host may have taken the freed
   pages back);
+- profile: cProfile of the largest vanilla call, rnn_core's functions by cumulative time;
 - bptt: one call of the largest vanilla case, back to back and after an idle pause, for ours
   (as it is: its working blocks reused since commit 678700a; with a fresh block every call, as
   before; and so without huge pages, refused with prctl) and PyTorch's two variants, with the
@@ -145,6 +146,39 @@ def child_bptt(side: str, pause: float, calls: int) -> dict:
     return {"best": wall[0], "median": wall[len(wall) // 2], "faults": (minflt() - f0) / calls}
 
 
+def child_profile(calls: int) -> list[str]:
+    """cProfile of the largest vanilla bptt (the fastest of `calls`): rnn_core's functions by
+    cumulative time, the phases issue 18 compared (forward, backward, parameter sums, ...)."""
+    import cProfile
+    import pstats
+    import rnn_core as rc
+    from _engine_cases import model_inputs
+    a = model_inputs(LARGEST)
+    params = rc.Params(**{name: a[name] for name in rc.PARAM_NAMES})
+
+    def run():
+        return rc.bptt(params, a["xs"], a["ys"], activation="tanh", loss="softmax_ce", reduction="sum")
+
+    run()
+    best = None
+    for _ in range(calls):
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        run()
+        prof.disable()
+        wall = time.perf_counter() - t0
+        if best is None or wall < best[0]:
+            best = (wall, prof)
+    stats = pstats.Stats(best[1]).stats
+    rows = sorted(((ct, f"{Path(file).parent.name}/{Path(file).name}:{name}")
+                   for (file, _, name), (_, _, _, ct, _) in stats.items()
+                   if "rnn_core" in file and name not in ("bptt", "<listcomp>", "<genexpr>")), reverse=True)
+    lines = [f"| whole call (profiled) | {best[0] * 1e3:.1f} ms |"]
+    lines += [f"| {where} | {ct * 1e3:.1f} ms |" for ct, where in rows[:10]]
+    return lines
+
+
 # -- the parent ------------------------------------------------------------------------------
 
 def spawn(*args: str, env: dict | None = None) -> str:
@@ -189,7 +223,7 @@ def child_machine() -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=["machine", "gemm", "memory", "bptt"])
+    parser.add_argument("--only", nargs="+", choices=["machine", "gemm", "memory", "bptt", "profile"])
     parser.add_argument("--calls", type=int, default=5, help="calls per side and pause (default 5)")
     parser.add_argument("--engine", metavar="DIR", help="import rnn_core from DIR first")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -202,12 +236,14 @@ def main() -> int:
             print("\n".join(child_gemm(args.child[1])))
         elif what == "memory":
             print("\n".join(child_memory()))
+        elif what == "profile":
+            print("\n".join(child_profile(int(args.child[1]))))
         else:
             print(json.dumps(child_bptt(args.child[1], float(args.child[2]), int(args.child[3]))))
         return 0
     if args.engine:
         ENGINE_PATH.append(str(Path(args.engine).resolve()))
-    only = set(args.only or ["machine", "gemm", "memory", "bptt"])
+    only = set(args.only or ["machine", "gemm", "memory", "bptt", "profile"])
     out = []
     if "machine" in only:
         out += ["Machine:", ""] + machine() + [""]
@@ -231,6 +267,11 @@ def main() -> int:
                 out.append(f"| {side} | {pause:.0f} s | {r['best'] * 1e3:.1f} | {r['median'] * 1e3:.1f} "
                            f"| {r['faults']:.0f} |")
         out.append("")
+    if "profile" in only:
+        out += [f"cProfile of the largest vanilla bptt (fastest of {args.calls} calls): rnn_core's functions "
+                "by cumulative time (nested: a caller includes its callees):", "",
+                "| function | cumulative |", "|---|---|"]
+        out += spawn("profile", str(args.calls)).splitlines() + [""]
     print("\n".join(out))
     return 0
 
