@@ -87,16 +87,17 @@ class GRUCell(Cell):
         rec_rz, rec_h = np.empty((B, 2 * H)), np.empty((B, H))
         # each block for every step, as views: indexing [t] is cheaper than slicing a step
         rz, r, z, hc = gates[..., :2 * H], gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
-        dot, exp, tanh, multiply, reciprocal = np.dot, np.exp, np.tanh, np.multiply, np.reciprocal
+        dot, exp, tanh, multiply, reciprocal, copyto = np.dot, np.exp, np.tanh, np.multiply, np.reciprocal, np.copyto
         h = H0
         with np.errstate(over="ignore"):
             for t in range(T):
                 s_t, hc_t, h_t = rz[t], hc[t], Hs[t]
                 dot(h, W_rz_T, out=rec_rz)                             # both gates' products in one
-                s_t += rec_rz
-                exp(s_t, out=s_t)                                      # (G1), (G2): sigma(a) from -a,
-                s_t += 1.0                                             #   as in sigmoid_of_negated_
-                reciprocal(s_t, out=s_t)
+                rec_rz += s_t                                          # in the contiguous buffer:
+                exp(rec_rz, out=rec_rz)                                # (G1), (G2): sigma(a) from -a,
+                rec_rz += 1.0                                          #   as in sigmoid_of_negated_
+                reciprocal(rec_rz, out=rec_rz)
+                copyto(s_t, rec_rz)
                 multiply(r[t], h, out=RH[t])                           # r_t * h_{t-1}
                 dot(RH[t], W_hh_T, out=rec_h)
                 hc_t += rec_h

@@ -97,21 +97,21 @@ class LSTMCell(Cell):
         np.matmul(X.reshape(T * B, D), negated_rows(stack_rows(p, ("W_xi", "W_xf", "W_xo", "W_xc")), 3 * H).T,
                   out=gates.reshape(T * B, 4 * H))
         gates += negated_rows(stack_rows(p, ("b_i", "b_f", "b_o", "b_c")), 3 * H)
-        recurrent, scratch, tanh_c = np.empty((B, 4 * H)), np.empty((B, H)), np.empty((B, H))
+        recurrent, scratch, tanh_c, pre_c = np.empty((B, 4 * H)), np.empty((B, H)), np.empty((B, H)), np.empty((B, H))
         # each gate's block for every step, as views: indexing [t] is cheaper than slicing a step
-        sig, i, f, G, cc = (gates[..., :3 * H], gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H],
-                            gates[..., 3 * H:])
-        dot, exp, tanh, multiply, reciprocal = np.dot, np.exp, np.tanh, np.multiply, np.reciprocal
+        i, f, G, cc = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
+        dot, exp, tanh, multiply, reciprocal, copyto = np.dot, np.exp, np.tanh, np.multiply, np.reciprocal, np.copyto
         h, c = H0, C0
         with np.errstate(over="ignore"):
             for t in range(T):
+                g_t = gates[t]
                 dot(h, W_h_T, out=recurrent)                        # four recurrent products in one
-                gates[t] += recurrent
-                s_t = sig[t]                                        # (L1)-(L3): sigma(a) from -a,
-                exp(s_t, out=s_t)                                   #   as in sigmoid_of_negated_
-                s_t += 1.0
-                reciprocal(s_t, out=s_t)
-                tanh(cc[t], out=cc[t])                              # (L4)
+                g_t += recurrent
+                copyto(pre_c, cc[t])                                # the candidate's pre-activation, kept:
+                exp(g_t, out=g_t)                                   # (L1)-(L3): sigma(a) from -a, as in
+                g_t += 1.0                                          #   sigmoid_of_negated_, on the whole
+                reciprocal(g_t, out=g_t)                            #   contiguous row (faster than 3 of 4
+                tanh(pre_c, out=cc[t])                              #   blocks); (L4) overwrites the 4th
                 c_t = Cs[t]
                 multiply(f[t], c, out=c_t)                          # (L5) f_t * c_{t-1}
                 multiply(i[t], cc[t], out=scratch)                  #      i_t * c~_t
