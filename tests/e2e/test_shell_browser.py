@@ -164,9 +164,10 @@ def test_the_weight_tabs_draw_the_open_table_only(page, app_url):
     expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
     page.get_by_role("tab", name="W_hh").click()
     expect(page.get_by_role("tab", name="W_hh")).to_have_attribute("aria-selected", "true")
+    # The rerun adds W_hh's table before it removes W_xh's: wait for the new one, then for one.
+    expect(page.get_by_role("tabpanel", name="W_hh").get_by_test_id("stDataFrame")).to_be_visible()
     wait_idle(page)
     expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
-    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
     assert_no_exception(page)
 
 
