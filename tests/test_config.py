@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ui.config import (DEFAULT, FIELD_BY_NAME, FIELDS, MAX_H, MAX_RHO, MAX_T, MAX_URL_EDITS_CHARS, TASK_MIN_T,
+import rnn_core as rc
+from ui.config import (DEFAULT, FIELD_BY_NAME, FIELDS, GATED_VALUES, MAX_H, MAX_RHO, MAX_T, MAX_URL_EDITS_CHARS, TASK_MIN_T,
                        build_params, edits_between, link_is_complete, param_shapes, parse, task_fixes,
                        to_query)
 
@@ -39,6 +40,10 @@ def valid_configs(draw, max_edits=12):
     values.update(task_fixes(values["task"]))
     values["T"] = max(values["T"], TASK_MIN_T.get(values["task"], 1))
     values["H"] = draw(st.integers(1, 12))            # small models keep build_params fast
+    if values["cell"] != "rnn":                       # a gated cell's fixed choices
+        values.update({name: default for name, default in GATED_VALUES.items()
+                       if name != "init" or values["init"] not in rc.GATED_INITIALISERS})
+    values.update({name: FIELD_BY_NAME[name].default for name in DEFAULT.replace(cell=values["cell"]).unused_fields()})
     config = DEFAULT.replace(**values)
     shapes = param_shapes(config)
     edits = {}

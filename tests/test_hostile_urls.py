@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from streamlit.testing.v1 import AppTest
 
 import rnn_core as rc
-from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, TASK_MIN_T, edits_fit, parse, task_fixes, to_query
+from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, GATED_VALUES, TASK_MIN_T, edits_fit, parse, task_fixes, to_query
 from ui.state import CONFIG_KEY, MAX_WARNINGS, WORD_JOINER
 from apptest_helpers import APP, compiled_once, page_files  # noqa: F401  (a fixture)
 
@@ -99,7 +99,8 @@ def assert_valid(config) -> None:
         elif field.kind == "choices":
             assert set(value) <= set(field.options), (field.name, value)
         elif field.kind == "edits":
-            assert all(name in rc.PARAM_NAMES and index >= 0 and math.isfinite(v) for name, index, v in value)
+            assert all(name in rc.get_cell(config.cell).param_names and index >= 0 and math.isfinite(v)
+                       for name, index, v in value)
     for name, fixed in task_fixes(config.task).items():
         assert getattr(config, name) == fixed, (config.task, name)
     assert config.T >= TASK_MIN_T.get(config.task, 1)
@@ -161,6 +162,7 @@ def test_any_query_gives_a_valid_config_and_names_every_rejected_value(query):
     assert len(messages) <= len(query) + len(task_fixes(config.task)) + 2
     assert parse(to_query(config)) == (config, [])            # the URL the app writes back is clean
     fixed_by_task = set(task_fixes(config.task)) | ({"T"} if config.task in TASK_MIN_T else set())
+    fixed_by_task |= set(config.unused_fields()) | (set(GATED_VALUES) if config.cell != "rnn" else set())
     for key, text in query.items():
         field = FIELD_BY_NAME.get(key)
         if field is None:
@@ -177,7 +179,15 @@ def test_any_query_gives_a_valid_config_and_names_every_rejected_value(query):
 @st.composite
 def valid_queries(draw):
     names = draw(st.lists(field_names.filter(lambda n: n not in ("task", "edits")), unique=True, max_size=8))
-    return {name: draw(good_text(FIELD_BY_NAME[name])) for name in names}
+    query = {name: draw(good_text(FIELD_BY_NAME[name])) for name in names}
+    return {name: text for name, text in query.items() if fits_the_cell(name, text, query.get("cell", "rnn"))}
+
+
+def fits_the_cell(name, text, cell):
+    """Whether the cell reads the setting, and takes this value of it (a gated cell: tanh, no IRNN)."""
+    if name in DEFAULT.replace(cell=cell).unused_fields():
+        return False
+    return cell == "rnn" or name not in GATED_VALUES or text in ("tanh", *rc.GATED_INITIALISERS)
 
 
 @settings(max_examples=100, deadline=None)

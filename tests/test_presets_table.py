@@ -8,7 +8,8 @@ from ui.notation import NOTATIONS
 from ui.config import PAGE, PRESET_ROLES
 from ui.presets import PRESETS, active, page_of
 
-NOT_A_PRESET = DEFAULT.replace(presentation=True, notation="row", tr_view="clipping", H=5, edits=(("W_hh", 0, 1.0),))
+NOT_A_PRESET = DEFAULT.replace(presentation=True, notation="row", tr_view="clipping", g_window=7, H=5,
+                               edits=(("W_hh", 0, 1.0),))
 
 
 @pytest.mark.parametrize("key", list(PRESETS))
@@ -42,7 +43,8 @@ def test_apply_sets_the_model_and_the_view_and_keeps_the_rest(key):
             assert getattr(config, field.name) == preset.view_values()[field.name], field.name
         elif field.role in PRESET_ROLES:
             assert getattr(config, field.name) == getattr(model, field.name), field.name   # edits dropped
-    assert config.presentation and config.tr_view == "clipping"
+    assert config.presentation   # and another page's view stays as it was
+    assert (config.g_window == 7) if preset.page == "views/training.py" else (config.tr_view == "clipping")
     # a textbook's preset writes its notation; the others keep the reader's
     assert config.notation == dict(preset.settings).get("notation", "row")
 
@@ -52,7 +54,8 @@ def test_a_preset_is_active_exactly_while_its_values_stay(key):
     preset = PRESETS[key]
     config = preset.apply(NOT_A_PRESET)
     assert preset.is_active(config) and active(config) is preset
-    assert active(config.replace(presentation=False, tr_view="train")) is preset   # not its values
+    another_page = {"g_split": True} if preset.page == "views/training.py" else {"tr_view": "train"}
+    assert active(config.replace(presentation=False, **another_page)) is preset   # not its values
     assert not preset.is_active(config.replace(seed=1))                              # a model value
     name, value = preset.view[0]
     assert not preset.is_active(config.replace(**{name: another_value(name, value)}))   # a view value

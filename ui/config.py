@@ -44,6 +44,10 @@ MAX_TRAIN_STEPS = 2000       # training page: a run stays within seconds at lect
 MAX_TRAIN_BATCH = 128
 MAX_RADII = 12               # vanishing page: each swept radius is a model and a curve
 MAX_EDIT_INDEX = MAX_H * max(MAX_H, MAX_D, MAX_O)   # no parameter has more entries
+MAX_FORGET_BIAS = 5.0        # sigma(5) = 0.993: the forget gate all but shut off from forgetting
+# Every parameter name of every cell: an edit names one, and a link may name another cell's
+ALL_PARAM_NAMES = tuple(sorted({name for cell in rc.CELLS.values() for name in cell.param_names}))
+GATED_NOTE = "the LSTM's and the GRU's gates are sigmoids and their candidates tanh"
 
 
 # What a field changes: its role. A cached computation keys on the roles it depends on
@@ -222,6 +226,9 @@ def _number(raw: Any) -> float:
 
 FIELDS: tuple[Field, ...] = (
     # the model
+    Field("cell", "choice", "rnn", "Cell", options=tuple(rc.CELLS), role=WEIGHTS,
+          help="the vanilla RNN, or a gated cell (LSTM, GRU) that learns how much of its state to keep",
+          labels={key: c.title for key, c in rc.CELLS.items()}),
     Field("T", "int", 12, "Sequence length T", 1, MAX_T),
     Field("H", "int", 8, "Hidden units H", 1, MAX_H, role=WEIGHTS),
     Field("D", "int", 3, "Inputs D", 1, MAX_D, role=WEIGHTS),
@@ -240,6 +247,9 @@ FIELDS: tuple[Field, ...] = (
                   "identity": "identity W_hh (IRNN)"}, in_notation=True),
     Field("rho", "float", 0.9, "Spectral radius of W_hh", 0.0, MAX_RHO, role=WEIGHTS,
           help="W_hh is rescaled so that its largest |eigenvalue| is this", in_notation=True),
+    Field("forget_bias", "float", 1.0, "Forget-gate bias b_f", -MAX_FORGET_BIAS, MAX_FORGET_BIAS, role=WEIGHTS,
+          help="the LSTM's forget gate starts near sigma(b_f): 1 keeps about 73% of the memory at each "
+               "step (Jozefowicz et al. 2015)"),
     Field("seed", "int", 0, "Seed", 0, MAX_SEED, role=WEIGHTS),
     Field("notation", "choice", "wxh", "Notation", options=tuple(NOTATIONS), role=DISPLAY,   # display only
           labels={key: symbols.notation_label(n) for key, n in NOTATIONS.items()}),
@@ -274,9 +284,10 @@ FIELDS: tuple[Field, ...] = (
           help="none, by global norm (rescale g if ||g|| > c), or element-wise to [-c, c]",
           labels={"none": "none", "norm": "by global norm", "value": "element-wise"}),
     Field("tr_clip_c", "float", 5.0, "Clipping threshold c", 0.01, 100.0, role=PAGE, page="training"),
-    Field("tr_view", "choice", "train", "Section", options=("train", "truncation", "clipping"),
+    Field("tr_view", "choice", "train", "Section", options=("train", "truncation", "clipping", "cells"),
           role=PAGE, page="training",
-          labels={"train": "Train a task", "truncation": "Truncated BPTT", "clipping": "Gradient clipping"}),
+          labels={"train": "Train a task", "truncation": "Truncated BPTT", "clipping": "Gradient clipping",
+                  "cells": "Compare cells"}),
     Field("tr_compare", "choice", "all", "Compare the gradient of", options=("all", "W_hh"),
           role=PAGE, page="training",
           help="all five parameters, or W_hh alone (truncation never changes dL/dW_hy, dL/db_y)",
@@ -294,10 +305,10 @@ FIELDS: tuple[Field, ...] = (
     Field("v_acts", "choices", ("tanh", "relu", "identity"), "Activations to compare",
           options=tuple(rc.ACTIVATIONS), role=PAGE, page="vanishing", labels=symbols.activation_labels()),
     Field("v_section", "choice", "sweeps", "Section",
-          options=("sweeps", "spectrum", "pairs", "steps", "all"), role=PAGE, page="vanishing",
+          options=("sweeps", "cells", "spectrum", "pairs", "steps", "all"), role=PAGE, page="vanishing",
           help="the part of the page below the main curve; 'all' shows every part at once",
-          labels={"sweeps": "Sweeps", "spectrum": "Spectrum", "pairs": "All pairs and ∂L/∂h",
-                  "steps": "Why it fades", "all": "Everything"}),
+          labels={"sweeps": "Sweeps", "cells": "Compare cells", "spectrum": "Spectrum",
+                  "pairs": "All pairs and ∂L/∂h", "steps": "Why it fades", "all": "Everything"}),
     # derivation page (views/derivation.py): the stage of the walk, the step t, the update's eta
     Field("d_stage", "choice", "forward", "Stage", options=DERIVATION_STAGES, role=PAGE, page="derivation"),
     Field("d_step", "int", 5, "Step t", 1, MAX_T, role=PAGE, page="derivation",
@@ -336,7 +347,7 @@ class Edits(Sequence):
     """
 
     __slots__ = ("codes", "indices", "values")
-    NAMES = tuple(sorted(rc.PARAM_NAMES))      # code i is NAMES[i]: code order is name order
+    NAMES = ALL_PARAM_NAMES                    # code i is NAMES[i]: code order is name order
 
     def __init__(self, codes: np.ndarray, indices: np.ndarray, values: np.ndarray):
         order = np.lexsort((indices, codes))
@@ -437,6 +448,10 @@ class Config(_ConfigBase):
             memo[memo_key] = projected
         return projected
 
+    def unused_fields(self) -> tuple[str, ...]:
+        """The fields this config's cell does not read (`parse` keeps them at their defaults)."""
+        return tuple(name for name, cells in CELL_FIELDS.items() if self.cell not in cells)
+
     @property
     def truncation_spec(self):
         """The `truncation=` argument for rnn_core.bptt."""
@@ -475,20 +490,33 @@ def decode_edits(text: str) -> tuple[tuple[str, int, float], ...]:
             index, value = int(index), float(value)
         except ValueError:
             raise ValueError(f"has a malformed entry {item[:40]!r}") from None
-        if name not in rc.PARAM_NAMES or not 0 <= index < MAX_EDIT_INDEX or not math.isfinite(value):
+        if name not in ALL_PARAM_NAMES or not 0 <= index < MAX_EDIT_INDEX or not math.isfinite(value):
             raise ValueError(f"has an invalid entry {item[:40]!r}")
         edits[(name, index)] = value
     return tuple((name, index, value) for (name, index), value in sorted(edits.items()))
 
 
 def param_shapes(config: Config) -> dict[str, tuple[int, ...]]:
-    D, H, O = config.D, config.H, config.O
-    return {"W_xh": (H, D), "W_hh": (H, H), "b_h": (H,), "W_hy": (O, H), "b_y": (O,)}
+    """Every parameter of the config's cell and its shape, in the cell's order."""
+    return rc.get_cell(config.cell).param_shapes(config.D, config.H, config.O)
+
+
+def edits_problem(config: Config) -> str | None:
+    """Why the config's weight edits cannot apply to its model (another cell's names, or an
+    index beyond its sizes); None when they fit."""
+    shapes = param_shapes(config)
+    edited = config.edits.by_name()
+    foreign = [name for name in edited if name not in shapes]
+    if foreign:
+        return (f"The hand-edited weights name {', '.join(foreign[:4])}, which the "
+                f"{rc.get_cell(config.cell).title} does not have; they were dropped.")
+    if any(int(indices.max()) >= math.prod(shapes[name]) for name, (indices, _) in edited.items()):
+        return "The hand-edited weights do not fit the model's sizes; they were dropped."
+    return None
 
 
 def edits_fit(config: Config) -> bool:
-    shapes = param_shapes(config)
-    return all(int(indices.max()) < math.prod(shapes[name]) for name, (indices, _) in config.edits.by_name().items())
+    return edits_problem(config) is None
 
 
 # ---- parsing, validation and the URL --------------------------------------------------------
@@ -532,6 +560,39 @@ def _apply_task(values: dict[str, Any], raw: Mapping[str, Any]) -> list[str]:
     return messages
 
 
+# The fields that only some cells read: {field: the cells that read it}
+CELL_FIELDS = {"rho": ("rnn",), "forget_bias": ("lstm",)}
+# The choices a gated cell cannot take, and what it takes instead
+GATED_VALUES = {"activation": "tanh", "init": "orthogonal"}
+
+
+def _apply_cell(values: dict[str, Any], raw: Mapping[str, Any], base: Config) -> list[str]:
+    """A gated cell's fixed choices (tanh, no identity init) and the defaults of the settings the
+    cell does not read (rho for a gated cell, b_f but for the LSTM): one config per view, so that
+    a link and a cache key say only what is shown. A message for each one the link asked otherwise."""
+    cell = rc.get_cell(values["cell"])
+    asked = {name for name in raw if values.get(name) != getattr(base, name, None) or name == "cell"}
+    messages = []
+    if cell.name != "rnn":
+        allowed = {"activation": ("tanh",), "init": rc.GATED_INITIALISERS}
+        for name, instead in GATED_VALUES.items():
+            if values[name] not in allowed[name]:
+                if name in raw and name in asked:
+                    field = FIELD_BY_NAME[name]
+                    why = f" ({GATED_NOTE})" if name == "activation" else ""
+                    messages.append(f"{field.label_in()} = {field.choice_label(values[name])} is for the vanilla "
+                                    f"RNN{why}; the {cell.title} uses {field.choice_label(instead)}.")
+                values[name] = instead
+    for name, cells in CELL_FIELDS.items():
+        default = FIELD_BY_NAME[name].default
+        if cell.name not in cells and values[name] != default:
+            if name in raw and name in asked:
+                messages.append(f"{FIELD_BY_NAME[name].label_in()} applies to the "
+                                f"{' and '.join(rc.get_cell(c).title for c in cells)} only; the {cell.title} ignores it.")
+            values[name] = default
+    return messages
+
+
 def parse(raw: Mapping[str, Any], *, base: Config = DEFAULT) -> tuple[Config, list[str]]:
     """A valid Config from `raw` (e.g. st.query_params), plus one message per replaced value.
 
@@ -560,9 +621,11 @@ def parse(raw: Mapping[str, Any], *, base: Config = DEFAULT) -> tuple[Config, li
                             f"using {field.encode(clamped)} instead.")
         values[key] = clamped
     messages += _apply_task(values, raw)
+    messages += _apply_cell(values, raw, base)
     config = Config(**values)
-    if not edits_fit(config):
-        messages.append("The hand-edited weights do not fit the model's sizes; they were dropped.")
+    problem = edits_problem(config)
+    if problem:
+        messages.append(problem)
         config = config.replace(edits=())
     return config, messages
 
@@ -588,20 +651,24 @@ def link_is_complete(config: Config) -> bool:
 
 # ---- building the model --------------------------------------------------------------------
 
-def build_params(config: Config) -> rc.Params:
-    """The initialised parameters with the hand edits applied; same config, same numbers."""
-    params = rc.init_params(config.D, config.H, config.O, seed=config.seed, init=config.init,
-                            spectral_radius=config.rho)
+def build_params(config: Config) -> rc.CellParams:
+    """The initialised parameters of the config's cell with the hand edits applied; same config,
+    same numbers (rc.Params, rc.LSTMParams or rc.GRUParams)."""
+    options = {"rnn": {"spectral_radius": config.rho}, "lstm": {"forget_bias": config.forget_bias}}
+    params = rc.init_params(config.D, config.H, config.O, seed=config.seed, init=config.init, cell=config.cell,
+                            **options.get(config.cell, {}))
     arrays = params.to_dict()
     for name, (indices, values) in config.edits.by_name().items():   # one put per array (uploads edit all)
         np.put(arrays[name], indices, values)
-    return rc.Params(**arrays)
+    return type(params)(**arrays)
 
 
 def edits_between(base: rc.Params, edited: rc.Params) -> Edits:
-    """The sparse edits that turn `base` into `edited` (same shapes)."""
+    """The sparse edits that turn `base` into `edited` (same cell, same shapes)."""
     codes, indices, values = [], [], []
     for code, name in enumerate(Edits.NAMES):
+        if name not in base.names():
+            continue
         a, b = getattr(base, name).reshape(-1), getattr(edited, name).reshape(-1)
         changed = np.flatnonzero(a != b)
         codes.append(np.full(len(changed), code, dtype=np.int8))

@@ -19,9 +19,12 @@ from ui.config import DEFAULT, FIELDS, PAGE, PRESET_ROLES, Config, parse, to_que
 from ui.figures.graph import follow_term_view
 
 GRAPH, VANISHING, DERIVATION = "views/graph.py", "views/vanishing.py", "views/derivation.py"
+TRAINING = "views/training.py"
 
 LONG_T = 30        # 0.5 ** 29 ~ 2e-9 and 1.5 ** 29 ~ 1e5: the trend is unmistakable at this length
 ADDING_T = 20
+GATED_T = 100      # long enough that the tanh RNN has lost the gradient and the gated cells have not
+GRU_ADDING_T = 50
 SINE_T = 24
 
 
@@ -92,6 +95,10 @@ class Preset:
 #   and cross-entropy); t = T - 1 so that 'Next' reaches a recursion with both of its parts.
 # - mse_sine: the Derivation at the output gradient, the residual o_t - y_t of the sentence's
 #   loss with live numbers; t = T - 1 as above.
+# - lstm_carries: Vanishing & exploding comparing the three cells on one axis at T = 100: the
+#   chosen LSTM's curve with its forget-gate product, the RNN's fading beside it.
+# - gru_adding: the Training page's cell comparison on the adding task, where the difference is
+#   whether the model learns at all.
 # - many_to_one: the Unrolled graph following the only loss term with the whole sequence in view,
 #   so the way back to the marked inputs (anywhere in it) is drawn.
 PRESETS: dict[str, Preset] = {
@@ -143,6 +150,19 @@ PRESETS: dict[str, Preset] = {
                (("task", "adding"), ("activation", "tanh"), ("T", ADDING_T), ("H", 16), ("rho", 1.0)),
                GRAPH, _pairs(follow_term_view(ADDING_T, width=ADDING_T)),
                "Opens the *Unrolled graph* with the whole sequence in view, from the only loss term back."),
+        Preset("lstm_carries", "LSTM carries the gradient (forget bias 1)",
+               "An LSTM whose forget gates start near σ(1) = 0.73: along the memory path the gradient is "
+               "multiplied by the forget gates only, so it survives a hundred steps that a tanh RNN's does not.",
+               (("cell", "lstm"), ("forget_bias", 1.0), ("init", "orthogonal"), ("T", GATED_T)),
+               VANISHING, (("v_section", "cells"),),
+               r"Opens *Vanishing & exploding* comparing the three cells: $\lVert\partial s_T/\partial s_k\rVert$ "
+               "on one log axis."),
+        Preset("gru_adding", "GRU on the adding task",
+               "The adding task hides two marked numbers in a long sequence and asks for their sum at the end: "
+               "a GRU learns it at T = 50, a vanilla RNN trained on the same batches does not.",
+               (("cell", "gru"), ("init", "orthogonal"), ("task", "adding"), ("T", GRU_ADDING_T), ("H", 16)),
+               TRAINING, (("tr_view", "cells"), ("tr_task", "adding")),
+               "Opens *Training* comparing the three cells on the adding task, same batches, same seed."),
     )
 }
 

@@ -27,13 +27,20 @@ WIDGET_OPTIONS = {
 }
 
 # The settings that stay in view in presentation mode; the others fold into an expander.
-LECTURE_FIELDS = ("activation", "rho", "T")
+LECTURE_FIELDS = ("cell", "activation", "rho", "forget_bias", "T")
+MODEL_FIELDS = ("cell", "T", "H", "D", "O", "activation", "loss", "reduction", "loss_at", "init", "rho",
+                "forget_bias", "seed")
 
 
 def field_widget(name: str) -> None:
     config = state.config()
     field = FIELD_BY_NAME[name]
+    if name in config.unused_fields() or (name == "activation" and config.cell != "rnn"):
+        _not_for_this_cell(config, field)
+        return
     options = dict(WIDGET_OPTIONS.get(name, {}))
+    if name == "init" and config.cell != "rnn":
+        options["options"] = rc.GATED_INITIALISERS
     options.update(label=field.label_in(config.notation), help=field.help_in(config.notation) or None)
     if field.labels:
         # the notation is bound now: Streamlit may call format_func outside this run
@@ -49,6 +56,17 @@ def field_widget(name: str) -> None:
         st.session_state[state.widget_key(name)] = state.to_widget_value(FIELD_BY_NAME[name], getattr(config, name))
         st.session_state[labelled_in] = config.notation
     state.schema_widget(name, **options)
+
+
+def _not_for_this_cell(config: Config, field) -> None:
+    """A setting the chosen cell does not read: said, not drawn (its value waits for the cell that reads it)."""
+    cell = rc.get_cell(config.cell).title
+    if field.name == "activation":
+        st.caption(f"**{field.label_in(config.notation)}**: the {cell}'s gates are sigmoids σ and its "
+                   "candidate and output use tanh (the activation choice is the vanilla RNN's).")
+    elif field.name == "rho":
+        st.caption(f"**{field.label_in(config.notation)}**: the vanilla RNN's; the {cell}'s recurrent "
+                   f"blocks come from the initialiser.")
 
 
 def task_caption(config: Config) -> None:
@@ -89,7 +107,7 @@ def reset_all() -> None:
 
 def _all_settings(skip: tuple[str, ...]) -> None:
     st.subheader("Model")
-    for name in ("T", "H", "D", "O", "activation", "loss", "reduction", "loss_at", "init", "rho", "seed"):
+    for name in MODEL_FIELDS:
         if name not in skip:
             field_widget(name)
     st.subheader("Data and notation")
