@@ -29,8 +29,10 @@ st.markdown(
     "**Backpropagation through time** unrolls this loop into a deep feed-forward graph, one layer per "
     f"step, and runs ordinary backpropagation on it. The gradient of ${n.param('W_hh')}$ then sums a "
     "contribution from every step, and each contribution travels back through a product of Jacobians "
-    f"{jacobian}, which is why gradients **vanish** or **explode** over long sequences. Every number "
-    f"here is computed live from the model in the sidebar, written in the notation of {n.source}.")
+    f"{jacobian}, which is why gradients **vanish** or **explode** over long sequences. The sidebar's "
+    "**Cell** swaps the vanilla RNN for an **LSTM** or a **GRU**, whose gates decide how much of the state "
+    "(and so of the gradient) each step keeps. Every number here is computed live from the model in the "
+    f"sidebar, written in the notation of {n.source}.")
 
 st.subheader("The pages")
 for row in grid(service.page_summaries(n), PAGES_PER_ROW):

@@ -23,15 +23,17 @@ OPEN_KEY = "_preset_page"           # the page a preset button asked for, opened
 # <name> is a symbol written in the reader's notation (ui.notation.fill).
 PAGE_SUMMARIES = (
     ("views/graph.py", "The network unrolled over time, coloured by gradient size; play the gradient "
-                       "flowing back from step T to step 1."),
+                       "flowing back from step T to step 1 (for an LSTM, along its memory row c too)."),
     ("views/vanishing.py", r"How $\lVert\partial <h_T>/\partial <h_k>\rVert$ shrinks or grows with the "
-                           r"distance $T - k$, the eigenvalues of $<W_hh>$ and the bound that explains it."),
-    ("views/model.py", "The equations of the current model, its five weight matrices as heatmaps and "
-                       "tables you can edit, upload and download."),
+                           r"distance $T - k$, the eigenvalues of $<W_hh>$ and the bound that explains it; "
+                           "the gates that keep it alive in an LSTM or a GRU, and the three cells compared."),
+    ("views/model.py", "The equations of the current model, its weight matrices (an LSTM's or a GRU's grouped "
+                       "by gate) as heatmaps and tables you can edit, upload and download."),
     ("views/derivation.py", "Every equation of BPTT in your textbook's notation with the live numbers at "
-                            "a step you pick, checked against finite differences."),
-    ("views/training.py", "Train on small built-in tasks; compare full, truncated and randomized BPTT "
-                          "and gradient clipping."),
+                            "a step you pick, for the vanilla RNN, the LSTM and the GRU, checked against "
+                            "finite differences."),
+    ("views/training.py", "Train on small built-in tasks; compare full, truncated and randomized BPTT, "
+                          "gradient clipping, and the three cells on tasks only a gated cell learns."),
 )
 
 
