@@ -71,13 +71,18 @@ class Params(CellParams):
     b_y: Array
 
 
-def validate_params(params: Params) -> tuple[int, int, int]:
-    """Check shapes, dtype and finiteness; return (D, H, O). ValueError names the field."""
-    if not isinstance(params, Params):
-        raise ValueError(f"params must be a rnn_core.Params, got {type(params).__name__}")
+def check_float_arrays(params: CellParams, kind: type) -> None:
+    """ValueError unless `params` is of type `kind` and each of its arrays a float numpy array."""
+    if type(params) is not kind:
+        raise ValueError(f"params must be a rnn_core.{kind.__name__}, got {type(params).__name__}")
     for name, a in params.items():
         if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
             raise ValueError(f"params.{name} must be a float numpy array, got {getattr(a, 'dtype', type(a))}")
+
+
+def validate_params(params: Params) -> tuple[int, int, int]:
+    """Check shapes, dtype and finiteness; return (D, H, O). ValueError names the field."""
+    check_float_arrays(params, Params)
     if params.W_xh.ndim != 2:
         raise ValueError(f"params.W_xh must have shape (H, D), got {params.W_xh.shape}")
     H, D = params.W_xh.shape

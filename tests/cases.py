@@ -12,14 +12,18 @@ def make_case(*, T=5, B=None, D=3, H=4, O=3, loss="mse", seed=0, bias=0.1, h0=Fa
     p = p.replace(b_h=bias * rng.standard_normal(H), b_y=bias * rng.standard_normal(O))
     lead = (T,) if B is None else (T, B)
     xs = rng.standard_normal(lead + (D,))
-    if loss == "softmax_ce":
-        ys = rng.integers(0, O, lead)
-    elif loss == "sigmoid_bce":
-        ys = rng.random(lead + (O,))
-    else:
-        ys = rng.standard_normal(lead + (O,))
+    ys = draw_targets(rng, loss, lead, O)
     h = 0.5 * rng.standard_normal(lead[1:] + (H,)) if h0 else None
     return p, xs, ys, h
+
+
+def draw_targets(rng, loss, lead, O):
+    """Random targets for `loss` with leading shape `lead`: class indices, probabilities or reals."""
+    if loss == "softmax_ce":
+        return rng.integers(0, O, lead)
+    if loss == "sigmoid_bce":
+        return rng.random(lead + (O,))
+    return rng.standard_normal(lead + (O,))
 
 
 def make_cell_case(cell, *, T=4, B=None, D=2, H=3, O=2, loss="mse", seed=0, h0=False, c0=False, spread=0.5):
@@ -33,12 +37,7 @@ def make_cell_case(cell, *, T=4, B=None, D=2, H=3, O=2, loss="mse", seed=0, h0=F
     p = p.map(lambda a: a + spread * rng.standard_normal(a.shape))
     lead = (T,) if B is None else (T, B)
     xs = rng.standard_normal(lead + (D,))
-    if loss == "softmax_ce":
-        ys = rng.integers(0, O, lead)
-    elif loss == "sigmoid_bce":
-        ys = rng.random(lead + (O,))
-    else:
-        ys = rng.standard_normal(lead + (O,))
+    ys = draw_targets(rng, loss, lead, O)
     h = 0.5 * rng.standard_normal(lead[1:] + (H,)) if h0 else None
     c = 0.5 * rng.standard_normal(lead[1:] + (H,)) if c0 else None
     return p, xs, ys, h, c

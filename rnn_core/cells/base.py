@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..activations import Activation
+from ..params import check_float_arrays
 from ..truncation import Truncation
 
 Array = np.ndarray
@@ -116,12 +117,7 @@ class Cell:
 
     def validate(self, params) -> tuple[int, int, int]:
         """Check type, dtype, shapes and finiteness; return (D, H, O). ValueError names the field."""
-        kind = self.params_type.__name__
-        if type(params) is not self.params_type:
-            raise ValueError(f"params must be a rnn_core.{kind}, got {type(params).__name__}")
-        for name, a in params.items():
-            if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
-                raise ValueError(f"params.{name} must be a float numpy array, got {getattr(a, 'dtype', type(a))}")
+        check_float_arrays(params, self.params_type)
         first = self.param_names[0]
         if getattr(params, first).ndim != 2 or params.W_hy.ndim != 2 or params.W_hy.shape[0] < 1:
             raise ValueError(f"params.{first} must have shape (H, D) and W_hy (O, H), got "
