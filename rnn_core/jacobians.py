@@ -50,16 +50,21 @@ class _Sequence:
     overflow_step: int | None
 
 
-def _run_one_sequence(params: Params, xs, activation: str, h0) -> _Sequence:
-    """Validate the arguments and run eqs. (1)-(2) on one sequence xs (T, D)."""
-    act = get_activation(activation)
-    D, H, _ = validate_params(params)
+def _one_sequence(xs, h0, D: int, H: int) -> tuple[Array, Array]:
+    """xs (T, D) as X (T, 1, D) and h0 as H0 (1, H), checked: Jacobians are of one sequence."""
     X = as_float_array("xs", xs)
     if X.ndim == 3:
         raise ValueError(f"xs must be one sequence of shape (T, D={D}) for Jacobians, got a batch of "
                          f"shape {X.shape}; pass xs[:, b] for sequence b")
     X, _ = check_xs(X, D)
-    H0 = check_h0(h0, 1, H, batched=False)
+    return X, check_h0(h0, 1, H, batched=False)
+
+
+def _run_one_sequence(params: Params, xs, activation: str, h0) -> _Sequence:
+    """Validate the arguments and run eqs. (1)-(2) on one sequence xs (T, D)."""
+    act = get_activation(activation)
+    D, H, _ = validate_params(params)
+    X, H0 = _one_sequence(xs, h0, D, H)
     with np.errstate(all="ignore"):
         A, Hs, _ = run_forward(params, X, H0, act)
         a, h = A[:, 0], Hs[:, 0]
@@ -356,12 +361,7 @@ def _gated_run(params, xs, h0, c0):
     from .bptt import cell_and_activation
     cell, _ = cell_and_activation(params, None, c0)
     D, H, _ = cell.validate(params)
-    X = as_float_array("xs", xs)
-    if X.ndim == 3:
-        raise ValueError(f"xs must be one sequence of shape (T, D={D}) for Jacobians, got a batch of "
-                         f"shape {X.shape}; pass xs[:, b] for sequence b")
-    X, _ = check_xs(X, D)
-    H0 = check_h0(h0, 1, H, batched=False)
+    X, H0 = _one_sequence(xs, h0, D, H)
     C0 = check_h0(c0, 1, H, batched=False, name="c0") if cell.memory else None
     with np.errstate(all="ignore"):
         return cell, cell.run(params, X, H0, C0, None)
