@@ -57,6 +57,22 @@ LINKS = {
         {"T": 500, "H": 8, "tr_batch": 128, "tr_task": "sine", "truncation": "k_step", "trunc_k": 499,
          "tr_steps": 2000}],
 }
+# The same worst cases for the gated cells (an LSTM step is ~4x the vanilla one's work)
+GATED_LINKS = {
+    "views/graph.py": [{**BIG, "cell": "lstm", "g_source": 250, "g_split": 1, "g_window": 30},
+                       {**BIG, "cell": "gru", "truncation": "k_step", "trunc_k": 499}],
+    "views/vanishing.py": [{**BIG, "cell": "lstm", "v_section": "all", "v_norm": "fro"},
+                           {**BIG, "cell": "gru", "v_section": "cells", "truncation": "k_step", "trunc_k": 499}],
+    "views/model.py": [{**BIG, "cell": "lstm", "presentation": 1}, {**BIG, "cell": "gru"}],
+    "views/derivation.py": [{**BIG, "cell": "lstm", "d_all": 1, "d_step": 1},
+                            {**BIG, "cell": "gru", "d_stage": "double_sum", "d_step": 500}],
+    "views/training.py": [
+        {**BIG, "cell": "lstm", "tr_view": "cells", "tr_task": "copy", "tr_batch": 128, "tr_steps": 2000},
+        {**BIG, "cell": "lstm", "tr_view": "truncation", "tr_batch": 128, "truncation": "k_step", "trunc_k": 499},
+        {**BIG, "cell": "gru", "tr_view": "clipping", "tr_batch": 128, "tr_task": "copy"}],
+}
+for page, links in GATED_LINKS.items():
+    LINKS[page] += links
 
 
 def cpu_of_link(page: str, query: dict) -> tuple[float, float, bool]:
