@@ -99,17 +99,21 @@ def test_row_norms_do_not_overflow_and_keep_inf_and_nan():
     assert norms[2] == np.inf and np.isnan(norms[3]) and norms[4] == pytest.approx(5.0)
 
 
-def test_only_the_vanilla_cell_and_one_sequence():
+def test_one_sequence_and_the_params_of_the_results_cell():
     params, xs, ys, _, kwargs, result = problem()
     batch = rc.bptt(params, np.stack([xs, xs], axis=1), np.stack([ys, ys], axis=1), **kwargs)
     with pytest.raises(ValueError, match="one sequence"):
         flow.full_flow(batch, params)
     lstm = rc.init_params(3, 4, 2, seed=0, cell="lstm")
     gated = rc.bptt(lstm, xs, ys, loss="mse")
+    with pytest.raises(ValueError, match="params are"):
+        flow.full_flow(gated, params)
     with pytest.raises(ValueError, match="vanilla"):
-        flow.full_flow(gated, lstm)
+        flow.outputs_carried_back(gated, lstm, 2)
     with pytest.raises(ValueError, match="s must be a step"):
         flow.single_source(result, params, 0)
+    with pytest.raises(ValueError, match="GRU"):
+        flow.update_gate_part(flow.full_flow(gated, lstm), gated.trace)
 
 
 @pytest.mark.parametrize("activation", list(rc.ACTIVATIONS))
