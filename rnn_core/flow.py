@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import rnn_core as rc
+from rnn_core.truncation import parse_truncation
 
 Array = np.ndarray
 
@@ -191,22 +192,35 @@ def _gated_single_source(result: rc.BPTTResult, params, cell, s: int) -> Flow:
     C0 = trace.c0[None] if cell.memory else None
     direct = np.zeros((result.dL_dh.shape[0], 1, result.dL_dh.shape[1]))
     direct[s - 1, 0] = result.dL_dh_direct[s - 1]
+    window = result.truncation.window(T := direct.shape[0])
+    # k-step truncation carries term s back through the states s, ..., s - k + 1 exactly, then
+    # drops it: the untruncated pass of this one term, cut there (T H^2 work, not the T k H^2 of
+    # carrying k terms at once)
+    trunc = parse_truncation(None, T) if window is not None else result.truncation
+    lowest = max(1, s - window + 1) if window is not None else 1
     with np.errstate(all="ignore"):
         run = cell.run(params, trace.xs[:, None, :], trace.h0[None], C0)     # the forward pass again
-        back = cell.backward(params, run, direct, result.truncation)
-        dL_da = back.dL_da[:, 0]
-        dL_dx = dL_da @ input_weights(params)
+        back = cell.backward(params, run, direct, trunc)
+        H = direct.shape[2]
+        dS0 = back.dS0[0] if lowest == 1 else np.zeros(back.dS0.shape[1])
+        parts = dict(dL_dh=back.dL_dh, indirect=back.dL_dh_indirect, dL_da=back.dL_da)
+        if cell.memory:
+            c_direct = back.dL_dc - back.dL_dc_indirect if back.dL_dc_direct is None else back.dL_dc_direct
+            parts.update(dL_dc=back.dL_dc, c_direct=c_direct, c_indirect=back.dL_dc_indirect)
+        parts = {name: _below_zeroed(value[:, 0], lowest) for name, value in parts.items()}
+        dL_dx = parts["dL_da"] @ input_weights(params)
     dL_do = np.zeros_like(result.dL_do)
     dL_do[s - 1] = result.dL_do[s - 1]
-    H = direct.shape[2]
-    memory = {}
-    if cell.memory:
-        c_direct = back.dL_dc - back.dL_dc_indirect if back.dL_dc_direct is None else back.dL_dc_direct
-        memory = dict(dL_dc=back.dL_dc[:, 0], c_direct=c_direct[:, 0], c_indirect=back.dL_dc_indirect[:, 0],
-                      dL_dc0=back.dS0[0, H:])
-    return Flow(dL_dh=back.dL_dh[:, 0], direct=direct[:, 0], indirect=back.dL_dh_indirect[:, 0], dL_da=dL_da,
-                dL_do=dL_do, dL_dx=dL_dx, dL_dh0=back.dS0[0, :H].copy(), loss_weight=_one_weight(result, s),
-                has_loss=result.weights > 0, source=s, cell=cell.name, **memory)
+    memory = dict(dL_dc0=dS0[H:]) if cell.memory else {}
+    return Flow(direct=direct[:, 0], dL_do=dL_do, dL_dx=dL_dx, dL_dh0=dS0[:H].copy(), loss_weight=_one_weight(result, s),
+                has_loss=result.weights > 0, source=s, cell=cell.name, **parts, **memory)
+
+
+def _below_zeroed(values: Array, lowest: int) -> Array:
+    """values (T, n) with the steps before `lowest` set to zero (a copy)."""
+    out = np.array(values)
+    out[:lowest - 1] = 0.0
+    return out
 
 
 def node_norms(flow: Flow) -> NodeNorms:
