@@ -1,9 +1,13 @@
-"""Figures of the Model & weights page: the five parameters as heatmaps, arrays in, Figure out.
+"""Figures of the Model & weights page: a cell's parameters as heatmaps, arrays in, Figure out.
 
-Laid out like the equations: the top row is a_t = W_xh x_t + W_hh h_{t-1} + b_h (H rows each),
-the bottom row o_t = W_hy h_t + b_y (O rows). One diverging colour scale centred on 0 and
-shared by all five, so colours compare across matrices. Hand-edited entries are outlined.
-Matrices appear as the notation writes them (the row-vector notation shows the transposes).
+Laid out like the equations, one row per gate group: the vanilla cell's top row is
+a_t = W_xh x_t + W_hh h_{t-1} + b_h (H rows each); a gated cell has a row per gate (the LSTM's
+input, forget, output gate and candidate; the GRU's reset, update gate and candidate), each
+(W_x*, W_hx*, b_*); the bottom row is the output layer o_t = W_hy h_t + b_y (O rows), W_hy under
+the recurrent matrices and b_y under the biases. One diverging colour scale centred on 0 and
+shared by all, so colours compare across matrices (an LSTM's forget bias stands out). Hand-edited
+entries are outlined. Matrices appear as the notation writes them (the row-vector notation shows
+the transposes).
 """
 from __future__ import annotations
 
@@ -14,47 +18,61 @@ from plotly.subplots import make_subplots
 import rnn_core as rc
 from ui.figures.style import DIVERGING_SCALE, FONT_SIZE, OVERFLOW_COLOUR, PRESENTATION_FONT_SIZE, apply_style
 from ui.notation import Notation
-from ui.weights_table import table_of
+from ui.weights_table import cell_named, param_groups, param_html, table_of
 
 Array = np.ndarray
-POSITIONS = {"W_xh": (1, 1), "W_hh": (1, 2), "b_h": (1, 3), "W_hy": (2, 2), "b_y": (2, 3)}
-ROWS = (("W_xh", "W_hh", "b_h"), ("W_hy", "b_y"))
-COLUMNS = (("W_xh",), ("W_hh", "W_hy"), ("b_h", "b_y"))
 MIN_COLUMN_CELLS = 2                # a bias column is drawn two cells wide, for its title
 MAX_CELLS_WITH_TEXT = 12            # write the values in the cells when a matrix side is this small
 CELL_PX = 34
-MAX_HEIGHT = 900
+MAX_HEIGHT = 900                    # the vanilla cell's two rows
+MAX_ROW_HEIGHT = 300                # a gated cell's rows (five for the LSTM) share at most this each
+GAP_PX = 70                         # between rows: room for the subplot titles
 EDIT_MARK = "square-open"
 MAX_EDIT_MARKS = 400                # more edits (an uploaded file) would hide the colours: no outlines
 
 
-def weight_heatmaps(params: rc.Params, notation: Notation, *, edited: set[tuple[str, int]] = frozenset(),
-                    presentation: bool = False) -> go.Figure:
-    """Heatmaps of W_xh (H, D), W_hh (H, H), b_h (H,) on top and W_hy (O, H), b_y (O,) below.
+def positions(cell: str) -> dict[str, tuple[int, int]]:
+    """(row, column) of each parameter: a row per gate (W_x*, W_h*, b_*), then (W_hy, b_y) in
+    columns 2 and 3."""
+    groups = param_groups(cell)
+    places = {name: (row, col) for row, group in enumerate(groups[:-1], 1)
+              for col, name in enumerate(group.names, 1)}
+    places.update({name: (len(groups), col) for col, name in enumerate(groups[-1].names, 2)})
+    return places
 
-    W_hy sits under W_hh and b_y under b_h: both columns run over the hidden units.
+
+def weight_heatmaps(params: rc.CellParams, notation: Notation, *, edited: set[tuple[str, int]] = frozenset(),
+                    presentation: bool = False) -> go.Figure:
+    """Heatmaps of every parameter of the params' cell: per gate W_x* (H, D), W_h* (H, H),
+    b_* (H,) in a row, and W_hy (O, H), b_y (O,) below.
+
     edited: {(parameter name, flat index in the engine's array)} of the hand-edited entries,
     outlined when there are at most MAX_EDIT_MARKS of them.
     """
+    cell = cell_named(params.names())
+    groups, places = param_groups(cell), positions(cell)
     tables = {name: table_of(array, name, notation) for name, array in params.items()}
-    widths = [max(tables[n].shape[1] for n in column) for column in COLUMNS]
-    heights = [max(tables[n].shape[0] for n in row) for row in ROWS]
+    n_rows = len(groups)
+    widths = [max(tables[n].shape[1] for n, (_, c) in places.items() if c == col) for col in (1, 2, 3)]
+    heights = [max(tables[n].shape[0] for n, (r, _) in places.items() if r == row) for row in range(1, n_rows + 1)]
+    height = _height(heights)
     fig = make_subplots(
-        rows=2, cols=3, column_widths=[max(w, MIN_COLUMN_CELLS) for w in widths], row_heights=heights,
-        specs=[[{}, {}, {}], [None, {}, {}]],
-        subplot_titles=[_title(notation, n, tables[n]) for n in ROWS[0] + ROWS[1]],
-        horizontal_spacing=0.05, vertical_spacing=0.14)
+        rows=n_rows, cols=3, column_widths=[max(w, MIN_COLUMN_CELLS) for w in widths], row_heights=heights,
+        specs=[[{}, {}, {}]] * (n_rows - 1) + [[None, {}, {}]],
+        subplot_titles=[_title(notation, cell, n, tables[n]) for group in groups for n in group.names],
+        horizontal_spacing=0.05, vertical_spacing=0.14 if n_rows <= 2 else GAP_PX / height)
     scale = _colour_range(params)
     font_size = PRESENTATION_FONT_SIZE if presentation else FONT_SIZE
-    for name, (row, col) in POSITIONS.items():
+    for name, (row, col) in places.items():
         table = tables[name]
+        label = param_html(notation, cell, name)
         show_text = max(table.shape) <= MAX_CELLS_WITH_TEXT
         fig.add_trace(go.Heatmap(
             z=table.to_numpy(), x=list(table.columns), y=list(table.index), coloraxis="coloraxis",
-            name=notation.html_param(name), xgap=1, ygap=1,
+            name=label, xgap=1, ygap=1,
             text=np.vectorize(lambda v: f"{v:.2f}")(table.to_numpy()) if show_text else None,
             texttemplate="%{text}" if show_text else None, textfont=dict(size=font_size - 1),
-            hovertemplate=f"{notation.html_param(name)}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>"),
+            hovertemplate=f"{label}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>"),
             row=row, col=col)
         marks = _edit_marks(name, table, edited, notation) if len(edited) <= MAX_EDIT_MARKS else []
         if marks:
@@ -65,23 +83,34 @@ def weight_heatmaps(params: rc.Params, notation: Notation, *, edited: set[tuple[
                           row=row, col=col)
         fig.update_yaxes(autorange="reversed", type="category", row=row, col=col)
         fig.update_xaxes(type="category", showticklabels=name.startswith("W"), row=row, col=col)
+    if n_rows > 2:      # a gated cell: each row says which gate it is
+        for row, group in enumerate(groups[:-1], 1):
+            fig.update_yaxes(title_text=f"<b>{group.title}</b>", row=row, col=1)
     fig.update_layout(coloraxis=dict(colorscale=DIVERGING_SCALE, cmin=-scale, cmax=scale, cmid=0,
                                      colorbar=dict(title="value", len=0.8)))
-    apply_style(fig, height=min(MAX_HEIGHT, 200 + CELL_PX * sum(heights)), presentation=presentation)
+    apply_style(fig, height=height, presentation=presentation)
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(showgrid=False)
     fig.update_annotations(font=dict(size=font_size + 2, color="#111111"))   # the subplot titles
     return fig
 
 
-def _title(notation: Notation, name: str, table) -> str:
+def _height(heights: list[int]) -> int:
+    """Pixels for rows of these many cells: CELL_PX a cell, capped (the vanilla cell's two rows
+    at MAX_HEIGHT, more rows at MAX_ROW_HEIGHT each)."""
+    cap = MAX_HEIGHT if len(heights) <= 2 else MAX_ROW_HEIGHT * len(heights)
+    return min(cap, 200 + CELL_PX * sum(heights) + (GAP_PX if len(heights) > 2 else 0) * (len(heights) - 1))
+
+
+def _title(notation: Notation, cell: str, name: str, table) -> str:
+    """'W<sub>xf</sub>  (8×3)' or 'b<sub>f</sub>  (8)'."""
     rows, cols = table.shape
-    return f"{notation.html_param(name)}  ({rows}×{cols})" if name.startswith("W") else \
-        f"{notation.html_param(name)}  ({rows})"
+    size = f"({rows}×{cols})" if name.startswith("W") else f"({rows})"
+    return f"{param_html(notation, cell, name)}  {size}"
 
 
-def _colour_range(params: rc.Params) -> float:
-    """The largest |value| over all five (1 if all are zero), so 0 is white in every heatmap."""
+def _colour_range(params: rc.CellParams) -> float:
+    """The largest |value| over every parameter (1 if all are zero), so 0 is white in every heatmap."""
     largest = max(float(np.max(np.abs(a))) if a.size else 0.0 for _, a in params.items())
     return largest if largest > 0 and np.isfinite(largest) else 1.0
 
