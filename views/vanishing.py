@@ -17,8 +17,11 @@ from ui.notation import NOTATIONS, Notation
 from ui.pages import guard_note
 from ui.pages import vanishing as service
 
-SECTION_HEADERS = {"sweeps": "Sweeps: the same seed, one factor changed", "spectrum": "The spectrum of ${W}$",
+SECTION_HEADERS = {"sweeps": "Sweeps: the same seed, one factor changed",
+                   "cells": "Compare cells: vanilla RNN, LSTM and GRU on the same inputs",
+                   "spectrum": "The spectrum of ${W}$",
                    "pairs": "All pairs, and the gradient each step receives", "steps": "Why it fades, step by step"}
+GATED_HEADERS = {"spectrum": "The spectra of the recurrent blocks", "steps": "The {gate}s, step by step"}
 # Radii offered in the sweep's multiselect; any other value in range can be typed in.
 RADIUS_CHOICES = (0.25, 0.5, 0.75, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0)
 RADII_KEY = "v_radii_pick"
@@ -74,9 +77,27 @@ def metrics(run: service.Run, nt: Notation) -> None:
         row.metric(**metric, width=METRIC_WIDTH)
 
 
+def gated_curve(run: service.Run, nt: Notation) -> None:
+    """A gated cell's ||ds_T/ds_k|| beside its memory path (the keeping gates' product)."""
+    config, summary = run.config, run.summary
+    chart(figures.curve_figure(run.norms, None, nt=nt, ord=run.plan.norm, axis=config.v_axis, horizon=summary.horizon,
+                               horizon_text=summary.horizon_text, factor_label=summary.label,
+                               first_step=run.first_step, presentation=config.presentation,
+                               gate=run.gate.norms, gate_label=service.gate_label(config.cell), state="s"),
+          "v_curve", "dsT_dsk")
+    st.caption(service.gate_caption(run, nt))
+    notes(service.window_note(run.norms.shape[0], config.T, "the main curve"), icon=":material/speed:")
+    if text := service.gate_verdict(run):
+        st.info(text, icon=":material/lightbulb:")
+    notes(*service.curve_notes(run, nt))
+
+
 def main_curve(run: service.Run, nt: Notation) -> None:
     config, summary = run.config, run.summary
     metrics(run, nt)
+    if not run.vanilla:
+        gated_curve(run, nt)
+        return
     chart(figures.curve_figure(run.norms, run.bound, nt=nt, ord=run.plan.norm, axis=config.v_axis,
                                horizon=summary.horizon, horizon_text=summary.horizon_text, factor_label=summary.label,
                                matrix_powers=run.powers, first_step=run.first_step, presentation=config.presentation),
@@ -125,28 +146,63 @@ def sweeps_section(run: service.Run, nt: Notation, radius_curves: list, act_curv
     notes(*service.sweep_notes(radius_curves + act_curves))
 
 
+def cells_section(run: service.Run, nt: Notation, curves: list) -> None:
+    """The three cells' ||ds_T/ds_k|| on one log axis, their horizons and a sentence from their numbers."""
+    config = run.config
+    notes(service.cells_norm_note(run), service.cells_skipped_note(run), icon=":material/speed:")
+    if not curves:
+        return
+    named = service.named_cells(curves)
+    summaries = [service.summarise(c) for _, c in named]
+    chart(figures.sweep_figure(named, nt=nt, ord=run.plan.cells_norm, axis=config.v_axis,
+                               horizons=[s.horizon for s in summaries], horizon_texts=[s.horizon_text for s in summaries],
+                               title=f"T = {config.T}, H = {config.H}, seed {config.seed}: one curve per cell",
+                               highlight=service.cell_title(config.cell),
+                               first_step=config.T - run.plan.cells_window + 1, presentation=config.presentation,
+                               state="s"), "v_cells", "cells")
+    st.info(service.cells_sentence(config.T, curves), icon=":material/lightbulb:")
+    st.caption(service.CELLS_CAPTION)
+    notes(service.cells_window_note(run), icon=":material/speed:")
+    st.dataframe(service.sweep_table(named), hide_index=True, width="stretch",
+                 column_config={"per-step factor": st.column_config.NumberColumn(format="%.3f")})
+    notes(*service.sweep_notes(named))
+
+
 def spectrum_section(run: service.Run, nt: Notation) -> None:
+    if not run.vanilla:
+        chart(figures.blocks_spectrum_figure(service.cached_block_spectra(run.model), presentation=run.config.presentation),
+              "v_spectrum", "spectra")
+        st.caption(service.block_spectrum_caption(run.config.cell))
+        return
     chart(figures.spectrum_figure(run.eigenvalues, run.singular, gamma=run.gamma, rho=run.config.rho, nt=nt,
                                   presentation=run.config.presentation), "v_spectrum", "spectrum")
     st.caption(service.spectrum_caption(run, nt))
     notes(service.edits_note(run))
 
 
-def pairs_section(run: service.Run, nt: Notation, grads: np.ndarray | None) -> None:
+def pairs_map(run: service.Run, nt: Notation, pairs: np.ndarray) -> None:
     config, plan, T = run.config, run.plan, run.config.T
+    chart(figures.pairwise_figure(pairs, nt=nt, ord=plan.pair_norm, first_step=T - plan.pair_window + 1,
+                                  presentation=config.presentation, state=None if run.vanilla else "s"),
+          "v_pairwise", "pairwise")
+    st.caption(service.pairs_caption(nt, config.cell))
+    notes(service.pair_norm_note(run), service.window_note(plan.pair_window, T, "the map of all pairs"),
+          icon=":material/speed:")
+    notes(*service.pair_notes(pairs, nt, config.cell))
+
+
+def pairs_section(run: service.Run, nt: Notation, grads: np.ndarray | None) -> None:
+    config, T = run.config, run.config.T
     with st.spinner("Computing all pairs…"):
         pairs = service.pairs_of(run)
-    if pairs is None:
+    notes(service.pairs_skipped_note(run), icon=":material/speed:")
+    if pairs is None and run.plan.pair_window:           # the guard stopped: the note below the page says so
         return
     left, right = st.columns(2)
-    with left:
-        chart(figures.pairwise_figure(pairs, nt=nt, ord=plan.pair_norm, first_step=T - plan.pair_window + 1,
-                                      presentation=config.presentation), "v_pairwise", "pairwise")
-        st.caption(service.pairs_caption(nt))
-        notes(service.pair_norm_note(run), service.window_note(plan.pair_window, T, "the map of all pairs"),
-              icon=":material/speed:")
-        notes(*service.pair_notes(pairs, nt))
-    with right:
+    if pairs is not None:
+        with left:
+            pairs_map(run, nt, pairs)
+    with right if pairs is not None else left:
         if grads is None:
             return
         norms = service.step_norms(grads)
@@ -157,8 +213,21 @@ def pairs_section(run: service.Run, nt: Notation, grads: np.ndarray | None) -> N
         notes(*service.gradient_notes(norms, nt))
 
 
+def gates_section(run: service.Run) -> None:
+    """A gated cell's keeping gate per unit and step: the factors of its memory path."""
+    letter = service.GATE_WORDS[run.config.cell].letter
+    chart(figures.derivative_heatmap(run.gate.values, gamma=1.0, nt=NOTATIONS[run.config.notation],
+                                     presentation=run.config.presentation, label=f"{letter}<sub>t</sub>",
+                                     first_step=run.first_step), "v_df", f"{letter}_gates")
+    st.caption(service.gates_caption(run))
+    notes(service.window_note(run.gate.values.shape[0], run.config.T, "the gates' map"), icon=":material/speed:")
+
+
 def steps_section(run: service.Run, nt: Notation) -> None:
     config = run.config
+    if not run.vanilla:
+        gates_section(run)
+        return
     with st.spinner("Splitting each step's factor…"):
         split = service.steps_of(run)
     if split is None:
@@ -177,18 +246,29 @@ def steps_section(run: service.Run, nt: Notation) -> None:
     st.caption(service.derivative_caption(run, nt))
 
 
-def sections(run: service.Run, nt: Notation, grads, radius_curves: list, act_curves: list) -> None:
+def header(name: str, run: service.Run, nt: Notation) -> str:
+    if run.vanilla or name not in GATED_HEADERS:
+        return SECTION_HEADERS[name].format(W=nt.param("W_hh"))
+    return GATED_HEADERS[name].format(gate=service.GATE_WORDS[run.config.cell].gate)
+
+
+def sections(run: service.Run, nt: Notation, grads, radius_curves: list, act_curves: list,
+             cell_curves: list) -> None:
     """The chosen section below the main curve, or all of them: a slider move redraws only
-    what is on screen (every chart costs the browser ~30 ms to redraw)."""
+    what is on screen (every chart costs the browser ~30 ms to redraw). A gated cell has no
+    sweeps (no rho, no f to vary): that section says so in one line."""
     chosen = state.view_widget("v_section", widget="segmented_control",
                                format_func=FIELD_BY_NAME["v_section"].choice_label,
                                label_visibility="collapsed")
-    draw = {"sweeps": lambda: sweeps_section(run, nt, radius_curves, act_curves),
+    sweeps = (lambda: sweeps_section(run, nt, radius_curves, act_curves)) if run.vanilla else \
+        (lambda: notes(service.gated_note("sweeps", run.config.cell)))
+    draw = {"sweeps": sweeps, "cells": lambda: cells_section(run, nt, cell_curves),
             "spectrum": lambda: spectrum_section(run, nt), "pairs": lambda: pairs_section(run, nt, grads),
             "steps": lambda: steps_section(run, nt)}
     for name in (draw if chosen == "all" else (chosen,)):
-        st.header(SECTION_HEADERS[name].format(W=nt.param("W_hh")))
+        st.header(header(name, run, nt))
         draw[name]()
+
 
 
 def main() -> None:
@@ -200,7 +280,9 @@ def main() -> None:
         "How much does an early state still move the last one? Backpropagation through time multiplies one "
         "factor per step: if those factors are below 1 the product fades geometrically (**vanishing**), "
         "above 1 it blows up (**exploding**).")
-    st.latex(service.equations_latex(nt))
+    if config.cell != "rnn":
+        st.markdown(service.gated_intro(config.cell))
+    st.latex(service.equations_latex(nt) if config.cell == "rnn" else service.gated_equations_latex(nt, config.cell))
     note_place = chart_options(config)
     with st.spinner("Multiplying Jacobians…"):
         run = service.main_run(config, guard)
@@ -210,10 +292,13 @@ def main() -> None:
     grads = service.gradient_of(run)
     with st.spinner("Sweeping the spectral radius and the activation…"):
         radius_curves, act_curves = service.sweep_curves(run)
-    sections(run, nt, grads, radius_curves, act_curves)
+    with st.spinner("Multiplying the three cells' Jacobians…"):
+        cell_curves = service.cell_curves(run)
+    sections(run, nt, grads, radius_curves, act_curves, cell_curves)
     if text := guard_note(guard):
         st.warning(text, icon=":material/hourglass_disabled:")
-    st.download_button("Download the curves (CSV)", service.curves_csv(run, grads, radius_curves + act_curves),
+    st.download_button("Download the curves (CSV)", service.curves_csv(
+        run, grads, radius_curves + act_curves + [(f"cell = {title}", c) for title, c in service.named_cells(cell_curves)]),
                        file_name="vanishing_curves.csv", mime="text/csv", icon=":material/download:",
                        help="the curves of this page as drawn, one row per step (empty where a window does not "
                             "reach; the sweeps when their section is shown); each chart exports a PNG from its "

@@ -40,10 +40,12 @@ ZERO_FILL = "rgba(120,120,120,0.14)"
 
 # ---- labels in the user's notation ---------------------------------------------------------
 
-def jacobian_label(nt: Notation, t: str, k: str, ord: str) -> str:
-    """'‖∂h_T/∂h_k‖₂' as HTML; the subscript names the norm (2: spectral, F: Frobenius)."""
+def jacobian_label(nt: Notation, t: str, k: str, ord: str, state: str | None = None) -> str:
+    """'‖∂h_T/∂h_k‖₂' as HTML; the subscript names the norm (2: spectral, F: Frobenius).
+    state: the state's letter (default the notation's h; 's' for a gated cell's [h; c])."""
     norm = "2" if ord == "2" else "F"
-    return f"‖∂{nt.html_at(nt.h, t)}/∂{nt.html_at(nt.h, k)}‖<sub>{norm}</sub>"
+    s = state or nt.h
+    return f"‖∂{nt.html_at(s, t)}/∂{nt.html_at(s, k)}‖<sub>{norm}</sub>"
 
 
 # ---- values a log axis cannot show ----------------------------------------------------------
@@ -158,8 +160,12 @@ def _steps_axis(W: int, axis: str, first_step: int = 1) -> tuple[Array, str]:
 
 def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
                  horizon: int | None = None, horizon_text: str = "", factor_label: str = "",
-                 matrix_powers=None, first_step: int = 1, presentation: bool = False) -> go.Figure:
+                 matrix_powers=None, first_step: int = 1, presentation: bool = False,
+                 gate=None, gate_label: str = "", state: str | None = None) -> go.Figure:
     """||dh_T/dh_k|| against k (or T - k) on a log axis, with the bound of eq. (11).
+
+    A gated cell has no bound (None): its state is s (state='s') and `gate` (W,), the norm of
+    its memory path (the keeping gates' product) at the same k, is drawn dashed as `gate_label`.
 
     norms (W,): entry j is ||dh_T/dh_k|| for k = first_step + j (the last W steps; all T with
     first_step 1). bound (W,): the bound at the same k. horizon: the memory horizon as a
@@ -172,15 +178,19 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
     norms = np.asarray(norms, dtype=np.float64)
     T = norms.shape[0]
     x, xlabel = _steps_axis(T, axis, first_step)
-    jac = jacobian_label(nt, "T", "k", ord)
+    jac = jacobian_label(nt, "T", "k", ord, state)
     split = split_for_log(norms)
-    bound_split = split_for_log(bound)
-    lo, hi = log_range(norms, bound)
+    reference = bound if gate is None else gate
+    bound_split = split_for_log(reference)
+    lo, hi = log_range(norms, reference)
     scale = "" if ord == "2" else "√H · "
     traces = [go.Scatter(
         x=x, y=bound_split.y, mode="lines", name=f"bound {scale}(γ σ<sub>max</sub>)<sup>T−k</sup>, eq. (11)",
         line=dict(color=BOUND_COLOUR, dash="dash", width=2), meta="bound",
-        hovertemplate="bound: %{y:.3g}<extra></extra>")]
+        hovertemplate="bound: %{y:.3g}<extra></extra>") if gate is None else go.Scatter(
+        x=x, y=bound_split.y, mode="lines", name=gate_label, meta="gate",
+        line=dict(color=INDIRECT_COLOUR, dash="dash", width=3),
+        hovertemplate="memory path: %{y:.3g}<extra></extra>")]
     if matrix_powers is not None:
         traces.append(go.Scatter(
             x=x, y=split_for_log(matrix_powers).y, mode="markers", meta="powers",
@@ -194,8 +204,10 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
         line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
         hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"))
     traces += _edge_markers(x, split, colour=DIRECT_COLOUR, name="curve")
-    traces += _edge_markers(x, LogSplit(bound_split.y, np.zeros(T, dtype=bool), bound_split.overflow),
-                            colour=BOUND_COLOUR, name="bound")
+    traces += _edge_markers(x, bound_split if gate is not None else
+                            LogSplit(bound_split.y, np.zeros(T, dtype=bool), bound_split.overflow),
+                            colour=BOUND_COLOUR if gate is None else INDIRECT_COLOUR,
+                            name="bound" if gate is None else "memory path")
     if starred:
         traces.append(go.Scatter(
             x=[x[T - 1 - horizon]], y=[split.y[T - 1 - horizon]], mode="markers", meta="horizon",
@@ -217,7 +229,7 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
 def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str = "2",
                  axis: str = "k", horizons: Sequence[int | None] = (), horizon_texts: Sequence[str] = (),
                  title: str = "", highlight: str | None = None, first_step: int = 1,
-                 presentation: bool = False) -> go.Figure:
+                 presentation: bool = False, state: str | None = None) -> go.Figure:
     """Several ||dh_T/dh_k|| curves overlaid on one log axis: one line trace per curve.
 
     curves: (name, norms (W,)) pairs, all the same W, entry j for k = first_step + j (the
@@ -254,7 +266,7 @@ def sweep_figure(curves: Sequence[tuple[str, Array]], *, nt: Notation, ord: str 
             text=star_text, hovertemplate="%{text}<extra></extra>"))
     layout = dict(legend=BELOW_LEGEND,
                   xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
-                  yaxis=dict(title=dict(text=f"{jacobian_label(nt, 'T', 'k', ord)} (log)"), **log_axis(lo, hi)),
+                  yaxis=dict(title=dict(text=f"{jacobian_label(nt, 'T', 'k', ord, state)} (log)"), **log_axis(lo, hi)),
                   **_edge_axis())
     return _figure(traces, layout, title=title or None, presentation=presentation, height=430)
 
@@ -320,7 +332,7 @@ def spectrum_figure(eigenvalues, singular_values, *, gamma: float, rho: float, n
 # ---- all pairs and the gradient each step receives -----------------------------------------
 
 def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", first_step: int = 1,
-                    presentation: bool = False) -> go.Figure:
+                    presentation: bool = False, state: str | None = None) -> go.Figure:
     """Heatmap of log10 ||dh_t/dh_k|| over t (rows, top to bottom) and k (columns), k <= t.
 
     pairwise (W, W): entry [i, j] = ||dh_t/dh_k|| for t = first_step + i, k = first_step + j,
@@ -343,7 +355,7 @@ def pairwise_figure(pairwise, *, nt: Notation, ord: str = "2", first_step: int =
     steps = np.arange(first_step, first_step + T)
     heatmap = go.Heatmap(
         x=steps, y=steps, z=z, zmin=lo, zmax=hi, colorscale=GRADIENT_SCALE, customdata=shown,
-        colorbar=dict(title=dict(text=jacobian_label(nt, "t", "k", ord)), tickvals=ticks,
+        colorbar=dict(title=dict(text=jacobian_label(nt, "t", "k", ord, state)), tickvals=ticks,
                       ticktext=[f"10<sup>{int(v)}</sup>" for v in ticks]),
         hovertemplate="t = %{y}, k = %{x}<br>norm = %{customdata:.3g}<extra></extra>", meta="pairwise")
     layout = dict(xaxis=dict(title=dict(text="k (from)")),
@@ -428,17 +440,60 @@ def fade_figure(stats: StepFactorStats, *, activation: str, rho: float, nt: Nota
     return _figure(traces, layout, presentation=presentation, height=520)
 
 
-def derivative_heatmap(df, *, gamma: float, nt: Notation, presentation: bool = False) -> go.Figure:
+def derivative_heatmap(df, *, gamma: float, nt: Notation, presentation: bool = False, label: str = "f′",
+                       first_step: int = 1) -> go.Figure:
     """f'(a_t) for every hidden unit (rows) and step t (columns), on a scale from 0 to gamma.
 
-    df (T, H). Dark columns are steps where most units pass little gradient back.
+    df (W, H), row j for step t = first_step + j. Dark columns are steps where most units pass
+    little gradient back. A gated cell's keeping gate (values in (0, 1), gamma 1) is drawn the
+    same way with its own label (e.g. 'f<sub>t</sub>').
     """
     D = np.asarray(df, dtype=np.float64)
     T, H = D.shape
     heatmap = go.Heatmap(
-        x=np.arange(1, T + 1), y=np.arange(1, H + 1), z=D.T, zmin=0.0, zmax=gamma, colorscale=GRADIENT_SCALE,
-        colorbar=dict(title=dict(text="f′")), meta="df",
-        hovertemplate="t = %{x}, unit %{y}<br>f′ = %{z:.3g}<extra></extra>")
+        x=np.arange(first_step, first_step + T), y=np.arange(1, H + 1), z=D.T, zmin=0.0, zmax=gamma,
+        colorscale=GRADIENT_SCALE, colorbar=dict(title=dict(text=label)), meta="df",
+        hovertemplate=f"t = %{{x}}, unit %{{y}}<br>{label} = %{{z:.3g}}<extra></extra>")
     layout = dict(xaxis=dict(title=dict(text="step t")),
                   yaxis=dict(title=dict(text="hidden unit"), autorange="reversed"))
     return _figure([heatmap], layout, presentation=presentation, height=max(300, min(520, 120 + 6 * H)))
+
+
+def blocks_spectrum_figure(blocks: Sequence[tuple[str, Array, Array]], *, presentation: bool = False) -> go.Figure:
+    """A gated cell's recurrent blocks: left, the eigenvalues of each on the complex plane with
+    the unit circle; right, the singular values of each, largest first, against 1.
+
+    blocks: (name, eigenvalues (H,) complex, singular values (H,)) per block, e.g. W_hf; one
+    colour per block in both panels.
+    """
+    cx, cy = _circle(1.0)
+    traces = [go.Scatter(x=cx, y=cy, mode="lines", hoverinfo="skip", line=dict(color="#444444", width=1.5),
+                         meta="unit", name="unit circle")]
+    extent, top = 1.12, 1.1
+    for i, (name, ev, sv) in enumerate(blocks):
+        colour = SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)]
+        ev = np.asarray(ev, dtype=np.complex128)
+        sv = np.sort(np.asarray(sv, dtype=np.float64))[::-1]
+        label = to_html(name.replace("W_", "W_{") + "}")
+        traces.append(go.Scatter(
+            x=ev.real, y=ev.imag, mode="markers", name=label, legendgroup=name, meta="eigenvalues",
+            marker=dict(size=8, color=colour, line=dict(width=1, color="#000000")), customdata=np.abs(ev),
+            hovertemplate=f"{label}: %{{x:.3f}} %{{y:+.3f}}i<br>|λ| = %{{customdata:.3f}}<extra></extra>"))
+        traces.append(go.Scatter(
+            x=np.arange(1, sv.size + 1), y=sv, mode="markers+lines", name=label, legendgroup=name, showlegend=False,
+            meta="singular", xaxis="x2", yaxis="y2", marker=dict(size=6, color=colour), line=dict(color=colour, width=1),
+            hovertemplate=f"{label}: σ<sub>%{{x}}</sub> = %{{y:.3f}}<extra></extra>"))
+        extent = max(extent, 1.12 * float(np.max(np.abs(ev), initial=0.0)))
+        top = max(top, 1.1 * float(sv.max(initial=0.0)))
+    title = dict(xref="paper", yref="paper", y=1.0, yanchor="bottom", showarrow=False, font=dict(size=16))
+    layout = dict(
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0),
+        xaxis=dict(domain=[0.0, 0.44], range=[-extent, extent], title=dict(text="Re λ"), constrain="domain"),
+        yaxis=dict(range=[-extent, extent], title=dict(text="Im λ"), scaleanchor="x", scaleratio=1, constrain="domain"),
+        xaxis2=dict(domain=[0.56, 1.0], anchor="y2", title=dict(text="index i (largest first)")),
+        yaxis2=dict(anchor="x2", range=[0.0, top], title=dict(text="σ<sub>i</sub>")),
+        shapes=[dict(type="line", xref="x2 domain", x0=0, x1=1, yref="y2", y0=1.0, y1=1.0,
+                     line=dict(color="#444444", dash="dash", width=1.5))],
+        annotations=[dict(text="eigenvalues of each block", x=0.22, xanchor="center", **title),
+                     dict(text="singular values of each block", x=0.78, xanchor="center", **title)])
+    return _figure(traces, layout, presentation=presentation, height=440, top_lines=1)

@@ -28,11 +28,12 @@ import streamlit as st
 import rnn_core as rc
 from rnn_core.jacobians import (StepFactorStats, iter_jacobian_norms_to_last, pairwise_jacobian_norms,
                                 step_factor_stats)
+from rnn_core.memory_path import GateProduct, gate_product_to_last
 from rnn_core.spectral import (classify_factor, extrapolated_horizon, fit_decay_factor, jacobian_bound,
                                memory_horizon, singular_values)
 from ui import state
 from ui.budget import Guard, Stopped
-from ui.config import EXACT_NUMBERS, MAX_RADII, NUMBERS, Config
+from ui.config import DEFAULT, EXACT_NUMBERS, MAX_RADII, NUMBERS, Config
 from ui.figures.vanishing import split_for_log
 from ui.keys import EXACT
 from ui.notation import Notation
@@ -59,23 +60,43 @@ PAGE_BUDGET = 1.5                 # estimated CPU seconds one rerun may compute,
 # section is on screen, sharing SECTIONS_SHARE when "all" shows them together.
 SHARES = {"main": 0.3, "dl_dh": 0.15}
 SECTIONS_SHARE = 0.55
-SECTION_WEIGHTS = {"sweeps": 2, "pairs": 2, "steps": 1}     # spectrum: one eig and one svd, counted in main
+SECTION_WEIGHTS = {"sweeps": 2, "cells": 2, "pairs": 2, "steps": 1}   # spectrum: eig and svd, counted in main
 GUARD_SECONDS = 4.0               # wall clock: past this no new computation starts, whatever the estimate
 MIN_WINDOW = 30                   # a curve over fewer steps than this shows no trend
 MIN_MAP_WINDOW = 8                # a map or a per-step split still reads over this few steps
 MAX_EXTRAPOLATION = 100_000    # steps: beyond this a trend line says nothing useful
+# A gated cell's Jacobian step, in H^3 multiply-adds: the LSTM pulls S = 2H rows back through
+# four H x H blocks and their gates, the GRU H rows through three (measured at H = 64 with
+# bench/vanishing.py: ~11x and ~5x the vanilla step, whose model counts H^3).
+PULLBACK_COST = {"rnn": 1, "lstm": 10, "gru": 5}
+GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}        # H x (H + D) products in one forward step
 
 
-def curve_seconds(steps: int, H: int, norm: str) -> float:
-    """One ||dh_T/dh_k|| curve over `steps` steps: a product and a norm per step."""
-    return steps * (H ** 3 * (1 + (SPECTRAL_COST if norm == "2" else 0)) / MATMUL_RATE + STEP_SECONDS)
+def state_size(H: int, cell: str) -> int:
+    """S: the state's size, 2H for the LSTM's [h; c], H otherwise."""
+    return rc.get_cell(cell).state_size(H)
 
 
-def pairs_seconds(window: int, H: int, norm: str) -> float:
-    """All pairs of `window` steps: a product and a norm per pair, the heatmap's cells."""
+def step_seconds(H: int, norm: str, cell: str = "rnn") -> float:
+    """One step back of a ||ds_T/ds_k|| curve: the pull-back of the S x S product and its norm."""
+    S = state_size(H, cell)
+    return (PULLBACK_COST[cell] * H ** 3 + (SPECTRAL_COST * S ** 3 if norm == "2" else 0)) / MATMUL_RATE \
+        + STEP_SECONDS
+
+
+def curve_seconds(steps: int, H: int, norm: str, cell: str = "rnn") -> float:
+    """One ||ds_T/ds_k|| curve over `steps` steps: a product and a norm per step."""
+    return steps * step_seconds(H, norm, cell)
+
+
+def pairs_seconds(window: int, H: int, norm: str, cell: str = "rnn") -> float:
+    """All pairs of `window` steps: an S x S product and a norm per pair, the heatmap's cells;
+    a gated cell first builds each step's Jacobian (a pull-back of S rows)."""
     pairs = window * (window + 1) // 2
-    return pairs * (H ** 3 * (1 + (SPECTRAL_COST if norm == "2" else 0)) / MATMUL_RATE + STEP_SECONDS) \
-        + window * window * CELL_SECONDS
+    S = state_size(H, cell)
+    steps = 0.0 if cell == "rnn" else window * PULLBACK_COST[cell] * H ** 3 / MATMUL_RATE
+    return pairs * (S ** 3 * (1 + (SPECTRAL_COST if norm == "2" else 0)) / MATMUL_RATE + STEP_SECONDS) \
+        + window * window * CELL_SECONDS + steps
 
 
 def stats_seconds(window: int, H: int) -> float:
@@ -83,19 +104,21 @@ def stats_seconds(window: int, H: int) -> float:
     return window * (H ** 3 * (1 + SPECTRAL_COST) / MATMUL_RATE + STEP_SECONDS + H * CELL_SECONDS)
 
 
-def dl_dh_seconds(window: int, H: int, truncation: str, k: int, D: int, O: int) -> float:
+def dl_dh_seconds(window: int, H: int, truncation: str, k: int, D: int, O: int, cell: str = "rnn") -> float:
     """bptt over `window` steps: k-step truncation sends each loss back min(k, window) steps
     on its own (a matrix-vector product each); every other mode is one pass. The output layer
-    and the inputs (O and D) cost a few products per step."""
+    and the inputs (O and D) cost a few products per step. A gated step multiplies the
+    recurrent work by its gate blocks times S / H."""
     reach = min(k, window) if truncation == "k_step" else 1
-    return window * reach * (H ** 2 / MATVEC_RATE + STEP_SECONDS / 10) \
-        + window * (4 * H ** 2 + 4 * H * (D + O)) / MATVEC_RATE
+    blocks = GATE_BLOCKS[cell] * state_size(H, cell) // H
+    return window * reach * (blocks * H ** 2 / MATVEC_RATE + STEP_SECONDS / 10) \
+        + window * (4 * blocks * H ** 2 + 4 * H * (D + O)) / MATVEC_RATE
 
 
-def forward_seconds(T: int, H: int, D: int) -> float:
+def forward_seconds(T: int, H: int, D: int, cell: str = "rnn") -> float:
     """One forward pass over all T steps: every curve, map and split runs one (a window starts
     from the state the full run reaches)."""
-    return T * ((H ** 2 + H * D) / MATVEC_RATE + STEP_SECONDS)
+    return T * (GATE_BLOCKS[cell] * (H ** 2 + H * D) / MATVEC_RATE + STEP_SECONDS)
 
 
 def powers_seconds(steps: int, H: int, norm: str) -> float:
@@ -103,9 +126,10 @@ def powers_seconds(steps: int, H: int, norm: str) -> float:
     return steps * (H ** 3 * (1 + (SVD_COST if norm == "2" else 0)) / MATMUL_RATE + STEP_SECONDS)
 
 
-def spectrum_seconds(H: int) -> float:
-    """eigvals and singular values of W_hh, and the bound's largest singular value."""
-    return 3 * SVD_COST * H ** 3 / MATMUL_RATE
+def spectrum_seconds(H: int, cell: str = "rnn") -> float:
+    """eigvals and singular values of each recurrent block (W_hh alone for the vanilla cell),
+    and the bound's largest singular value."""
+    return (2 * GATE_BLOCKS[cell] + 1) * SVD_COST * H ** 3 / MATMUL_RATE
 
 
 @dataclass(frozen=True)
@@ -115,7 +139,8 @@ class Plan:
     norm: '2' or 'fro' for the main curve and the sweeps; main_window: how many of the last
     steps the main curve covers; powers: draw ||W^(T-k)|| (identity activation); sweep_window,
     radii, acts: the sweeps' steps and which of the chosen radii and activations are drawn
-    (the rest did not fit); pair_norm, pair_window; stats_window; dl_dh_window: the steps of
+    (the rest did not fit); cells_norm, cells_window: the three cells compared (window 0: not
+    shown); pair_norm, pair_window; stats_window; dl_dh_window: the steps of
     ||dL/dh_t|| (the last ones); seconds: the estimate of all of it.
     """
 
@@ -125,6 +150,8 @@ class Plan:
     sweep_window: int
     radii: tuple[float, ...]
     acts: tuple[str, ...]
+    cells_norm: str
+    cells_window: int
     pair_norm: str
     pair_window: int
     stats_window: int
@@ -168,31 +195,38 @@ def section_budgets(section: str) -> dict[str, float]:
 def plan(config: Config) -> Plan:
     """The norms, windows and curves of one page run for `config`, within PAGE_BUDGET.
 
-    Counts everything a link can ask for: T, H, D, O, the norm, the number of radii and
-    activations, the identity's matrix powers, the truncation (k-step costs T * k), the section
-    shown, and the forward pass each computation starts with.
+    Counts everything a link can ask for: T, H, D, O, the cell (a gated cell's Jacobian step
+    and forward pass cost more, PULLBACK_COST and GATE_BLOCKS), the norm, the number of radii
+    and activations, the identity's matrix powers, the truncation (k-step costs T * k), the
+    section shown, the three cells compared, and the forward pass each computation starts with.
     Spectral norms are kept while every curve can have them over all T steps; otherwise all
     curves use Frobenius. Then each part gets the most of the last steps its share affords
-    (at least MIN_WINDOW); sweeps that cannot all have MIN_WINDOW steps drop curves.
+    (at least MIN_WINDOW); sweeps that cannot all have MIN_WINDOW steps drop curves. The sweeps
+    and the per-step split are the vanilla cell's (a gated cell has neither rho nor f to vary).
     """
-    T, H, section = config.T, config.H, config.v_section
-    fwd = forward_seconds(T, H, config.D)            # paid once by each computation below
+    T, H, section, cell = config.T, config.H, config.v_section, config.cell
+    vanilla = cell == "rnn"
+    fwd = forward_seconds(T, H, config.D, cell)     # paid once by each computation below
     budgets = section_budgets(section)
-    main_budget = SHARES["main"] * PAGE_BUDGET - spectrum_seconds(H) - fwd
-    identity = config.activation == "identity"
-    sweeps = budgets["sweeps"]
+    # a gated cell's main run also reads its gates (one more forward pass); its blocks' spectra
+    # are computed only when their section is on screen
+    spectra = spectrum_seconds(H, cell) if vanilla or section in ("spectrum", "all") else 0.0
+    main_budget = SHARES["main"] * PAGE_BUDGET - (spectra if vanilla else 0.0) - fwd * (1 if vanilla else 2)
+    identity = vanilla and config.activation == "identity"
+    sweeps = budgets["sweeps"] if vanilla else 0.0
     n_curves = len(config.v_radii) + len(config.v_acts) if sweeps else 0
 
     def main_cost(W: int, norm: str) -> float:
-        return curve_seconds(W, H, norm) + (powers_seconds(W, H, norm) if identity else 0.0)
+        return curve_seconds(W, H, norm, cell) + (powers_seconds(W, H, norm) if identity else 0.0)
 
     def dl_dh_cost(W: int) -> float:
-        return dl_dh_seconds(W, H, config.truncation, config.trunc_k, config.D, config.O)
+        return dl_dh_seconds(W, H, config.truncation, config.trunc_k, config.D, config.O, cell)
 
     spectral = (config.v_norm == "2" and main_cost(T, "2") <= main_budget
                 and n_curves * (curve_seconds(T, H, "2") + fwd) <= sweeps)
     norm = "2" if spectral else "fro"
-    main_window = _fit_steps(lambda W: main_cost(W, norm), main_budget, T, MIN_WINDOW)
+    # a gated step costs up to 10x a vanilla one: at the largest H a trend's 30 steps would not fit
+    main_window = _fit_steps(lambda W: main_cost(W, norm), main_budget, T, MIN_WINDOW if vanilla else MIN_MAP_WINDOW)
     # the sweeps: as many curves as fit MIN_WINDOW steps each, then as many steps as fit
     per_curve_floor = curve_seconds(min(MIN_WINDOW, T), H, norm) + fwd
     keep = min(n_curves, int(sweeps // per_curve_floor)) if sweeps else 0
@@ -203,45 +237,68 @@ def plan(config: Config) -> Plan:
     curves = len(radii) + len(acts)
     sweep_window = _fit_steps(lambda W: curves * (curve_seconds(W, H, norm) + fwd), sweeps, T, MIN_WINDOW) \
         if sweeps else 0
-    pair_norm = "2" if norm == "2" and pairs_seconds(T, H, "2") + fwd <= budgets["pairs"] else "fro"
-    pair_window = _fit_steps(lambda W: pairs_seconds(W, H, pair_norm), budgets["pairs"] - fwd, T,
+    cells_norm, cells_window = _plan_cells(config, budgets["cells"])
+    pair_norm = "2" if norm == "2" and pairs_seconds(T, H, "2", cell) + fwd <= budgets["pairs"] else "fro"
+    pair_window = _fit_steps(lambda W: pairs_seconds(W, H, pair_norm, cell), budgets["pairs"] - fwd, T,
                              MIN_MAP_WINDOW) if budgets["pairs"] else 0
-    # the per-step split and the f' heatmap: two forward passes
+    if not vanilla and pairs_seconds(pair_window, H, pair_norm, cell) + fwd > budgets["pairs"]:
+        pair_window = 0                 # a gated map of even MIN_MAP_WINDOW steps is too costly: a note says so
+    # the per-step split and the f' heatmap: two forward passes (a gated cell's gates come with its main run)
     stats_window = _fit_steps(lambda W: stats_seconds(W, H), budgets["steps"] - 2 * fwd, T, MIN_MAP_WINDOW) \
-        if budgets["steps"] else 0
+        if budgets["steps"] and vanilla else 0
     dl_dh_window = _fit_steps(dl_dh_cost, SHARES["dl_dh"] * PAGE_BUDGET - fwd, T, MIN_WINDOW)
-    seconds = (spectrum_seconds(H) + fwd + main_cost(main_window, norm)
+    seconds = (spectra + fwd * (1 if vanilla else 2) + main_cost(main_window, norm)
                + (curves * (curve_seconds(sweep_window, H, norm) + fwd) if sweeps else 0.0)
-               + (pairs_seconds(pair_window, H, pair_norm) + fwd if pair_window else 0.0)
+               + (cells_seconds(cells_window, config, cells_norm) if cells_window else 0.0)
+               + (pairs_seconds(pair_window, H, pair_norm, cell) + fwd if pair_window else 0.0)
                + (stats_seconds(stats_window, H) + 2 * fwd if stats_window else 0.0)
                + dl_dh_cost(dl_dh_window) + fwd)
-    return Plan(norm, main_window, identity, sweep_window, radii, acts, pair_norm, pair_window, stats_window,
-                dl_dh_window, seconds)
+    return Plan(norm=norm, main_window=main_window, powers=identity, sweep_window=sweep_window, radii=radii,
+                acts=acts, cells_norm=cells_norm, cells_window=cells_window, pair_norm=pair_norm,
+                pair_window=pair_window, stats_window=stats_window, dl_dh_window=dl_dh_window, seconds=seconds)
+
+
+def cells_seconds(window: int, config: Config, norm: str) -> float:
+    """The three cells' curves over the last `window` steps, each with its own forward pass."""
+    return sum(curve_seconds(window, config.H, norm, cell) + forward_seconds(config.T, config.H, config.D, cell)
+               for cell in rc.CELLS)
+
+
+def _plan_cells(config: Config, budget: float) -> tuple[str, int]:
+    """(norm, window) of the three cells compared: spectral norms if all three fit over all T
+    steps, else Frobenius over as many of the last steps as fit (0: the section is not shown)."""
+    if not budget:
+        return "fro", 0
+    norm = "2" if config.v_norm == "2" and cells_seconds(config.T, config, "2") <= budget else "fro"
+    window = _fit_steps(lambda W: cells_seconds(W, config, norm), budget, config.T, MIN_WINDOW)
+    return norm, window if cells_seconds(window, config, norm) <= budget else 0
 
 
 
 # ---- computations on arrays (what bench/vanishing.py times) ----------------------------------
 
-def tail(params: rc.Params, xs: np.ndarray, activation: str,
-         window: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """(xs of the last `window` steps (W, D), the state h_{T-W} (H,) they start from, or None
-    for h0 = 0 when the window is the whole sequence)."""
+def tail(params, xs: np.ndarray, activation: str, window: int) -> tuple[np.ndarray, dict[str, Array]]:
+    """(xs of the last `window` steps (W, D), the state they start from as the engine's keyword
+    arguments: {'h0': h_{T-W} (H,)}, with 'c0': c_{T-W} (H,) for the LSTM; {} for the zero state
+    when the window is the whole sequence). params: any cell's."""
     start = xs.shape[0] - window
     if start <= 0:
-        return xs, None
-    return xs[start:], rc.forward(params, xs[:start], activation=activation).h[-1]
+        return xs, {}
+    trace = rc.forward(params, xs[:start], activation=activation)
+    return xs[start:], {"h0": trace.h[-1]} | ({"c0": trace.c[-1]} if trace.c is not None else {})
 
 
-def norm_curve(params: rc.Params, xs: np.ndarray, activation: str, norm: str,
+def norm_curve(params, xs: np.ndarray, activation: str, norm: str,
                window: int | None = None, guard: Guard | None = None) -> np.ndarray:
-    """(W,): ||dh_T/dh_k|| for the last W steps k = T-W+1..T (eq. (8)); W = T by default.
+    """(W,): ||ds_T/ds_k|| for the last W steps k = T-W+1..T (eq. (8) for the vanilla cell, whose
+    state s is h; [h; c] for the LSTM); W = T by default. params: any cell's.
 
     guard: None, or a Guard asked between blocks of steps; when it stops, the walk back ends
     and Stopped carries the steps done so far in `partial` (the exact curve of a shorter window).
     """
-    xs_w, h0 = tail(params, xs, activation, xs.shape[0] if window is None else window)
+    xs_w, start = tail(params, xs, activation, xs.shape[0] if window is None else window)
     blocks = []
-    for first, norms in iter_jacobian_norms_to_last(params, xs_w, activation=activation, h0=h0,
+    for first, norms in iter_jacobian_norms_to_last(params, xs_w, activation=activation, **start,
                                                     ord=ENGINE_ORD[norm]):
         blocks.append(norms)
         if first > 0 and guard is not None and guard.should_stop():
@@ -249,17 +306,25 @@ def norm_curve(params: rc.Params, xs: np.ndarray, activation: str, norm: str,
     return np.concatenate(blocks[::-1])
 
 
-def pairwise(params: rc.Params, xs: np.ndarray, activation: str, norm: str, window: int) -> np.ndarray:
-    """(W, W): ||dh_t/dh_k|| for t, k among the last W steps, entry [i, j] for t = T-W+1+i,
-    k = T-W+1+j (k <= t; 0 above the diagonal)."""
-    xs_w, h0 = tail(params, xs, activation, window)
-    return pairwise_jacobian_norms(params, xs_w, activation=activation, h0=h0, ord=ENGINE_ORD[norm])
+def pairwise(params, xs: np.ndarray, activation: str, norm: str, window: int) -> np.ndarray:
+    """(W, W): ||ds_t/ds_k|| for t, k among the last W steps, entry [i, j] for t = T-W+1+i,
+    k = T-W+1+j (k <= t; 0 above the diagonal). params: any cell's."""
+    xs_w, start = tail(params, xs, activation, window)
+    return pairwise_jacobian_norms(params, xs_w, activation=activation, **start, ord=ENGINE_ORD[norm])
+
+
+def gate_product(params, xs: np.ndarray, norm: str, window: int) -> GateProduct:
+    """A gated cell's memory path over the last W steps: its keeping gates (W, H) (the LSTM's
+    forget gates, the GRU's update gates), their product diag(g_{k+1} ... g_T) and its norms
+    (W,) for k = T-W+1..T (exact: the gates after k are the full run's)."""
+    xs_w, start = tail(params, xs, "tanh", window)
+    return gate_product_to_last(params, xs_w, **start, ord=ENGINE_ORD[norm])
 
 
 def factor_stats(params: rc.Params, xs: np.ndarray, activation: str, window: int) -> StepFactorStats:
     """rnn_core.step_factor_stats for the last W steps t = T-W+1..T."""
-    xs_w, h0 = tail(params, xs, activation, window)
-    return step_factor_stats(params, xs_w, activation=activation, h0=h0)
+    xs_w, start = tail(params, xs, activation, window)
+    return step_factor_stats(params, xs_w, activation=activation, **start)
 
 
 def dl_dh(params: rc.Params, data: rc.TaskData, config: Config, window: int) -> np.ndarray:
@@ -276,9 +341,9 @@ def dl_dh(params: rc.Params, data: rc.TaskData, config: Config, window: int) -> 
     weights = mask / mask.sum() if config.reduction == "mean" else mask
     if window < T and config.truncation not in ("full", "k_step"):
         raise ValueError(f"a window of {config.truncation} truncation is not the full run's")
-    xs_w, h0 = tail(params, data.xs, config.activation, window)
+    xs_w, start = tail(params, data.xs, config.activation, window)
     return rc.bptt(params, xs_w, data.ys[T - window:], activation=config.activation, loss=config.loss,
-                   reduction="sum", mask=weights[T - window:], h0=h0, truncation=config.truncation_spec).dL_dh
+                   reduction="sum", mask=weights[T - window:], **start, truncation=config.truncation_spec).dL_dh
 
 
 def derivatives(params: rc.Params, xs: np.ndarray, activation: str) -> np.ndarray:
@@ -421,13 +486,30 @@ def sweep_configs(config: Config) -> tuple[list[tuple[str, Config]], list[tuple[
     return radii, acts
 
 
+def cell_configs(config: Config) -> list[tuple[str, Config]]:
+    """(cell, model config) of the three cells compared, on the same inputs, seed, T and H: the
+    sidebar's cell as it is set; each other cell with its own defaults (the vanilla RNN: tanh, the
+    schema's rho and initialiser; the LSTM: orthogonal, forget-gate bias 1; the GRU: orthogonal)
+    and without the hand edits, which name the sidebar cell's weights."""
+    model = config.project(*EXACT_NUMBERS)
+    configs = []
+    for cell in rc.CELLS:
+        if cell == model.cell:
+            configs.append((cell, model))
+            continue
+        init = DEFAULT.init if cell == "rnn" else "orthogonal"
+        configs.append((cell, model.replace(cell=cell, init=init, activation=DEFAULT.activation, rho=DEFAULT.rho,
+                                            forget_bias=DEFAULT.forget_bias, edits=())))
+    return configs
+
+
 # ---- the page's numbers, cached on a model's config (never on arrays) -------------------------
 
 CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=EXACT)
-# A link draws at most 1 + MAX_RADII + 4 curves: the curve cache holds those of 8 such links, so
+# A link draws at most 1 + MAX_RADII + 4 + 3 curves (main, sweeps, cells): the curve cache holds those of 8 such links, so
 # one link can never evict more than an eighth of what other visitors are looking at (a curve is
 # at most 500 floats: the whole cache stays under 1 MB).
-CURVE_ENTRIES = 8 * (1 + MAX_RADII + len(rc.ACTIVATIONS))
+CURVE_ENTRIES = 8 * (1 + MAX_RADII + len(rc.ACTIVATIONS) + len(rc.CELLS))
 
 
 def _inputs(model: Config) -> tuple[rc.Params, Array]:
@@ -493,6 +575,24 @@ def cached_spectrum(model: Config) -> tuple[Array, Array]:
 
 
 @st.cache_data(**CACHE)
+def cached_block_spectra(model: Config) -> list[tuple[str, Array, Array]]:
+    """(name, eigenvalues (H,), singular values (H,)) of each recurrent block of a gated cell."""
+    params = state.params(model)
+    return [(name, *spectrum(getattr(params, name))) for name in recurrent_blocks(model.cell)]
+
+
+def recurrent_blocks(cell: str) -> tuple[str, ...]:
+    """The H x H matrices applied to h_{t-1} at every step: W_hh for the vanilla cell, one per
+    gate block for the LSTM (W_hi, W_hf, W_ho, W_hc) and the GRU (W_hr, W_hz, W_hh)."""
+    return tuple(n for n in rc.get_cell(cell).recurrent_names if n.startswith("W_h"))
+
+
+@st.cache_data(**CACHE)
+def cached_gate_product(model: Config, norm: str, window: int) -> GateProduct:
+    return gate_product(*_inputs(model), norm, window)
+
+
+@st.cache_data(**CACHE)
 def cached_bound(model: Config) -> Array:
     """(T,): the bound (gamma sigma_max(W_hh))^(T-k) of eq. (11) for every k."""
     return jacobian_bound(state.params(model), model.activation, model.T)
@@ -513,9 +613,10 @@ def new_guard() -> Guard:
 @dataclass(frozen=True)
 class Run:
     """What every section of one page run shares: the config, its plan and guard, the main
-    curve ||dh_T/dh_k|| (W,) in plan.norm over the last plan.main_window steps, its summary
-    and bound (W,), the matrix powers (W,) for the identity activation (else None), and the
-    spectrum of W_hh."""
+    curve ||ds_T/ds_k|| (W,) in plan.norm over the last plan.main_window steps and its summary;
+    for the vanilla cell (s = h) the bound (W,) of eq. (11), the matrix powers (W,) for the
+    identity activation (else None) and the spectrum of W_hh; for a gated cell (those are None)
+    its memory path over the same W steps (`gate`)."""
 
     config: Config
     model: Config                  # config.project(*EXACT_NUMBERS): the caches' key
@@ -523,11 +624,16 @@ class Run:
     guard: Guard
     norms: Array
     summary: CurveSummary
-    bound: Array
-    powers: Array | None
-    eigenvalues: Array
-    singular: Array
-    gamma: float
+    bound: Array | None = None
+    powers: Array | None = None
+    eigenvalues: Array | None = None
+    singular: Array | None = None
+    gamma: float | None = None
+    gate: GateProduct | None = None
+
+    @property
+    def vanilla(self) -> bool:
+        return self.config.cell == "rnn"
 
     @property
     def rho(self) -> float:
@@ -539,18 +645,21 @@ class Run:
 
 
 def main_run(config: Config, guard: Guard) -> Run:
-    """The plan and the main curve's numbers: the curve (cut short if the guard stops it),
-    the spectrum, the bound of eq. (11) and, for the identity, the matrix powers."""
+    """The plan and the main curve's numbers: the curve (cut short if the guard stops it); for
+    the vanilla cell the spectrum, the bound of eq. (11) and, for the identity, the matrix
+    powers; for a gated cell its keeping gates' product over the same steps."""
     plan_ = plan(config)
     model = config.project(*EXACT_NUMBERS)
     norms = guarded_curve(guard, "the main curve", model, plan_.norm,
                           plan_.main_window if plan_.main_window < config.T else None, keep_tail=True)
-    eigenvalues, singular = cached_spectrum(model)
     W = norms.shape[0]
+    common = dict(config=config, model=model, plan=plan_, guard=guard, norms=norms, summary=summarise(norms))
+    if config.cell != "rnn":
+        return Run(**common, gate=cached_gate_product(model, plan_.norm, W))
+    eigenvalues, singular = cached_spectrum(model)
     bound = bound_for_norm(cached_bound(model)[-W:], plan_.norm, H=config.H)
     powers = cached_matrix_powers(model, W, plan_.norm) if plan_.powers else None
-    return Run(config=config, model=model, plan=plan_, guard=guard, norms=norms,
-               summary=summarise(norms), bound=bound, powers=powers, eigenvalues=eigenvalues, singular=singular,
+    return Run(**common, bound=bound, powers=powers, eigenvalues=eigenvalues, singular=singular,
                gamma=rc.get_activation(config.activation).gamma)
 
 
@@ -570,6 +679,21 @@ def sweep_curves(run: Run) -> tuple[list[tuple[str, Array]], list[tuple[str, Arr
     return drawn
 
 
+def cell_curves(run: Run) -> list[tuple[str, Array]]:
+    """(cell, curve (W,)) of each cell compared, over the planned window and norm (none when the
+    comparison is not on screen); curves the guard stopped are left out."""
+    window = run.plan.cells_window
+    if not window:
+        return []
+    drawn = []
+    for cell, model in cell_configs(run.config):
+        curve = guarded_curve(run.guard, f"the {rc.get_cell(cell).title} curve", model, run.plan.cells_norm,
+                              window if window < run.config.T else None, keep_tail=False)
+        if curve is not None:
+            drawn.append((cell, curve))
+    return drawn
+
+
 def gradient_of(run: Run) -> Array | None:
     """dL/dh_t (W, H) over the planned window, or None if the guard has stopped."""
     if not run.guard.allows("the gradient each step receives"):
@@ -578,8 +702,8 @@ def gradient_of(run: Run) -> Array | None:
 
 
 def pairs_of(run: Run) -> Array | None:
-    """||dh_t/dh_k|| over the planned window, or None if the guard has stopped."""
-    if not run.guard.allows("the map of all pairs"):
+    """||ds_t/ds_k|| over the planned window, or None if the guard has stopped or it does not fit."""
+    if not run.plan.pair_window or not run.guard.allows("the map of all pairs"):
         return None
     return cached_pairwise(run.model, run.plan.pair_norm, run.plan.pair_window)
 
@@ -593,9 +717,17 @@ def steps_of(run: Run) -> tuple[StepFactorStats, Array] | None:
 
 # ---- words: what the numbers on screen say ---------------------------------------------------
 
-def inline_maths(nt: Notation) -> dict[str, str]:
-    """Inline maths for captions and notes, in the reader's notation."""
-    hT, hk, ht = nt.at(nt.h, "T"), nt.at(nt.h, "k"), nt.at(nt.h, "t")
+def state_letter(nt: Notation, cell: str) -> str:
+    """The state whose Jacobians the page shows: h for the vanilla cell (eq. (8)); s for a gated
+    cell (s_t = [h_t; c_t] for the LSTM, h_t for the GRU, as rnn_core.jacobians_to_last)."""
+    return nt.h if cell == "rnn" else "s"
+
+
+def inline_maths(nt: Notation, cell: str = "rnn") -> dict[str, str]:
+    """Inline maths for captions and notes, in the reader's notation; the Jacobians of the
+    cell's state (`state_letter`)."""
+    s = state_letter(nt, cell)
+    hT, hk, ht = nt.at(s, "T"), nt.at(s, "k"), nt.at(s, "t")
     return {"W": f"${nt.param('W_hh')}$", "hT": f"${hT}$", "a_t": f"${nt.at(nt.a, 't')}$",
             "factor": f"${nt.step_jacobian('t')}$", "Wstep": f"${nt.recurrent_matrix()}$",
             "jac": rf"$\lVert \partial {hT} / \partial {hk} \rVert$",
@@ -626,22 +758,30 @@ def log_notes(values, what: str) -> list[str]:
     return notes
 
 
+QUIET = dict(delta_color="off", delta_arrow="off")
+
+
 def metrics(run: Run, nt: Notation) -> list[dict]:
     """The four numbers above the main curve, as st.metric's label, value, delta and help. Values
-    are short (a number and a word) so that a metric never cuts them; the delta qualifies them."""
-    maths, summary = inline_maths(nt), run.summary
+    are short (a number and a word) so that a metric never cuts them; the delta qualifies them.
+    The first two read the curve (any cell); the last two its cause: W_hh and the bound (11) for
+    the vanilla cell, the keeping gates for a gated one."""
+    maths, summary = inline_maths(nt, run.config.cell), run.summary
     jac, W = maths["jac"], maths["W"]
     finite = np.isfinite(summary.factor)
-    quiet = dict(delta_color="off", delta_arrow="off")
+    quiet = QUIET
     value, note = horizon_value(summary)
-    return [
+    curve = [
         dict(label="Fitted per-step factor", value=f"×{summary.factor:#.3g}" if finite else "—",
              delta=summary.kind if finite else summary.label, **quiet,
              help=f"r in {jac} ≈ c·r^(T−k): a least-squares line through the log of the curve"),
         dict(label="Memory horizon (1 %)", value=value, delta=note, **quiet,
              help=f"the largest distance T − k at which {jac} is still at least 1 % of its value at k = T; "
                   "when the curve is still above 1 % at its first step, its fitted trend is extended "
-                  "(extrapolated); a curve that does not fade has none"),
+                  "(extrapolated); a curve that does not fade has none")]
+    if not run.vanilla:
+        return curve + gate_metrics(run)
+    return curve + [
         dict(label=f"Spectral radius ρ({W})", value=f"{run.rho:.3f}",
              help=f"the largest |eigenvalue|: what {W} does per step in the long run"),
         dict(label="Bound per step γ·σ_max", value=f"{run.gamma * run.singular[0]:.3f}",
@@ -700,7 +840,10 @@ def powers_check(run: Run, nt: Notation) -> str:
 
 
 def curve_notes(run: Run, nt: Notation) -> list[str]:
-    return log_notes(run.norms, inline_maths(nt)["jac"]) + log_notes(run.bound, "the bound")[:1]
+    jac = inline_maths(nt, run.config.cell)["jac"]
+    if not run.vanilla:
+        return log_notes(run.norms, jac) + log_notes(run.gate.norms, f"the {GATE_WORDS[run.config.cell].path}")
+    return log_notes(run.norms, jac) + log_notes(run.bound, "the bound")[:1]
 
 
 SWEEP_RHO_CAPTION = (
@@ -748,8 +891,8 @@ def edits_note(run: Run) -> str | None:
     return None
 
 
-def pairs_caption(nt: Notation) -> str:
-    return (f"**What to look for:** row t, column k is {inline_maths(nt)['jac_tk']} in log colour. The diagonal "
+def pairs_caption(nt: Notation, cell: str = "rnn") -> str:
+    return (f"**What to look for:** row t, column k is {inline_maths(nt, cell)['jac_tk']} in log colour. The diagonal "
             "is the identity; the colour changing away from it is the gradient vanishing (darker) or exploding "
             "(brighter) over the distance t − k. The bottom row is the curve above.")
 
@@ -762,14 +905,15 @@ def pair_norm_note(run: Run) -> str | None:
             "would take too long to compute.")
 
 
-def pair_notes(pairs: Array, nt: Notation) -> list[str]:
-    return log_notes(pairs[np.tril_indices(pairs.shape[0])], inline_maths(nt)["jac_tk"])
+def pair_notes(pairs: Array, nt: Notation, cell: str = "rnn") -> list[str]:
+    return log_notes(pairs[np.tril_indices(pairs.shape[0])], inline_maths(nt, cell)["jac_tk"])
 
 
 def gradient_caption(run: Run, nt: Notation) -> str:
     truncation = run.config.truncation
     truncated = "" if truncation == "full" else f", with the sidebar's {truncation} truncation"
-    return (f"**What to look for:** {inline_maths(nt)['dLdh']} from BPTT (eq. (7){truncated}): how much "
+    source = "eq. (7)" if run.vanilla else f"the {rc.get_cell(run.config.cell).title}'s backward pass"
+    return (f"**What to look for:** {inline_maths(nt)['dLdh']} from BPTT ({source}{truncated}): how much "
             "gradient each state receives from all later losses. Each step gets its own loss's share plus what "
             "flows back from the future; when the factors vanish, early steps receive little more than their own.")
 
@@ -863,6 +1007,234 @@ def _trend_sentence(activation: str, factor: float, rho: float, share: float, sl
 
 
 
+# ---- words for the gated cells and the comparison ----------------------------------------------
+
+@dataclass(frozen=True)
+class GateWords:
+    """How the page names a gated cell's memory path: its keeping gate (the letter of the
+    cell's equations), the path and its ends, and what else reaches s_T."""
+
+    gate: str
+    letter: str
+    path: str
+    ends: tuple[str, str]            # state letters: the path runs from ends[0]_k to ends[1]_T
+    equation: str                    # the cell's equation that puts the gate on the path
+    others: str
+
+
+GATE_WORDS = {
+    "lstm": GateWords("forget gate", "f", "memory path", ("c", "c"), "L5",
+                      r"through $h_{t-1}$ into the four gates and the candidate"),
+    "gru": GateWords("update gate", "z", "update path", ("h", "h"), "G4",
+                     r"through $h_{t-1}$ into the gates and the candidate $\tilde h_t$"),
+}
+
+
+def cell_title(cell: str) -> str:
+    return rc.get_cell(cell).title
+
+
+def named_cells(curves: list[tuple[str, Array]]) -> list[tuple[str, Array]]:
+    """(cell, curve) pairs as (the cell's title, curve), for legends, tables and the CSV."""
+    return [(cell_title(cell), c) for cell, c in curves]
+
+
+def gated_intro(cell: str) -> str:
+    """One paragraph under the title for a gated cell: what its gates change."""
+    w = GATE_WORDS[cell]
+    return (f"The {cell_title(cell)}'s state {'s_t = [h_t; c_t] holds a memory cell c_t' if cell == 'lstm' else 's_t = h_t'}: "
+            f"besides the products through its weights, the gradient can travel back along its **{w.path}**, "
+            f"where each step multiplies it by the {w.gate} {w.letter}_t alone. Gates near 1 keep it alive.")
+
+
+def gated_equations_latex(nt: Notation, cell: str) -> str:
+    """The cell's equation that carries the gradient, its memory path's Jacobian, and the whole
+    state's product of step Jacobians (what the main curve shows)."""
+    w = GATE_WORDS[cell]
+    at = nt.at
+    g = lambda t: at(w.letter, t)                                          # noqa: E731
+    x = w.ends[0]
+    candidate = at(r"\tilde c" if cell == "lstm" else r"\tilde h", "t")
+    if cell == "lstm":
+        update = rf"{at('c', 't')} = {g('t')} \odot {at('c', 't-1')} + {at('i', 't')} \odot {candidate}"
+        state = rf",\ \ {at('s', 't')} = [{at(nt.h, 't')};\, {at('c', 't')}]"
+    else:
+        update = rf"{at(nt.h, 't')} = {g('t')} \odot {at(nt.h, 't-1')} + (1 - {g('t')}) \odot {candidate}"
+        state = rf",\ \ {at('s', 't')} = {at(nt.h, 't')}"
+    product = rf"\frac{{\partial {at('s', 'T')}}}{{\partial {at('s', 'k')}}} = \prod_{{t=k+1}}^{{T}} " \
+              rf"\frac{{\partial {at('s', 't')}}}{{\partial {at('s', 't-1')}}}{state}"
+    path = (rf"\frac{{\partial {at(x, 'T')}}}{{\partial {at(x, 'k')}}}\Big|_{{\text{{{w.path}}}}} = "
+            rf"\operatorname{{diag}}\big({g('k+1')} \odot \cdots \odot {g('T')}\big)")
+    return rf"({w.equation})\quad {update} \qquad {path} \qquad\qquad {product}"
+
+
+def relative_at_first(values: Array) -> float:
+    """The first entry of a curve over its last (the value at k = T): how much of the gradient
+    a state at the window's first step keeps (norms of I differ by cell and norm)."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return float(values[0] / values[-1])
+
+
+def gate_metrics(run: Run) -> list[dict]:
+    """The gated cell's two causes: its keeping gate's mean on the path, and how much the path
+    alone keeps at the window's first step against the whole state."""
+    w, gate, k = GATE_WORDS[run.config.cell], run.gate, run.first_step
+    on_path = gate.values[1:] if gate.values.shape[0] > 1 else gate.values      # the gates after k
+    return [
+        dict(label=f"Mean {w.gate} {w.letter}", value=f"{float(np.mean(on_path)):.3f}", delta="per step", **QUIET,
+             help=f"the {w.gate}s {w.letter}_t averaged over the units and the steps k + 1 … T that the "
+                  f"{w.path}'s product runs over; near 1 the {w.path} keeps the gradient"),
+        dict(label=f"{w.path.capitalize()} at k = {k}", value=f"{relative_at_first(gate.norms):.1e}",
+             delta=f"whole state {relative_at_first(run.norms):.1e}", **QUIET,
+             help=f"the {w.path} alone (the product of {w.gate}s) and the whole state's Jacobian at the "
+                  "curve's first step, each as a fraction of its value at k = T")]
+
+
+def gate_label(cell: str) -> str:
+    """The legend of the memory path's curve (plotly HTML)."""
+    w = GATE_WORDS[cell]
+    return (f"{w.path}: ‖diag({w.letter}<sub>k+1</sub> ⊙ ⋯ ⊙ {w.letter}<sub>T</sub>)‖ "
+            f"(∂{w.ends[1]}<sub>T</sub>/∂{w.ends[0]}<sub>k</sub> through the {w.gate}s alone)")
+
+
+def gate_caption(run: Run, nt: Notation) -> str:
+    """What the gated cell's main chart shows, with the path against the whole state in live numbers."""
+    w, title, maths = GATE_WORDS[run.config.cell], rc.get_cell(run.config.cell).title, inline_maths(nt, run.config.cell)
+    return (f"**What to look for:** the blue curve is {maths['jac']}, every path from the state at step k to the "
+            f"last one. The dashed curve is the {title}'s {w.path} alone (eq. ({w.equation})): a product of "
+            f"{w.gate}s only, with no weight matrix and no tanh′ in it, so where the gates sit near 1 nothing "
+            f"fades. The memory horizon ({run.summary.horizon_text}) is how far back a state still moves "
+            f"{maths['hT']} by at least 1 %" + (" (the ★)." if run.summary.horizon is not None else "."))
+
+
+def gate_verdict(run: Run) -> str | None:
+    """The path against the whole state at the window's first step, from the numbers drawn."""
+    if run.norms.shape[0] < 2:
+        return None
+    w, k = GATE_WORDS[run.config.cell], run.first_step
+    path, whole = relative_at_first(run.gate.norms), relative_at_first(run.norms)
+    head = (f"At k = {k}, {run.config.T - k} steps back, the {w.path} alone keeps {_share(path)} of its value at "
+            f"k = T and the whole state {_share(whole)}: ")
+    if not (np.isfinite(path) and np.isfinite(whole)) or path <= 0 or whole <= 0:
+        return head + "one of them left the float range, so they cannot be compared."
+    if whole > 10 * path:
+        hint = " Raise the forget-gate bias b_f in the sidebar to put the gates nearer 1." if run.config.cell == "lstm" else ""
+        return head + (f"the other paths ({w.others}) carry {times(whole / path)} times more than the {w.gate}s "
+                       f"alone.{hint}")
+    if path > 10 * whole:
+        return head + f"the other paths cancel part of what the {w.gate}s keep."
+    return head + f"the {w.gate}s explain the decay (within a factor of 10)."
+
+
+def _share(value: float) -> str:
+    """A fraction of the gradient in words: '3e-07', 'exactly 0', 'overflow'."""
+    if not np.isfinite(value):
+        return "an overflowed value"
+    return "exactly 0" if value == 0 else f"{value:.1g}"
+
+
+def gated_note(section: str, cell: str) -> str:
+    """Why a vanilla-only section is not drawn for a gated cell (one line)."""
+    title = rc.get_cell(cell).title
+    if section == "sweeps":
+        return (f"The sweeps vary the vanilla RNN's spectral radius ρ and activation f; the {title} has neither (its "
+                "gates are sigmoids, its candidate tanh): choose the vanilla RNN in the sidebar to sweep them, or "
+                "see *Compare cells*.")
+    return ""
+
+
+def gates_caption(run: Run) -> str:
+    w, gate = GATE_WORDS[run.config.cell], run.gate
+    kept = float(np.mean(gate.values >= 0.9))
+    return (f"**What to look for:** the {w.gate} {w.letter}_t of every unit at every step, from 0 (dark: the unit "
+            f"forgets, its {w.path} passes nothing back) to 1 (bright: it keeps everything). The {w.path}'s product "
+            f"multiplies one row's values from k + 1 to T, so a row that stays bright is a unit that remembers. "
+            f"Here {100 * kept:.0f} % of the values are at least 0.9, and they average {float(np.mean(gate.values)):.2f}.")
+
+
+def block_spectrum_caption(cell: str) -> str:
+    title = rc.get_cell(cell).title
+    return (f"**What to look for:** the {title} applies one H × H matrix to h_(t−1) per gate block. Their "
+            "eigenvalues and singular values still matter, but less than for the vanilla RNN: each block's "
+            "product passes through a gate (a sigmoid, at most ¼ in slope) or the candidate's tanh, and the "
+            "memory path skips them all.")
+
+
+CELLS_CAPTION = ("**What to look for:** the three cells read the same inputs from the same seed at the same T and H: "
+                 "the sidebar's cell as it is set, the other two with their own defaults (vanilla RNN: tanh, ρ = "
+                 f"{DEFAULT.rho:g}; LSTM: orthogonal weights, forget-gate bias 1; GRU: orthogonal weights). The "
+                 "flatter a curve, the further back its cell still hears the last state's gradient (★: its memory "
+                 "horizon).")
+
+
+def cells_sentence(T: int, curves: list[tuple[str, Array]]) -> str:
+    """One sentence from the compared curves: how much of the gradient each cell keeps at the
+    window's first step (relative to k = T), and the ratio between the most and the least kept."""
+    if not curves:
+        return ""
+    W = curves[0][1].shape[0]
+    k = T - W + 1
+    kept = [(rc.get_cell(cell).title, relative_at_first(c)) for cell, c in curves]
+    parts = [f"the {title} {_keeps(v)}" for title, v in kept]
+    listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
+    sentence = f"At T = {T}, {W - 1} steps back (k = {k}), {listed} of the gradient it has at k = T."
+    finite = [(t, v) for t, v in kept if np.isfinite(v) and v > 0]
+    if len(finite) > 1:
+        (most, hi), (least, lo) = max(finite, key=lambda p: p[1]), min(finite, key=lambda p: p[1])
+        if hi >= 10 * lo:
+            sentence += f" The {most} keeps {times(hi / lo)} times as much as the {least}."
+    return sentence
+
+
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def times(ratio: float) -> str:
+    """A ratio >= 1 for a sentence: '37' below a thousand, else '8 × 10¹¹'."""
+    if ratio < 1000:
+        return f"{ratio:.0f}"
+    mantissa, exponent = f"{ratio:.0e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(SUPERSCRIPTS)}"
+
+
+def _keeps(value: float) -> str:
+    if not np.isfinite(value):
+        return "overflows (it explodes)"
+    if value == 0:
+        return "keeps exactly 0"
+    return f"multiplies it by {value:.2g}" if value > 1 else f"keeps {value:.1g}"
+
+
+def cells_window_note(run: Run) -> str | None:
+    return window_note(run.plan.cells_window, run.config.T, "the comparison of the three cells")
+
+
+def too_costly_note(config: Config, what: str, steps: int) -> str:
+    """Why a section is not drawn at this size (its smallest useful window does not fit the budget)."""
+    return (f"At T = {config.T}, H = {config.H} {what} would take too long to compute even over its last "
+            f"{min(steps, config.T)} steps: choose a smaller H (or T) to see it.")
+
+
+def cells_skipped_note(run: Run) -> str | None:
+    if run.plan.cells_window:
+        return None
+    return too_costly_note(run.config, "the comparison of the three cells", MIN_WINDOW)
+
+
+def pairs_skipped_note(run: Run) -> str | None:
+    if run.plan.pair_window:
+        return None
+    return too_costly_note(run.config, f"the {cell_title(run.config.cell)}'s map of all pairs", MIN_MAP_WINDOW)
+
+
+def cells_norm_note(run: Run) -> str | None:
+    if run.plan.cells_norm == run.config.v_norm:
+        return None
+    return (f"At T = {run.config.T}, H = {run.config.H} spectral norms of the three cells would take too long to "
+            "compute: the comparison uses the Frobenius norm, each curve relative to its own ‖I‖ at k = T.")
+
+
 # ---- the CSV of what one run computed --------------------------------------------------------
 
 def curves_csv(run: Run, grads: Array | None, curves: list[tuple[str, Array]]) -> bytes:
@@ -872,22 +1244,29 @@ def curves_csv(run: Run, grads: Array | None, curves: list[tuple[str, Array]]) -
     def padded(values: Array) -> Array:
         return np.concatenate([np.full(T - values.shape[0], np.nan), values])
 
-    frame = curves_frame(padded(run.norms), padded(run.bound),
+    frame = curves_frame(padded(run.norms), None if run.bound is None else padded(run.bound),
                          padded(step_norms(grads)) if grads is not None else np.full(T, np.nan),
-                         [(name, padded(c)) for name, c in curves])
+                         [(name, padded(c)) for name, c in curves],
+                         memory_path=None if run.gate is None else padded(run.gate.norms))
     return frame.to_csv(index=False).encode()
 
 
-def curves_frame(norms, bound, dL_dh_norms, sweeps: Sequence[tuple[str, Array]] = ()) -> pd.DataFrame:
+def curves_frame(norms, bound, dL_dh_norms, sweeps: Sequence[tuple[str, Array]] = (), *,
+                 memory_path=None) -> pd.DataFrame:
     """All curves of the page as one table, a row per step (for the CSV download).
 
-    norms, bound (T,): ||dh_T/dh_k|| and its bound at k; dL_dh_norms (T,): ||dL/dh_t|| at t;
-    sweeps: (name, norms (T,)) pairs, one column each.
+    norms, bound (T,): ||ds_T/ds_k|| and its bound at k (the vanilla cell's; None for a gated
+    cell, which has memory_path (T,) instead: the norm of its keeping gates' product);
+    dL_dh_norms (T,): ||dL/dh_t|| at t; sweeps: (name, norms (T,)) pairs, one column each.
     """
     T = np.asarray(norms).shape[0]
     k = np.arange(1, T + 1)
-    columns = {"step": k, "distance_T_minus_k": T - k, "norm_dhT_dhk": np.asarray(norms, dtype=np.float64),
-               "bound": np.asarray(bound, dtype=np.float64), "norm_dL_dh_t": np.asarray(dL_dh_norms, dtype=np.float64)}
+    columns = {"step": k, "distance_T_minus_k": T - k, "norm_dhT_dhk": np.asarray(norms, dtype=np.float64)}
+    if bound is not None:
+        columns["bound"] = np.asarray(bound, dtype=np.float64)
+    if memory_path is not None:
+        columns["norm_memory_path"] = np.asarray(memory_path, dtype=np.float64)
+    columns["norm_dL_dh_t"] = np.asarray(dL_dh_norms, dtype=np.float64)
     for name, values in sweeps:
         columns[f"sweep {name}"] = np.asarray(values, dtype=np.float64)
     return pd.DataFrame(columns)
