@@ -60,7 +60,7 @@ def weight_heatmaps(params: rc.CellParams, notation: Notation, *, edited: set[tu
         rows=n_rows, cols=3, column_widths=[max(w, MIN_COLUMN_CELLS) for w in widths], row_heights=heights,
         specs=[[{}, {}, {}]] * (n_rows - 1) + [[None, {}, {}]],
         subplot_titles=[_title(notation, cell, n, tables[n]) for group in groups for n in group.names],
-        horizontal_spacing=0.05, vertical_spacing=0.14 if n_rows <= 2 else GAP_PX / height)
+        horizontal_spacing=0.08 if presentation else 0.05, vertical_spacing=0.14 if n_rows <= 2 else GAP_PX / height)
     scale = _colour_range(params)
     font_size = PRESENTATION_FONT_SIZE if presentation else FONT_SIZE
     for name, (row, col) in places.items():
@@ -71,7 +71,8 @@ def weight_heatmaps(params: rc.CellParams, notation: Notation, *, edited: set[tu
             z=table.to_numpy(), x=list(table.columns), y=list(table.index), coloraxis="coloraxis",
             name=label, xgap=1, ygap=1,
             text=np.vectorize(lambda v: f"{v:.2f}")(table.to_numpy()) if show_text else None,
-            texttemplate="%{text}" if show_text else None, textfont=dict(size=font_size - 1),
+            texttemplate="%{text}" if show_text else None,
+            textfont=dict(size=FONT_SIZE - 1),   # the cells' width does not grow with presentation mode
             hovertemplate=f"{label}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>"),
             row=row, col=col)
         marks = _edit_marks(name, table, edited, notation) if len(edited) <= MAX_EDIT_MARKS else []
@@ -84,8 +85,8 @@ def weight_heatmaps(params: rc.CellParams, notation: Notation, *, edited: set[tu
         fig.update_yaxes(autorange="reversed", type="category", row=row, col=col)
         fig.update_xaxes(type="category", showticklabels=name.startswith("W"), row=row, col=col)
     if n_rows > 2:      # a gated cell: each row says which gate it is
-        for row, group in enumerate(groups[:-1], 1):
-            fig.update_yaxes(title_text=f"<b>{group.title}</b>", row=row, col=1)
+        for row, group in enumerate(groups, 1):
+            fig.update_yaxes(title_text=f"<b>{group.title}</b>", row=row, col=1 if row < n_rows else 2)
     fig.update_layout(coloraxis=dict(colorscale=DIVERGING_SCALE, cmin=-scale, cmax=scale, cmid=0,
                                      colorbar=dict(title="value", len=0.8)))
     apply_style(fig, height=height, presentation=presentation)

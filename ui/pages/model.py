@@ -31,7 +31,7 @@ from ui import state
 from ui.budget import Guard
 from ui.config import WEIGHTS, Config, build_params, edits_between, param_shapes, parse, task_fixes
 from ui.keys import EXACT
-from ui.notation import Notation, aligned, equations, plain
+from ui.notation import ENGINE, Notation, aligned, equations, plain
 from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
 from ui.weights_table import param_groups, param_latex
 
@@ -154,31 +154,34 @@ def spectra_table(config: Config, n: Notation):
 def gated_spectra_caption(config: Config) -> str:
     """What the recurrent blocks' spectra say, and do not say, about a gated cell's gradient."""
     largest = max(spectra(config), key=lambda s: s.largest)
-    path = ("the memory path c_{t-1} → c_t is multiplied by the forget gate f_t alone" if config.cell == "lstm"
-            else "the path h_{t-1} → h_t that skips the candidate is multiplied by the update gate z_t alone")
-    return (f"The largest σ_max is {largest.largest:.3f} ({largest.name}, {largest.group.lower()}). In a gated "
-            f"cell no single matrix bounds a step's gain: each block is scaled by the slope of its gate's σ (at most 1/4) or of tanh (at most 1), "
-            f"and {path} (see Vanishing & exploding).")
+    path = (r"the memory path $c_{t-1} \to c_t$ is multiplied by the forget gate $f_t$ alone" if config.cell == "lstm"
+            else r"the path $h_{t-1} \to h_t$ that skips the candidate is multiplied by the update gate $z_t$ alone")
+    return (f"The largest σ_max is {largest.largest:.3f} (${param_latex(ENGINE, config.cell, largest.name)}$, "
+            f"{largest.group.lower()}). In a gated cell no single matrix bounds a step's gain: each block is "
+            f"scaled by the slope of its gate's σ (at most 1/4) or of tanh (at most 1), and {path} "
+            "(see Vanishing & exploding).")
 
 
 def initialiser_caption(config: Config) -> str:
     """How the config's gated cell was initialised, with the forget gate's live starting value."""
-    drawn = ("every W_h* a random orthogonal matrix, the W_x* and W_hy drawn normal" if config.init == "orthogonal"
-             else f"every weight drawn {config.init}")
+    drawn = (r"every $W_{h\ast}$ a random orthogonal matrix, the $W_{x\ast}$ and $W_{hy}$ drawn normal"
+             if config.init == "orthogonal" else f"every weight drawn {config.init}")
     words = f"Initialiser: {config.init}, seed {config.seed}: {drawn}; biases start at zero"
     if config.cell != "lstm":
         return words + "."
     f0 = 1.0 / (1.0 + np.exp(-config.forget_bias))
-    return (words + f" except the forget gate's, b_f = {config.forget_bias:g}, so f_t starts near "
-            f"σ({config.forget_bias:g}) = {f0:.2f} (when W_xf x_t + W_hf h_{{t-1}} is small).")
+    return (words + f" except the forget gate's, $b_f = {config.forget_bias:g}$, so $f_t$ starts near "
+            rf"$\sigma({config.forget_bias:g}) = {f0:.2f}$ (where $W_{{xf}} x_t + W_{{hf}} h_{{t-1}}$ is small).")
 
 
 # ---- the gated cells' equations ---------------------------------------------------------------
 
-# (label, left side, nonlinearity or None, gate letter or None, right side template) of
-# rnn_core's (L1)-(L6) and (G1)-(G4); {x}, {h}, {c} ... are filled with the notation's states.
+OUTPUT_GATE = r"{\Gamma_o}"    # o_t stays the logits (DESIGN.md), so the gate is deeplearning.ai's Gamma_o
+# (label, left side, right side) of rnn_core's (L1)-(L6) and (G1)-(G4): a gate letter for a gate
+# or candidate (an affine map of x_t and h_{t-1} through sigma or tanh), else a template whose
+# {f}, {c_prev}, ... are filled with the notation's states.
 GATED_EQUATIONS = {
-    "lstm": (("L1", "i", "i"), ("L2", "f", "f"), ("L3", r"{\Gamma_o}", "o"), ("L4", r"{\tilde c}", "c"),
+    "lstm": (("L1", "i", "i"), ("L2", "f", "f"), ("L3", OUTPUT_GATE, "o"), ("L4", r"{\tilde c}", "c"),
              ("L5", "c", r"{f} \odot {c_prev} + {i} \odot {c_tilde}"), ("L6", "h", r"{G} \odot \tanh({c})")),
     "gru": (("G1", "r", "r"), ("G2", "z", "z"), ("G3", r"{\tilde h}", "h"),
             ("G4", "h", r"{z} \odot {h_prev} + (1 - {z}) \odot {h_tilde}")),
@@ -190,9 +193,13 @@ def gated_block(n: Notation, cell: str, *, loss: str, reduction: str, every_step
     """The gated cell's forward equations (rnn_core's (L1)-(L6) or (G1)-(G4)) in notation n's
     states and conventions (row vectors: x W), with the engine's gate names (W_xf, b_f), then
     the output layer and the loss as the vanilla model's (3), (4), (5) and the prediction."""
-    at = n.at
+    def at(symbol: str, t: str) -> str:    # the output gate's own subscript: Gamma_{o,t}, Gamma_o^{(t)}
+        if symbol == OUTPUT_GATE and not n.superscript_time:
+            return rf"\Gamma_{{o,{t}}}"
+        return n.at(symbol, t)
+
     fill = {"x": at(n.x, "t"), "h_prev": at(n.h, "t-1"), "c_prev": at("c", "t-1"), "c": at("c", "t"),
-            "i": at("i", "t"), "f": at("f", "t"), "G": at(r"{\Gamma_o}", "t"), "z": at("z", "t"),
+            "i": at("i", "t"), "f": at("f", "t"), "G": at(OUTPUT_GATE, "t"), "z": at("z", "t"),
             "c_tilde": at(r"{\tilde c}", "t"), "h_tilde": at(r"{\tilde h}", "t")}
     rows, labels = [], []
     for label, symbol, rest in GATED_EQUATIONS[cell]:
