@@ -325,3 +325,66 @@ def test_file_names_are_shown_as_typed(filename):
         assert filename[:40] in plain(shown.value)
         for markup in "[]*`$<>:":
             assert markup not in shown.value.replace("\\" + markup, "")
+
+
+# ---- every cell's files (issue 14): the same refusals for the LSTM's and GRU's parameters ----------
+
+def cell_arrays(cell: str, D=3, H=4, O=2, **overrides) -> dict[str, np.ndarray]:
+    return {**rc.init_params(D, H, O, seed=1, cell=cell).to_dict(), **overrides}
+
+
+def gated_cases(cell: str) -> list[tuple[str, str, bytes, list[str]]]:
+    """Hostile files built on a gated cell's own parameters (its forget or update gate's W_h*)."""
+    W_h = "W_hf" if cell == "lstm" else "W_hz"
+    record = {"cell": np.array(cell)}
+    return [
+        ("a stranger's name", "w.npz", npz(**record, **cell_arrays(cell, W_evil=np.zeros(2))), ["unexpected W_evil"]),
+        ("a gate missing", "w.npz", npz(**{k: v for k, v in cell_arrays(cell).items() if k != W_h}), [f"missing {W_h}"]),
+        ("wrong shape", "w.npz", npz(**record, **cell_arrays(cell, **{W_h: np.zeros((4, 3))})), [f"{W_h} (4, 3)"]),
+        ("integer dtype", "w.npz", npz(**record, **cell_arrays(cell, **{W_h: np.ones((4, 4), dtype=np.int64)})),
+         [W_h, "dtype"]),
+        ("object dtype", "w.npz", zipped({**{f"{n}.npy": npy(a) for n, a in cell_arrays(cell).items()},
+                                          f"{W_h}.npy": pickle.dumps(Payload())}), [W_h, "not a NumPy array"]),
+        ("float128 beyond float64", "w.npz",
+         npz(**record, **cell_arrays(cell, **{W_h: np.full((4, 4), np.longdouble("1e400"))})),
+         [W_h, "16", "beyond the range of float64"]),
+        ("NaN", "w.json", json.dumps({"cell": cell, **{k: v.tolist() for k, v in cell_arrays(cell).items()},
+                                      W_h: [[float("nan")] * 4] * 4}).encode(), [W_h, "NaN or infinite"]),
+        ("H = 300", "w.npz", zipped({f"{n}.npy": npy(np.zeros_like(a)) for n, a in cell_arrays(cell, 1, 300, 1).items()},
+                                    zipfile.ZIP_DEFLATED), ["H = 300"]),
+        ("huge", "w.npz", bytes(MAX_FILE_BYTES + 1), ["at most"]),
+        ("zip bomb", "w.npz", zipped({**{f"{n}.npy": npy(a) for n, a in cell_arrays(cell).items()},
+                                     f"{W_h}.npy": npy(np.zeros((1100, 1100)))}, zipfile.ZIP_DEFLATED), ["unpack"]),
+        ("a pickled cell record", "w.npz",
+         zipped({"cell.npy": pickle.dumps(Payload()), **{f"{n}.npy": npy(a) for n, a in cell_arrays(cell).items()}}),
+         ["cell", "not a NumPy array"]),
+        ("an unknown cell", "w.json", json.dumps({"cell": "<b>lstm2</b>",
+                                                  **{k: v.tolist() for k, v in cell_arrays(cell).items()}}).encode(),
+         ["is unknown"]),
+    ]
+
+
+GATED_CASES = [(cell, *case) for cell in ("lstm", "gru") for case in gated_cases(cell)]
+
+
+@pytest.mark.parametrize("cell, case, filename, data, words", GATED_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in GATED_CASES])
+def test_a_gated_cells_bad_file_is_refused_with_a_clear_message(cell, case, filename, data, words):
+    assert_clear(weights_message(filename, data), words)
+    assert not PICKLE_RAN.exists()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_gated_model_page_keeps_weights_and_config_through_bad_files(cell):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"cell": cell, "H": "5", "edits": "W_hy.0=0.25"})
+    at.switch_page("views/model.py").run()
+    before = at.session_state[CONFIG_KEY]
+    assert before.edits and before.cell == cell and not at.exception
+    for case, filename, data, words in gated_cases(cell):
+        upload(at, "weights_upload", filename, data)
+        assert not at.exception, (case, [e.message for e in at.exception])
+        errors = [plain(e.value) for e in at.error]
+        assert len(errors) == 1 and "previous weights are kept" in errors[0], (case, errors)
+        assert_clear(errors[0], words)
+        assert at.session_state[CONFIG_KEY] == before, case

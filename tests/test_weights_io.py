@@ -281,3 +281,91 @@ def _zip(members: dict[str, bytes]) -> bytes:
         for name, blob in members.items():
             archive.writestr(f"{name}.npy", blob)
     return buffer.getvalue()
+
+
+# ---- the cell: recorded in every file, read from the names, refused when inconsistent (issue 14) ---
+
+def gated(cell, D=3, H=4, O=2, seed=0):
+    return rc.init_params(D, H, O, seed=seed, cell=cell)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("fmt", ["npz", "json"])
+def test_every_cells_round_trip_is_exact_and_records_the_cell(cell, fmt):
+    p = gated(cell, 2, 5, 3, seed=4)
+    data = to_npz_bytes(p) if fmt == "npz" else to_json_bytes(p)
+    loaded = load_weights(f"w.{fmt}", data)
+    assert rc.cell_of(loaded).name == cell and loaded == p
+    if fmt == "json":
+        assert json.loads(data)["cell"] == cell
+    else:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            assert str(npz["cell"]) == cell
+
+
+@pytest.mark.parametrize("fmt", ["npz", "json"])
+def test_an_old_vanilla_file_without_a_cell_still_loads_as_vanilla(fmt):
+    p = params()
+    data = npz_bytes(**p.to_dict()) if fmt == "npz" else json.dumps(
+        {"format": "bptt-explorer-weights", **{k: v.tolist() for k, v in p.items()}}).encode()
+    loaded = load_weights(f"w.{fmt}", data)
+    assert type(loaded) is rc.Params and loaded == p
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_gated_file_without_a_cell_is_read_by_its_names(cell):
+    p = gated(cell)
+    assert rc.cell_of(load_weights("w.npz", npz_bytes(**p.to_dict()))).name == cell
+
+
+def test_a_record_that_disagrees_with_the_names_is_refused():
+    lstm = gated("lstm").to_dict()
+    message = refused("w.npz", npz_bytes(cell=np.array("gru"), **lstm))
+    assert "GRU" in message and "missing W_xr" in message and "unexpected" in message
+    doc = json.loads(to_json_bytes(params()))
+    doc["cell"] = "lstm"
+    assert "LSTM" in refused("w.json", json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize("record, words", [
+    (np.array("transformer"), ["'transformer' is unknown", "'lstm' (LSTM)"]),
+    (np.array(["lstm", "gru"]), ["'cell'", "short name"]),
+    (np.array(3.0), ["'cell'", "short name"]),
+    (np.array("x" * 100), ["'cell'", "short name"]),
+])
+def test_a_bad_cell_record_in_npz_is_refused(record, words):
+    message = refused("w.npz", npz_bytes(cell=record, **gated("lstm").to_dict()))
+    for word in words:
+        assert word in message, message
+
+
+@pytest.mark.parametrize("record", [3, ["lstm"], None, "LSTM; rm -rf /"])
+def test_a_bad_cell_record_in_json_is_refused(record):
+    doc = json.loads(to_json_bytes(gated("lstm")))
+    doc["cell"] = record
+    data = json.dumps(doc).encode()
+    if record is None:          # null is no record: read by the names
+        assert rc.cell_of(load_weights("w.json", data)).name == "lstm"
+    else:
+        assert "cell" in refused("w.json", data)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_gated_file_missing_one_parameter_is_told_which(cell):
+    arrays = gated(cell).to_dict()
+    del arrays["b_z" if cell == "gru" else "W_hf"]
+    message = refused("w.npz", npz_bytes(**arrays))
+    assert ("missing b_z" if cell == "gru" else "missing W_hf") in message
+    assert rc.get_cell(cell).title in message
+
+
+def test_a_gated_file_with_mismatched_shapes_is_refused():
+    arrays = gated("lstm", 3, 4, 2).to_dict()
+    arrays["W_hc"] = np.zeros((4, 5))
+    message = refused("w.npz", npz_bytes(**arrays))
+    assert "W_hc (4, 5) (expected (4, 4))" in message and "W_xi" in message
+
+
+def test_the_largest_lstm_file_unpacks_within_the_limit():
+    p = gated("lstm", 64, 256, 64)
+    assert sum(a.nbytes for _, a in p.items()) < MAX_UNCOMPRESSED_BYTES
