@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import rnn_core as rc
+from katex_check import katex_errors, requires_katex, unbalanced
 from ui.figures.model import positions, weight_heatmaps
 from ui.notation import NOTATIONS
 from ui.weights_table import (array_from_table, cell_named, param_groups, param_html, param_latex, parameter_count,
@@ -94,3 +95,24 @@ def test_symbols_use_the_notation_for_the_vanilla_cell_and_the_output_layer():
 @pytest.mark.parametrize("cell, blocks", [("rnn", 1), ("lstm", 4), ("gru", 3)])
 def test_the_parameter_count(cell, blocks):
     assert parameter_count(cell, D, H, O) == blocks * (H * D + H * H + H) + O * H + O
+
+
+def gated_formulas() -> list[str]:
+    from ui.pages.model import gated_block     # the page's service imports streamlit: only here
+    return [gated_block(NOTATIONS[key], cell, loss=loss, reduction=reduction, every_step=every_step)
+            for cell in GATED for key in NOTATIONS for loss in rc.LOSSES for reduction in ("sum", "mean")
+            for every_step in (False, True)]
+
+
+def test_the_gated_equations_are_balanced_and_name_every_gate():
+    for formula in gated_formulas():
+        assert unbalanced(formula) is None, formula
+    lstm = gated_formulas()[0]
+    for label in ("(L1)", "(L2)", "(L3)", "(L4)", "(L5)", "(L6)", "(3)", "(4)", "(5)"):
+        assert rf"\text{{{label}}}" in lstm
+    assert r"\Gamma_{o,t}" in lstm and r"f_{t} \odot c_{t-1}" in lstm
+
+
+@requires_katex
+def test_the_gated_equations_render_in_katex():
+    assert katex_errors(gated_formulas()) == []
