@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, fields as dc_fields, make_dataclass, replace
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any, Iterable, Mapping
 
@@ -48,6 +50,12 @@ MAX_FORGET_BIAS = 5.0        # sigma(5) = 0.993: the forget gate all but shut of
 # Every parameter name of every cell: an edit names one, and a link may name another cell's
 ALL_PARAM_NAMES = tuple(sorted({name for cell in rc.CELLS.values() for name in cell.param_names}))
 GATED_NOTE = "the LSTM's and the GRU's gates are sigmoids and their candidates tanh"
+# Lessons (ui/lessons): the shipped ones are the lessons/*.toml files, keyed by their name; a
+# link names one (lesson=...) and its step. Read once at start: a file added later needs a restart.
+LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
+LESSON_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+LESSON_KEYS = tuple(sorted(p.stem for p in LESSONS_DIR.glob("*.toml") if LESSON_KEY.fullmatch(p.stem)))
+MAX_LESSON_STEPS = 30
 
 
 # What a field changes: its role. A cached computation keys on the roles it depends on
@@ -330,6 +338,10 @@ FIELDS: tuple[Field, ...] = (
     # presentation (display only)
     Field("presentation", "bool", False, "Presentation mode", role=DISPLAY,
           help="larger fonts and fewer controls, for a projector"),
+    # the lesson running and its step (ui/lessons): display only, no engine result depends on them;
+    # drawn by the lesson bar, not the sidebar
+    Field("lesson", "choice", "", "Lesson", options=("", *LESSON_KEYS), role=DISPLAY),
+    Field("step", "int", 1, "Lesson step", 1, MAX_LESSON_STEPS, role=DISPLAY),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
 
