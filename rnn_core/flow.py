@@ -247,14 +247,19 @@ def edge_flow(flow: Flow) -> EdgeFlow:
                         loss=flow.loss_weight.copy(), **memory)
 
 
-def update_gate_part(flow: Flow, trace: rc.Trace) -> Array:
-    """GRU: (T,) ||z_t * dL/dh_t||, the part of the gradient into h_{t-1} that the update gate
-    passes straight along h_{t-1} -> h_t (G4), without any weight matrix; entry i is step
-    t = i + 1's. Scaled like the engine under chunked or randomized truncation."""
+def update_gate_carry(flow: Flow, trace: rc.Trace) -> Array:
+    """GRU: (T, H) z_t * dL/dh_t, the part of the gradient into h_{t-1} that the update gate
+    passes straight along h_{t-1} -> h_t (G4), without any weight matrix; row i is step
+    t = i + 1's (before the engine's chunked or randomized factor r_t)."""
     if flow.cell != "gru":
         raise ValueError(f"the update gate's path is the GRU's, got cell {flow.cell!r}")
     with np.errstate(all="ignore"):
-        return row_norms(trace.gates["z"] * flow.dL_dh)
+        return trace.gates["z"] * flow.dL_dh
+
+
+def update_gate_part(flow: Flow, trace: rc.Trace) -> Array:
+    """GRU: (T,) ||z_t * dL/dh_t|| (update_gate_carry's norms)."""
+    return row_norms(update_gate_carry(flow, trace))
 
 
 def running_param_grads(flow: Flow, trace: rc.Trace) -> dict[str, Array]:

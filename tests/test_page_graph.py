@@ -97,14 +97,15 @@ def test_every_preset(key):
     r = engine(config)
     drawn = nodes(spec)
     window = graph_figures.Window.of(config.T, config.g_start, config.g_window)
-    loss_nodes = sorted(step for (row, step) in drawn if row == 3)
+    rows = graph_figures.MEMORY_ROWS if config.cell == "lstm" else graph_figures.ROWS
+    loss_nodes = sorted(step for (row, step) in drawn if row == rows["loss"])
     assert loss_nodes == [t for t in window.steps if r.weights[t - 1] > 0]
     for t in window.steps:
         if config.g_source:
             break                                  # one term alone: checked in test_figures_graph
         value = np.linalg.norm(r.dL_dh[t - 1])
         expected = np.log10(value) if value > 0 else "zero gradient"
-        assert drawn[(1, t)] == (pytest.approx(expected, abs=1e-9) if value > 0 else expected)
+        assert drawn[(rows["h"], t)] == (pytest.approx(expected, abs=1e-9) if value > 0 else expected)
     if config.loss_at == "last":
         assert any("only at the steps drawn with an L node" in i.value for i in at.info)
 

@@ -120,7 +120,7 @@ def graph_section(config: Config, key: Config, view: graph_figures.GraphView, wi
     steps = [chart(key, source, wide, config.notation, WIDE)]
     if guard.allows("the phone layout"):
         steps.append(chart(key, source, narrow, config.notation, COMPACT))
-    if wide.width < view.width:
+    if config.presentation and wide.width < min(view.width, config.T):
         st.caption(f"Presentation mode draws the last {wide.width} of the {view.width} steps in view, "
                    "so that a projector shows them large.")
     st.caption(
@@ -128,11 +128,13 @@ def graph_section(config: Config, key: Config, view: graph_figures.GraphView, wi
         "(from the followed loss term, if it is in view) and reach h₀; the grey veil covers the steps "
         "it has not reached yet. Colour is log₁₀ of the "
         "norm of ∂L/∂node; an edge is as wide as the gradient it carries back (the recurrent edge into "
-        "hₜ carries the indirect part of ∂L/∂hₜ, the edge from oₜ the direct part). Below: the five "
+        "hₜ carries the indirect part of ∂L/∂hₜ, the edge from oₜ the direct part). Below: the "
         "parameter gradients summed over the steps reached so far, and ‖∂L/∂hₜ‖ over the whole sequence "
         "(shaded: the steps in view). "
         "Click a node to see its step in detail. The weights are named once, at the last step in view: "
         "the same matrices act at every step.")
+    if words := service.cell_caption(config.cell, view.width <= graph_figures.MAX_GATE_LABELS):
+        st.caption(words)
     result = state.bptt_result(key)
     flow, _ = service.flow_and_sums(key, source)
     for note in service.overflow_notes(result, flow):
@@ -153,9 +155,8 @@ def details_section(key: Config, source: int, guard) -> None:
         st.html(PRESENTATION_CSS)
     with st.container(key=EQUATION):
         st.latex(service.step_equation(flow, t, notation))
-    st.caption(f"Eq. (7) at t = {t}: the direct part comes through o_{t}, the indirect part through "
-               f"h_{t + 1} from every later step. Vectors longer than 6 show their first entries and "
-               "their norm.")
+    st.caption(service.equation_caption(config.cell, t) + " Vectors longer than 3 entries show their first "
+               "ones and their norm.")
     if config.truncation != "full":
         st.caption("With truncated BPTT the indirect part follows the truncation rule (it is cut or "
                    "rescaled at some steps), so it is not exactly the full-BPTT formula above.")
@@ -169,7 +170,11 @@ def details_section(key: Config, source: int, guard) -> None:
                                                target=target, presentation=config.presentation)
     st.plotly_chart(figure, key="g_details", theme=None, config=CHART_CONFIG)
     st.caption("Red is positive, blue negative; each block has its own scale. The direct and indirect "
-               "parts add up to the total, unit by unit.")
+               "parts add up to the total, unit by unit." + (" Gates lie between 0 and 1: a forget gate near 1 "
+                                                             "keeps c, and the gradient along c." if config.cell == "lstm"
+                                                             else " Gates lie between 0 and 1: an update gate near 1 "
+                                                             "keeps h, and the gradient along h." if config.cell == "gru"
+                                                             else ""))
 
 
 def export_section(config: Config, key: Config, view: graph_figures.GraphView, source: int) -> None:
@@ -201,8 +206,7 @@ def main() -> None:
     config = state.config()
     key = service.key(config)
     st.header("Unrolled graph")
-    st.markdown("The RNN unrolled over time: inputs at the bottom, then hidden states, outputs and losses; "
-                "time runs left to right. The gradient of the loss flows backward through it.")
+    st.markdown(service.introduction(config.cell))
     guard = service.guard()
     view, source = view_controls(config, service.loss_steps(key))
     wide = graph_figures.fitted_view(view, config.T, source)

@@ -32,7 +32,7 @@ import plotly.graph_objects as go
 
 import rnn_core as rc
 from ui.figures import style
-from rnn_core.flow import EdgeFlow, Flow, NodeNorms, edge_flow, node_norms
+from rnn_core.flow import EdgeFlow, Flow, NodeNorms, edge_flow, node_norms, update_gate_part
 from ui.figures.graph_sheet import Sheet, sheet_annotations, sheet_trace
 from ui.notation import Notation
 
@@ -43,6 +43,14 @@ VEIL_COLOUR = "rgba(236,236,236,0.9)"
 NEUTRAL_EDGE = "#6e6e6e"
 LABEL_COLOUR = "#555555"
 ROWS = {"x": 0, "h": 1, "o": 2, "loss": 3, "bus": 4}
+MEMORY_ROWS = {"x": 0, "c": 1, "h": 2, "o": 3, "loss": 4, "bus": 5}   # the LSTM: its memory c under h
+ROW_NAMES = {"x": "input", "c": "memory", "h": "hidden", "o": "output", "loss": "loss", "bus": "sum"}
+MEMORY_COLOUR = "#009E73"          # the LSTM's memory path c_{t-1} -> c_t (Okabe-Ito bluish green)
+GATE_HTML = {"i": "i", "f": "f", "G": "G", "c~": "c̃", "r": "r", "z": "z", "h~": "h̃"}
+# The gate written on a recurrent edge: the one that passes the gradient along it unweighted.
+KEEPING_GATE = {"lstm": "f", "gru": "z"}
+CELL_TITLES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+MAX_GATE_LABELS = 16               # steps in view up to which the gate's mean is written on each edge
 DECADES_SHOWN = 12                 # colour and width scales cover at most this many decades
 MIN_EDGE_PX, MAX_EDGE_PX = 1.5, 8.0
 LOSS_EDGE_PX = 2.0                 # L -> L_t carries the scalar w_t: not on the norms' width scale
@@ -151,6 +159,23 @@ def _html_at(notation: Notation, symbol: str, t) -> str:
     return notation.html_at(symbol, t)
 
 
+def rows_of(flow: Flow) -> dict[str, int]:
+    """The y row of each layer: the LSTM has its memory row c between x and h."""
+    return MEMORY_ROWS if flow.memory else ROWS
+
+
+def gate_html(name: str, t) -> str:
+    """A gate's value at step t for plotly text, e.g. f<sub>3</sub> (the engine's gate names)."""
+    return f"{GATE_HTML[name]}<sub>{t}</sub>"
+
+
+def _gates_text(trace: rc.Trace, i: int) -> str:
+    """Hover lines with each gate's values at step index i (empty for the vanilla cell)."""
+    if not trace.gates:
+        return ""
+    return "".join(f"<br>{gate_html(name, i + 1)} = {_vector(values[i])}" for name, values in trace.gates.items())
+
+
 # ---- scales -------------------------------------------------------------------------------
 
 def log_range(*norm_arrays) -> tuple[float, float]:
@@ -221,10 +246,17 @@ class _Nodes:
 
 def _nodes(flow: Flow, norms: NodeNorms, trace: rc.Trace, step_losses: Array, total_loss: float,
            window: Window, notation: Notation) -> _Nodes:
-    """h_0, the total L and, for each step in the window, x_t, h_t and (if L_t exists) o_t, L_t."""
+    """h_0, the total L and, for each step in the window, x_t, h_t and (if L_t exists) o_t, L_t;
+    the LSTM also c_0 and c_t."""
     nodes = _Nodes.empty()
+    ROWS = rows_of(flow)
     L = notation.L
     h0 = _html_at(notation, notation.h, 0)
+    if flow.memory:
+        c0 = _html_at(notation, "c", 0)
+        nodes.add(window.x_h0, ROWS["c"], norms.c0, c0,
+                  f"<b>{c0}</b> (initial memory)<br>‖∂{L}/∂{c0}‖ = {_norm_text(norms.c0)}"
+                  f"<br>{c0} = {_vector(trace.c0)}", 0)
     nodes.add(window.x_h0, ROWS["h"], norms.h0, h0,
               f"<b>{h0}</b> (initial state)<br>‖∂{L}/∂{h0}‖ = {_norm_text(norms.h0)}"
               f"<br>{h0} = {_vector(trace.h0)}", 0)
@@ -241,8 +273,17 @@ def _nodes(flow: Flow, norms: NodeNorms, trace: rc.Trace, step_losses: Array, to
                   f"<br>  direct part (through {o_}): {_norm_text(_row_norm(flow.direct[i]))}"
                   f"<br>  indirect part (through {_html_at(notation, notation.h, t + 1)}): "
                   f"{_norm_text(_row_norm(flow.indirect[i]))}"
-                  f"<br>{_html_at(notation, notation.a, t)} = {_vector(trace.a[i])}"
+                  + (f"<br>{_html_at(notation, notation.a, t)} = {_vector(trace.a[i])}" if trace.a is not None
+                     else _gates_text(trace, i)) +
                   f"<br>{h_} = {_vector(trace.h[i])}", t)
+        if flow.memory:
+            c_ = _html_at(notation, "c", t)
+            nodes.add(t, ROWS["c"], norms.c[i], c_,
+                      f"<b>{c_}</b> (memory cell)<br>‖∂{L}/∂{c_}‖ = {_norm_text(norms.c[i])}"
+                      f"<br>  direct part (through {h_}): {_norm_text(_row_norm(flow.c_direct[i]))}"
+                      f"<br>  indirect part (through {_html_at(notation, 'c', t + 1)}): "
+                      f"{_norm_text(_row_norm(flow.c_indirect[i]))}"
+                      f"<br>{c_} = {_vector(trace.c[i])}", t)
         if not flow.has_loss[i]:
             continue
         L_t = _html_at(notation, L, t)
@@ -299,21 +340,38 @@ class _Edge:
     hidden: bool = False   # stands for steps outside the window (drawn dotted)
 
 
-def _edges(flow: Flow, carried: EdgeFlow, window: Window, notation: Notation) -> list[_Edge]:
-    """The window's edges with the norm of the gradient each carries backward."""
+def _edges(flow: Flow, carried: EdgeFlow, window: Window, notation: Notation, trace: rc.Trace) -> list[_Edge]:
+    """The window's edges with the norm of the gradient each carries backward. The LSTM's x_t
+    and h_{t-1} feed its gates, drawn at c_t; c_t -> h_t and the memory path c_{t-1} -> c_t."""
     out = []
+    ROWS = rows_of(flow)
+    gates_at = ROWS["c"] if flow.memory else ROWS["h"]        # where x_t and h_{t-1} arrive
+    passed = update_gate_part(flow, trace) if flow.cell == "gru" else None
     L, h = notation.L, notation.h
     for t in window.steps:
         i = t - 1
         h_t, h_prev = _html_at(notation, h, t), _html_at(notation, h, t - 1)
         x_t, o_t = _html_at(notation, notation.x, t), _html_at(notation, notation.o, t)
-        out.append(_Edge(t, ROWS["x"], t, ROWS["h"], carried.x[i], "x", t,
-                         f"{h_t} → {x_t}: ‖∂{L}/∂{x_t}‖ = {_norm_text(carried.x[i])}"))
+        into = "the gates of step " + str(t) if trace.gates else h_t
+        out.append(_Edge(t, ROWS["x"], t, gates_at, carried.x[i], "x", t,
+                         f"{into} → {x_t}: ‖∂{L}/∂{x_t}‖ = {_norm_text(carried.x[i])}"))
         if t > window.start or t == 1:
-            out.append(_Edge(window.x_h0 if t == 1 else t - 1, ROWS["h"], t, ROWS["h"],
-                             carried.recurrent[i], "recurrent", t - 1,
-                             f"{h_t} → {h_prev}: the indirect part of ∂{L}/∂{h_prev}, "
-                             f"‖·‖ = {_norm_text(carried.recurrent[i])}"))
+            x_prev = window.x_h0 if t == 1 else t - 1
+            out.append(_Edge(x_prev, ROWS["h"], t, gates_at, carried.recurrent[i], "recurrent", t - 1,
+                             f"{into} → {h_prev}: the indirect part of ∂{L}/∂{h_prev}, "
+                             f"‖·‖ = {_norm_text(carried.recurrent[i])}"
+                             + _keeping_gate_hover(flow, trace, t, "recurrent", notation, passed)))
+            if flow.memory:
+                c_t, c_prev = _html_at(notation, "c", t), _html_at(notation, "c", t - 1)
+                out.append(_Edge(x_prev, ROWS["c"], t, ROWS["c"], carried.memory[i], "memory", t - 1,
+                                 f"{c_t} → {c_prev}: {gate_html('f', t)} ⊙ ∂{L}/∂{c_t}, the indirect part of "
+                                 f"∂{L}/∂{c_prev}, ‖·‖ = {_norm_text(carried.memory[i])}"
+                                 + _keeping_gate_hover(flow, trace, t, "memory", notation, None)))
+        if flow.memory:
+            c_t = _html_at(notation, "c", t)
+            out.append(_Edge(t, ROWS["c"], t, ROWS["h"], carried.cell[i], "cell", t,
+                             f"{h_t} → {c_t}: the direct part of ∂{L}/∂{c_t} (through tanh and "
+                             f"{gate_html('G', t)}), ‖·‖ = {_norm_text(carried.cell[i])}"))
         if flow.has_loss[i]:
             L_t = _html_at(notation, L, t)
             out.append(_Edge(t, ROWS["h"], t, ROWS["o"], carried.direct[i], "direct", t,
@@ -323,38 +381,63 @@ def _edges(flow: Flow, carried: EdgeFlow, window: Window, notation: Notation) ->
                              f"{L_t} → {o_t}: ‖∂{L}/∂{o_t}‖ = {_norm_text(carried.output[i])}"))
             out.append(_Edge(t, ROWS["loss"], t, ROWS["bus"], carried.loss[i], "loss", t,
                              f"{L} → {L_t}: ∂{L}/∂{L_t} = {carried.loss[i]:.3g}"))
-    return out + _hidden_links(carried, window, notation)
+    out += _hidden_links(carried.recurrent, window, notation, h, ROWS["h"], "recurrent")
+    if flow.memory:
+        out += _hidden_links(carried.memory, window, notation, "c", ROWS["c"], "memory")
+    return out
 
 
-def _hidden_links(carried: EdgeFlow, window: Window, notation: Notation) -> list[_Edge]:
-    """Dotted stand-ins for the recurrent chain outside the window, split at the '⋯'."""
+def _keeping_gate_hover(flow: Flow, trace: rc.Trace, t: int, kind: str, notation: Notation,
+                        passed: Array | None) -> str:
+    """Hover lines naming the gate that passes the gradient along this edge without a weight
+    matrix (LSTM: f_t on c_{t-1} -> c_t; GRU: z_t on h_{t-1} -> h_t), with its mean over the
+    units; for the GRU also ||z_t * dL/dh_t|| (passed: rnn_core.flow.update_gate_part)."""
+    if (flow.cell, kind) not in (("lstm", "memory"), ("gru", "recurrent")):
+        return ""
+    gate = KEEPING_GATE[flow.cell]
+    values = trace.gates[gate][t - 1]
+    line = (f"<br>{gate_html(gate, t)}: mean {float(np.mean(values)):.2f}, "
+            f"from {float(np.min(values)):.2f} to {float(np.max(values)):.2f}")
+    if passed is not None:
+        h_t = _html_at(notation, notation.h, t)
+        line += (f"<br>of it, {gate_html('z', t)} ⊙ ∂{notation.L}/∂{h_t} passes straight along (G4): "
+                 f"‖·‖ = {_norm_text(passed[t - 1])}")
+    return line
+
+
+def _hidden_links(carried: Array, window: Window, notation: Notation, symbol: str, row: int,
+                  kind: str) -> list[_Edge]:
+    """Dotted stand-ins for a recurrent chain (h, or the LSTM's c) outside the window, split at
+    the '⋯'. carried: EdgeFlow.recurrent or .memory."""
     links = []
-    L, h = notation.L, notation.h
+    L = notation.L
     if window.start > 1:
         s, mid = window.start, (window.x_h0 + window.start) / 2
-        links.append(_Edge(window.x_h0, ROWS["h"], mid, ROWS["h"], carried.recurrent[0], "recurrent", 0,
-                           f"{_html_at(notation, h, 1)} → {_html_at(notation, h, 0)}: ‖∂{L}/∂"
-                           f"{_html_at(notation, h, 0)}‖ = {_norm_text(carried.recurrent[0])} "
+        links.append(_Edge(window.x_h0, row, mid, row, carried[0], kind, 0,
+                           f"{_html_at(notation, symbol, 1)} → {_html_at(notation, symbol, 0)}: ‖∂{L}/∂"
+                           f"{_html_at(notation, symbol, 0)}‖ = {_norm_text(carried[0])} "
                            f"(steps 1–{s - 1} hidden)", hidden=True))
-        links.append(_Edge(mid, ROWS["h"], s, ROWS["h"], carried.recurrent[s - 1], "recurrent", s - 1,
-                           f"{_html_at(notation, h, s)} → {_html_at(notation, h, s - 1)}: the indirect part of "
-                           f"∂{L}/∂{_html_at(notation, h, s - 1)}, ‖·‖ = {_norm_text(carried.recurrent[s - 1])}",
+        links.append(_Edge(mid, row, s, row, carried[s - 1], kind, s - 1,
+                           f"{_html_at(notation, symbol, s)} → {_html_at(notation, symbol, s - 1)}: the indirect "
+                           f"part of ∂{L}/∂{_html_at(notation, symbol, s - 1)}, ‖·‖ = {_norm_text(carried[s - 1])}",
                            hidden=True))
     if window.end < window.T:
         e = window.end
-        links.append(_Edge(e, ROWS["h"], e + 0.6, ROWS["h"], carried.recurrent[e], "recurrent", e,
-                           f"{_html_at(notation, h, e + 1)} → {_html_at(notation, h, e)}: the indirect part of "
-                           f"∂{L}/∂{_html_at(notation, h, e)}, ‖·‖ = {_norm_text(carried.recurrent[e])} "
+        links.append(_Edge(e, row, e + 0.6, row, carried[e], kind, e,
+                           f"{_html_at(notation, symbol, e + 1)} → {_html_at(notation, symbol, e)}: the indirect "
+                           f"part of ∂{L}/∂{_html_at(notation, symbol, e)}, ‖·‖ = {_norm_text(carried[e])} "
                            f"(steps {e + 1}–{window.T} hidden)", hidden=True))
     return links
 
 
 def _edge_colour(kind: str, split: bool) -> str:
-    if split and kind == "recurrent":
+    """Split: the indirect parts (through step t+1: h or c) orange, the direct ones (through
+    o_t, or for c_t through h_t) blue. Otherwise the LSTM's memory path stands out in green."""
+    if split and kind in ("recurrent", "memory"):
         return style.INDIRECT_COLOUR
-    if split and kind == "direct":
+    if split and kind in ("direct", "cell"):
         return style.DIRECT_COLOUR
-    return NEUTRAL_EDGE
+    return MEMORY_COLOUR if kind == "memory" else NEUTRAL_EDGE
 
 
 def _edge_traces(edges: list[_Edge], lo: float, hi: float, split: bool) -> list[dict]:
@@ -391,10 +474,13 @@ def _edge_hover_trace(edges: list[_Edge]) -> dict:
                 marker=dict(size=12, color="rgba(0,0,0,0)"))
 
 
-def _label_trace(flow: Flow, window: Window, notation: Notation, font: int) -> dict:
+def _label_trace(flow: Flow, window: Window, notation: Notation, font: int, trace: rc.Trace) -> dict:
     """The shared weights named once, on the edges of the window's last step (the same W acts at
-    every step: one name each reads better than a row of repeats), and '⋯' for gaps."""
+    every step: one name each reads better than a row of repeats), '⋯' for gaps, and a gated
+    cell's keeping gate (mean over the units) on each recurrent edge while they fit."""
     xs, ys, texts, where = [], [], [], []
+    ROWS = rows_of(flow)
+    gates_at = ROWS["c"] if flow.memory else ROWS["h"]
 
     def put(x, y, text, position):
         xs.append(x)
@@ -403,15 +489,25 @@ def _label_trace(flow: Flow, window: Window, notation: Notation, font: int) -> d
         where.append(position)
 
     t = window.end
-    put(t + 0.08, 0.45, notation.html_param("W_xh"), "middle right")
+    W_x, W_h = (("W_xh", "W_hh") if flow.cell == "rnn" else ("W_x·", "W_h·"))
+    name = notation.html_param if flow.cell == "rnn" else (lambda n: f"W<sub>{n[2:]}</sub>")
+    put(t + 0.08, (ROWS["x"] + gates_at) / 2 - 0.05, name(W_x), "middle right")
     if t > window.start or t == 1:          # above the recurrent edge, clear of the node labels
-        put(t - 0.5, ROWS["h"] + 0.2, notation.html_param("W_hh"), "top center")
+        put(t - 0.5, ROWS["h"] + 0.2, name(W_h), "top center")
     if flow.has_loss[t - 1]:
-        put(t + 0.08, 1.5, notation.html_param("W_hy"), "middle right")
-    if window.start > 1:
-        put((window.x_h0 + window.start) / 2, ROWS["h"] + 0.06, "⋯", "top center")
-    if window.end < window.T:
-        put(window.end + 0.6, ROWS["h"] + 0.06, "⋯", "top center")
+        put(t + 0.08, ROWS["h"] + 0.5, notation.html_param("W_hy"), "middle right")
+    for row in (ROWS["h"], *((ROWS["c"],) if flow.memory else ())):
+        if window.start > 1:
+            put((window.x_h0 + window.start) / 2, row + 0.06, "⋯", "top center")
+        if window.end < window.T:
+            put(window.end + 0.6, row + 0.06, "⋯", "top center")
+    gate = KEEPING_GATE.get(flow.cell)
+    if gate and window.end - window.start < MAX_GATE_LABELS:
+        row = ROWS["c"] if flow.memory else ROWS["h"]
+        for step in window.steps:
+            if step > window.start or step == 1:
+                # under the edge, between the vertical edges of two steps: the nodes leave no room on it
+                put(step - 0.5, row - 0.42, f"{float(np.mean(trace.gates[gate][step - 1])):.2f}", "middle center")
     return dict(type="scatter", mode="text", x=xs, y=ys, text=texts, textposition=where,
                 hoverinfo="skip", showlegend=False, name="weights", meta="labels",
                 textfont=dict(size=font, color=LABEL_COLOUR))
@@ -422,17 +518,19 @@ def _bus_trace(flow: Flow, window: Window) -> dict:
     in_view = [t for t in window.steps if flow.has_loss[t - 1]]
     earlier = bool(flow.has_loss[: window.start - 1].any())
     x0 = window.start - 0.5 if earlier else (in_view[0] if in_view else window.end + 0.5)
-    return dict(type="scatter", mode="lines", x=[x0, window.x_total], y=[ROWS["bus"]] * 2,
+    return dict(type="scatter", mode="lines", x=[x0, window.x_total], y=[rows_of(flow)["bus"]] * 2,
                 hoverinfo="skip", showlegend=False, name="sum", meta="bus", line=dict(color=NEUTRAL_EDGE, width=2))
 
 
-def _legend_traces(split: bool) -> list[dict]:
-    """Legend entries for what the edge colours mean (no data points)."""
-    if not split:
-        return []
+def _legend_traces(split: bool, flow: Flow) -> list[dict]:
+    """Legend entries for what the edge colours and the numbers on the edges mean (no data points)."""
+    entries = [("direct part", style.DIRECT_COLOUR), ("indirect part", style.INDIRECT_COLOUR)] if split else []
+    if flow.memory and not split:
+        entries.append(("memory path c (number: mean forget gate f)", MEMORY_COLOUR))
+    if flow.cell == "gru":
+        entries.append(("number on h → h: mean update gate z", NEUTRAL_EDGE))
     return [dict(type="scatter", mode="lines", x=[None], y=[None], name=name, meta="legend",
-                 line=dict(color=colour, width=5), showlegend=True)
-            for name, colour in (("direct part", style.DIRECT_COLOUR), ("indirect part", style.INDIRECT_COLOUR))]
+                 line=dict(color=colour, width=5), showlegend=True) for name, colour in entries]
 
 
 # ---- the veil: what the backward pass has not reached ----------------------------------------
@@ -463,8 +561,9 @@ def _veil(window: Window, front: int) -> dict:
     return dict(type="scatter", x=[left, right, right, left, left])
 
 
-def _veil_trace(window: Window, front: int) -> dict:
-    return dict(_veil(window, front), y=[-0.55, -0.55, 3.55, 3.55, -0.55], mode="none", fill="toself",
+def _veil_trace(window: Window, front: int, rows: dict[str, int]) -> dict:
+    top = rows["loss"] + 0.55
+    return dict(_veil(window, front), y=[-0.55, -0.55, top, top, -0.55], mode="none", fill="toself",
                 fillcolor=VEIL_COLOUR,
                 hoverinfo="skip", showlegend=False, name="not reached yet", meta="veil")
 
@@ -476,8 +575,9 @@ def frame_duration_ms(frames: int) -> int:
 
 # ---- the profile of ||dL/dh_t|| over all steps ---------------------------------------------
 
-def _profile_traces(norms: NodeNorms, window: Window, notation: Notation) -> list[dict]:
-    """||dL/dh_t|| for t = 1..T on a log axis, zeros and overflow marked on the floor/ceiling."""
+def _profile_traces(norms: NodeNorms, window: Window, notation: Notation, memory: Array | None = None) -> list[dict]:
+    """||dL/dh_t|| for t = 1..T on a log axis, zeros and overflow marked on the floor/ceiling;
+    the LSTM's ||dL/dc_t|| (`memory`) beside it in the memory path's colour."""
     T = window.T
     steps = np.arange(1, T + 1)
     good = np.isfinite(norms.h) & (norms.h > 0)
@@ -486,6 +586,13 @@ def _profile_traces(norms: NodeNorms, window: Window, notation: Notation) -> lis
                    x=steps[good], y=norms.h[good], name=f"‖∂{notation.L}/∂{h_t}‖", showlegend=False, meta="profile",
                    line=dict(color=style.SEQUENCE_COLOURS[0], width=2), marker=dict(size=5),
                    hovertemplate=f"t = %{{x}}: ‖∂{notation.L}/∂{h_t}‖ = %{{y:.3g}}<extra></extra>")]
+    if memory is not None:
+        kept = np.isfinite(memory) & (memory > 0)
+        c_t = _html_at(notation, "c", "t")
+        traces.append(dict(type="scatter", mode="lines", xaxis="x3", yaxis="y3", x=steps[kept], y=memory[kept],
+                           name=f"‖∂{notation.L}/∂{c_t}‖", showlegend=False, meta="profile:c",
+                           line=dict(color=MEMORY_COLOUR, width=2, dash="dash"),
+                           hovertemplate=f"t = %{{x}}: ‖∂{notation.L}/∂{c_t}‖ = %{{y:.3g}}<extra></extra>"))
     positive = norms.h[good]
     floor = float(positive.min()) if positive.size else 1e-3
     ceiling = float(positive.max()) if positive.size else 1.0
@@ -505,9 +612,9 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
                  sums: dict[str, Array], notation: Notation, view: GraphView = GraphView()) -> go.Figure:
     """The unrolled graph with its backward animation and the parameter gradients.
 
-    flow: rnn_core.flow.full_flow or single_source. trace: the forward pass (xs (T, D), a, h (T, H),
-    o (T, O)). step_losses (T,): L_t; total_loss: L. sums: the five gradients with a leading
-    frame axis: rnn_core.flow.running_param_grads (length T: the sheet is linked to the frames) or
+    flow: rnn_core.flow.full_flow or single_source (any cell). trace: the forward pass (xs (T, D),
+    a or gates, h (T, H), o (T, O); the LSTM's c). step_losses (T,): L_t; total_loss: L. sums: the
+    parameter gradients (the cell's every block) with a leading frame axis: rnn_core.flow.running_param_grads (length T: the sheet is linked to the frames) or
     the full sums (length 1: static). Frames: one per front of frame_fronts, named by the step
     the pass has reached. A compact view leaves the sheet out.
     """
@@ -515,27 +622,29 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
     D, H, O = trace.xs.shape[1], trace.h.shape[1], trace.o.shape[1]
     window = Window.of(T, view.start, view.width)
     norms, carried = node_norms(flow), edge_flow(flow)
+    memory = (norms.c, [norms.c0], carried.memory, carried.cell) if flow.memory else ()
     lo, hi = log_range(norms.x, norms.h, norms.o, norms.loss, [norms.h0, norms.total],
-                       carried.x, carried.recurrent, carried.direct, carried.output)
+                       carried.x, carried.recurrent, carried.direct, carried.output, *memory)
     nodes = _nodes(flow, norms, trace, step_losses, total_loss, window, notation)
     sizes = _sizes(window, view, nodes.label)
     geometry = _geometry(view.mode)
 
-    edges = _edges(flow, carried, window, notation)
-    sheet = Sheet(D, H, O)
+    edges = _edges(flow, carried, window, notation, trace)
+    sheet = Sheet(D, H, O, rc.get_cell(flow.cell).gate_letters)
     sheet_values = sheet.fill(sums) if not view.compact else None
     linked = sheet_values is not None and sheet_values.shape[0] == T
     data = [
         *_edge_traces(edges, lo, hi, view.split), _bus_trace(flow, window), _edge_hover_trace(edges),
-        _label_trace(flow, window, notation, sizes.label or MIN_LABEL_FONT[view.mode]), *_legend_traces(view.split),
+        _label_trace(flow, window, notation, sizes.label or MIN_LABEL_FONT[view.mode], trace),
+        *_legend_traces(view.split, flow),
         *_node_traces(nodes, lo, hi, sizes.node, sizes.label),
-        _veil_trace(window, 1),
+        _veil_trace(window, 1, rows_of(flow)),
     ]
     if sheet_values is not None:
         labels = sheet.labels(notation) if sheet_values[0].size <= 20_000 else None   # else lean hovers
         data.append(sheet_trace(sheet_values, labels, font=sizes.font, colorbar_x=SHEET_X[1] + 0.005,
                                 y_domain=geometry.bands["bottom"]))
-    data += _profile_traces(norms, window, notation)
+    data += _profile_traces(norms, window, notation, norms.c)
     veil_index = next(k for k, d in enumerate(data) if d.get("meta") == "veil")
     fronts = frame_fronts(window, flow.source)
     frames = []
@@ -547,10 +656,10 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
         frames.append(dict(name=str(front), data=frame_data, traces=traces))
     L = notation.L if flow.source is None else _html_at(notation, notation.L, flow.source)
     title = (f"Backward pass of {L}" if view.compact else
-             f"Backward pass of {L} through the unrolled RNN" if flow.source is None else
+             f"Backward pass of {L} through the unrolled {CELL_TITLES[flow.cell]}" if flow.source is None else
              f"Backward pass of the single loss term {L} alone")
     layout = _merge(_shared_style(title, view.presentation),
-                    _layout(window, lo, hi, notation, linked, sheet, sizes, geometry, view, norms.h))
+                    _layout(window, lo, hi, notation, linked, sheet, sizes, geometry, view, norms, rows_of(flow)))
     layout["annotations"] += _overflow_annotations(
         sheet_values is None or bool(np.isfinite(sheet_values).any()), bool(np.isfinite(norms.h).any()),
         sizes.font, geometry.bands["bottom"])
@@ -665,13 +774,12 @@ def _step_ticks(window: Window, every: int) -> tuple[list, list[str]]:
 
 
 def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bool, sheet: Sheet,
-            sizes: _Sizes, geometry: _Geometry, view: GraphView, profile_norms: Array) -> dict:
+            sizes: _Sizes, geometry: _Geometry, view: GraphView, norms: NodeNorms, rows: dict[str, int]) -> dict:
     T, font, small, bands = window.T, sizes.font, sizes.small, geometry.bands
     compact = view.compact
     graph_x = [0.0, 1.0] if compact else [0.0, 0.93]
     profile_x = [0.16, 1.0] if compact else list(PROFILE_X)
     tickvals, ticktext = _step_ticks(window, sizes.tick_every)
-    h_t = _html_at(notation, notation.h, "t")
     colorbar = dict(title=dict(text=f"log<sub>10</sub> ‖∂{notation.L}/∂·‖", side="top" if compact else "right",
                                font=dict(size=small)),
                     thickness=12, tickfont=dict(size=small), nticks=6)
@@ -687,14 +795,15 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
                    ticktext=ticktext, tickangle=0, showgrid=False, zeroline=False,
                    title=dict(text="step t", standoff=2, font=dict(size=small)), fixedrange=True,
                    tickfont=dict(size=small)),
-        yaxis=dict(domain=list(bands["graph"]), range=[-0.6, 4.6], tickvals=[0, 1, 2, 3, 4], showgrid=False,
-                   zeroline=False, fixedrange=True, tickfont=dict(size=small), showticklabels=not compact,
-                   ticktext=["input", "hidden", "output", "loss", "sum"]),
+        yaxis=dict(domain=list(bands["graph"]), range=[-0.6, rows["bus"] + 0.6], tickvals=list(rows.values()),
+                   showgrid=False, zeroline=False, fixedrange=True, tickfont=dict(size=small),
+                   showticklabels=not compact, ticktext=[ROW_NAMES[name] for name in rows]),
         xaxis3=dict(domain=profile_x, anchor="y3", range=[0.5, T + 0.5], showgrid=True, zeroline=False,
                     title=dict(text="step t", standoff=2, font=dict(size=small)), fixedrange=True,
                     tickangle=0, nticks=PROFILE_TICKS[view.mode], tickfont=dict(size=small)),
         yaxis3=dict(domain=list(bands["bottom"]), anchor="x3", type="log", showgrid=True, fixedrange=True,
-                    tickfont=dict(size=small), **_log_ticks(profile_norms)),
+                    tickfont=dict(size=small),
+                    **_log_ticks(norms.h if norms.c is None else np.concatenate([norms.h, norms.c]))),
         coloraxis=dict(colorscale=style.GRADIENT_SCALE, cmin=lo, cmax=hi, colorbar=colorbar),
         legend=dict(orientation="h", x=0.0, xanchor="left", y=bands["legend"][1], yanchor="top",
                     font=dict(size=small)),
@@ -704,7 +813,7 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
         shapes=[dict(type="rect", xref="x3", yref="paper", x0=window.start - 0.5, x1=window.end + 0.5,
                      y0=bands["bottom"][0], y1=bands["bottom"][1], fillcolor="rgba(0,114,178,0.08)",
                      line=dict(width=0), layer="below")],
-        annotations=[_subtitle(f"‖∂{notation.L}/∂{h_t}‖, all {T} steps", 0.0 if compact else PROFILE_X[0],
+        annotations=[_subtitle(_profile_title(notation, T, norms.c is not None), 0.0 if compact else PROFILE_X[0],
                                bands["titles"][1], small)],
     )
     if not compact:
@@ -719,6 +828,15 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
             _subtitle(f"∂{notation.L}/∂θ (10), " + ("sums so far" if linked else "full sums"),
                       SHEET_X[0], bands["titles"][1], small)]
     return layout
+
+
+def _profile_title(notation: Notation, T: int, memory: bool) -> str:
+    h_t = _html_at(notation, notation.h, "t")
+    if not memory:
+        return f"‖∂{notation.L}/∂{h_t}‖, all {T} steps"
+    c_t = _html_at(notation, "c", "t")
+    return (f"<span style='color:{style.SEQUENCE_COLOURS[0]}'>‖∂{notation.L}/∂{h_t}‖</span>, "
+            f"<span style='color:{MEMORY_COLOUR}'>‖∂{notation.L}/∂{c_t}‖ (dashed)</span>, {T} steps")
 
 
 def _subtitle(text: str, x: float, y: float, font: int) -> dict:

@@ -2,9 +2,11 @@
 them is written by the page's service, ui/pages/graph.py).
 
 Shapes: T steps, H hidden units, O outputs; step t is index t - 1 of every (T, ...) array.
-The strips show, over the hidden (or output) units: the forward values a_t and h_t; o_t with
-the prediction and the target; and dL/dh_t with its direct and indirect parts (eq. (7)), on
-one colour scale so that direct + indirect = total can be read off.
+The strips show, over the hidden (or output) units: the forward values a_t and h_t (a gated
+cell: its gates' values, e.g. i_t, f_t, G_t, c~_t, c_t for the LSTM, r_t, z_t, h~_t for the
+GRU, then h_t); o_t with the prediction and the target; and dL/dh_t with its direct and indirect
+parts (eq. (7)), for the LSTM also dL/dc_t with its parts through h_t and along c, on one
+colour scale so that direct + indirect = total can be read off.
 """
 from __future__ import annotations
 
@@ -41,33 +43,70 @@ def _strip(values: Array, row_names: list[str], name: str, text: bool) -> dict:
     return trace
 
 
+GATE_HTML = {"i": "i", "f": "f", "G": "G", "c~": "c̃", "r": "r", "z": "z", "h~": "h̃"}
+GATE_WORDS = {"i": "input gate", "f": "forget gate", "G": "output gate", "c~": "candidate",
+              "r": "reset gate", "z": "update gate", "h~": "candidate"}
+GRADIENT_TITLES = {"rnn": "= direct + indirect, eq. (7)", "lstm": "and ∂/∂c: through h and along c, (L5)-(L6)",
+                   "gru": "= direct + indirect (through step t+1's gates), (G1)-(G4)"}
+
+
+def _forward_rows(trace: rc.Trace, i: int, notation: Notation) -> tuple[list[Array], list[str]]:
+    """Step index i's forward values and their row names: a_t, h_t; or each gate, (c_t,) h_t."""
+    n, t = notation, i + 1
+    h_t = n.html_at(n.h, t)
+    if trace.gates is None:
+        return [trace.a[i], trace.h[i]], [n.html_at(n.a, t), h_t]
+    values = [gate[i] for gate in trace.gates.values()]
+    names = [f"{GATE_HTML[g]}<sub>{t}</sub> ({GATE_WORDS[g]})" for g in trace.gates]
+    if trace.c is not None:
+        values.append(trace.c[i])
+        names.append(f"c<sub>{t}</sub> (memory)")
+    return values + [trace.h[i]], names + [h_t]
+
+
+def _gradient_rows(flow: Flow, i: int, num: str, h_t: str) -> tuple[list[Array], list[str]]:
+    """dL/dh_t, its direct and indirect parts; for the LSTM also dL/dc_t and its two parts."""
+    values = [flow.dL_dh[i], flow.direct[i], flow.indirect[i]]
+    names = [f"∂{num}/∂{h_t}", "direct part", "indirect part"]
+    if flow.memory:
+        c_t = f"c<sub>{i + 1}</sub>"
+        values += [flow.dL_dc[i], flow.c_direct[i], flow.c_indirect[i]]
+        names += [f"∂{num}/∂{c_t}", f"through {h_t}", "along c (f ⊙ ∂/∂c next)"]
+    return values, names
+
+
 def step_details_figure(flow: Flow, trace: rc.Trace, t: int, notation: Notation, *, prediction,
                         target, presentation: bool = False) -> go.Figure:
-    """Heat strips of step t: [a_t, h_t] (H), [o_t, prediction, target] (O), [dL/dh_t, direct,
-    indirect] (H). prediction: y-hat_t (O,); target: y_t as an (O,) vector (one-hot for classes)."""
+    """Heat strips of step t: the forward values (H) ([a_t, h_t], or a gated cell's gates, c_t and
+    h_t), [o_t, prediction, target] (O), [dL/dh_t, direct, indirect] (H) (the LSTM: and dL/dc_t
+    with its two parts). prediction: y-hat_t (O,); target: y_t as an (O,) vector (one-hot for classes)."""
     _check_step(t, flow.T)
     i, n = t - 1, notation
     H, O = trace.h.shape[1], trace.o.shape[1]
     y_hat, y = np.asarray(prediction, dtype=float), np.asarray(target, dtype=float)
     num = "L" if flow.source is None else f"w<sub>{flow.source}</sub>L<sub>{flow.source}</sub>"
     h_t = n.html_at(n.h, t)
+    forward, forward_names = _forward_rows(trace, i, n)
+    gradient, gradient_names = _gradient_rows(flow, i, num, h_t)
     blocks = [
-        (np.stack([trace.a[i], trace.h[i]]), [n.html_at(n.a, t), h_t], "forward", H),
+        (np.stack(forward), forward_names, "forward", H),
         (np.stack([trace.o[i], y_hat, y]), [n.html_at(n.o, t), n.html_at(n.y_hat, t) + " (prediction)",
                                             n.html_at(n.y, t) + " (target)"], "output", O),
-        (np.stack([flow.dL_dh[i], flow.direct[i], flow.indirect[i]]),
-         [f"∂{num}/∂{h_t}", "direct part", "indirect part"], "gradient", H),
+        (np.stack(gradient), gradient_names, "gradient", H),
     ]
-    fig = make_subplots(rows=3, cols=1, vertical_spacing=0.16, row_heights=[2, 3, 3],
+    heights = [len(forward), 3, len(gradient)]
+    fig = make_subplots(rows=3, cols=1, vertical_spacing=0.16 * 8 / sum(heights), row_heights=heights,
                         subplot_titles=(f"forward values at t = {t} (over the {H} hidden units)",
                                         f"output at t = {t} (over the {O} output units)",
-                                        f"∂{num}/∂{h_t} = direct + indirect, eq. (7)"))
+                                        f"∂{num}/∂{h_t} {GRADIENT_TITLES[flow.cell]}"))
     for row, (values, names, name, units) in enumerate(blocks, start=1):
         fig.add_trace(go.Heatmap(_strip(values, names, name, units <= TEXT_LIMIT)), row=row, col=1)
         fig.update_yaxes(autorange="reversed", row=row, col=1)
         fig.update_xaxes(dtick=1 if units <= 20 else None, row=row, col=1)
-    style.apply_style(fig, presentation=presentation, height=420)
+    style.apply_style(fig, presentation=presentation, height=420 + 34 * (sum(heights) - 8))
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(showgrid=False)
-    fig.update_layout(margin=dict(l=10, r=10, t=40, b=20))
+    # the rows' names need their room on the left (plotly's automargin widens it to fit them)
+    fig.update_yaxes(automargin=True)
+    fig.update_layout(margin=dict(l=10, r=10, t=40, b=40))
     return fig

@@ -1,8 +1,10 @@
-"""The sheet of the five parameter gradients: one heatmap, one colour scale, so their sizes compare.
+"""The sheet of the parameter gradients: one heatmap, one colour scale, so their sizes compare.
 
     [ dL/dW_xh ] [ dL/dW_hh ] [ dL/db_h ]        rows: hidden unit i (H)
                  [ dL/dW_hy ] [ dL/db_y ]        rows: output unit k (O)
 
+A gated cell has one such row of blocks per gate (W_x*, W_h*, b_* for * = i, f, o, c for the
+LSTM; r, z, h for the GRU), stacked above the output layer's.
 Shapes: D inputs, H hidden units, O outputs; a leading frame axis F on everything animated
 (F = T: the running sums of rnn_core.flow.running_param_grads; F = 1: the full sums).
 """
@@ -13,38 +15,60 @@ from dataclasses import dataclass
 import numpy as np
 
 from ui.figures import style
-from ui.notation import Notation
+from ui.notation import PARAMS, Notation
 
 Array = np.ndarray
 SHEET_BUDGET = 300_000             # numbers in all frames of the sheet before it stops animating
 
 
+def param_html(notation: Notation, name: str) -> str:
+    """A parameter's symbol for plotly text: the notation's for the vanilla cell's five, the
+    engine's name with its subscript for a gated cell's (W_xi -> W<sub>xi</sub>)."""
+    if name in PARAMS:
+        return notation.html_param(name)
+    symbol, _, sub = name.partition("_")
+    return f"{symbol}<sub>{sub}</sub>"
+
+
 def grad_html(notation: Notation, of: str) -> str:
     """'∂L/∂W<sub>hh</sub>' for a parameter's engine name, in the notation's symbols."""
-    return f"∂{notation.L}/∂{notation.html_param(of)}"
+    return f"∂{notation.L}/∂{param_html(notation, of)}"
 
 
 @dataclass(frozen=True)
 class Sheet:
     """Where each gradient sits on one heatmap: (row, col) offsets of the top-left corner.
 
-        [ dL/dW_xh ] [ dL/dW_hh ] [ dL/db_h ]        rows: hidden unit i
-                     [ dL/dW_hy ] [ dL/db_y ]        rows: output unit k
-    One empty row/column separates the blocks.
+        [ dL/dW_xh ] [ dL/dW_hh ] [ dL/db_h ]        rows: hidden unit i, one row of blocks
+                     [ dL/dW_hy ] [ dL/db_y ]        per gate letter; rows: output unit k
+    One empty row/column separates the blocks. letters: the gate blocks' letters ('h' for the
+    vanilla cell; rnn_core's cell.gate_letters for a gated one).
     """
 
     D: int
     H: int
     O: int
+    letters: tuple[str, ...] = ("h",)
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.H + 1 + self.O, self.D + 1 + self.H + 1 + 1
+        return len(self.letters) * (self.H + 1) + self.O, self.D + 1 + self.H + 1 + 1
 
     def offsets(self) -> dict[str, tuple[int, int]]:
         c_hh, c_b = self.D + 1, self.D + 1 + self.H + 1
-        return {"W_xh": (0, 0), "W_hh": (0, c_hh), "b_h": (0, c_b),
-                "W_hy": (self.H + 1, c_hh), "b_y": (self.H + 1, c_b)}
+        out = {}
+        for k, g in enumerate(self.letters):
+            row = k * (self.H + 1)
+            out.update({f"W_x{g}": (row, 0), f"W_h{g}": (row, c_hh), f"b_{g}": (row, c_b)})
+        last = len(self.letters) * (self.H + 1)
+        return {**out, "W_hy": (last, c_hh), "b_y": (last, c_b)}
+
+    def sizes(self) -> dict[str, tuple[int, int]]:
+        """(rows, cols) of each block."""
+        out = {}
+        for g in self.letters:
+            out.update({f"W_x{g}": (self.H, self.D), f"W_h{g}": (self.H, self.H), f"b_{g}": (self.H, 1)})
+        return {**out, "W_hy": (self.O, self.H), "b_y": (self.O, 1)}
 
     def fill(self, grads: dict[str, Array]) -> Array:
         """grads[name] with a leading frame axis (F, *shape) -> (F, rows, cols) with NaN in the gaps
@@ -62,8 +86,7 @@ class Sheet:
     def labels(self, notation: Notation) -> list[list[str]]:
         """Hover label of every cell, e.g. '∂L/∂W<sub>hh</sub>[2, 5]'."""
         text = [[""] * self.shape[1] for _ in range(self.shape[0])]
-        sizes = {"W_xh": (self.H, self.D), "W_hh": (self.H, self.H), "b_h": (self.H, 1),
-                 "W_hy": (self.O, self.H), "b_y": (self.O, 1)}
+        sizes = self.sizes()
         for name, (r, c) in self.offsets().items():
             rows, cols = sizes[name]
             symbol = grad_html(notation, name)
@@ -73,9 +96,9 @@ class Sheet:
         return text
 
 
-def sheet_is_linked(T: int, D: int, H: int, O: int) -> bool:
+def sheet_is_linked(T: int, D: int, H: int, O: int, letters: tuple[str, ...] = ("h",)) -> bool:
     """Whether every frame can carry its running sums (else the sheet shows the full sums)."""
-    rows, cols = Sheet(D, H, O).shape
+    rows, cols = Sheet(D, H, O, letters).shape
     return T * rows * cols <= SHEET_BUDGET
 
 
@@ -103,12 +126,28 @@ def sheet_trace(frames: Array, labels: list | None, *, font: int, colorbar_x: fl
 def sheet_annotations(sheet: Sheet, notation: Notation, font: int) -> list[dict]:
     """Block names above (top row) or below (bottom row) each block, in data coordinates: the
     parameter alone (the panel's title says these are gradients), so that a name fits over a
-    one-column bias block without running into its neighbour or the colour bar."""
-    sizes = {"W_xh": sheet.D, "W_hh": sheet.H, "b_h": 1, "W_hy": sheet.H, "b_y": 1}
+    one-column bias block without running into its neighbour or the colour bar. A gated cell's
+    inner rows of blocks are named by their gate letter at their left (the top row's names show
+    the pattern: W_x*, W_h*, b_*)."""
+    sizes = sheet.sizes()
+    bottom_row = len(sheet.letters) * (sheet.H + 1)
     notes = []
     for name, (r, c) in sheet.offsets().items():
+        if 0 < r < bottom_row:
+            if c == 0:
+                notes.append(_gate_letter(name[-1], r + (sheet.H - 1) / 2, font))
+            continue
         top = r == 0
-        notes.append(dict(text=notation.html_param(name), x=c + (sizes[name] - 1) / 2,
+        notes.append(dict(text=param_html(notation, name), x=c + (sizes[name][1] - 1) / 2,
                           y=-0.6 if top else sheet.shape[0] - 0.4, xref="x2", yref="y2",
                           yanchor="bottom" if top else "top", showarrow=False, font=dict(size=font - 1)))
+    if len(sheet.letters) > 1:       # the top row's gate letter too, so that every row has one
+        notes.append(_gate_letter(sheet.letters[0], (sheet.H - 1) / 2, font))
     return notes
+
+
+def _gate_letter(letter: str, y: float, font: int) -> dict:
+    """A gate row's letter just left of the sheet (outside its x range, so placed on its domain:
+    plotly hides an annotation whose data coordinates lie off the axis)."""
+    return dict(text=f"<b>{letter}</b>", x=0.0, xshift=-4, y=y, xref="x2 domain", yref="y2", xanchor="right",
+                showarrow=False, font=dict(size=font - 1))

@@ -6,8 +6,10 @@ Every cache keys on the config projected onto what it depends on (`key`): the pa
 controls and the notation never recompute the gradients.
 
 Cost model: everything a link can ask of this page, in estimated CPU seconds of one core
-(`plan`): the engine's BPTT (T steps of H x H, H x D and O x H products; k-step truncation
-sends every loss term back k steps, T k H^2), following one loss term back (s steps), the
+(`plan`): the engine's BPTT (T steps of G blocks of H x H and H x D products, G = 1 for the
+vanilla cell, 4 for the LSTM, 3 for the GRU, and O x H; k-step truncation sends every loss
+term back k steps, T k G H^2), following one loss term back (s steps; a gated cell's: its
+forward and backward pass again over T steps), the
 running parameter-gradient sums (T frames of the sheet) and the figures (frames and cells sent
 to the browser). The animated sheet is kept only while its frames fit graph_sheet.SHEET_BUDGET;
 the figure never draws more than 30 steps and 31 frames. A
@@ -62,17 +64,30 @@ class Plan:
 
 
 def plan(config: Config, source: int = 0) -> Plan:
-    """What a link asks of this page (T, H, D, O, truncation, followed term), in CPU seconds."""
+    """What a link asks of this page (cell, T, H, D, O, truncation, followed term), in CPU seconds."""
     T, H, D, O = config.T, config.H, config.D, config.O
-    per_step = H * H + H * D + O * H
+    letters = gate_letters(config)
+    G = len(letters)
+    per_step = G * (H * H + H * D) + O * H
     back = T if config.truncation not in ("k_step",) else T * min(config.trunc_k, T)   # recurrent products
-    engine = (3 * T * per_step + back * H * H) / MATVEC_RATE + 4 * T * STEP_SECONDS
-    flow = (source * (H * H + H * D)) / MATVEC_RATE + source * STEP_SECONDS if source else 0.0
-    rows, cols = Sheet(D, H, O).shape
-    linked = sheet_is_linked(T, D, H, O)
+    # a gated step is a few more NumPy calls than the vanilla one (its gates, c_t)
+    engine = (3 * T * per_step + back * G * H * H) / MATVEC_RATE + (4 + 2 * (G > 1)) * T * STEP_SECONDS
+    if not source:
+        flow = 0.0
+    elif G == 1:
+        flow = (source * (H * H + H * D)) / MATVEC_RATE + source * STEP_SECONDS
+    else:             # the cell's forward and untruncated backward pass of the one term, T steps
+        flow = 3 * T * G * (H * H + H * D) / MATVEC_RATE + 6 * T * STEP_SECONDS
+    rows, cols = Sheet(D, H, O, letters).shape
+    linked = sheet_is_linked(T, D, H, O, letters)
     sums = (T if linked else 1) * rows * cols * CELL_SECONDS + T * per_step / MATVEC_RATE
     figures = 2 * FIGURE_SECONDS + (min(T, 31) * rows * cols * CELL_SECONDS if linked else 0.0)
     return Plan(engine=engine, flow=flow, sums=sums, figures=figures, linked=linked)
+
+
+def gate_letters(config: Config) -> tuple[str, ...]:
+    """The letters of the config's cell's blocks of parameters: ('h',), ('i', 'f', 'o', 'c'), ('r', 'z', 'h')."""
+    return rc.get_cell(config.cell).gate_letters
 
 
 def guard() -> Guard:
@@ -184,12 +199,63 @@ def step_of_point(point: dict, T: int) -> int | None:
 
 # ---- words ------------------------------------------------------------------------------------
 
+INTRODUCTIONS = {
+    "rnn": "The RNN unrolled over time: inputs at the bottom, then hidden states, outputs and losses; "
+           "time runs left to right. The gradient of the loss flows backward through it.",
+    "lstm": "The LSTM unrolled over time: inputs at the bottom, then the memory cells c (green path), the "
+            "hidden states h, outputs and losses; time runs left to right. The gradient of the loss flows "
+            "backward through h *and* along c, where each step only multiplies it by the forget gate f.",
+    "gru": "The GRU unrolled over time: inputs at the bottom, then hidden states, outputs and losses; time "
+           "runs left to right. The gradient of the loss flows backward through h, where the update gate z "
+           "passes part of it straight to the step before, without any weight matrix.",
+}
+
+
+def introduction(cell: str) -> str:
+    """The page's opening sentence for the chosen cell."""
+    return INTRODUCTIONS[cell]
+
+
+def cell_caption(cell: str, numbers_on_edges: bool) -> str:
+    """What a gated cell's graph adds to the vanilla one ('' for the vanilla cell)."""
+    where = " The number on each such edge is that step's gate, averaged over the units." if numbers_on_edges else \
+        " Hover an edge for its step's gate (the numbers are written on the edges when at most " \
+        f"{graph_figures.MAX_GATE_LABELS} steps are in view)."
+    if cell == "lstm":
+        return ("The LSTM's graph: xₜ and hₜ₋₁ feed the four gates, drawn at cₜ; the green row is the memory "
+                "path cₜ₋₁ → cₜ, whose edge carries fₜ ⊙ ∂L/∂cₜ back (the forget gate alone, no weight "
+                "matrix: with f near 1 the gradient travels far along c); cₜ → hₜ carries the direct part of "
+                "∂L/∂cₜ (through tanh and the output gate G)." + where.replace("gate,", "forget gate f,"))
+    if cell == "gru":
+        return ("The GRU's graph: the edge hₜ₋₁ → hₜ carries the indirect part of ∂L/∂hₜ₋₁, of which "
+                "zₜ ⊙ ∂L/∂hₜ comes straight through the update gate (no weight matrix: with z near 1 the "
+                "gradient travels far)." + where.replace("gate,", "update gate z,"))
+    return ""
+
+
+def equation_caption(cell: str, t: int) -> str:
+    """The words under the step's equation."""
+    if cell == "lstm":
+        return (f"The LSTM's backward recursion at t = {t}: ∂L/∂h_{t} has a direct part through o_{t} and an "
+                f"indirect part from the four gates of step {t + 1} (δᵍ: their pre-activations' gradients); "
+                f"∂L/∂c_{t} gets ∂L/∂h_{t} through h_{t} = G_{t} ⊙ tanh(c_{t}) and, along the memory path, "
+                f"f_{t + 1} ⊙ ∂L/∂c_{t + 1} (L5): only a gate, no weight matrix.")
+    if cell == "gru":
+        return (f"The GRU's backward recursion at t = {t}: ∂L/∂h_{t} has a direct part through o_{t} and an "
+                f"indirect part from step {t + 1}: z_{t + 1} ⊙ ∂L/∂h_{t + 1} straight through the update gate "
+                f"(G4), the candidate's W_hh (through the reset gate r) and both gates' W_hr, W_hz (δᵍ: their "
+                f"pre-activations' gradients).")
+    return (f"Eq. (7) at t = {t}: the direct part comes through o_{t}, the indirect part through "
+            f"h_{t + 1} from every later step.")
+
+
 def overflow_notes(result: rc.BPTTResult, flow: Flow) -> list[str]:
     """Plain-language notes naming where values stopped being finite (empty if none)."""
     notes = []
     if result.overflow_step is not None:
+        values = "a_t, h_t or o_t" if result.cell == "rnn" else "h_t, c_t or o_t" if result.cell == "lstm" else "h_t or o_t"
         notes.append(f"The forward pass overflowed at step t = {result.overflow_step}: from there on "
-                     f"a_t, h_t or o_t is inf or nan.")
+                     f"{values} is inf or nan.")
     if result.grad_overflow_step is not None:
         notes.append(f"The gradient overflowed: dL/dh_t is inf or nan from step t = "
                      f"{result.grad_overflow_step} back to t = 1 (drawn in the overflow colour).")
@@ -229,6 +295,8 @@ def step_equation(flow: Flow, t: int, notation: Notation) -> str:
     """
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= t <= flow.T:
         raise ValueError(f"t must be a step in [1, {flow.T}], got {t!r}")
+    if flow.cell != "rnn":
+        return gated_step_equation(flow, t, notation)
     i, num = t - 1, numerator(notation, flow)
     direct_sym, indirect_sym = recursion(notation, str(t), str(t + 1))
     if flow.source is not None:
@@ -245,3 +313,42 @@ def step_equation(flow: Flow, t: int, notation: Notation) -> str:
                  rf"&\quad + \underbrace{{{vector(notation, flow.indirect[i])}}}_{{\text{{indirect}}}}"]
     # one part a line: short lines leave room for the tag in a narrow column
     return r"\begin{aligned} " + r" \\ ".join(lines + [rf"&= {total}"]) + r" \end{aligned} \tag{7}"
+
+
+# A gated cell's indirect part of dL/dh_t: what step t+1's gates send back (DESIGN.md "Gated cells").
+INDIRECT_SYMBOLS = {
+    "lstm": r"\sum_{{g \in \{{i, f, o, c\}}}} {W}",
+    "gru": r"{z} \odot {dh} + {r} \odot {Whh} + \sum_{{g \in \{{r, z\}}}} {W}",
+}
+
+
+def gated_step_equation(flow: Flow, t: int, notation: Notation) -> str:
+    """A gated cell's backward recursion at step t, in symbols and then in numbers: dL/dh_t (direct
+    through o_t, indirect from step t+1's gates), and for the LSTM dL/dc_t (through h_t, and along
+    the memory path f_{t+1} * dL/dc_{t+1}). Column-vector convention (the cells' equations are
+    written so in every notation); the parts are the engine's."""
+    i, n, num = t - 1, notation, numerator(notation, flow)
+    nxt = str(t + 1)
+    lhs = d(num, n.at(n.h, str(t)))
+    direct_sym = rf"W_{{hy}}^{{\top}} {d(num, n.at(n.o, str(t)))}"
+    lines = [rf"{lhs} &= {direct_sym}"]
+    if t < flow.T:
+        delta = rf"W_{{hg}}^{{\top}} \delta^{{g}}_{{{nxt}}}"
+        indirect = INDIRECT_SYMBOLS[flow.cell].format(
+            W=delta, z=rf"z_{{{nxt}}}", r=rf"r_{{{nxt}}}", dh=d(num, n.at(n.h, nxt)),
+            Whh=rf"W_{{hh}}^{{\top}} \delta^{{h}}_{{{nxt}}}")
+        lines += [rf"&\quad + {indirect}", rf"&= \underbrace{{{vector(n, flow.direct[i])}}}_{{\text{{direct}}}}",
+                  rf"&\quad + \underbrace{{{vector(n, flow.indirect[i])}}}_{{\text{{indirect}}}}"]
+    else:
+        lines.append(rf"&= {vector(n, flow.direct[i])} + 0")
+    lines.append(rf"&= {vector(n, flow.dL_dh[i])}")
+    if flow.memory:
+        c_t = n.at("c", str(t))
+        through_h = rf"G_{{{t}}} \odot \tanh'({c_t}) \odot {lhs}"
+        lines.append(rf"{d(num, c_t)} &= {through_h}" + (
+            rf" + f_{{{nxt}}} \odot {d(num, n.at('c', nxt))}" if t < flow.T else ""))
+        lines += [rf"&= \underbrace{{{vector(n, flow.c_direct[i])}}}_{{\text{{through }} {n.at(n.h, str(t))}}}",
+                  rf"&\quad + \underbrace{{{vector(n, flow.c_indirect[i])}}}_{{\text{{along }} c}}",
+                  rf"&= {vector(n, flow.dL_dc[i])}"]
+    # no \tag: it would sit on the middle line of these long equations; the caption cites them
+    return r"\begin{aligned} " + r" \\ ".join(lines) + r" \end{aligned}"
