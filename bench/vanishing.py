@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-logging.getLogger("streamlit").setLevel(logging.ERROR)      # "no runtime": the caches live in memory here
 
 import streamlit as st  # noqa: E402
+
+# "No runtime found": outside a server the caches live in memory, as intended here
+logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
 from ui.budget import Guard  # noqa: E402
 from ui.config import DEFAULT, build_params  # noqa: E402

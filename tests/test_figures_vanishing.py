@@ -388,3 +388,59 @@ def test_no_label_box_sits_on_the_per_step_factors():
     fig = figures.fade_figure(step_factor_stats(p, xs, activation="tanh"), activation="tanh", rho=0.9, nt=NT)
     assert not fig.layout.annotations                        # the level 1 is named in the legend instead
     assert list(one(fig, "one").y) == [1.0, 1.0] and "neither grows nor shrinks" in one(fig, "one").name
+
+
+# ---- gated cells ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gated_curve_draws_the_memory_path_instead_of_the_bound(cell):
+    p = rc.init_params(3, 5, 2, seed=1, cell=cell)
+    xs = np.random.default_rng(2).standard_normal((16, 3))
+    path = rc.gate_path_to_last(p, xs, ord=2)
+    fig = figures.curve_figure(path.jacobian_norm, None, nt=NT, gate=path.product_norm,
+                               gate_label=service.gate_label(cell), state="s", first_step=1)
+    np.testing.assert_array_equal(one(fig, "curve").y, path.jacobian_norm)
+    gate = one(fig, "gate")
+    np.testing.assert_array_equal(gate.y, path.product_norm)
+    assert gate.line.dash == "dash" and service.GATE_WORDS[cell].path in gate.name
+    assert not traces(fig, "bound")
+    assert "∂s<sub>T</sub>/∂s<sub>k</sub>" in fig.layout.yaxis.title.text
+    lo, hi = fig.layout.yaxis.range                        # the axis reaches the path's smallest value
+    assert lo <= np.log10(path.product_norm.min())
+
+
+def test_gated_curve_marks_an_underflowed_path_as_zero():
+    fig = figures.curve_figure(np.array([1e-3, 1e-1, 1.0]), None, nt=NT, gate=np.array([0.0, 0.5, 1.0]),
+                               gate_label="memory path", state="s")
+    [zero] = [t for t in traces(fig, "edge") if t.name == "memory path: exactly 0"]
+    assert list(zero.x) == [1]
+
+
+def test_blocks_spectrum_figure_draws_each_block():
+    p = rc.init_params(3, 6, 2, seed=0, cell="lstm", init="normal")
+    blocks = [(n, np.linalg.eigvals(getattr(p, n)), singular_values(getattr(p, n))) for n in ("W_hi", "W_hf")]
+    fig = figures.blocks_spectrum_figure(blocks)
+    eig = traces(fig, "eigenvalues")
+    assert [t.name for t in eig] == ["W<sub>hi</sub>", "W<sub>hf</sub>"]
+    np.testing.assert_array_equal(eig[1].x, blocks[1][1].real)
+    np.testing.assert_array_equal(traces(fig, "singular")[0].y, np.sort(blocks[0][2])[::-1])
+    assert eig[0].marker.color != eig[1].marker.color
+
+
+def test_state_letter_in_labels():
+    assert figures.jacobian_label(NT, "T", "k", "2") == "‖∂h<sub>T</sub>/∂h<sub>k</sub>‖<sub>2</sub>"
+    assert figures.jacobian_label(NT, "T", "k", "fro", "s") == "‖∂s<sub>T</sub>/∂s<sub>k</sub>‖<sub>F</sub>"
+    fig = figures.sweep_figure([("LSTM", np.array([0.1, 1.0]))], nt=NT, state="s")
+    assert "∂s<sub>T</sub>" in fig.layout.yaxis.title.text
+
+
+def test_gate_heatmap_takes_its_label_and_steps():
+    values = np.full((4, 3), 0.7)
+    fig = figures.derivative_heatmap(values, gamma=1.0, nt=NT, label="f<sub>t</sub>", first_step=7)
+    heat = fig.data[0]
+    assert list(heat.x) == [7, 8, 9, 10] and heat.colorbar.title.text == "f<sub>t</sub>" and heat.zmax == 1.0
+
+
+def test_curves_frame_of_a_gated_cell_has_its_memory_path_not_a_bound():
+    frame = service.curves_frame(np.array([0.1, 1.0]), None, np.ones(2), memory_path=np.array([0.01, 1.0]))
+    assert list(frame.columns) == ["step", "distance_T_minus_k", "norm_dhT_dhk", "norm_memory_path", "norm_dL_dh_t"]

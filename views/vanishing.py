@@ -170,9 +170,9 @@ def cells_section(run: service.Run, nt: Notation, curves: list) -> None:
 
 def spectrum_section(run: service.Run, nt: Notation) -> None:
     if not run.vanilla:
-        chart(figures.blocks_spectrum_figure(service.cached_block_spectra(run.model), presentation=run.config.presentation),
-              "v_spectrum", "spectra")
-        st.caption(service.block_spectrum_caption(run.config.cell))
+        blocks = service.cached_block_spectra(run.model)
+        chart(figures.blocks_spectrum_figure(blocks, presentation=run.config.presentation), "v_spectrum", "spectra")
+        st.caption(service.block_spectrum_caption(run.config.cell, blocks))
         return
     chart(figures.spectrum_figure(run.eigenvalues, run.singular, gamma=run.gamma, rho=run.config.rho, nt=nt,
                                   presentation=run.config.presentation), "v_spectrum", "spectrum")
@@ -280,9 +280,12 @@ def main() -> None:
         "How much does an early state still move the last one? Backpropagation through time multiplies one "
         "factor per step: if those factors are below 1 the product fades geometrically (**vanishing**), "
         "above 1 it blows up (**exploding**).")
-    if config.cell != "rnn":
-        st.markdown(service.gated_intro(config.cell))
-    st.latex(service.equations_latex(nt) if config.cell == "rnn" else service.gated_equations_latex(nt, config.cell))
+    if config.cell == "rnn":
+        st.latex(service.equations_latex(nt))
+    else:
+        st.markdown(service.gated_intro(config.cell, nt))
+        for line in service.gated_equations_latex(nt, config.cell):
+            st.latex(line)
     note_place = chart_options(config)
     with st.spinner("Multiplying Jacobians…"):
         run = service.main_run(config, guard)

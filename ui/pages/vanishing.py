@@ -1039,17 +1039,19 @@ def named_cells(curves: list[tuple[str, Array]]) -> list[tuple[str, Array]]:
     return [(cell_title(cell), c) for cell, c in curves]
 
 
-def gated_intro(cell: str) -> str:
+def gated_intro(cell: str, nt: Notation) -> str:
     """One paragraph under the title for a gated cell: what its gates change."""
-    w = GATE_WORDS[cell]
-    return (f"The {cell_title(cell)}'s state {'s_t = [h_t; c_t] holds a memory cell c_t' if cell == 'lstm' else 's_t = h_t'}: "
-            f"besides the products through its weights, the gradient can travel back along its **{w.path}**, "
-            f"where each step multiplies it by the {w.gate} {w.letter}_t alone. Gates near 1 keep it alive.")
+    w, at = GATE_WORDS[cell], nt.at
+    state = (rf"${at('s', 't')} = [{at(nt.h, 't')}; {at('c', 't')}]$ holds a memory cell ${at('c', 't')}$"
+             if cell == "lstm" else rf"${at('s', 't')} = {at(nt.h, 't')}$ is its hidden state")
+    return (f"The {cell_title(cell)}'s state {state}: besides the products through its weights, the gradient can "
+            f"travel back along its **{w.path}**, where each step multiplies it by the {w.gate} "
+            f"${at(w.letter, 't')}$ alone. Gates near 1 keep it alive.")
 
 
-def gated_equations_latex(nt: Notation, cell: str) -> str:
-    """The cell's equation that carries the gradient, its memory path's Jacobian, and the whole
-    state's product of step Jacobians (what the main curve shows)."""
+def gated_equations_latex(nt: Notation, cell: str) -> list[str]:
+    """Two lines: the cell's equation that carries the gradient with its memory path's
+    Jacobian, and the whole state's product of step Jacobians (what the main curve shows)."""
     w = GATE_WORDS[cell]
     at = nt.at
     g = lambda t: at(w.letter, t)                                          # noqa: E731
@@ -1065,7 +1067,7 @@ def gated_equations_latex(nt: Notation, cell: str) -> str:
               rf"\frac{{\partial {at('s', 't')}}}{{\partial {at('s', 't-1')}}}{state}"
     path = (rf"\frac{{\partial {at(x, 'T')}}}{{\partial {at(x, 'k')}}}\Big|_{{\text{{{w.path}}}}} = "
             rf"\operatorname{{diag}}\big({g('k+1')} \odot \cdots \odot {g('T')}\big)")
-    return rf"({w.equation})\quad {update} \qquad {path} \qquad\qquad {product}"
+    return [rf"({w.equation})\quad {update} \qquad\qquad {path}", product]
 
 
 def relative_at_first(values: Array) -> float:
@@ -1153,12 +1155,17 @@ def gates_caption(run: Run) -> str:
             f"Here {100 * kept:.0f} % of the values are at least 0.9, and they average {float(np.mean(gate.values)):.2f}.")
 
 
-def block_spectrum_caption(cell: str) -> str:
+def block_spectrum_caption(cell: str, blocks: list[tuple[str, Array, Array]]) -> str:
+    """What the blocks' spectra say, with their largest |eigenvalue| and singular value."""
     title = rc.get_cell(cell).title
-    return (f"**What to look for:** the {title} applies one H × H matrix to h_(t−1) per gate block. Their "
-            "eigenvalues and singular values still matter, but less than for the vanilla RNN: each block's "
-            "product passes through a gate (a sigmoid, at most ¼ in slope) or the candidate's tanh, and the "
-            "memory path skips them all.")
+    rho = max(float(np.max(np.abs(ev))) for _, ev, _ in blocks)
+    sigma = max(float(np.max(sv)) for _, _, sv in blocks)
+    return (f"**What to look for:** the {title} applies one H × H matrix to $h_{{t-1}}$ per gate block; here the "
+            f"largest |eigenvalue| of any block is {rho:.3f} and the largest singular value {sigma:.3f}"
+            + (" (orthogonal blocks: every singular value is 1)" if np.isclose(sigma, 1.0) and all(
+                np.allclose(sv, 1.0) for _, _, sv in blocks) else "")
+            + ". They matter less than the vanilla RNN's W_hh: each block's product passes through a gate (a "
+            "sigmoid, slope at most ¼) or the candidate's tanh, and the memory path skips them all.")
 
 
 CELLS_CAPTION = ("**What to look for:** the three cells read the same inputs from the same seed at the same T and H: "
