@@ -164,3 +164,11 @@ def test_the_largest_gated_model_stays_within_the_pages_cpu_budget(cell):
     seconds = time.process_time() - start
     assert not at.exception
     assert seconds < 5.0, f"{cell}: {seconds:.2f} s of CPU for the first visit"
+
+
+def test_a_download_too_big_to_upload_again_is_announced():
+    assert service.too_big_to_upload(bytes(100)) is None
+    config, _ = parse({**BIG, "cell": "lstm"})
+    npz, _ = service.weight_files(config)
+    note = service.too_big_to_upload(npz)
+    assert note is not None and "2 MB" in note and "NumPy" in note
