@@ -80,3 +80,27 @@ def test_the_pages_work_stops_when_its_session_has_gone(monkeypatch):
     [curve] = [t for t in figures["v_curve"]["data"] if t.get("meta") == "curve"]
     assert len(curve["x"]) == rc.jacobians.NORM_BLOCK           # stopped after its first block
     assert not [w for w in at.warning if "too busy" in w.value]  # nobody is there to read it
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_gated_cells_worst_link_costs_a_few_seconds_of_cpu(cell):
+    """Issue 14: the largest gated model (an LSTM Jacobian step is (2H)^2 per row pulled back)
+    with every section on screen stays within the same CPU limit, saying what it shrank."""
+    start = time.process_time()
+    at = open_page({**WORST, "cell": cell})
+    spent = time.process_time() - start
+    assert spent < CPU_LIMIT, spent
+    assert not at.exception and "v_curve" in charts(at)
+    notes = " ".join(i.value for i in at.info)
+    assert "covers the last" in notes and "would take too long" in notes
+
+
+def test_the_lstm_default_view_at_t200_h64_is_within_its_budget():
+    """Issue 14: <= 0.3 s of compute for the LSTM's default view at T = 200, H = 64 (measured
+    0.08 s by bench/vanishing.py); here the whole AppTest run, Streamlit included, under 1 s of CPU."""
+    open_page({"cell": "lstm", "init": "orthogonal", "T": "60", "H": "8"})      # compile and import once
+    start = time.process_time()
+    at = open_page({"cell": "lstm", "init": "orthogonal", "T": "200", "H": "64", "v_section": "sweeps"})
+    spent = time.process_time() - start
+    assert spent < 1.0, spent
+    assert not at.exception and "v_curve" in charts(at)

@@ -1,5 +1,7 @@
 """Vanishing & exploding page in Chromium: the sidebar's spectral radius, moved with the
 keyboard, turns the fitted label from vanishing to exploding; page controls redraw the charts;
+choosing the LSTM or the GRU redraws the page for that cell (its memory path beside the curve),
+and the comparison chart shows the three cells (issue 14);
 the section control shows one part of the page at a time and goes into the link; extreme
 settings show notes, never a traceback; at lecture viewports (presentation mode at 1280x720 and
 1920x1080, 1440x900 normally) no metric is cut, no chart text is under the toolbar, the fitted
@@ -91,7 +93,7 @@ def test_section_control_shows_one_part_and_keeps_it_in_the_link(page, app_url):
     expect(page.get_by_role("heading", name="The spectrum of")).to_be_visible()
     assert "rho=1.2" in page.url
     page.get_by_test_id("stMain").get_by_role("radio", name="Everything").click()
-    assert len(plotly_figures(page, at_least=8)) == 8
+    assert len(plotly_figures(page, at_least=9)) == 9          # with the three cells compared
     assert_no_exception(page)
     screenshot(page, "vanishing_section_everything")
 
@@ -186,3 +188,65 @@ def test_no_katex_error_in_any_notation(page, app_url, notation):
     # the equations and the captions' maths, typeset (KaTeX may finish after the script run)
     page.wait_for_function("() => document.querySelectorAll('.katex').length >= 3", timeout=TIMEOUT_MS)
     assert page.locator(".katex-error").count() == 0
+
+
+# ---- issue 14: the cells ------------------------------------------------------------------------
+
+LSTM_CARRIES = {"cell": "lstm", "forget_bias": "1.0", "init": "orthogonal", "T": "100", "v_section": "cells"}
+
+
+def sidebar_cell(page, title: str) -> None:
+    """Pick `title` in the sidebar's Cell selectbox."""
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Cell").click()
+    page.get_by_role("option", name=title, exact=True).click()
+
+
+def metric_labels(page) -> list[str]:
+    return [t.strip() for t in page.get_by_test_id("stMetricLabel").all_inner_texts()]
+
+
+@pytest.mark.parametrize("presentation", [False, True], ids=["normal", "presentation"])
+def test_the_comparison_chart_shows_three_curves(page, app_url, presentation):
+    query = {**LSTM_CARRIES, **({"presentation": "1"} if presentation else {})}
+    open_page(page, app_url, NAV, query=query)
+    figures = plotly_figures(page, at_least=2)
+    assert curve_names(figures[1])[0].startswith("vanilla RNN")
+    assert [n.split(" ·")[0] for n in curve_names(figures[1])] == ["vanilla RNN", "LSTM", "GRU"]
+    assert all(len(t["y"]) == 100 for t in figures[1]["data"] if t.get("meta") == "curve")
+    expect(page.get_by_text("At T = 100, 99 steps back").first).to_be_visible()
+    expect(page.get_by_text("times as much as the vanilla RNN").first).to_be_visible()
+    assert layout_problems(page) == []
+    assert_no_exception(page)
+    screenshot(page, f"vanishing_compare_cells{'_presentation' if presentation else ''}")
+
+
+def test_choosing_a_gated_cell_changes_the_page(page, app_url):
+    open_page(page, app_url, NAV, query={"T": "40"})
+    plotly_figures(page, at_least=3)
+    assert metric_labels(page)[2].startswith("Spectral radius")
+    for title, cell, label in (("LSTM", "lstm", "Mean forget gate f"), ("GRU", "gru", "Mean update gate z")):
+        sidebar_cell(page, title)
+        page.wait_for_function(f"() => new URLSearchParams(location.search).get('cell') === '{cell}'",
+                               timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            """() => { const el = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+                       return el && el.data.some(t => t.meta === 'gate') && !el.data.some(t => t.meta === 'bound'); }""",
+            timeout=TIMEOUT_MS)
+        wait_idle(page)
+        assert metric_labels(page)[2] == label
+        expect(page.get_by_text("The sweeps vary the vanilla RNN").first).to_be_visible()
+        assert_no_exception(page)
+        screenshot(page, f"vanishing_{cell}")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("name, viewport, query", VIEWPORTS[::2], ids=[v[0] for v in VIEWPORTS[::2]])
+def test_gated_cells_nothing_cut_or_covered(page, app_url, name, viewport, query, cell):
+    page.set_viewport_size(viewport)
+    open_page(page, app_url, NAV, query={**query, "cell": cell, "init": "orthogonal", "T": "40", "v_section": "all"})
+    plotly_figures(page, at_least=6)
+    wait_idle(page)
+    assert layout_problems(page) == []
+    assert page.locator(".katex-error").count() == 0
+    assert_no_exception(page)
+    screenshot(page, f"vanishing_{cell}_all_{name}")
