@@ -33,6 +33,12 @@ HOSTILE_LINKS = {
     "loss at the last step only": {**BIG, "loss_at": "last", "g_source": 500},
     "largest animated sheet (T x its size at the limit)": {"T": 500, "H": 21, "D": 1, "O": 1, "g_start": 300},
     "animated sheet, presentation, split": {"T": 400, "H": 16, "D": 8, "O": 8, "presentation": 1, "g_split": 1},
+    "LSTM, largest model": {**BIG, "cell": "lstm"},
+    "LSTM, followed term mid-way, split": {**BIG, "cell": "lstm", "g_source": 250, "g_start": 240, "g_split": 1},
+    "LSTM, chunked truncation, presentation": {**BIG, "cell": "lstm", "truncation": "chunked", "trunc_k": 7,
+                                               "presentation": 1, "g_source": 400},
+    "GRU, largest model, last term": {**BIG, "cell": "gru", "g_source": 500},
+    "GRU, k-step k = 100": {**BIG, "cell": "gru", "truncation": "k_step", "trunc_k": 100, "g_source": 300},
 }
 
 

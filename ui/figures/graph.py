@@ -630,7 +630,7 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
     geometry = _geometry(view.mode)
 
     edges = _edges(flow, carried, window, notation, trace)
-    sheet = Sheet(D, H, O, rc.get_cell(flow.cell).gate_letters)
+    sheet = Sheet.fitted(D, H, O, rc.get_cell(flow.cell).gate_letters)
     sheet_values = sheet.fill(sums) if not view.compact else None
     linked = sheet_values is not None and sheet_values.shape[0] == T
     data = [
@@ -825,7 +825,8 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
                         showgrid=False, zeroline=False, showticklabels=False, fixedrange=True))
         layout["annotations"] += [
             *sheet_annotations(sheet, notation, small),
-            _subtitle(f"∂{notation.L}/∂θ (10), " + ("sums so far" if linked else "full sums"),
+            _subtitle(f"∂{notation.L}/∂θ (10), " + ("sums so far" if linked else "full sums")
+                      + (f", {sheet.pool}×{sheet.pool} pooled" if sheet.pool > 1 else ""),
                       SHEET_X[0], bands["titles"][1], small)]
     return layout
 

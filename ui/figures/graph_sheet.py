@@ -19,6 +19,9 @@ from ui.notation import PARAMS, Notation
 
 Array = np.ndarray
 SHEET_BUDGET = 300_000             # numbers in all frames of the sheet before it stops animating
+# Cells of one sheet sent to the browser at most (the vanilla cell's largest, H = 256, D = O = 64,
+# has 103,683): a gated cell's larger sheet is drawn with each block pooled k x k.
+SHEET_MAX_CELLS = 110_000
 
 
 def param_html(notation: Notation, name: str) -> str:
@@ -42,33 +45,50 @@ class Sheet:
         [ dL/dW_xh ] [ dL/dW_hh ] [ dL/db_h ]        rows: hidden unit i, one row of blocks
                      [ dL/dW_hy ] [ dL/db_y ]        per gate letter; rows: output unit k
     One empty row/column separates the blocks. letters: the gate blocks' letters ('h' for the
-    vanilla cell; rnn_core's cell.gate_letters for a gated one).
+    vanilla cell; rnn_core's cell.gate_letters for a gated one). pool: each block drawn with its
+    k x k tiles pooled into one cell (their entry of largest magnitude), so that a large gated
+    sheet stays within SHEET_MAX_CELLS; shape, offsets and sizes are in drawn cells.
     """
 
     D: int
     H: int
     O: int
     letters: tuple[str, ...] = ("h",)
+    pool: int = 1
+
+    @classmethod
+    def fitted(cls, D: int, H: int, O: int, letters: tuple[str, ...] = ("h",)) -> "Sheet":
+        """The sheet with the smallest pooling that keeps it within SHEET_MAX_CELLS."""
+        pool = 1
+        while np.prod(cls(D, H, O, letters, pool).shape) > SHEET_MAX_CELLS:
+            pool += 1
+        return cls(D, H, O, letters, pool)
+
+    def _n(self, n: int) -> int:
+        return -(-n // self.pool)          # cells of n entries pooled
 
     @property
     def shape(self) -> tuple[int, int]:
-        return len(self.letters) * (self.H + 1) + self.O, self.D + 1 + self.H + 1 + 1
+        H, D, O = self._n(self.H), self._n(self.D), self._n(self.O)
+        return len(self.letters) * (H + 1) + O, D + 1 + H + 1 + 1
 
     def offsets(self) -> dict[str, tuple[int, int]]:
-        c_hh, c_b = self.D + 1, self.D + 1 + self.H + 1
+        H, D = self._n(self.H), self._n(self.D)
+        c_hh, c_b = D + 1, D + 1 + H + 1
         out = {}
         for k, g in enumerate(self.letters):
-            row = k * (self.H + 1)
+            row = k * (H + 1)
             out.update({f"W_x{g}": (row, 0), f"W_h{g}": (row, c_hh), f"b_{g}": (row, c_b)})
-        last = len(self.letters) * (self.H + 1)
+        last = len(self.letters) * (H + 1)
         return {**out, "W_hy": (last, c_hh), "b_y": (last, c_b)}
 
     def sizes(self) -> dict[str, tuple[int, int]]:
-        """(rows, cols) of each block."""
+        """(rows, cols) of each block, in drawn cells."""
+        H, D, O = self._n(self.H), self._n(self.D), self._n(self.O)
         out = {}
         for g in self.letters:
-            out.update({f"W_x{g}": (self.H, self.D), f"W_h{g}": (self.H, self.H), f"b_{g}": (self.H, 1)})
-        return {**out, "W_hy": (self.O, self.H), "b_y": (self.O, 1)}
+            out.update({f"W_x{g}": (H, D), f"W_h{g}": (H, H), f"b_{g}": (H, 1)})
+        return {**out, "W_hy": (O, H), "b_y": (O, 1)}
 
     def fill(self, grads: dict[str, Array]) -> Array:
         """grads[name] with a leading frame axis (F, *shape) -> (F, rows, cols) with NaN in the gaps
@@ -80,7 +100,8 @@ class Sheet:
         out = np.full((frames, *self.shape), np.nan, dtype=np.float32 if biggest < 1e38 else np.float64)
         for name, (r, c) in self.offsets().items():
             block = grads[name] if grads[name].ndim == 3 else grads[name][:, :, None]
-            out[:, r:r + block.shape[1], c:c + block.shape[2]] = np.where(np.isfinite(block), block, np.nan)
+            block = _pooled(np.where(np.isfinite(block), block, np.nan), self.pool)
+            out[:, r:r + block.shape[1], c:c + block.shape[2]] = block
         return out
 
     def labels(self, notation: Notation) -> list[list[str]]:
@@ -92,13 +113,35 @@ class Sheet:
             symbol = grad_html(notation, name)
             for i in range(rows):
                 for j in range(cols):
-                    text[r + i][c + j] = f"{symbol}[{i}]" if cols == 1 else f"{symbol}[{i}, {j}]"
+                    text[r + i][c + j] = self._entry(symbol, i, j, cols)
         return text
+
+    def _entry(self, symbol: str, i: int, j: int, cols: int) -> str:
+        k = self.pool
+        if k == 1:
+            return f"{symbol}[{i}]" if cols == 1 else f"{symbol}[{i}, {j}]"
+        rows = f"{i * k}–{(i + 1) * k - 1}"
+        return f"{symbol}[{rows}] (largest)" if cols == 1 else f"{symbol}[{rows}, {j * k}–{(j + 1) * k - 1}] (largest)"
+
+
+def _pooled(block: Array, k: int) -> Array:
+    """(F, r, c) -> (F, ceil(r/k), ceil(c/k)): each k x k tile's entry of largest magnitude, with
+    its sign (NaN, i.e. overflow, only where the whole tile is)."""
+    if k == 1:
+        return block
+    F, r, c = block.shape
+    padded = np.full((F, -(-r // k) * k, -(-c // k) * k), np.nan)
+    padded[:, :r, :c] = block
+    tiles = padded.reshape(F, padded.shape[1] // k, k, padded.shape[2] // k, k).transpose(0, 1, 3, 2, 4)
+    tiles = tiles.reshape(*tiles.shape[:3], k * k)
+    magnitude = np.where(np.isnan(tiles), -1.0, np.abs(tiles))
+    pick = np.argmax(magnitude, axis=-1)[..., None]
+    return np.take_along_axis(tiles, pick, axis=-1)[..., 0]
 
 
 def sheet_is_linked(T: int, D: int, H: int, O: int, letters: tuple[str, ...] = ("h",)) -> bool:
     """Whether every frame can carry its running sums (else the sheet shows the full sums)."""
-    rows, cols = Sheet(D, H, O, letters).shape
+    rows, cols = Sheet.fitted(D, H, O, letters).shape
     return T * rows * cols <= SHEET_BUDGET
 
 

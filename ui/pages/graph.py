@@ -78,7 +78,7 @@ def plan(config: Config, source: int = 0) -> Plan:
         flow = (source * (H * H + H * D)) / MATVEC_RATE + source * STEP_SECONDS
     else:             # the cell's forward and untruncated backward pass of the one term, T steps
         flow = 3 * T * G * (H * H + H * D) / MATVEC_RATE + 6 * T * STEP_SECONDS
-    rows, cols = Sheet(D, H, O, letters).shape
+    rows, cols = Sheet.fitted(D, H, O, letters).shape
     linked = sheet_is_linked(T, D, H, O, letters)
     sums = (T if linked else 1) * rows * cols * CELL_SECONDS + T * per_step / MATVEC_RATE
     figures = 2 * FIGURE_SECONDS + (min(T, 31) * rows * cols * CELL_SECONDS if linked else 0.0)
