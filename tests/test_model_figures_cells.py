@@ -116,3 +116,11 @@ def test_the_gated_equations_are_balanced_and_name_every_gate():
 @requires_katex
 def test_the_gated_equations_render_in_katex():
     assert katex_errors(gated_formulas()) == []
+
+
+def test_large_matrices_are_drawn_without_gaps():
+    small = weight_heatmaps(rc.init_params(3, 8, 2, seed=1, cell="lstm"), NOTATIONS["wxh"])
+    big = weight_heatmaps(rc.init_params(3, 100, 2, seed=1, cell="lstm"), NOTATIONS["wxh"])
+    assert all(t.xgap == 1 for t in small.data if t.type == "heatmap")
+    gaps = {t.name: t.xgap for t in big.data if t.type == "heatmap"}
+    assert gaps["W<sub>hf</sub>"] == 0 and gaps["W<sub>xf</sub>"] == 0      # (100, 3): a side of 100

@@ -22,6 +22,7 @@ from ui.weights_table import cell_named, param_groups, param_html, table_of
 
 Array = np.ndarray
 MIN_COLUMN_CELLS = 2                # a bias column is drawn two cells wide, for its title
+MAX_GAPPED_SIDE = 64               # larger matrices are drawn without gaps: sub-pixel cells would be all gap
 MAX_CELLS_WITH_TEXT = 12            # write the values in the cells when a matrix side is this small
 CELL_PX = 34
 MAX_HEIGHT = 900                    # the vanilla cell's two rows
@@ -67,9 +68,10 @@ def weight_heatmaps(params: rc.CellParams, notation: Notation, *, edited: set[tu
         table = tables[name]
         label = param_html(notation, cell, name)
         show_text = max(table.shape) <= MAX_CELLS_WITH_TEXT
+        gap = 1 if max(table.shape) <= MAX_GAPPED_SIDE else 0
         fig.add_trace(go.Heatmap(
             z=table.to_numpy(), x=list(table.columns), y=list(table.index), coloraxis="coloraxis",
-            name=label, xgap=1, ygap=1,
+            name=label, xgap=gap, ygap=gap,
             text=np.vectorize(lambda v: f"{v:.2f}")(table.to_numpy()) if show_text else None,
             texttemplate="%{text}" if show_text else None,
             textfont=dict(size=FONT_SIZE - 1),   # the cells' width does not grow with presentation mode
