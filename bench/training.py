@@ -2,6 +2,7 @@
 PyTorch autograd, and the page's own compute (engine + figure building, no Streamlit).
 
     .venv/bin/python bench/training.py [--rounds 3] [--write]   # --write appends to bench/RESULTS.md
+    .venv/bin/python bench/training.py --cells [adding:50 ...]   # the Compare cells section's runs
 
 The headline case (issue 7): 300 SGD steps of the adding problem at T = 50, H = 32, batch 32,
 tanh, momentum 0.9, clipping by global norm at 5, mean loss at the last step. Each side runs in
@@ -96,8 +97,8 @@ def page_compute() -> list[tuple[str, float]]:
     issue's size: training + held-out evaluation + figures; the two comparisons + figures."""
     from ui.config import DEFAULT
     from ui.figures import training as figs
-    from ui.training_compare import compare_clipping, compare_truncations, window_lengths
-    from ui.training_run import REDUCTION, TrainSpec, evaluate, initial_params, run_training, sample_data
+    from ui.pages.training import (REDUCTION, TrainSpec, compare_clipping, compare_truncations, evaluate,
+                                   initial_params, run_training, sample_data, window_lengths)
     import rnn_core as rc
 
     rows = []
@@ -130,6 +131,45 @@ def page_compute() -> list[tuple[str, float]]:
     return rows
 
 
+# ---------------------------------------------------------------------------- the three cells
+
+CELLS_CASES = (("adding", 50), ("adding", 100), ("copy", 50), ("copy", 100))
+
+
+def cells_compare(cases=CELLS_CASES, H: int = 16, seed: int = 0) -> list[str]:
+    """The page's "Compare cells" section without Streamlit: for each (task, T), the three cells
+    trained with the page's recipe, as many steps as its plan allows; each run's announced time
+    (the cost model) against its wall time, its final and held-out losses against the best
+    constant answer, and whether it learned (the page's words)."""
+    from ui.config import DEFAULT
+    from ui.pages.training import (CELLS_RECIPE, LEARNED_FRACTION, cells_steps, cells_variants, evaluate,
+                                   run_training, spec_step_seconds, with_steps)
+    from rnn_core import TASKS
+
+    lines = [f"Compare cells (recipe {CELLS_RECIPE}, H = {H}, seed {seed}):", "",
+             "| task | T | cell | steps | announced s | wall s | wall/announced | final loss (last 100) | "
+             "held-out | best constant | learned |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for task, T in cases:
+        config = DEFAULT.replace(tr_task=task, T=T, H=H, seed=seed)
+        D, O = TASKS[task].D, TASKS[task].O
+        variants = cells_variants(config)
+        variants = with_steps(variants, cells_steps(variants, D, O))
+        for title, spec in variants.items():
+            announced = spec.steps * spec_step_seconds(spec, D, O)
+            t0 = time.perf_counter()
+            result = run_training(spec, None)
+            wall = time.perf_counter() - t0
+            ev = evaluate(spec, None, result.params)
+            learned = ev.loss < LEARNED_FRACTION * ev.baseline_loss
+            lines.append(f"| {task} | {T} | {title} | {spec.steps} | {announced:.1f} | {wall:.1f} | "
+                         f"{wall / announced:.2f} | {np.mean(result.loss[-100:]):.4g} | {ev.loss:.4g} | "
+                         f"{ev.baseline_loss:.4g} | {'yes' if learned else 'no'} |")
+            print(lines[-1], flush=True)
+    load = os.getloadavg()
+    lines += ["", f"Load average {load[0]:.1f} at the end, {time.strftime('%Y-%m-%d %H:%M')}."]
+    return lines
+
+
 # ---------------------------------------------------------------------------- driver
 
 def run_side(side: str, threads: str) -> dict:
@@ -146,7 +186,15 @@ def main() -> None:
     parser.add_argument("--side", choices=("numpy", "torch", "page"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--cells", nargs="*", metavar="TASK:T",
+                        help="only the Compare cells section: every case, or the given ones (e.g. adding:100)")
     args = parser.parse_args()
+    if args.cells is not None:
+        from ui.runtime import limit_blas_threads
+        limit_blas_threads()
+        cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cells] or CELLS_CASES
+        print("\n".join(cells_compare(cases)))
+        return
     if args.side:
         sides = {"numpy": numpy_side, "torch": torch_side, "page": lambda: {"rows": page_compute()}}
         print(json.dumps(sides[args.side]()))

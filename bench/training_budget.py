@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/training_budget.py              # hostile links: announced vs actual
     .venv/bin/python bench/training_budget.py --calibrate  # refit ui.pages.training.COST on this machine
+    .venv/bin/python bench/training_budget.py --cells      # the gated cells' steps against the cost model
 
 --calibrate times `run_training` (the page's engine path, one BLAS thread as in the app) over a
 grid of sizes, tasks and truncations and fits the six coefficients of ui.pages.training's cost
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from ui.runtime import limit_blas_threads  # noqa: E402
-from ui.pages.training import COST, TrainSpec, cost_features, run_training  # noqa: E402
+from ui.pages.training import COST, TrainSpec, cost_features, run_training, step_seconds  # noqa: E402
 
 TASK_SIZES = {"char_lm": (32, 32), "sine": (1, 1), "copy": (4, 4), "pos_tagging": (30, 6)}
 HOSTILE_LINKS = [           # (link, the button that starts the work)
@@ -43,15 +44,26 @@ HOSTILE_LINKS = [           # (link, the button that starts the work)
     ("tr_view=truncation&T=500&H=256&tr_batch=128&tr_task=char_lm&trunc_k=250&tr_steps=2000", "tr_train_trunc"),
     ("tr_view=clipping&T=500&H=256&tr_batch=128&tr_task=char_lm&tr_steps=2000", "tr_train_clip"),
     ("tr_view=clipping&T=200&H=64&tr_batch=128&tr_task=copy&tr_clip_c=0.01&tr_steps=2000", "tr_train_clip"),
+    # issue 14: the gated cells, and the three cells side by side
+    ("cell=lstm&init=orthogonal&T=500&H=256&tr_batch=128&tr_task=char_lm&tr_steps=2000", "tr_train"),
+    ("cell=gru&init=orthogonal&T=200&H=64&tr_batch=128&tr_task=copy&tr_steps=2000", "tr_train"),
+    ("cell=lstm&init=orthogonal&T=30&H=32&tr_task=sine&tr_steps=2000", "tr_train"),
+    ("cell=lstm&init=orthogonal&tr_view=truncation&T=500&H=64&tr_batch=128&trunc_k=499&tr_steps=2000",
+     "tr_train_trunc"),
+    ("cell=gru&init=orthogonal&tr_view=clipping&T=200&H=64&tr_batch=128&tr_task=char_lm&tr_steps=2000",
+     "tr_train_clip"),
+    ("tr_view=cells&tr_task=adding&T=500&H=256", "tr_train_cells"),
+    ("tr_view=cells&tr_task=adding&T=50&H=16&cell=gru&init=orthogonal", "tr_train_cells"),
+    ("tr_view=cells&tr_task=copy&T=100&H=16", "tr_train_cells"),
 ]
 
 
 # ---------------------------------------------------------------------------- calibration
 
-def _spec(task: str, T: int, B: int, H: int, truncation) -> TrainSpec:
-    return TrainSpec(task=task, T=T, H=H, activation="tanh", init="normal", rho=0.9, seed=0, lr=0.01,
-                     momentum=0.0, steps=1, batch=B, clip=("norm", 5.0), truncation=truncation,
-                     delay=min(5, T - 1) if task == "copy" else None)
+def _spec(task: str, T: int, B: int, H: int, truncation, cell: str = "rnn") -> TrainSpec:
+    return TrainSpec(task=task, T=T, H=H, activation="tanh", init="normal" if cell == "rnn" else "orthogonal",
+                     rho=0.9, seed=0, lr=0.01, momentum=0.0, steps=1, batch=B, clip=("norm", 5.0),
+                     truncation=truncation, delay=min(5, T - 1) if task == "copy" else None, cell=cell)
 
 
 def _seconds_per_step(spec: TrainSpec, target: float = 0.4) -> float:
@@ -101,6 +113,24 @@ def calibrate() -> None:
     print(f"fit: predicted/measured from {ratio.min():.2f} to {ratio.max():.2f} (median {np.median(ratio):.2f})")
     old = (X @ np.array(COST)) / y
     print(f"current COST: predicted/measured from {old.min():.2f} to {old.max():.2f}")
+
+
+CELL_CASES = (("adding", 50, 32, 16), ("copy", 100, 32, 16), ("sine", 200, 1, 4), ("char_lm", 50, 32, 64),
+              ("char_lm", 100, 64, 128), ("pos_tagging", 30, 16, 32))
+
+
+def check_cells() -> None:
+    """The gated cells' measured seconds per step against the cost model (COST times the cell's
+    factors), next to the vanilla cell's at the same sizes."""
+    print(f"{'case':34s} {'cell':5s} {'measured ms':>11s} {'predicted ms':>12s} {'measured/predicted':>18s}")
+    for task, T, B, H in CELL_CASES:
+        D, O = {**TASK_SIZES, "adding": (2, 1)}[task]
+        for cell in ("rnn", "lstm", "gru"):
+            spec = _spec(task, T, B, H, None, cell)
+            seconds = _seconds_per_step(spec)
+            predicted = step_seconds(T, B, H, D, O, cell=cell)
+            print(f"{task:12s} T={T:4d} B={B:4d} H={H:4d}    {cell:5s} {seconds * 1e3:11.2f} {predicted * 1e3:12.2f} "
+                  f"{seconds / predicted:18.2f}", flush=True)
 
 
 def _nonnegative_fit(A: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -153,7 +183,11 @@ def hostile_links(only: str = "") -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--cells", action="store_true", help="the gated cells' step time against the cost model")
     parser.add_argument("--only", default="", help="run only the links containing this text")
     args = parser.parse_args()
     limit_blas_threads()
-    calibrate() if args.calibrate else hostile_links(args.only)
+    if args.cells:
+        check_cells()
+    else:
+        calibrate() if args.calibrate else hostile_links(args.only)

@@ -145,3 +145,41 @@ def test_log_loss_figure_caps_the_axis_and_keeps_the_marker_inside():
     marker = fig.data[2]
     assert marker.y[0] == 1e3 and "exploding: diverged at step 4" in marker.text[0]
     np.testing.assert_array_equal(ys(fig.data[1])[:3], exploding[:3])   # the data itself is not clipped
+
+
+# ---------------------------------------------------------------------------- issue 14: the cells
+
+def test_cells_loss_figure_draws_each_cell_and_the_baseline():
+    x = np.arange(5, 11)
+    curves = {"vanilla RNN": (x, np.full(6, 0.08)), "LSTM": (x, np.geomspace(0.08, 1e-3, 6)),
+              "GRU": (x, np.array([0.08, 0.0, 0.05, np.inf, 0.01, 0.001]))}
+    fig = figures.cells_loss_figure(curves, baseline=0.083, baseline_label="predicting the mean sum, 1.0")
+    assert [t.name for t in fig.data] == ["vanilla RNN", "LSTM", "GRU", "predicting the mean sum, 1.0 (0.083)"]
+    np.testing.assert_array_equal(fig.data[1].x, x)
+    np.testing.assert_array_equal(np.isnan(ys(fig.data[2])), [False, True, False, True, False, False])
+    assert list(fig.data[3].y) == [0.083, 0.083] and list(fig.data[3].x) == [1, 10]
+    assert fig.layout.yaxis.type == "log" and len({t.line.color for t in fig.data[:3]}) == 3
+    assert len(figures.cells_loss_figure(curves, baseline=float("nan")).data) == 3
+
+
+def test_cells_heatmaps_share_one_colour_scale():
+    norms = {"vanilla RNN": np.array([[1e-9, 1e-3, 1.0]]), "LSTM": np.array([[1e-2, 1e-1, 1.0], [0.0, 1.0, 2.0]]),
+             "GRU": np.array([[np.nan, 0.5, 10.0]])}
+    fig = figures.cells_heatmaps(norms, {"LSTM": np.array([1, 7])}, notation="wxh")
+    assert len(fig.data) == 3 and [a.text for a in fig.layout.annotations][:3] == list(norms)
+    assert {(t.zmin, t.zmax) for t in fig.data} == {(-9.0, 1.0)}
+    assert [t.showscale for t in fig.data] == [True, False, False]
+    np.testing.assert_array_equal(fig.data[1].y, [1, 7])
+    z = np.array(fig.data[1].z, dtype=float)
+    assert np.isnan(z[1, 0]) and z[0, 1] == -1.0        # a zero is a gap on a log scale
+
+
+def test_a_gated_cells_parameters_by_their_names():
+    names = rc.get_cell("lstm").param_names
+    fig = figures.grad_norms_figure(np.ones((3, len(names))), names, notation="dlbook")
+    lines = fig.data[:len(names)]
+    assert [t.name for t in lines][:3] == ["‖∂L/∂W<sub>xi</sub>‖", "‖∂L/∂W<sub>hi</sub>‖", "‖∂L/∂b<sub>i</sub>‖"]
+    assert lines[0].line.color == lines[1].line.color != lines[3].line.color     # a colour per gate
+    assert (lines[0].line.dash, lines[1].line.dash, lines[2].line.dash) == ("solid", "dash", "dot")
+    vanilla = figures.grad_norms_figure(np.ones((3, 5)), rc.PARAM_NAMES, notation="wxh")
+    assert len({t.line.color for t in vanilla.data}) == 5

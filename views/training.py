@@ -154,14 +154,14 @@ def side_by_side(variants: dict[str, TrainSpec], data: rc.TaskData, text: str | 
 def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
     st.markdown(service.TRUNCATION_INTRO)
     compare = state.view_widget("tr_compare", widget="radio", horizontal=True,
-                                format_func=FIELD_BY_NAME["tr_compare"].choice_label)
+                                format_func=lambda option: service.compare_label(option, config.cell))
     plan, note = service.truncation_plan(config, spec, data)
     show(note)
     if plan is None:
         return
     try:
         table = service.truncation_table(service.start_key(config), text,
-                                         rc.PARAM_NAMES if compare == "all" else ("W_hh",), plan.ks, plan.batch)
+                                         service.compared_names(compare, config.cell), plan.ks, plan.batch)
     except Stopped:
         show(service.COMPARISON_STOPPED)
         return
@@ -186,9 +186,9 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     if found.model is None:
         show(service.too_slow(spec))
         return
-    st.markdown(service.clipping_intro(c))
+    st.markdown(service.clipping_intro(c, config.cell))
     show(*found.notes, found.batch_note)
-    table, overflow = service.clipping_table(found.key, text, c, found.batch)
+    table, overflow = service.clipping_table(found.key, text, c, found.batch, found.model.scale)
     if overflow or not np.isfinite(table.raw_norm):
         show(service.CLIPPING_OVERFLOW)
         return
@@ -204,6 +204,38 @@ def clipping_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
         show(service.clipped_summary(results, c))
 
 
+def cells_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None) -> None:
+    st.markdown(service.CELLS_INTRO)
+    if config.tr_task not in service.CELLS_TASKS:
+        show(service.cells_task_note(config.tr_task))
+        return
+    variants = service.cells_variants(config, text)
+    steps = service.cells_steps(variants, data.D, data.O)
+    if steps < 1:
+        show(service.too_slow(next(iter(variants.values()))))
+        return
+    variants = service.with_steps(variants, steps)
+    show(service.cells_budget_note(steps))
+    st.caption(service.cells_recipe_caption(next(iter(variants.values()))))
+    label = "Train the three cells"
+    pressed = st.button(label, key="tr_train_cells", type="primary", icon=":material/play_arrow:")
+    missing, estimate = service.missing_estimate(variants, data.D, data.O, again=pressed)
+    if missing and not pressed:
+        show(service.press_to_train(label, missing, estimate, service.cells_guard_seconds(estimate)))
+        return
+    bar = st.empty()
+    results = service.train_missing(variants, text, lambda done, what: bar.progress(done, text=what),
+                                    budget=service.cells_guard_seconds(estimate), again=pressed)
+    if results is None:
+        return
+    bar.empty()
+    everything = service.missing_estimate(variants, data.D, data.O, again=True)[1]    # what the runs were planned for
+    show(service.unfinished_runs(results, service.cells_guard_seconds(everything)))
+    done = {name: run for name, run in results.items() if run is not None}
+    if done:
+        render(service.cells_blocks(variants, done, text, config.notation, config.presentation))
+
+
 def main() -> None:
     config = state.config()
     st.title("Training & truncation")
@@ -217,7 +249,8 @@ def main() -> None:
     except ValueError as err:
         show(service.task_refused(spec, err))
         return
-    {"train": training_view, "truncation": truncation_view, "clipping": clipping_view}[view](config, spec, data, text)
+    {"train": training_view, "truncation": truncation_view, "clipping": clipping_view,
+     "cells": cells_view}[view](config, spec, data, text)
 
 
 main()

@@ -18,14 +18,34 @@ from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, GRADIENT_SCALE, INDIR
                               SEQUENCE_COLOURS, apply_style)
 from ui.notation import NOTATIONS
 
+VANILLA_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")     # the parameters the notations name
+
 Array = np.ndarray
 CORRECT_COLOUR = "#0072B2"        # a tag the model got right (Okabe-Ito blue)
 WRONG_COLOUR = OVERFLOW_COLOUR    # and one it got wrong (vermillion)
 
 
-def param_label(name: str, notation: str) -> str:
-    """'W_hh' in the chosen notation as plotly HTML (e.g. 'W' for the Deep Learning Book)."""
+def param_label(name: str, notation: str, gated: bool = False) -> str:
+    """'W_hh' in the chosen notation as plotly HTML (e.g. 'W' for the Deep Learning Book); a gated
+    cell's parameters by their engine names (W_xi -> W<sub>xi</sub>): the notations name the
+    vanilla cell's five only, and the GRU's W_hh is not the vanilla W_hh."""
+    if gated:
+        symbol, _, index = name.partition("_")
+        return f"{symbol}<sub>{index}</sub>"
     return NOTATIONS[notation].html_param(name)
+
+
+GATED_DASHES = {"W_x": "solid", "W_h": "dash", "b_": "dot"}
+
+
+def _param_line(name: str, j: int, gated: bool, blocks: list[str]) -> dict:
+    """A parameter's line: the vanilla cell's five in five colours; a gated cell's by block (one
+    colour per gate or candidate, the output layer's own), W_x* solid, W_h* dashed, b_* dotted."""
+    if not gated:
+        return dict(color=SEQUENCE_COLOURS[j % len(SEQUENCE_COLOURS)], width=1.5)
+    block = name[-1] if name not in ("W_hy", "b_y") else "y"
+    dash = "solid" if name == "W_hy" else GATED_DASHES.get(name[:3] if name[0] == "W" else "b_", "solid")
+    return dict(color=SEQUENCE_COLOURS[blocks.index(block) % len(SEQUENCE_COLOURS)], width=1.5, dash=dash)
 
 
 def state_label(notation: str, t: str = "t") -> str:
@@ -106,18 +126,21 @@ def grad_norms_figure(param_norms: Array, names: Sequence[str], *, total: Array 
                       presentation: bool = False, height: int = 380) -> go.Figure:
     """Per-parameter gradient norms on a log axis.
 
-    param_norms (n, 5): ||dL/dtheta|| per step, columns in the order of `names` (engine names).
-    total (n,): ||g|| of all five before clipping; applied (n,): ||g|| after clipping;
+    param_norms (n, P): ||dL/dtheta|| per step, columns in the order of `names` (engine names:
+    the vanilla cell's five, the LSTM's 14 or the GRU's 11).
+    total (n,): ||g|| of all P before clipping; applied (n,): ||g|| after clipping;
     threshold: the global-norm clipping threshold c, drawn as a horizontal line.
     Zeros and non-finite values are gaps (a log axis cannot show them).
     """
     n = param_norms.shape[0]
     x = _steps(n, None)
     fig = go.Figure()
+    gated = not set(names) <= set(VANILLA_NAMES)
+    blocks = list(dict.fromkeys("y" if name in ("W_hy", "b_y") else name[-1] for name in names))
     for j, name in enumerate(names):
-        label = f"‖∂L/∂{param_label(name, notation)}‖"
+        label = f"‖∂L/∂{param_label(name, notation, gated)}‖"
         fig.add_trace(go.Scatter(x=x, y=_finite_or_gap(param_norms[:, j], positive=True), mode="lines",
-                                 name=label, line=dict(color=SEQUENCE_COLOURS[j], width=1.5),
+                                 name=label, line=_param_line(name, j, gated, blocks),
                                  hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>"))
     if total is not None:
         fig.add_trace(go.Scatter(x=x, y=_finite_or_gap(total, positive=True), mode="lines", name="‖g‖ (all, raw)",
@@ -158,6 +181,65 @@ def dL_dh_heatmap(norms: Array, *, steps: Array | None = None, notation: str = "
     fig.update_yaxes(title="training step", showgrid=False)
     return apply_style(fig, title=f"‖∂L/∂{h_t}‖ over time step × training step", presentation=presentation,
                        height=height)
+
+
+# ------------------------------------------------------------------------------- cells side by side
+
+def cells_loss_figure(curves: Mapping[str, tuple[Array, Array]], *, baseline: float | None = None,
+                      baseline_label: str = "best constant answer", title: str = "Loss, same seed and batches",
+                      ytitle: str = "loss (moving mean, log)", presentation: bool = False,
+                      height: int = 380) -> go.Figure:
+    """One line per cell on a log axis: curves[title] = (steps (m,), loss (m,)), e.g. a moving
+    mean; baseline: a loss drawn dashed across the chart (what ignoring the input scores).
+    Non-finite and non-positive values are gaps."""
+    fig = go.Figure()
+    for i, (label, (x, y)) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=np.asarray(x), y=_finite_or_gap(y, positive=True), mode="lines", name=label,
+                                 line=dict(color=SEQUENCE_COLOURS[i % len(SEQUENCE_COLOURS)], width=2.5),
+                                 hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>"))
+    ends = [int(np.max(x)) for x, _ in curves.values() if len(x)]
+    if baseline is not None and np.isfinite(baseline) and baseline > 0 and ends:
+        # a line trace, not add_hline: an hline's annotation would sit at 10^baseline on a log axis
+        fig.add_trace(go.Scatter(x=[1, max(ends)], y=[baseline, baseline], mode="lines",
+                                 name=f"{baseline_label} ({baseline:.3g})",
+                                 line=dict(color=BOUND_COLOUR, dash="dash", width=2), hoverinfo="skip"))
+    fig.update_xaxes(title="training step")
+    fig.update_yaxes(title=ytitle, type="log", exponentformat="power")
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+    fig = apply_style(fig, title=title, presentation=presentation, height=height)
+    fig.update_layout(margin=dict(b=110))
+    return fig
+
+
+def cells_heatmaps(norms: Mapping[str, Array], steps: Mapping[str, Array], *, notation: str = "wxh",
+                   presentation: bool = False, height: int = 420) -> go.Figure:
+    """||dL/dh_t|| over time step t (x) and training step (y), one panel per cell, side by side
+    on ONE colour scale (log10, shared), so that a colour means the same gradient in each.
+
+    norms[title] (n, T); steps[title] (n,): the training step of each row.
+    """
+    titles = list(norms)
+    fig = make_subplots(rows=1, cols=len(titles), shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=titles)
+    h_t = state_label(notation)
+    logs = {}
+    for title, v in norms.items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs[title] = np.log10(_finite_or_gap(v, positive=True))
+    finite = np.concatenate([z[np.isfinite(z)] for z in logs.values()] + [np.zeros(0)])
+    zmin, zmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    for i, title in enumerate(titles):
+        n, T = norms[title].shape
+        fig.add_trace(go.Heatmap(
+            z=logs[title], x=np.arange(1, T + 1), y=_steps(n, steps.get(title)),
+            customdata=_finite_or_gap(norms[title], positive=True), colorscale=GRADIENT_SCALE, zmin=zmin,
+            zmax=zmax, showscale=i == 0, colorbar=dict(title=dict(text="log10", side="right")),
+            hovertemplate=f"{title}<br>t = %{{x}}<br>training step %{{y}}<br>‖∂L/∂{h_t}‖ = "
+                          "%{customdata:.3g}<extra></extra>"), row=1, col=i + 1)
+        fig.update_xaxes(title="time step t", showgrid=False, row=1, col=i + 1)
+    fig.update_yaxes(title="training step", showgrid=False, row=1, col=1)
+    return apply_style(fig, title=f"‖∂L/∂{h_t}‖ over time step × training step, one colour scale",
+                       presentation=presentation, height=height)
 
 
 # ------------------------------------------------------------------------------- truncation and clipping

@@ -69,7 +69,7 @@ SAMPLE_CHARS = 240
 
 def exploding_settings() -> dict:
     """What makes the lecture preset 'exploding' explode (activation, initialiser, spectral
-    radius); the clipping comparison applies these to the current task and sizes."""
+    radius); the clipping comparison applies these to the vanilla RNN at the current task and sizes."""
     preset = PRESETS["exploding"].config()
     return {"activation": preset.activation, "init": preset.init, "rho": float(preset.rho)}
 
@@ -109,13 +109,28 @@ def cost_features(T: int, batch: int, H: int, D: int, O: int, truncation=None) -
                      T * k * batch * H, T * k * batch * H * H], dtype=float)
 
 
-def step_seconds(T: int, batch: int, H: int, D: int, O: int, truncation=None) -> float:
-    """Estimated seconds of one SGD step (draw a batch, bptt, clip, update) at these sizes."""
-    return LOAD_MARGIN * float(np.dot(COST, cost_features(T, batch, H, D, O, truncation)))
+# A gated cell's step does the vanilla step's work once per weight block (the LSTM's four gates and
+# candidate rows i, f, o, c~; the GRU's r, z, h~) and runs about three times the Python statements
+# per time step (gates, products, the memory). Every term of COST is multiplied by its cell's
+# factor: the fixed part by 1, the per-time-step loop by CELL_LOOP, the work terms by the number
+# of blocks. Measured by bench/training_budget.py --cells (see bench/RESULTS.md).
+CELL_BLOCKS = {"rnn": 1.0, "lstm": 4.0, "gru": 3.0}
+CELL_LOOP = {"rnn": 1.0, "lstm": 3.0, "gru": 3.0}
+
+
+def cell_factors(cell: str) -> np.ndarray:
+    """The multiplier of each COST term for `cell` (all ones for the vanilla RNN)."""
+    g, loop = CELL_BLOCKS[cell], CELL_LOOP[cell]
+    return np.array([1.0, g, loop, g, 1.0, g, g, g, g])
+
+
+def step_seconds(T: int, batch: int, H: int, D: int, O: int, truncation=None, cell: str = "rnn") -> float:
+    """Estimated seconds of one SGD step (draw a batch, bptt, clip, update) of `cell` at these sizes."""
+    return LOAD_MARGIN * float(np.dot(COST * cell_factors(cell), cost_features(T, batch, H, D, O, truncation)))
 
 
 def spec_step_seconds(spec: "TrainSpec", D: int, O: int) -> float:
-    return step_seconds(spec.T, spec.batch, spec.H, D, O, spec.truncation)
+    return step_seconds(spec.T, spec.batch, spec.H, D, O, spec.truncation, spec.cell)
 
 
 def affordable_steps(spec: "TrainSpec", D: int, O: int, budget: float = PLAN_SECONDS) -> int:
@@ -148,6 +163,9 @@ class TrainSpec:
     truncation: tuple | None
     delay: int | None
     text: str = "builtin"            # text_digest of the char_lm text
+    cell: str = "rnn"                # 'rnn', 'lstm' or 'gru' (rnn_core.CELLS)
+    forget_bias: float = 1.0         # the LSTM's b_f at the start (read by the LSTM only)
+    scale: float | None = None       # every weight's scale at the start (None: the initialiser's default)
 
     @classmethod
     def from_config(cls, config, text: str | None = None) -> "TrainSpec":
@@ -158,7 +176,12 @@ class TrainSpec:
                    clip=None if config.tr_clip == "none" else (config.tr_clip, float(config.tr_clip_c)),
                    truncation=config.truncation_spec,
                    delay=min(config.tr_delay, config.T - 1) if config.tr_task == "copy" else None,
-                   text=text_digest(text) if config.tr_task == "char_lm" else "builtin")
+                   text=text_digest(text) if config.tr_task == "char_lm" else "builtin",
+                   cell=config.cell, forget_bias=float(config.forget_bias))
+
+    @property
+    def gated(self) -> bool:
+        return self.cell != "rnn"
 
     def replace(self, **changes: Any) -> "TrainSpec":
         return replace(self, **changes)
@@ -178,10 +201,15 @@ def sample_data(spec: TrainSpec, text: str | None, *, batch: int | None, seed) -
     return rc.make_task_data(spec.task, T=spec.T, batch=batch, seed=seed, **spec.task_options(text))
 
 
-def initial_params(spec: TrainSpec, D: int, O: int) -> rc.Params:
-    """The seeded starting weights, W_hh scaled to spectral radius rho (hand edits do not apply:
-    the task fixes D and O)."""
-    return rc.init_params(D, spec.H, O, seed=spec.seed, init=spec.init, spectral_radius=spec.rho)
+def initial_params(spec: TrainSpec, D: int, O: int) -> rc.CellParams:
+    """The seeded starting weights of the spec's cell (hand edits do not apply: the task fixes D
+    and O): the vanilla RNN's W_hh scaled to spectral radius rho, the LSTM's forget-gate bias
+    at forget_bias; every weight drawn at `scale` when it is given (the clipping comparison's
+    exploding gated cells)."""
+    options = {"rnn": {"spectral_radius": spec.rho}, "lstm": {"forget_bias": spec.forget_bias}}.get(spec.cell, {})
+    if spec.scale is not None:
+        options["scale"] = spec.scale
+    return rc.init_params(D, spec.H, O, seed=spec.seed, init=spec.init, cell=spec.cell, **options)
 
 
 def run_training(spec: TrainSpec, text: str | None,
@@ -273,7 +301,7 @@ def _first_sequences(data: rc.TaskData, n: int) -> rc.TaskData:
     return rc.TaskData(data.name, data.xs[:, :n], data.ys[:, :n], data.mask, data.D, data.O, data.loss, info)
 
 
-def evaluate(spec: TrainSpec, text: str | None, params: rc.Params) -> Evaluation:
+def evaluate(spec: TrainSpec, text: str | None, params: rc.CellParams) -> Evaluation:
     """Held-out loss, accuracy (class tasks) and, for char_lm, two generated samples."""
     data = sample_data(spec, text, batch=HELD_OUT_BATCH, seed=(spec.seed, HELD_OUT_SEED))
     res = rc.bptt(params, data.xs, data.ys, activation=spec.activation, loss=data.loss,
@@ -399,9 +427,9 @@ def method_labels(draws: int = RANDOM_DRAWS) -> tuple[str, ...]:
     return ("k-step", "chunked", "randomized (one draw)", f"randomized (mean of {draws} draws)")
 
 
-def flat(grads: rc.Params, names: tuple[str, ...] = rc.PARAM_NAMES) -> Array:
-    """The gradients of `names` (default all five, in PARAM_NAMES order) as one vector."""
-    return np.concatenate([getattr(grads, n).reshape(-1) for n in names])
+def flat(grads: rc.CellParams, names: tuple[str, ...] | None = None) -> Array:
+    """The gradients of `names` (default all of the cell's, in its order) as one vector."""
+    return np.concatenate([getattr(grads, n).reshape(-1) for n in (grads.names() if names is None else names)])
 
 
 def cosine_and_ratio(g: Array, reference: Array) -> tuple[float, float]:
@@ -448,14 +476,15 @@ class TruncationComparison:
                 for m in self.cosine for i, (k, p) in enumerate(zip(self.ks, self.p))]
 
 
-def compare_truncations(params: rc.Params, xs, ys, *, activation: str, loss: str, reduction: str = "sum",
+def compare_truncations(params: rc.CellParams, xs, ys, *, activation: str, loss: str, reduction: str = "sum",
                         mask=None, ks=None, seed: int = 0, draws: int = RANDOM_DRAWS,
-                        names: tuple[str, ...] = rc.PARAM_NAMES, guard: Guard | None = None) -> TruncationComparison:
+                        names: tuple[str, ...] | None = None, guard: Guard | None = None) -> TruncationComparison:
     """Every truncation's gradient against full BPTT on the same model and batch.
 
     xs (T, [B,] D), ys as rnn_core.bptt takes them. ks: window lengths (default `window_lengths(T)`).
-    names: the parameters whose gradients are compared (dL/dW_hy and dL/db_y never change
-    with truncation, so ('W_hh',) shows the effect undiluted).
+    names: the parameters whose gradients are compared (default: all of the cell's; dL/dW_hy
+    and dL/db_y never change with truncation, so the recurrent weights alone show the effect
+    undiluted, see `compared_names`).
     The randomized draws use seeds seed, seed + 1, ..., seed + draws - 1; "one draw" is seed.
     guard: checked before every bptt call; raises Stopped (a partial sweep is not worth keeping).
     """
@@ -510,7 +539,7 @@ class ClippingComparison:
                 for label, cos, norm in zip(self.labels, self.cosine, self.applied_norm)]
 
 
-def compare_clipping(grads: rc.Params, c: float) -> ClippingComparison:
+def compare_clipping(grads: rc.CellParams, c: float) -> ClippingComparison:
     """The raw gradient against clipping by global norm to c and element-wise to [-c, c]."""
     raw = flat(grads)
     applied = (grads, clip_by_global_norm(grads, c)[0], clip_by_value(grads, c))
@@ -524,6 +553,10 @@ def compare_clipping(grads: rc.Params, c: float) -> ClippingComparison:
 # ---------------------------------------------------------------------------- exploding
 
 RADII = (1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)   # spectral radii tried for the clipping comparison
+# A gated cell has no spectral radius to raise and no ReLU: its weights are drawn larger instead
+# (every weight N(0, s^2)). Measured on char_lm at T = 30, H = 8: ||g|| is 0.37 (LSTM) and 0.70
+# (GRU) at s = 1, 6.7e3 and 3.7e2 at s = 5.
+SCALES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 # 'exploded': ||g|| at least this many times c. Measured on the default char_lm model: at 10c
 # (radius 3 at T = 12) one clipped step suffices and the three runs look alike; at 1000c (radius
 # 5) the unclipped loss reaches 1e20 while the clipped ones stay near 1e3.
@@ -543,6 +576,25 @@ def exploding_radius(grad_norm: Callable[[float], float], c: float, radii=RADII)
     return None
 
 
+@dataclass(frozen=True)
+class Exploder:
+    """How the clipping comparison makes a cell's gradient explode: `settings` (config changes)
+    and a knob, the TrainSpec `field` raised through `values` until the gradient explodes."""
+
+    settings: dict
+    field: str
+    name: str
+    values: tuple[float, ...]
+
+
+def exploder(cell: str) -> Exploder:
+    """The vanilla RNN: the 'exploding' preset's activation and spectral radius (rho over RADII);
+    a gated cell (tanh and sigmoids fixed, no radius): every weight N(0, s^2), s over SCALES."""
+    if cell == "rnn":
+        return Exploder(exploding_settings(), "rho", "spectral radius", RADII)
+    return Exploder({"init": "normal"}, "scale", "weight scale s", SCALES)
+
+
 def clipped_steps(grad_norm: Array, c: float) -> int:
     """How many steps of a run had a raw gradient above c (steps a rule at c changed)."""
     with np.errstate(invalid="ignore"):
@@ -554,30 +606,31 @@ def clipped_steps(grad_norm: Array, c: float) -> int:
 COMPARE_BUDGET = 8.0           # seconds the gradient comparison may take
 
 
-def comparison_seconds(T: int, B: int, H: int, D: int, O: int, ks: Array, draws: int = RANDOM_DRAWS) -> float:
+def comparison_seconds(T: int, B: int, H: int, D: int, O: int, ks: Array, draws: int = RANDOM_DRAWS,
+                       cell: str = "rnn") -> float:
     """Estimated seconds of `compare_truncations`: one bptt call for the full gradient, and per k
     a k-step call (whose window multiplies the backward work, COST), a chunked
     call and, for k > 1, `draws` randomized calls."""
     ks = np.asarray(ks)
-    plain = step_seconds(T, B, H, D, O)
+    plain = step_seconds(T, B, H, D, O, cell=cell)
     calls = 1 + len(ks) + draws * int(np.sum(ks > 1))
-    return calls * plain + sum(step_seconds(T, B, H, D, O, ("k_step", int(k))) for k in ks)
+    return calls * plain + sum(step_seconds(T, B, H, D, O, ("k_step", int(k)), cell) for k in ks)
 
 
 def affordable_batch(T: int, B: int, H: int, D: int, O: int, ks: Array, draws: int = RANDOM_DRAWS,
-                     budget: float = COMPARE_BUDGET) -> int:
+                     budget: float = COMPARE_BUDGET, cell: str = "rnn") -> int:
     """The most sequences (<= B) the comparison can use within `budget` seconds (0: not even one).
     The cost is a fixed part plus a part proportional to the batch."""
-    fixed = comparison_seconds(T, 0, H, D, O, ks, draws)
-    per_sequence = comparison_seconds(T, 1, H, D, O, ks, draws) - fixed
+    fixed = comparison_seconds(T, 0, H, D, O, ks, draws, cell)
+    per_sequence = comparison_seconds(T, 1, H, D, O, ks, draws, cell) - fixed
     return int(min(B, max(0.0, budget - fixed) // per_sequence))
 
 
 def affordable_gradient_batch(T: int, B: int, H: int, D: int, O: int, calls: int,
-                              budget: float = COMPARE_BUDGET) -> int:
+                              budget: float = COMPARE_BUDGET, cell: str = "rnn") -> int:
     """The most sequences (<= B) for `calls` plain bptt calls within `budget` seconds."""
-    fixed = calls * step_seconds(T, 0, H, D, O)
-    per_sequence = calls * step_seconds(T, 1, H, D, O) - fixed
+    fixed = calls * step_seconds(T, 0, H, D, O, cell=cell)
+    per_sequence = calls * step_seconds(T, 1, H, D, O, cell=cell) - fixed
     return int(min(B, max(0.0, budget - fixed) // per_sequence))
 
 
@@ -598,7 +651,8 @@ def first_batch(spec: TrainSpec, text: str | None) -> rc.TaskData:
 # of what TrainSpec.from_config reads). The comparisons and the held-out numbers are cached on the
 # config projected on these fields (Config.project, hashed exactly by ui.keys.EXACT), so the SGD,
 # clipping and truncation settings, the notation and the page's section never recompute them.
-START_FIELDS = ("T", "H", "activation", "init", "rho", "seed", "tr_task", "tr_batch", "tr_delay", "tr_text")
+START_FIELDS = ("T", "H", "cell", "activation", "init", "rho", "forget_bias", "seed", "tr_task", "tr_batch", "tr_delay",
+                "tr_text")
 CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=EXACT)
 
 
@@ -627,18 +681,21 @@ def _raw_gradient(spec: TrainSpec, data: rc.TaskData) -> rc.BPTTResult:
 
 @st.cache_data(**CACHE)
 def exploding_radius_of(key: Config, text: str | None, c: float, batch: int) -> tuple[float, float] | None:
-    """(rho, ||g||) where the exploding model's (`key`, a start_key) first-batch gradient
-    exceeds EXPLODES * c, or None."""
+    """(knob value, ||g||) where the exploding model's (`key`, a start_key) first-batch gradient
+    exceeds EXPLODES * c, or None; the knob is its cell's `exploder` (rho or the weight scale)."""
     spec = TrainSpec.from_config(key, text)
     data = sample_data(spec, text, batch=batch, seed=spec.seed)
-    return exploding_radius(lambda rho: _raw_gradient(spec.replace(rho=rho), data).grads.global_norm(), c)
+    knob = exploder(spec.cell)
+    return exploding_radius(lambda v: _raw_gradient(spec.replace(**{knob.field: v}), data).grads.global_norm(), c,
+                            knob.values)
 
 
 @st.cache_data(**CACHE)
-def clipping_table(key: Config, text: str | None, c: float, batch: int) -> tuple[ClippingComparison, bool]:
-    """The clipping comparison on the first batch of `key` (a start_key), and whether the
-    forward pass overflowed."""
-    spec = TrainSpec.from_config(key, text)
+def clipping_table(key: Config, text: str | None, c: float, batch: int,
+                   scale: float | None = None) -> tuple[ClippingComparison, bool]:
+    """The clipping comparison on the first batch of `key` (a start_key; a gated cell's weights
+    drawn at `scale`), and whether the forward pass overflowed."""
+    spec = TrainSpec.from_config(key, text).replace(scale=scale)
     res = _raw_gradient(spec, sample_data(spec, text, batch=batch, seed=spec.seed))
     return compare_clipping(res.grads, c), res.overflow
 
@@ -759,14 +816,16 @@ def clipping_runs_blocks(results: dict[str, TrainResult], c: float, presentation
 
 
 def train_missing(variants: dict[str, TrainSpec], text: str | None,
-                  on_progress: Callable[[float, str], object]) -> dict[str, TrainResult] | None:
-    """Train every variant the store lacks, all within TIME_BUDGET seconds together: at the
-    budget the current run stops (kept, marked stopped) and the rest are left untrained; if the
-    session goes, nothing is kept and None is returned. on_progress(fraction, text) is called
-    every step. Returns each variant's run as the store holds it (None: not trained)."""
+                  on_progress: Callable[[float, str], object], budget: float = TIME_BUDGET,
+                  again: bool = False) -> dict[str, TrainResult] | None:
+    """Train every variant the store lacks (and, with `again`, every one stopped at its budget),
+    all within `budget` seconds together: at the budget the current run stops (kept, marked
+    stopped) and the rest are left untrained; if the session goes, nothing is kept and None is
+    returned. on_progress(fraction, text) is called every step. Returns each variant's run as
+    the store holds it (None: not trained)."""
     runs = store()
-    missing = [name for name, spec in variants.items() if spec not in runs]
-    guard = Guard(TIME_BUDGET)
+    missing = [name for name, spec in variants.items() if needs_training(runs.get(spec), again)]
+    guard = Guard(budget)
     for i, name in enumerate(missing):
         if guard.should_stop():
             break
@@ -781,10 +840,16 @@ def train_missing(variants: dict[str, TrainSpec], text: str | None,
     return {name: runs.get(spec) for name, spec in variants.items()}
 
 
-def missing_estimate(variants: dict[str, TrainSpec], D: int, O: int) -> tuple[int, float]:
-    """(how many variants the store lacks, their estimated seconds together)."""
+def needs_training(run: TrainResult | None, again: bool) -> bool:
+    """A run to train: none kept, or (with `again`) one kept after it stopped at its budget."""
+    return run is None or (again and run.stopped)
+
+
+def missing_estimate(variants: dict[str, TrainSpec], D: int, O: int, again: bool = False) -> tuple[int, float]:
+    """(how many variants the store lacks (or holds stopped, with `again`), their estimated
+    seconds together)."""
     runs = store()
-    missing = [spec for spec in variants.values() if spec not in runs]
+    missing = [spec for spec in variants.values() if needs_training(runs.get(spec), again)]
     return len(missing), sum(spec.steps * spec_step_seconds(spec, D, O) for spec in missing)
 
 
@@ -816,6 +881,202 @@ def clipping_variants(exploding: TrainSpec, c: float) -> dict[str, TrainSpec]:
     return {"no clipping": exploding.replace(clip=None),
             f"global norm, c = {c:g}": exploding.replace(clip=("norm", c)),
             f"element-wise, c = {c:g}": exploding.replace(clip=("value", c))}
+
+
+# ---------------------------------------------------------------------------- comparing the cells
+
+# The vanilla RNN, the LSTM and the GRU trained side by side from the same seed on the same
+# batches: the batch of step s is the task drawn with seed (seed, s) for every cell (rc.train),
+# so the runs differ only by their cell. The recipe below is the comparison's own (the SGD
+# settings of *Train a task* are for one run of any task): found by bench/training.py --cells
+# on the default seed, where at T = 50 the LSTM and the GRU learn the adding task and the
+# vanilla RNN stays at the mean's loss (bench/RESULTS.md).
+CELL_ORDER = tuple(rc.CELLS)                     # ('rnn', 'lstm', 'gru'): charts and words in this order
+CELLS_TASKS = ("adding", "copy")                 # the tasks the comparison is made for
+CELLS_SMOOTHING = 50                             # steps per moving mean of the loss curves
+CELLS_TAIL = 100                                 # the last steps whose mean loss is a run's final loss
+
+
+@dataclass(frozen=True)
+class CellsRecipe:
+    """The SGD settings every cell of the comparison trains with (vanilla: tanh, orthogonal W_hh
+    at the sidebar's spectral radius; gated: orthogonal recurrent blocks, the LSTM's forget bias
+    from the sidebar)."""
+
+    lr: float = 0.3
+    momentum: float = 0.9
+    clip: float = 1.0
+    batch: int = 32
+    steps: int = 3000
+
+
+CELLS_RECIPE = CellsRecipe()
+
+
+def cells_delay(T: int) -> int:
+    """The copy task's delay in the comparison: the first symbol recalled at the last step."""
+    return T - 1
+
+
+def cells_variants(config: Config, text: str | None = None, recipe: CellsRecipe | None = None) -> dict[str, TrainSpec]:
+    """One run per cell, title -> spec: the same task, T, H, seed and batches, the recipe's SGD."""
+    recipe = recipe or CELLS_RECIPE
+    base = TrainSpec.from_config(config, text).replace(
+        lr=recipe.lr, momentum=recipe.momentum, clip=("norm", recipe.clip), batch=recipe.batch, steps=recipe.steps,
+        truncation=None, activation="tanh", init="orthogonal", rho=float(config.rho),
+        forget_bias=float(config.forget_bias), delay=cells_delay(config.T) if config.tr_task == "copy" else None)
+    return {rc.get_cell(cell).title: base.replace(cell=cell) for cell in CELL_ORDER}
+
+
+def cells_steps(variants: dict[str, TrainSpec], D: int, O: int, budget: float = PLAN_SECONDS) -> int:
+    """Steps of each cell's run: the recipe's, or fewer so that the three fit `budget` together."""
+    per_step = sum(spec_step_seconds(v, D, O) for v in variants.values())
+    return int(min(next(iter(variants.values())).steps, budget // per_step))
+
+
+CELLS_MIN_GUARD = 5.0                            # seconds: below this, rerunning the page costs more than training
+
+
+def cells_guard_seconds(estimate: float) -> float:
+    """The wall-clock budget of training the comparison: 1.5 times what the page announced (at
+    least CELLS_MIN_GUARD), never more than TIME_BUDGET."""
+    return min(TIME_BUDGET, max(CELLS_MIN_GUARD, 1.5 * estimate))
+
+
+@dataclass(frozen=True, eq=False)
+class CellOutcome:
+    """One cell's run judged: final (mean loss of the last CELLS_TAIL steps), held-out loss and
+    the best constant answer's on the same sequences, learned (held-out below LEARNED_FRACTION of
+    it), and reach: ||dL/dh_1|| / ||dL/dh_T|| at the first training step (how much of the
+    gradient at the last step arrives at the first)."""
+
+    title: str
+    final: float
+    held_out: float
+    baseline: float
+    learned: bool
+    reach: float
+
+
+def cell_outcome(title: str, spec: TrainSpec, text: str | None, result: TrainResult) -> CellOutcome:
+    ev = cells_evaluation(spec, text, weights_digest(result), result) if not result.diverged else None
+    tail = result.loss[-min(CELLS_TAIL, result.steps_done):]
+    held_out = ev.loss if ev is not None else float("nan")
+    baseline = ev.baseline_loss if ev is not None else float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = float(result.dL_dh_norms[0, 0] / result.dL_dh_norms[0, -1])
+    return CellOutcome(title, float(np.mean(tail)), held_out, baseline,
+                       bool(ev is not None and held_out < LEARNED_FRACTION * baseline), reach)
+
+
+def weights_digest(result: TrainResult) -> str:
+    return hashlib.sha256(b"".join(a.tobytes() for _, a in result.params.items())).hexdigest()
+
+
+@st.cache_data(**CACHE)
+def cells_evaluation(spec: TrainSpec, text: str | None, weights: str, _result: TrainResult) -> Evaluation:
+    """Held-out numbers of one cell's finished run (cached on its spec and exact final weights)."""
+    return evaluate(spec, text, _result.params)
+
+
+BASELINE_WORDS = {"adding": "predicting the mean sum, 1.0", "copy": "guessing by the symbols' frequencies"}
+
+
+def cells_sentence(outcomes: list[CellOutcome], task: str, T: int, steps: int) -> str:
+    """Who learned, from the held-out losses against the best constant answer's."""
+    baseline = next((o.baseline for o in outcomes if np.isfinite(o.baseline)), float("nan"))
+    learned = [o for o in outcomes if o.learned]
+    failed = [o for o in outcomes if not o.learned]
+    loss = lambda o: "diverged" if not np.isfinite(o.held_out) else f"{o.held_out:.3g}"   # noqa: E731
+    parts = []
+    if learned:
+        parts.append(f"the {_and([o.title for o in learned])} learned the task (held-out loss "
+                     f"{_and([loss(o) for o in learned])})")
+    if failed:
+        parts.append(f"the {_and([o.title for o in failed])} did not ({_and([loss(o) for o in failed])})")
+    return (f"After {steps} steps on the same batches at T = {T}, " + "; ".join(parts)
+            + f". The best constant answer ({BASELINE_WORDS.get(task, 'ignoring the input')}) scores "
+              f"{baseline:.3g} on the same held-out sequences; a cell has learned when it is below "
+              f"{LEARNED_FRACTION:g} of that.")
+
+
+def reach_sentence(outcomes: list[CellOutcome], T: int) -> str:
+    """How much of the gradient at h_T reaches h_1 in each cell at the first training step."""
+    return (f"Why: at the first training step, of the gradient at h_{T} the share that reaches h_1 is "
+            + "; ".join(f"{o.title} {o.reach:.2g}" for o in outcomes) + " (‖∂L/∂h_1‖ / ‖∂L/∂h_T‖).")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def smoothed(loss: Array, window: int = CELLS_SMOOTHING) -> tuple[Array, Array]:
+    """(steps, the moving mean of `loss` over `window` steps ending at each), for the loss chart."""
+    n = min(window, len(loss))
+    return np.arange(n, len(loss) + 1), np.convolve(loss, np.ones(n) / n, mode="valid")
+
+
+CELLS_INTRO = ("The vanilla RNN, the LSTM and the GRU, trained from the same seed on **the same batches** "
+               "(the batch of step s is drawn from the seed and s, the same for each cell): only the cell "
+               "differs. The adding task hides two marked numbers in a long sequence and asks for their sum at "
+               "the end; the delayed-recall task asks at the last step for the first symbol. Both need a memory "
+               "of T − 1 steps, and the gradient must travel back as far.")
+
+
+def cells_recipe_caption(spec: TrainSpec, recipe: CellsRecipe | None = None) -> str:
+    recipe = recipe or CELLS_RECIPE
+    delay = f" recall delay {spec.delay} (T − 1)," if spec.delay is not None else ""
+    return (f"Every cell: T = {spec.T}, H = {spec.H}, seed {spec.seed},{delay} batch {recipe.batch}, SGD with "
+            f"learning rate {recipe.lr:g} and momentum {recipe.momentum:g}, clipping by global norm at "
+            f"c = {recipe.clip:g}, {spec.steps} steps, full BPTT; tanh RNN with an orthogonal W_hh at "
+            f"spectral radius {spec.rho:g}, gated cells with orthogonal recurrent blocks (LSTM forget bias "
+            f"{spec.forget_bias:g}). These are the comparison's own settings, not those of *Train a task*.")
+
+
+def cells_budget_note(steps: int, recipe: CellsRecipe | None = None) -> Note | None:
+    recipe = recipe or CELLS_RECIPE
+    if steps >= recipe.steps:
+        return None
+    return Note("warning", f"At these sizes the comparison needs {recipe.steps} steps per cell to make its point, "
+                           f"but only {steps} fit the {PLAN_SECONDS:.0f} s it is planned for: the runs are cut "
+                           "short, and a gated cell may not have learned yet. Lower T or H to see the whole "
+                           "comparison.", TIMER)
+
+
+def cells_task_note(task: str) -> Note:
+    return Note("info", f"The comparison is made for the adding and delayed-recall tasks, where the memory must "
+                        f"span the whole sequence; *{rc.TASKS[task].title}* needs no such memory. Choose one of "
+                        "them above.", ":material/info:")
+
+
+CELLS_HEATMAP_CAPTION = ("One panel per cell, one colour scale: each row is a training step, each column a time "
+                         "step t; colour is how much gradient reaches h_t (log scale). Only the last step has a "
+                         "loss, so every other column gets gradient through the recurrence alone: where the left "
+                         "columns stay dark, the first steps get no gradient and what they hold cannot be learned.")
+
+
+def cells_blocks(variants: dict[str, TrainSpec], results: dict[str, TrainResult], text: str | None,
+                 notation: str, presentation: bool) -> list[Block]:
+    """The comparison's loss chart, its sentences and the dL/dh heatmaps side by side."""
+    outcomes = [cell_outcome(title, variants[title], text, run) for title, run in results.items()]
+    spec = next(iter(variants.values()))
+    baseline = next((o.baseline for o in outcomes if np.isfinite(o.baseline)), None)
+    losses = figures.cells_loss_figure({title: smoothed(run.loss) for title, run in results.items()},
+                                       baseline=baseline,
+                                       baseline_label=BASELINE_WORDS.get(spec.task, "best constant answer"),
+                                       presentation=presentation)
+    rows = {title: heatmap_rows(run) for title, run in results.items()}
+    heat = figures.cells_heatmaps({title: run.dL_dh_norms[rows[title]] for title, run in results.items()},
+                                  {title: r + 1 for title, r in rows.items()}, notation=notation,
+                                  presentation=presentation)
+    steps = max(run.steps_done for run in results.values())
+    return [Block("figure", losses, key="tr_cells_curves"),
+            Block("markdown", cells_sentence(outcomes, spec.task, spec.T, steps)),
+            Block("caption", f"Each curve is the moving mean of {CELLS_SMOOTHING} steps' batch losses; the dashed "
+                             "line is what ignoring the input scores."),
+            Block("figure", heat, key="tr_cells_heatmaps"),
+            Block("markdown", reach_sentence(outcomes, spec.T)),
+            Block("caption", CELLS_HEATMAP_CAPTION)]
 
 
 # ---------------------------------------------------------------------------- per task: what to show
@@ -1065,16 +1326,16 @@ def too_slow(spec: TrainSpec) -> Note:
                            "T, H, the batch size or k.", WARNING)
 
 
-def press_to_train(label: str, missing: int, estimate: float) -> Note:
+def press_to_train(label: str, missing: int, estimate: float, budget: float = TIME_BUDGET) -> Note:
     return Note("info", f"Press **{label}** to train the runs side by side ({missing} to train, {about(estimate)}; "
-                        f"they stop at {TIME_BUDGET:.0f} s together).", ":material/info:")
+                        f"they stop at {budget:.2g} s together).", ":material/info:")
 
 
-def unfinished_runs(results: dict[str, TrainResult | None]) -> Note | None:
+def unfinished_runs(results: dict[str, TrainResult | None], budget: float = TIME_BUDGET) -> Note | None:
     stopped = [name for name, r in results.items() if r is None or r.stopped]
     if not stopped:
         return None
-    return Note("warning", f"Stopped at the time budget of {TIME_BUDGET:.0f} s: {', '.join(stopped)} did not finish "
+    return Note("warning", f"Stopped at the time budget of {budget:.2g} s: {', '.join(stopped)} did not finish "
                            "(a partial curve, or none). Lower T, H, the batch size or k, or press again to go on.",
                 TIMER)
 
@@ -1089,6 +1350,24 @@ COMPARISON_STOPPED = Note("warning", f"The comparison stopped at its time budget
                                      "the batch size, or try again.", TIMER)
 
 
+def compared_names(option: str, cell: str) -> tuple[str, ...]:
+    """The parameters the truncation comparison compares: all of the cell's ('all'), or its
+    hidden-to-hidden matrices ('W_hh': the vanilla W_hh, the LSTM's W_hi, W_hf, W_ho, W_hc, the
+    GRU's W_hr, W_hz, W_hh), whose gradients only the recurrence carries."""
+    names = rc.get_cell(cell).param_names
+    if option == "all":
+        return tuple(names)
+    return tuple(n for n in names if n.startswith("W_h") and n != "W_hy")
+
+
+def compare_label(option: str, cell: str) -> str:
+    """The words of a tr_compare option for `cell` (the schema's for the vanilla RNN)."""
+    if cell == "rnn":
+        return FIELD_BY_NAME["tr_compare"].choice_label(option)
+    names = compared_names(option, cell)
+    return f"all {len(names)} parameters" if option == "all" else f"{', '.join(names)} only"
+
+
 @dataclass(frozen=True)
 class TruncationPlan:
     """The window lengths ks of the comparison and how many of the batch's sequences it uses."""
@@ -1100,10 +1379,10 @@ class TruncationPlan:
 def truncation_plan(config: Config, spec: TrainSpec, data: rc.TaskData) -> tuple[TruncationPlan | None, Note | None]:
     """The comparison's plan within COMPARE_BUDGET (None if not even one sequence fits) and its note."""
     ks = window_lengths(spec.T, extra=config.trunc_k)
-    batch = affordable_batch(spec.T, spec.batch, spec.H, data.D, data.O, ks)
+    batch = affordable_batch(spec.T, spec.batch, spec.H, data.D, data.O, ks, cell=spec.cell)
     if batch < 1:
         return None, Note("warning", f"The comparison at T = {spec.T}, H = {spec.H} would take about "
-                                     f"{comparison_seconds(spec.T, 1, spec.H, data.D, data.O, ks):.0f} s even for one "
+                                     f"{comparison_seconds(spec.T, 1, spec.H, data.D, data.O, ks, cell=spec.cell):.0f} s even for one "
                                      "sequence. Lower T or H.", WARNING)
     note = Note("info", f"To stay quick the comparison uses the first {batch} of the batch's {spec.batch} "
                         "sequences.") if batch < spec.batch else None
@@ -1142,8 +1421,8 @@ def truncation_runs_caption(steps: int) -> str:
 @dataclass(frozen=True)
 class ClippingSetup:
     """The exploding model of the clipping comparison: `model` the run's spec with its
-    activation, initialiser and radius (None: not even one sequence fits the budget), `key` its
-    start_key, `batch` the sequences compared, and what the page says about them."""
+    activation, initialiser and radius or weight scale (None: not even one sequence fits the
+    budget), `key` its start_key, `batch` the sequences compared, and what the page says."""
 
     model: TrainSpec | None
     key: Config | None
@@ -1152,40 +1431,53 @@ class ClippingSetup:
     batch_note: Note | None = None
 
 
-def clipping_intro(c: float) -> str:
-    return (f"The **exploding** model: the current task and sizes with activation "
-            f"{exploding_settings()['activation']} (the lecture preset). Both rules use the threshold c = {c:g} "
+def clipping_intro(c: float, cell: str = "rnn") -> str:
+    if cell == "rnn":
+        model = (f"the current task and sizes with activation {exploding_settings()['activation']} (the lecture "
+                 "preset)")
+    else:
+        model = (f"the current task and sizes with the {rc.get_cell(cell).title}'s weights all drawn from "
+                 "N(0, s²) at a large scale s (its gates fix tanh and σ, and it has no spectral radius to raise)")
+    return (f"The **exploding** model: {model}. Both rules use the threshold c = {c:g} "
             "(set it on *Train a task*): by global norm, g is rescaled to norm c when ‖g‖ > c; element-wise, each "
             "entry is clipped to [−c, c] as min-char-rnn does with c = 5.")
 
 
 def clipping_setup(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | None, c: float) -> ClippingSetup:
-    """The current task and sizes (`config`, run as `spec`) with the 'exploding' preset's model,
-    at the smallest radius of RADII whose raw gradient explodes (the largest if none does)."""
-    settings = exploding_settings()
-    calls = 1 + len(RADII)                 # the radius search and the comparison, one gradient each
-    batch = affordable_gradient_batch(spec.T, spec.batch, spec.H, data.D, data.O, calls)
+    """The current task and sizes (`config`, run as `spec`) made to explode by its cell's
+    `exploder`: the vanilla RNN with the 'exploding' preset's model at the smallest radius of
+    RADII whose raw gradient explodes, a gated cell at the smallest weight scale of SCALES
+    (the largest if none does)."""
+    knob = exploder(spec.cell)
+    calls = 1 + len(knob.values)           # the search and the comparison, one gradient each
+    batch = affordable_gradient_batch(spec.T, spec.batch, spec.H, data.D, data.O, calls, cell=spec.cell)
     if batch < 1:
         return ClippingSetup(None, None, batch)
-    exploding = config.replace(**settings)
+    exploding = config.replace(**knob.settings)
     found = exploding_radius_of(start_key(exploding), text, c, batch)
+    tried = ", ".join(f"{v:g}" for v in knob.values)
     if found is None:
-        rho = RADII[-1]
-        note = Note("warning", f"At these settings the gradient does not explode: for no spectral radius up to "
-                               f"{RADII[-1]:g} does ‖g‖ reach {EXPLODES:g} c = {EXPLODES * c:g}. Clipping at c = "
+        value = knob.values[-1]
+        note = Note("warning", f"At these settings the gradient does not explode: for no {knob.name} up to "
+                               f"{value:g} does ‖g‖ reach {EXPLODES:g} c = {EXPLODES * c:g}. Clipping at c = "
                                f"{c:g} has (almost) nothing to do, so the rules below barely differ. Lower c or raise "
                                "T to see it work.", WARNING)
     else:
-        rho, norm = found
-        preset_note = (f"At the preset's radius {settings['rho']:g} the gradient stays small here, so this "
-                       f"comparison uses" if rho > settings["rho"] else "It uses the preset's")
-        note = Note("markdown", f"{preset_note} spectral radius **{rho:g}**, the smallest of "
-                                f"{', '.join(f'{r:g}' for r in RADII)} at which the raw gradient explodes: "
-                                f"‖g‖ = {norm:.3g}, at least {EXPLODES:g} times c.")
+        value, norm = found
+        preset = knob.settings.get(knob.field)
+        if preset is None:
+            lead = "It uses the"
+        elif value > preset:
+            lead = f"At the preset's radius {preset:g} the gradient stays small here, so this comparison uses"
+        else:
+            lead = "It uses the preset's"
+        note = Note("markdown", f"{lead} {knob.name} **{value:g}**, the smallest of {tried} at which the raw "
+                                f"gradient explodes: ‖g‖ = {norm:.3g}, at least {EXPLODES:g} times c.")
     batch_note = Note("info", f"To stay quick the gradients are compared on the first {batch} of the batch's "
                               f"{spec.batch} sequences.") if batch < spec.batch else None
-    return ClippingSetup(spec.replace(**settings).replace(rho=rho), start_key(exploding.replace(rho=rho)), batch,
-                         (note,), batch_note)
+    model = spec.replace(**{k: v for k, v in knob.settings.items() if k != knob.field}).replace(**{knob.field: value})
+    key = start_key(exploding.replace(rho=value) if knob.field == "rho" else exploding)
+    return ClippingSetup(model, key, batch, (note,), batch_note)
 
 
 CLIPPING_OVERFLOW = Note("warning", "The exploding model overflows on this batch (inf/nan): there is no gradient to "
