@@ -27,7 +27,7 @@ MAX_CELLS_WITH_TEXT = 12            # write the values in the cells when a matri
 CELL_PX = 34
 MAX_HEIGHT = 900                    # the vanilla cell's two rows
 MAX_ROW_HEIGHT = 300                # a gated cell's rows (five for the LSTM) share at most this each
-GAP_PX = 70                         # between rows: room for the subplot titles
+GAP_PX = 95                         # between rows: the x tick labels (rotated when many) and the next titles
 EDIT_MARK = "square-open"
 MAX_EDIT_MARKS = 400                # more edits (an uploaded file) would hide the colours: no outlines
 
