@@ -259,9 +259,10 @@ def pending_cell() -> str | None:
 def switch_cell_and_adopt() -> tuple[bool, str]:
     """Switch the config to the pending upload's cell and adopt its weights."""
     filename, uploaded = st.session_state.pop(PENDING_KEY)
-    switched, _ = parse({"cell": rc.cell_of(uploaded).name}, base=state.config().replace(edits=()))
+    switched, changes = parse({"cell": rc.cell_of(uploaded).name}, base=state.config().replace(edits=()))
     ok, message = _adopt(switched, filename, uploaded)
-    return ok, (f"Switched the cell to {rc.cell_of(uploaded).title}. " + message) if ok else message
+    # what the switch changed besides the cell (e.g. a ReLU activation the gated cells do not take)
+    return ok, " ".join([f"Switched the cell to {rc.cell_of(uploaded).title}.", *changes, message]) if ok else message
 
 
 def _n(title: str) -> str:
