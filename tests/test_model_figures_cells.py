@@ -124,3 +124,13 @@ def test_large_matrices_are_drawn_without_gaps():
     assert all(t.xgap == 1 for t in small.data if t.type == "heatmap")
     gaps = {t.name: t.xgap for t in big.data if t.type == "heatmap"}
     assert gaps["W<sub>hf</sub>"] == 0 and gaps["W<sub>xf</sub>"] == 0      # (100, 3): a side of 100
+
+
+@pytest.mark.parametrize("key", ["wxh", "row"])
+def test_a_hand_edited_gate_entry_is_outlined_where_it_is_shown(key):
+    n = NOTATIONS[key]
+    fig = weight_heatmaps(gated("lstm"), n, edited={("W_hf", 1 * H + 2)})      # W_hf[h2, h3]
+    [marks] = [t for t in fig.data if t.type == "scatter"]
+    assert (list(marks.x), list(marks.y)) == ((["h2"], ["h3"]) if n.row_vectors else (["h3"], ["h2"]))
+    heatmap = next(t for t in fig.data if t.type == "heatmap" and t.name == "W<sub>hf</sub>")
+    assert (marks.xaxis, marks.yaxis) == (heatmap.xaxis, heatmap.yaxis)
