@@ -28,7 +28,7 @@ import pytest
 import streamlit
 
 import rnn_core as rc
-from ui import derivation
+from ui import derivation, derivation_code, derivation_gated
 from ui import notation as nt
 from ui.presets import PRESETS
 
@@ -109,6 +109,7 @@ def page_formulas() -> dict[str, str]:
     for key, n in nt.NOTATIONS.items():
         _notation_formulas(key, n, add, add_markdown)
         _derivation_formulas(key, add, add_markdown)
+        _gated_formulas(key, n, add, add_markdown)
     return found
 
 
@@ -160,3 +161,40 @@ def _derivation_formulas(key, add, add_markdown) -> None:
                     *(eq.latex() for eq in stage.equations))
                 add_markdown(where, stage.title, stage.intro, *stage.notes,
                              *(eq.note for eq in stage.equations))
+
+
+def _gated_problem(cell: str, loss: str, reduction: str, *, T=3, H=2, D=2, O=2):
+    rng = np.random.default_rng(0)
+    params = rc.init_params(D, H, O, seed=0, cell=cell)
+    xs = rng.standard_normal((T, D))
+    ys = rng.integers(0, O, T) if loss == "softmax_ce" else (
+        rng.random((T, O)) if loss == "sigmoid_bce" else rng.standard_normal((T, O)))
+    return derivation.Example(params, xs, ys, None, "tanh", loss, reduction)
+
+
+def _gated_formulas(key, n, add, add_markdown) -> None:
+    """The LSTM's and the GRU's walk at the first, a middle and the last step for every loss and
+    reduction (and a model too big to print whole), the cell's names, and the engine's loops
+    beside their equations, in notation `key`."""
+    for cell in ("lstm", "gru"):
+        names = nt.cell_names(n, cell)
+        add(f"{key} {cell} names", names.mapping())
+        add_markdown(f"{key} {cell} names", names.note)
+        problems = [_gated_problem(cell, loss, red) for loss, red in
+                    itertools.product(sorted(rc.LOSSES), ("sum", "mean"))]
+        problems.append(_gated_problem(cell, "softmax_ce", "sum", T=4, H=8, D=7, O=8))
+        for problem in problems:
+            result = problem.solve()
+            for t in sorted({1, 2, problem.T}):
+                where = f"{key} derivation {cell} {problem.loss}/{problem.reduction} t={t}"
+                for stage in derivation_gated.build(problem, result, t=t, notation=key, lr=0.1):
+                    add(where, *(eq.latex(inline_tag=True) for eq in stage.equations),
+                        *(eq.latex() for eq in stage.equations))
+                    add_markdown(where, stage.title, stage.intro, *stage.notes,
+                                 *(eq.note for eq in stage.equations))
+    for cell in ("rnn", "lstm", "gru"):
+        loop = derivation_code.loop(cell)
+        for loss in sorted(rc.LOSSES):
+            eqs = derivation_code.equations(cell, key, loss=loss)
+            add(f"{key} code panel {cell} {loss}", derivation_code.aligned(loop, eqs),
+                *(derivation_code.block_latex(block, eqs) for block in derivation_code.blocks(loop)))

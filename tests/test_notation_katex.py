@@ -30,3 +30,8 @@ def test_the_collection_reaches_every_notation_and_stage():
         assert any(w.startswith(f"{key} derivation") for w in where), key
         assert any(w.startswith(f"{key} Model page block") for w in where), key
     assert any(" presets" in w for w in where) and any(" Home page" in w for w in where)
+    for key, n in nt.NOTATIONS.items():
+        for cell in ("lstm", "gru"):
+            if nt.cell_names(n, cell).native:       # the others write the engine's formulas, found first
+                assert any(w.startswith(f"{key} derivation {cell}") for w in where), (key, cell)
+                assert any(w.startswith(f"{key} code panel {cell}") for w in where), (key, cell)

@@ -11,8 +11,9 @@ from streamlit.testing.v1 import AppTest
 import rnn_core as rc
 from test_derivation import assert_printed, parse_matrices, parse_number, rounded
 from apptest_helpers import fresh_caches, open_app_page  # noqa: F401 (fresh_caches is a fixture)
-from ui import derivation
+from ui import derivation, derivation_code
 from ui.pages import derivation as derivation_page
+from ui.stages import keys_of, stages_of
 from ui.config import build_params, parse, to_query
 from ui.notation import NOTATIONS
 from ui.presets import PRESETS
@@ -73,7 +74,8 @@ def test_every_preset_renders_and_its_gradient_check_passes(preset):
     config = PRESETS[preset].config()
     at = open_page(to_query(config))
     table = gradcheck_table(at)
-    assert len(table) == 6 and (table["pass"] == derivation.PASS_MARK).all(), table
+    arrays = derivation_page.gradcheck_arrays(config.cell)      # every parameter and initial state
+    assert len(table) == arrays and (table["pass"] == derivation.PASS_MARK).all(), table
     assert len(at.latex) >= 6
     assert not [w for w in at.warning if "overflow" in w.value]
 
@@ -147,3 +149,68 @@ def test_extreme_settings_give_notes_not_tracebacks(query):
         assert any("exact gradient" in i.value for i in at.info)
     if query.get("d_step") == 400:
         assert equation(at, "a_{10}")
+
+
+# ---- the gated cells -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_each_gated_cell_walks_its_own_stages_with_the_engines_numbers(cell):
+    query = {"cell": cell, "T": 6, "H": 4, "d_step": 3}
+    at = open_page(query)
+    config = parse(query)[0]
+    data, res = engine(config)
+    n = NOTATIONS["wxh"]
+    gate = "f" if cell == "lstm" else "z"
+    [printed] = parse_matrices(equation(at, f"{gate}_{{3}}"))[-1:]
+    assert_printed(printed, res.trace.gates[gate][2])
+    seen = [at.subheader[0].value]
+    for _ in stages_of(cell)[1:]:
+        at.button(key="d_next").click().run()
+        assert not at.exception
+        seen.append(at.subheader[0].value)
+    assert seen == [f"{i}. {info.heading(n)} {info.tags}" for i, info in enumerate(stages_of(cell), start=1)]
+    assert at.button(key="d_next").disabled
+    table = gradcheck_table(at)
+    assert len(table) == derivation_page.gradcheck_arrays(cell) and (table["pass"] == derivation.PASS_MARK).all()
+    loop = derivation_code.loop(cell)
+    python = [c for c in at.code if c.language == "python"]
+    assert len(python) == len(derivation_code.blocks(loop)) + 1          # a row per block, the whole function
+    assert python[-1].value == loop.annotated()
+
+
+def test_the_lstm_memory_stage_prints_the_carousel():
+    query = {"cell": "lstm", "T": 6, "H": 4, "d_step": 2, "d_stage": "memory"}
+    at = open_page(query)
+    _, res = engine(parse(query)[0])
+    eq = equation(at, r"\frac{\partial L}{\partial c_{2}}")
+    assert "f_{3}" in eq
+    assert_printed(parse_matrices(eq)[-1], res.dL_dc[1])
+    assert any("between" in c.value for c in at.caption)               # the forget gates' product
+
+
+@pytest.mark.parametrize("stage, shown", [("factor", "memory"), ("double_sum", "params"), ("last", "hidden")])
+def test_a_vanilla_stage_in_a_gated_link_opens_its_nearest_stage(stage, shown):
+    at = open_page({"cell": "lstm", "d_stage": stage})
+    assert at.query_params["d_stage"] == shown
+    keys = keys_of("lstm")
+    assert at.subheader[0].value.startswith(f"{keys.index(shown) + 1}. ")
+
+
+def test_a_notation_without_a_gated_form_says_so_and_uses_the_engines_names():
+    at = open_page({"cell": "gru", "notation": "vwu"})
+    assert any("no standard GRU form" in c.value for c in at.caption)
+    assert equation(at, "r_{5}")
+    at = open_page({"cell": "lstm", "notation": "d2l"})
+    assert equation(at, "I_{5}") and any("Dive into Deep Learning" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_largest_gated_model_stays_within_the_check_budget(cell):
+    at = open_page({"cell": cell, "T": 500, "H": 256, "d_all": "1"})
+    assert len(at.latex) > 10
+    table = gradcheck_table(at)
+    assert table["entries checked"].max() == derivation_page.gradcheck_entries(500, 256, cell)
+    big = parse({"cell": cell, "T": 500, "H": 256})[0]
+    plan, vanilla = derivation_page.plan(big, 250), derivation_page.plan(big.replace(cell="rnn"), 250)
+    assert plan.gradcheck_entries == derivation_page.GATED_MIN_ENTRIES and not plan.double_sum
+    assert vanilla.seconds < plan.seconds < 6 * vanilla.seconds       # the gates' work is counted

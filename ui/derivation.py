@@ -24,9 +24,10 @@ from rnn_core.flow import outputs_carried_back
 from ui import notation as nt
 from ui import symbols
 from ui.notation import Notation, d
-from ui.stages import STAGE_KEYS, STAGES
+from ui.stages import STAGES, info_of, keys_of
 
 Array = np.ndarray
+STAGE_KEYS = keys_of("rnn")     # the vanilla walk (ui/derivation_gated.py: the gated cells')
 THETA = r"\theta"
 DELTA = r"\delta"
 
@@ -159,6 +160,7 @@ class Equation:
     value: str = ""
     rel: str = "="
     note: str = ""        # markdown shown under the equation
+    one_line: bool = False   # lhs = rhs = steps = value on one line (short vectors, e.g. a gate)
 
     def latex(self, *, inline_tag: bool = False) -> str:
         """One display formula: aligned lines lhs = rhs = steps = value, with the tag.
@@ -167,10 +169,13 @@ class Equation:
         pins a \\tag to the right edge, where it lands on a wide matrix inside a scrolling block.
         """
         lines = [f"{self.lhs} &{self.rel} {self.rhs}"]
-        # a step that starts with an operator continues the line above it
-        lines += [rf"&\phantom{{=}}\; {s}" if s[:1] in "+-" else f"&= {s}" for s in self.steps]
-        if self.value:
-            lines.append(f"&= {self.value}")
+        if self.one_line:
+            lines[0] += "".join(f" = {s}" for s in self.steps + ((self.value,) if self.value else ()))
+        else:
+            # a step that starts with an operator continues the line above it
+            lines += [rf"&\phantom{{=}}\; {s}" if s[:1] in "+-" else f"&= {s}" for s in self.steps]
+            if self.value:
+                lines.append(f"&= {self.value}")
         tag = ""
         if self.tag:
             tag = rf" \qquad \text{{({self.tag})}}" if inline_tag else rf" \tag{{{self.tag}}}"
@@ -179,10 +184,11 @@ class Equation:
 
 @dataclass(frozen=True, eq=False)
 class Example:
-    """The worked example: one model on one sequence. xs (T, D), ys (T,) ints [softmax_ce] or
-    (T, O), mask (T,) or None. (Not rnn_core's Problem, the engine's checked inputs.)"""
+    """The worked example: one model (any cell's params) on one sequence. xs (T, D), ys (T,)
+    ints [softmax_ce] or (T, O), mask (T,) or None. (Not rnn_core's Problem, the engine's
+    checked inputs.)"""
 
-    params: rc.Params
+    params: rc.CellParams
     xs: Array
     ys: Array
     mask: Array | None
@@ -194,7 +200,11 @@ class Example:
     def T(self) -> int:
         return self.xs.shape[0]
 
-    def solve(self, params: rc.Params | None = None) -> rc.BPTTResult:
+    @property
+    def cell(self) -> str:
+        return rc.cell_of(self.params).name
+
+    def solve(self, params: rc.CellParams | None = None) -> rc.BPTTResult:
         """Exact BPTT (no truncation: the derivation is the exact one)."""
         return rc.bptt(params or self.params, self.xs, self.ys, activation=self.activation,
                        loss=self.loss, reduction=self.reduction, mask=self.mask)
@@ -263,13 +273,19 @@ def gradient_check(problem: Example, *, max_entries: int) -> rc.GradcheckReport:
                         max_entries=max_entries)
 
 
-def gradcheck_rows(report: rc.GradcheckReport, notation: str) -> list[dict]:
-    """The gradient check as table rows, each parameter named in `notation` (and the engine's name)."""
+def gradcheck_rows(report: rc.GradcheckReport, notation: str, cell: str = "rnn") -> list[dict]:
+    """The gradient check as table rows, each parameter of `cell` named in `notation` (and the
+    engine's name); the initial state h_0 (and the LSTM's c_0) after them."""
     n = nt.NOTATIONS[notation]
+    names = nt.cell_names(n, cell)
+    initial = {"h0": ("h", "h_0"), "c0": ("c", "c_0")}
     rows = []
     for r in report.rows:
-        symbol = n.at(n.h, "0") if r.name == "h0" else n.param(r.name)
-        engine = "h_0" if r.name == "h0" else r.name
+        if r.name in initial:
+            state, engine = initial[r.name]
+            symbol = n.at(n.h, "0") if names is None else names.at(state, "0")
+        else:
+            symbol, engine = nt.cell_param(n, cell, r.name), r.name
         label = nt.plain(symbol)
         rows.append({
             "gradient": f"∂L/∂{label}" + (f" (∂L/∂{engine})" if label != engine else ""),
@@ -415,7 +431,7 @@ def build(problem: Example, result: rc.BPTTResult, *, t: int, notation: str, lr:
 
 
 def _stage(s: _Step, key: str, intro: str, equations, notes=()) -> Stage:
-    info = STAGES[STAGE_KEYS.index(key)]
+    info = info_of("rnn", key)
     return Stage(key, info.heading(s.n), info.tags, intro, tuple(equations), tuple(notes))
 
 

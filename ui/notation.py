@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import rnn_core as rc
 from ui import symbols as registry   # (this module's `symbols` are prose placeholders)
 
 PARAMS = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")
@@ -497,3 +498,131 @@ def _argument(latex: str, i: int) -> tuple[str, int]:
         if depth == 0:
             return latex[i + 1:j], j + 1
     raise ValueError(f"latex has an unbalanced brace: {latex!r}")
+
+
+# ---- the gated cells' names in each notation ---------------------------------------------------
+
+@dataclass(frozen=True)
+class CellNames:
+    """How one text names a cell's quantities and parameters (any page may use it).
+
+    symbols: the engine's name of each gate, candidate and state -> its LaTeX letter ('i', 'f',
+    'G', 'c~', 'c', 'h', 'x' for the LSTM; 'r', 'z', 'h~', 'h', 'x' for the GRU); params: every
+    parameter's engine name (W_xi, ..., W_hy, b_y) -> LaTeX. base: the notation whose time
+    indices, output layer and loss the cell's equations use (the text itself if `native`, else
+    the engine's). native: the text writes this cell; else `note` says that the engine's names
+    stand in. note: markdown on how the text writes the cell.
+    """
+
+    cell: str
+    base: Notation
+    symbols: dict
+    params: dict
+    native: bool
+    note: str = ""
+
+    def at(self, name: str, t: str) -> str:
+        """A gate or state at time t, e.g. f_{t}, F_{t}, f^{(t)}."""
+        return self.base.at(self.symbols[name], t)
+
+    def param(self, name: str) -> str:
+        return self.params[name]
+
+    def mapping(self) -> str:
+        """LaTeX pairing each symbol that differs from the engine's with the engine's (\text{...}
+        when all agree), like Notation.mapping."""
+        engine = _engine_names(self.cell)
+        pairs = [(self.at(k, "t"), engine.at(k, "t")) for k in self.symbols]
+        pairs += [(self.params[k], engine.params[k]) for k in self.params]
+        text = r",\; ".join(f"{ours} = {theirs}" for ours, theirs in pairs if ours != theirs)
+        return text or r"\text{the engine's own names}"
+
+
+def _gated_params(cell: str, letters: dict, x_sym, h_sym, bias, out: Notation) -> dict:
+    """{engine name: LaTeX} of a gated cell's parameters: gate letter g -> x_sym(g), h_sym(g),
+    bias(g) (the weights on x, on h, the bias); the output layer's as in notation `out`."""
+    names = {}
+    for g in rc.get_cell(cell).gate_letters:
+        names[f"W_x{g}"], names[f"W_h{g}"], names[f"b_{g}"] = x_sym(letters[g]), h_sym(letters[g]), bias(letters[g])
+    names["W_hy"], names["b_y"] = out.W_hy, out.b_y
+    return names
+
+
+_ENGINE_LETTERS = {"lstm": {g: g for g in "ifoc"}, "gru": {g: g for g in "rzh"}}
+_ENGINE_SYMBOLS = {"lstm": {"i": "i", "f": "f", "G": "G", "c~": r"\tilde{c}", "c": "c", "h": "h", "x": "x"},
+                   "gru": {"r": "r", "z": "z", "h~": r"\tilde{h}", "h": "h", "x": "x"}}
+
+
+def _engine_names(cell: str, note: str = "", native: bool = True) -> CellNames:
+    letters = _ENGINE_LETTERS[cell]
+    return CellNames(cell, ENGINE, _ENGINE_SYMBOLS[cell],
+                     _gated_params(cell, letters, lambda g: f"W_{{x{g}}}", lambda g: f"W_{{h{g}}}",
+                                   lambda g: f"b_{g}", ENGINE), native, note)
+
+
+def _d2l_names(cell: str) -> CellNames:
+    n = NOTATIONS["d2l"]
+    symbols = ({"i": "I", "f": "F", "G": "O", "c~": r"\tilde{C}", "c": "C", "h": "H", "x": "X"} if cell == "lstm"
+               else {"r": "R", "z": "Z", "h~": r"\tilde{H}", "h": "H", "x": "X"})
+    section = "10.1" if cell == "lstm" else "10.2"
+    note = (f"Dive into Deep Learning sec. {section} writes a minibatch as rows, "
+            f"${symbols['x']}_t W_{{x{'i' if cell == 'lstm' else 'r'}}}$; here one sequence as columns, so each "
+            "$W$ here is the transpose of the book's. Its letters are kept: "
+            + ("$I_t, F_t, O_t$ the input, forget and output gates, $\\tilde{C}_t$ the candidate, $C_t$ the "
+               "memory cell (the logits stay $o_t$)." if cell == "lstm" else
+               "$R_t$ the reset gate, $Z_t$ the update gate, $\\tilde{H}_t$ the candidate."))
+    return CellNames(cell, n, symbols,
+                     _gated_params(cell, _ENGINE_LETTERS[cell], lambda g: f"W_{{x{g}}}", lambda g: f"W_{{h{g}}}",
+                                   lambda g: f"b_{g}", n), True, note)
+
+
+def _dlbook_names(cell: str) -> CellNames:
+    n = NOTATIONS["dlbook"]
+    if cell == "lstm":
+        # the book's input gate is g, its output gate q, its memory s (10.40-10.44)
+        letters, symbols = {"i": "g", "f": "f", "o": "o", "c": ""}, {
+            "i": "g", "f": "f", "G": "q", "c~": r"\tilde{s}", "c": "s", "h": "h", "x": "x"}
+        note = ("Goodfellow et al. sec. 10.10.1 name the input gate $g^{(t)}$, the output gate $q^{(t)}$ and "
+                "the memory $s^{(t)}$, each gate's weights $U^{f}, W^{f}, b^{f}$ and the candidate's $U, W, b$. "
+                "The book squashes the candidate with $\\sigma$; the engine (as most libraries) uses $\\tanh$, "
+                "so here $\\tilde{s}^{(t)} = \\tanh(\\dots)$.")
+    else:
+        letters, symbols = {"r": "r", "z": "u", "h": ""}, {"r": "r", "z": "u", "h~": r"\tilde{h}", "h": "h", "x": "x"}
+        note = ("Goodfellow et al. sec. 10.10.2 name the update gate $u^{(t)}$ and the reset gate $r^{(t)}$, and "
+                "index both by $t-1$; here by $t$. The book squashes the candidate with $\\sigma$; the engine "
+                "uses $\\tanh$.")
+    sup = lambda g: f"^{{{g}}}" if g else ""   # noqa: E731 (the candidate's weights have no superscript)
+    return CellNames(cell, n, symbols,
+                     _gated_params(cell, letters, lambda g: "U" + sup(g), lambda g: "W" + sup(g),
+                                   lambda g: "b" + sup(g), n), True, note)
+
+
+def cell_names(n: Notation, cell: str) -> CellNames | None:
+    """How notation n names a gated cell ('lstm', 'gru'); None for the vanilla cell (use n itself).
+
+    D2L and the Deep Learning book have their own LSTM and GRU letters; the other notations have
+    no standard gated form, so the engine's names stand in (with a note saying so)."""
+    if cell == "rnn":
+        return None
+    if n.key == "d2l":
+        return _d2l_names(cell)
+    if n.key == "dlbook":
+        return _dlbook_names(cell)
+    if n.key == "wxh":
+        return _engine_names(cell, "The engine's own names (rnn_core/cells)" + (
+            ": $G_t$ is the output gate, since $o_t$ names the logits." if cell == "lstm" else "."))
+    title = "LSTM" if cell == "lstm" else "GRU"
+    return _engine_names(cell, f"The notation *{n.title}* has no standard {title} form: the {title} is "
+                               "written in the engine's names (rnn_core/cells), with column vectors.", native=False)
+
+
+def cell_param(n: Notation, cell: str, name: str) -> str:
+    """LaTeX of parameter `name` (an engine name of `cell`'s parameters) in notation n: e.g.
+    W_hf -> W_{hf} (engine, D2L), W^{f} (Deep Learning book); the vanilla cell's via n.param."""
+    names = cell_names(n, cell)
+    return n.param(name) if names is None else names.param(name)
+
+
+def plain_cell_param(n: Notation, cell: str, name: str) -> str:
+    """The same as plain text (tables, select boxes): W_hf, W^f."""
+    return plain(cell_param(n, cell, name))

@@ -9,9 +9,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui import state
+import rnn_core as rc
+from ui import derivation_code, state
+from ui import notation as nt
+from ui import stages as walk
 from ui.config import Config
-from ui.derivation import STAGE_KEYS, STAGES, DoubleSum, Stage, double_sum_rows, gradcheck_rows
+from ui.derivation import DoubleSum, Stage, double_sum_rows, gradcheck_rows
 from ui.figures.derivation import double_sum_figure
 from ui.notation import NOTATIONS
 from ui.pages import derivation as service
@@ -22,17 +25,30 @@ STEP_DRAWN_FOR_T = "_d_step_drawn_for_T"   # the T the step slider was last give
 
 # ---- controls ---------------------------------------------------------------------------------------
 
-def _stage_label(key: str) -> str:
-    index = STAGE_KEYS.index(key)
-    info = STAGES[index]
-    return f"{index + 1}. {info.label(NOTATIONS[state.config().notation])} {info.tags}"
+def _stage_label(key: str, config: Config) -> str:
+    index = walk.keys_of(config.cell).index(key)
+    info = walk.stages_of(config.cell)[index]
+    return f"{index + 1}. {info.label(NOTATIONS[config.notation])} {info.tags}"
 
 
 def _move_stage(step: int) -> None:
     """Previous/next: set the stage widget before the rerun reads it into the config."""
     key = state.widget_key("d_stage")
-    current = STAGE_KEYS.index(st.session_state.get(key, state.config().d_stage))
-    st.session_state[key] = STAGE_KEYS[min(max(current + step, 0), len(STAGE_KEYS) - 1)]
+    keys = walk.keys_of(state.config().cell)
+    current = keys.index(walk.stage_for(state.config().cell, st.session_state.get(key, state.config().d_stage)))
+    st.session_state[key] = keys[min(max(current + step, 0), len(keys) - 1)]
+
+
+def _stage_of_this_cell(config: Config) -> Config:
+    """The config with a stage the cell's walk has: a link or another page may name another
+    cell's stage (e.g. the vanilla "factor" for an LSTM), shown as its nearest stage."""
+    shown = walk.stage_for(config.cell, config.d_stage)
+    if shown == config.d_stage:
+        return config
+    state.set_config(config.replace(d_stage=shown), reset_widgets=False)
+    st.session_state.pop(state.widget_key("d_stage"), None)
+    state.sync_url()
+    return state.config()
 
 
 def controls(config: Config) -> tuple[int, str, float, bool]:
@@ -54,14 +70,16 @@ def controls(config: Config) -> tuple[int, str, float, bool]:
             t = 1
             st.markdown("Step $t = 1$ (the sequence has one step).")
     with middle:
-        stage = state.view_widget("d_stage", format_func=_stage_label, disabled=show_all)
+        stage = state.view_widget("d_stage", options=walk.keys_of(config.cell), format_func=lambda key: _stage_label(key, config),
+                                  disabled=show_all)
     with right:
         lr = state.view_widget("d_lr", widget="number_input", step=0.05, format="%.4g")
     return min(t, config.T), stage, lr, show_all
 
 
-def stage_buttons(stage: str, presentation: bool) -> None:
-    index = STAGE_KEYS.index(stage)
+def stage_buttons(stage: str, cell: str, presentation: bool) -> None:
+    keys = walk.keys_of(cell)
+    index = keys.index(stage)
     # PageUp / PageDown, the keys a presentation clicker sends, only in presentation mode: a
     # reader of this long page uses them to scroll
     back_key, next_key = ("PageUp", "PageDown") if presentation else (None, None)
@@ -69,8 +87,8 @@ def stage_buttons(stage: str, presentation: bool) -> None:
     back, info, forward = st.columns([2, 3, 2], vertical_alignment="center")
     back.button("◀ Previous", on_click=_move_stage, args=(-1,), disabled=index == 0,
                 width="stretch", key="d_prev", shortcut=back_key, wrap=True)
-    info.progress((index + 1) / len(STAGE_KEYS), text=f"Stage {index + 1} of {len(STAGE_KEYS)}")
-    forward.button("Next ▶", on_click=_move_stage, args=(1,), disabled=index == len(STAGE_KEYS) - 1,
+    info.progress((index + 1) / len(keys), text=f"Stage {index + 1} of {len(keys)}")
+    forward.button("Next ▶", on_click=_move_stage, args=(1,), disabled=index == len(keys) - 1,
                    width="stretch", key="d_next", type="primary", shortcut=next_key, wrap=True)
 
 
@@ -106,11 +124,11 @@ def show_double_sum(terms: DoubleSum, config: Config) -> None:
 def show_gradient_check(key: Config, notation: str) -> list[dict]:
     n = NOTATIONS[notation]
     st.subheader("Gradient check", anchor="gradient-check")
-    st.markdown(f"Each analytic gradient of (10), and $\\partial {n.L}/\\partial {n.at(n.h, '0')}$, against central "
-                "finite differences $\\big(L(\\theta + \\epsilon e_i) - L(\\theta - \\epsilon e_i)\\big)"
-                " / 2\\epsilon$, computed live on the current model.")
+    st.markdown(f"Each analytic gradient of {_gradient_tag(key.cell)}, and {_initial_states(n, key.cell)}, "
+                "against central finite differences $\\big(L(\\theta + \\epsilon e_i) - L(\\theta - "
+                "\\epsilon e_i)\\big) / 2\\epsilon$, computed live on the current model.")
     report = service.gradient_check(key)
-    rows = gradcheck_rows(report, notation)
+    rows = gradcheck_rows(report, notation, key.cell)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(f"Relative error: the largest difference over the largest magnitude (ε = {report.eps:g}); "
                f"a gradient passes within {report.rtol:g} of it plus the rounding noise of L. "
@@ -123,6 +141,39 @@ def show_gradient_check(key: Config, notation: str) -> list[dict]:
     return rows
 
 
+def _gradient_tag(cell: str) -> str:
+    return {"rnn": "(10)", "lstm": "(L10)", "gru": "(G7)"}[cell]
+
+
+def _initial_states(n, cell: str) -> str:
+    """The initial states' gradients in words: dL/dh_0 (and dL/dc_0), in notation n."""
+    names = nt.cell_names(n, cell)
+    at = (lambda s: n.at(n.h, "0")) if names is None else (lambda s: names.at(s, "0"))
+    states = ["h"] + (["c"] if rc.get_cell(cell).memory else [])
+    return " and ".join(f"$\\partial {n.L}/\\partial {at(s)}$" for s in states)
+
+
+def show_reference_loop(config: Config) -> None:
+    """The engine's readable loop (st.code of its source) beside the equation of every line."""
+    cell = rc.get_cell(config.cell)
+    st.subheader("The engine's loop, line by line", anchor="reference-loop")
+    st.markdown(f"`rnn_core/cells/{config.cell}.py`'s `reference_bptt`: the same {cell.title} BPTT as the "
+                "engine's fast path (tested equal), as a short loop to read. Each line of its loops beside "
+                "the equation it computes, in this page's numbering.")
+    loop = derivation_code.loop(config.cell)
+    eqs = derivation_code.equations(config.cell, config.notation, loss=config.loss,
+                                    activation=config.activation)
+    for block in derivation_code.blocks(loop):
+        code, equations = st.columns([11, 9], vertical_alignment="center")
+        code.code(block.code, language="python", wrap_lines=True)
+        equations.latex(derivation_code.block_latex(block, eqs))
+    with st.expander(f"The whole function, as in rnn_core/cells/{config.cell}.py"):
+        st.code(loop.annotated(), language="python", line_numbers=True)
+    st.caption("One sequence, the loss summed (reduction 'sum'); `sig` is the logistic sigmoid σ, "
+               "`*` the elementwise product ⊙, `outer` of $a$ and $b$ is $a b^{\\top}$. In the whole function "
+               "the marks → (…) name the equation a line computes where its own comment does not.")
+
+
 def export(stages, config: Config, t: int, rows: list[dict], terms: DoubleSum | None) -> None:
     st.download_button("Download the derivation (Markdown with LaTeX)",
                        service.markdown(stages, config, t, rows, terms),
@@ -133,15 +184,23 @@ def export(stages, config: Config, t: int, rows: list[dict], terms: DoubleSum | 
 def main() -> None:
     config = state.config()
     n = NOTATIONS[config.notation]
+    cell = rc.get_cell(config.cell)
     st.title("Step-by-step derivation")
-    st.markdown(f"The equations of BPTT in the notation **{n.title}** ({n.source}), each filled with "
+    through = "" if config.cell == "rnn" else f" through the **{cell.title}**"
+    st.markdown(f"The equations of BPTT{through} in the notation **{n.title}** ({n.source}), each filled with "
                 f"the current model's numbers at one step $t$. Pick your textbook's notation in the sidebar.")
-    st.caption(f"Notation *{n.title}*: ${n.mapping()}$")
-    st.caption(f"**Conventions.** {n.convention}")
+    names = nt.cell_names(n, config.cell)
+    if names is None:
+        st.caption(f"Notation *{n.title}*: ${n.mapping()}$")
+        st.caption(f"**Conventions.** {n.convention}")
+    else:
+        st.caption(f"Notation *{n.title}*, {cell.title}: ${names.mapping()}$")
+        st.caption(f"**The {cell.title} in this notation.** {names.note}")
     if config.truncation != "full":
         st.info("This page derives the exact gradient; the truncation chosen in the sidebar applies "
                 "on the graph and training pages.", icon=":material/info:")
     guard = service.guard()
+    config = _stage_of_this_cell(config)
     t, stage_key, lr, show_all = controls(config)
     key = service.key(config)
     _, result = service.solved(key)
@@ -154,17 +213,19 @@ def main() -> None:
         for number, stage in enumerate(stages, start=1):
             show_stage(stage, terms, config, number)
     else:
-        stage_buttons(stage_key, config.presentation)
-        index = STAGE_KEYS.index(stage_key)
+        stage_buttons(stage_key, config.cell, config.presentation)
+        index = walk.keys_of(config.cell).index(stage_key)
         show_stage(stages[index], terms, config, index + 1)
     st.divider()
     rows = show_gradient_check(key, config.notation) if guard.allows("the gradient check") else []
     if note := guard_note(guard):
         st.info(note, icon=":material/timer:")
     st.divider()
+    show_reference_loop(config)
+    st.divider()
     st.subheader("Export", anchor="export")
-    st.markdown("The whole derivation of this instance (every stage, the double sum and the "
-                "gradient check) as Markdown with `$$...$$` LaTeX, for lecture notes.")
+    st.markdown("The whole derivation of this instance (every stage, the double sum, the gradient check "
+                "and the engine's loop) as Markdown with `$$...$$` LaTeX, for lecture notes.")
     export(stages, config, t, rows, terms)
 
 
