@@ -196,3 +196,26 @@ def test_the_gated_clipping_comparison_raises_the_weight_scale():
     at = open_app_page(PAGE, {**to_query(gated("lstm", T=30)), "tr_view": "clipping"})
     text = " ".join(m.value for m in at.markdown) + " ".join(w.value for w in at.warning)
     assert "weight scale s" in text and "N(0, s²)" in text
+
+
+def test_a_comparison_stopped_at_its_budget_stops_the_three_at_one_step(monkeypatch):
+    monkeypatch.setattr(service, "CELLS_RECIPE", CellsRecipe(steps=3000))
+    monkeypatch.setattr(service, "cells_guard_seconds", lambda estimate: 0.5)
+    at = open_app_page(PAGE, {"tr_view": "cells", "tr_task": "adding", "T": "20", "H": "4"})
+    at.button(key="tr_train_cells").click().run()
+    assert not at.exception, at.exception
+    stopped = next(w.value for w in at.warning if w.value.startswith("Stopped at the time budget of 0.5 s"))
+    assert "of 3000 steps each, on the same batches" in stopped
+    curves = [c for c in charts(at)["Loss, same seed and batches"]["data"][:3]]
+    assert len({len(c["x"]["bdata"]) if isinstance(c["x"], dict) else len(c["x"]) for c in curves}) == 1
+
+
+def test_the_stored_runs_are_what_each_cell_trains_alone(monkeypatch):
+    monkeypatch.setattr(service, "CELLS_RECIPE", CellsRecipe(steps=5, batch=4))
+    variants = cells_variants(DEFAULT.replace(tr_task="copy", T=12, H=3))
+    together = service.train_cells(variants, None, lambda *a: None, budget=60.0)
+    for name, spec in variants.items():
+        alone = run_training(spec, None)
+        np.testing.assert_array_equal(together[name].loss, alone.loss)
+        assert service.store().get(spec) is together[name]
+    assert service.cells_runs(variants) == together

@@ -219,21 +219,20 @@ def cells_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | N
     st.caption(service.cells_recipe_caption(next(iter(variants.values()))))
     label = "Train the three cells"
     pressed = st.button(label, key="tr_train_cells", type="primary", icon=":material/play_arrow:")
-    missing, estimate = service.missing_estimate(variants, data.D, data.O, again=pressed)
-    if missing and not pressed:
-        show(service.press_to_train(label, missing, estimate, service.cells_guard_seconds(estimate)))
+    estimate = service.cells_estimate(variants, data.D, data.O)
+    budget = service.cells_guard_seconds(estimate)
+    results = service.cells_runs(variants, again=pressed)
+    if results is None and not pressed:
+        show(service.press_to_train(label, len(variants), estimate, budget))
         return
-    bar = st.empty()
-    results = service.train_missing(variants, text, lambda done, what: bar.progress(done, text=what),
-                                    budget=service.cells_guard_seconds(estimate), again=pressed)
     if results is None:
-        return
-    bar.empty()
-    everything = service.missing_estimate(variants, data.D, data.O, again=True)[1]    # what the runs were planned for
-    show(service.unfinished_runs(results, service.cells_guard_seconds(everything)))
-    done = {name: run for name, run in results.items() if run is not None}
-    if done:
-        render(service.cells_blocks(variants, done, text, config.notation, config.presentation))
+        bar = st.empty()
+        results = service.train_cells(variants, text, lambda done, what: bar.progress(done, text=what), budget)
+        if results is None:
+            return
+        bar.empty()
+    show(service.cells_stopped_note(results, steps, budget))
+    render(service.cells_blocks(variants, results, text, config.notation, config.presentation))
 
 
 def main() -> None:

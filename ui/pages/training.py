@@ -45,6 +45,7 @@ import pandas as pd
 import streamlit as st
 
 import rnn_core as rc
+from rnn_core.side_by_side import train_side_by_side
 from rnn_core.tasks import BUILTIN_TEXT
 from rnn_core.training import TrainResult, clip_by_global_norm, clip_by_value, generate, train
 from ui.budget import SESSION, Guard
@@ -943,6 +944,47 @@ def cells_guard_seconds(estimate: float) -> float:
     return min(TIME_BUDGET, max(CELLS_MIN_GUARD, 1.5 * estimate))
 
 
+def cells_estimate(variants: dict[str, TrainSpec], D: int, O: int) -> float:
+    """The announced seconds of training the comparison (every cell's steps at its own cost)."""
+    return sum(spec.steps * spec_step_seconds(spec, D, O) for spec in variants.values())
+
+
+def cells_runs(variants: dict[str, TrainSpec], again: bool = False) -> dict[str, TrainResult] | None:
+    """The comparison's runs as the store holds them, or None if one is missing (or, with
+    `again`, was stopped at its budget): then the three are trained together."""
+    runs = {name: store().get(spec) for name, spec in variants.items()}
+    return None if any(needs_training(run, again) for run in runs.values()) else runs
+
+
+def train_cells(variants: dict[str, TrainSpec], text: str | None, on_progress: Callable[[float, str], object],
+                budget: float) -> dict[str, TrainResult] | None:
+    """Train the cells side by side (rnn_core.side_by_side: one batch per step, each cell's step
+    on it in turn, each run exactly run_training(spec)'s), kept in the store. At `budget`
+    seconds every run stops at the same step (kept, marked stopped); if the session goes,
+    nothing is kept and None is returned. on_progress(fraction, text) every PROGRESS_SECONDS."""
+    spec = next(iter(variants.values()))
+    first = sample_data(spec, text, batch=spec.batch, seed=spec.seed)
+    models = {name: initial_params(v, first.D, first.O) for name, v in variants.items()}
+    guard = Guard(budget)
+    last = [0.0]
+
+    def on_step(s: int, partial) -> bool:
+        now = time.monotonic()
+        if now - last[0] > PROGRESS_SECONDS or s == spec.steps:
+            last[0] = now
+            on_progress(s / spec.steps, f"Training the {len(models)} cells side by side: step {s} of {spec.steps}")
+        return not guard.should_stop()
+
+    results = train_side_by_side(models, spec.task, steps=spec.steps, lr=spec.lr, momentum=spec.momentum, T=spec.T,
+                                 batch=spec.batch, activation=spec.activation, clip=spec.clip, reduction=REDUCTION,
+                                 seed=spec.seed, callback=on_step, **spec.task_options(text))
+    if guard.stopped_by == SESSION:
+        return None
+    for name, v in variants.items():
+        store().put(v, results[name])
+    return results
+
+
 @dataclass(frozen=True, eq=False)
 class CellOutcome:
     """One cell's run judged: final (mean loss of the last CELLS_TAIL steps), held-out loss and
@@ -1031,6 +1073,18 @@ def cells_recipe_caption(spec: TrainSpec, recipe: CellsRecipe | None = None) -> 
             f"c = {recipe.clip:g}, {spec.steps} steps, full BPTT; tanh RNN with an orthogonal W_hh at "
             f"spectral radius {spec.rho:g}, gated cells with orthogonal recurrent blocks (LSTM forget bias "
             f"{spec.forget_bias:g}). These are the comparison's own settings, not those of *Train a task*.")
+
+
+CELLS_STOPPED = ("Stopped at the time budget of {budget:.2g} s (1.5 times the announced time): the machine is busier "
+                 "than the estimate assumed, so the three cells ran {steps} of {planned} steps each, on the same "
+                 "batches. Press the button again to retry, or lower T or H.")
+
+
+def cells_stopped_note(results: dict[str, TrainResult], planned: int, budget: float) -> Note | None:
+    if not any(run.stopped for run in results.values()):
+        return None
+    steps = max(run.steps_done for run in results.values())
+    return Note("warning", CELLS_STOPPED.format(budget=budget, steps=steps, planned=planned), TIMER)
 
 
 def cells_budget_note(steps: int, recipe: CellsRecipe | None = None) -> Note | None:
