@@ -179,7 +179,9 @@ VIEWPORTS = [  # (name, width, height, query): a projector, a laptop, a phone
     ("n1440", 1440, 900, {}),
     ("phone", 390, 844, {}),
 ]
-VIEWS = [("default", {}), ("vanishing", VANISHING), ("dlbook_T100", {"T": 100, "notation": "dlbook", "g_start": 85})]
+VIEWS = [("default", {}), ("vanishing", VANISHING), ("dlbook_T100", {"T": 100, "notation": "dlbook", "g_start": 85}),
+         ("lstm", {"cell": "lstm"}), ("gru_T100_term", {"cell": "gru", "T": 100, "g_source": 100, "g_start": 91}),
+         ("lstm_T100_split", {"cell": "lstm", "T": 100, "g_start": 85, "g_split": 1, "g_window": 30})]
 
 
 @pytest.mark.parametrize("view, view_query", VIEWS, ids=[v[0] for v in VIEWS])
@@ -210,3 +212,38 @@ def test_readable_at_every_viewport(page, app_url, name, width, height, query, v
         cut["equations"] = []
         assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     assert cut == {"metrics": [], "equations": [], "katexErrors": 0}
+
+
+CELL_JS = """() => {
+  const el = """ + VISIBLE_GRAPH + """;
+  if (!el) return null;
+  return {rows: Array.from(el.layout.yaxis.ticktext), title: el.layout.title.text,
+          memoryEdges: el.data.filter(t => t.meta === 'edges' && t.line.color === '#009E73').length,
+          cNodes: el.data.filter(t => String(t.meta).startsWith('nodes:'))
+                         .flatMap(t => Array.from(t.hovertext)).filter(h => h.includes('memory cell')).length};
+}"""
+
+
+def test_the_cell_choice_changes_the_graph(page, app_url):
+    """Vanilla: four rows and no memory; the LSTM chosen in the sidebar: a memory row c with the
+    green memory path; the GRU: its title, no memory row; the step's equation follows the cell."""
+    open_graph(page, app_url, {"T": 12})
+    vanilla = page.evaluate(CELL_JS)
+    assert "memory" not in vanilla["rows"] and vanilla["cNodes"] == 0 and "RNN" in vanilla["title"]
+    for title, cell in (("LSTM", "lstm"), ("GRU", "gru")):
+        page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Cell").click()
+        page.get_by_role("option", name=title, exact=True).click()
+        page.wait_for_function(f"() => {{ const g = ({CELL_JS})(); return g && g.title.includes('{title}'); }}",
+                               timeout=TIMEOUT_MS)
+        wait_idle(page)
+        assert_no_exception(page)
+        drawn = page.evaluate(CELL_JS)
+        latex = page.evaluate(LATEX_JS)
+        if cell == "lstm":
+            assert "memory" in drawn["rows"] and drawn["cNodes"] == 12 and drawn["memoryEdges"] >= 1
+            assert r"\tanh'" in latex and "f_{2}" in latex
+        else:
+            assert "memory" not in drawn["rows"] and drawn["cNodes"] == 0
+            assert r"z_{2} \odot" in latex
+        expect(page.get_by_text("forward values at t = 1")).to_be_visible()
+        screenshot(page, f"graph_cell_{cell}")

@@ -526,9 +526,9 @@ def _legend_traces(split: bool, flow: Flow) -> list[dict]:
     """Legend entries for what the edge colours and the numbers on the edges mean (no data points)."""
     entries = [("direct part", style.DIRECT_COLOUR), ("indirect part", style.INDIRECT_COLOUR)] if split else []
     if flow.memory and not split:
-        entries.append(("memory path c (number: mean forget gate f)", MEMORY_COLOUR))
+        entries.append(("memory path c; numbers: mean f", MEMORY_COLOUR))
     if flow.cell == "gru":
-        entries.append(("number on h → h: mean update gate z", NEUTRAL_EDGE))
+        entries.append(("numbers: mean update gate z", NEUTRAL_EDGE))
     return [dict(type="scatter", mode="lines", x=[None], y=[None], name=name, meta="legend",
                  line=dict(color=colour, width=5), showlegend=True) for name, colour in entries]
 
@@ -813,7 +813,7 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
         shapes=[dict(type="rect", xref="x3", yref="paper", x0=window.start - 0.5, x1=window.end + 0.5,
                      y0=bands["bottom"][0], y1=bands["bottom"][1], fillcolor="rgba(0,114,178,0.08)",
                      line=dict(width=0), layer="below")],
-        annotations=[_subtitle(_profile_title(notation, T, norms.c is not None), 0.0 if compact else PROFILE_X[0],
+        annotations=[_subtitle(_profile_title(notation, T, norms.c is not None, view.presentation), 0.0 if compact else PROFILE_X[0],
                                bands["titles"][1], small)],
     )
     if not compact:
@@ -831,13 +831,16 @@ def _layout(window: Window, lo: float, hi: float, notation: Notation, linked: bo
     return layout
 
 
-def _profile_title(notation: Notation, T: int, memory: bool) -> str:
+def _profile_title(notation: Notation, T: int, memory: bool, presentation: bool) -> str:
+    """The profile's title; the LSTM's names both curves in their colours (a projector's narrow
+    panel leaves out the words)."""
     h_t = _html_at(notation, notation.h, "t")
     if not memory:
         return f"‖∂{notation.L}/∂{h_t}‖, all {T} steps"
     c_t = _html_at(notation, "c", "t")
     return (f"<span style='color:{style.SEQUENCE_COLOURS[0]}'>‖∂{notation.L}/∂{h_t}‖</span>, "
-            f"<span style='color:{MEMORY_COLOUR}'>‖∂{notation.L}/∂{c_t}‖ (dashed)</span>, {T} steps")
+            f"<span style='color:{MEMORY_COLOUR}'>‖∂{notation.L}/∂{c_t}‖{'' if presentation else ' (dashed)'}</span>"
+            + ("" if presentation else f", {T} steps"))
 
 
 def _subtitle(text: str, x: float, y: float, font: int) -> dict:
