@@ -195,3 +195,41 @@ def test_copy_task_at_the_shortest_T(page, app_url):
     wait_idle(page)
     assert_no_exception(page)
     screenshot(page, "training_copy_T2")
+
+
+# ---------------------------------------------------------------------------- issue 14: the cells
+
+def trace_names(figure: dict) -> list[str]:
+    return [t.get("name", "") for t in figure["data"]]
+
+
+@pytest.mark.parametrize("presentation", ["0", "1"])
+def test_compare_cells_trains_three_cells_on_the_same_batches(page, app_url, presentation):
+    """The section the gru_adding preset opens (here at a small T and H, so the recipe's steps
+    run quickly on a shared machine): one button, three loss curves and three heatmaps."""
+    open_page(page, app_url, NAV, query={"cell": "gru", "init": "orthogonal", "T": "10", "H": "4",
+                                         "tr_task": "adding", "tr_view": "cells", "presentation": presentation})
+    button = page.get_by_role("button", name="Train the three cells")
+    button.wait_for(timeout=TIMEOUT_MS)
+    button.click()
+    page.get_by_text(re.compile(r"^After \d+ steps on the same batches at T = 10")).wait_for(timeout=120_000)
+    wait_idle(page, timeout=120_000)
+    figures = {title(f): f for f in plotly_figures(page, at_least=2)}
+    curves = trace_names(figures["Loss, same seed and batches"])
+    assert curves[:3] == ["vanilla RNN", "LSTM", "GRU"] and curves[3].startswith("predicting the mean sum")
+    heat = next(f for t, f in figures.items() if t.startswith("‖∂L/∂"))
+    assert [t["type"] for t in heat["data"]] == ["heatmap"] * 3
+    assert_no_exception(page)
+    screenshot(page, f"training_cells{'_presentation' if presentation == '1' else ''}")
+
+
+def test_the_cell_choice_changes_the_training_run(page, app_url):
+    open_page(page, app_url, NAV, query={"cell": "lstm", "init": "orthogonal", "T": "8", "tr_steps": "20"})
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"^Trained 20 steps")).wait_for(timeout=120_000)
+    wait_idle(page)
+    grads = next(f for f in plotly_figures(page) if title(f) == "Gradient norms per parameter")
+    names = [n for n in trace_names(grads) if n.startswith("‖∂L/∂")]
+    assert len(names) == 14 and "‖∂L/∂W<sub>hf</sub>‖" in names           # the LSTM's 14 parameters
+    assert_no_exception(page)
+    screenshot(page, "training_lstm_trained")
