@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import sidebar, state
 from ui.browser import FIT_EQUATIONS_HTML
+from ui.lessons import bar as lesson_bar
 from ui.runtime import limit_blas_threads
 
 # The one table of pages: (file, title, icon). The folder is views/, not pages/: Streamlit's
@@ -14,6 +15,7 @@ from ui.runtime import limit_blas_threads
 # to a page is the first visit of a fresh server.
 PAGES = (
     ("views/home.py", "Home", ":material/home:"),
+    ("views/lessons.py", "Lessons", ":material/school:"),
     ("views/graph.py", "Unrolled graph", ":material/account_tree:"),
     ("views/vanishing.py", "Vanishing & exploding", ":material/show_chart:"),
     ("views/model.py", "Model & weights", ":material/grid_on:"),
@@ -40,14 +42,18 @@ def main() -> None:
     st.set_page_config(page_title="BPTT Explorer", page_icon=":material/timeline:", layout="wide")
     limit_blas_threads()
     config = state.start_run()
-    pages = [st.Page(file, title=title, icon=icon, default=(file == "views/home.py"))
-             for file, title, icon in PAGES]
-    page = st.navigation(pages)
+    pages = {file: st.Page(file, title=title, icon=icon, default=(file == "views/home.py"))
+             for file, title, icon in PAGES}
+    page = st.navigation(list(pages.values()))
+    # a lesson step asked for by a button or a link: its settings and its page (may switch pages)
+    lesson_bar.enter(next(file for file, p in pages.items() if p.url_path == page.url_path))
+    config = state.config()
     if config.presentation:
         st.html(PRESENTATION_CSS)
     st.html(FIT_EQUATIONS_HTML, unsafe_allow_javascript=True)   # every page: equations fit their column
     sidebar.render(config)
     state.sync_url()
+    lesson_bar.render()                                         # above the page, while a lesson runs
     page.run()
 
 

@@ -1,4 +1,5 @@
-"""Home: what BPTT is, what each page shows, one-click lecture presets and the share link.
+"""Home: what BPTT is, where to start (the lessons), what each page shows, one-click lecture presets
+and the share link.
 
 The view; the page summaries and what a preset button does are its service (ui/pages/home.py)."""
 import streamlit as st
@@ -33,6 +34,11 @@ st.markdown(
     "**Cell** swaps the vanilla RNN for an **LSTM** or a **GRU**, whose gates decide how much of the state "
     "(and so of the gradient) each step keeps. Every number here is computed live from the model in the "
     f"sidebar, written in the notation of {n.source}.")
+
+with st.container(border=True):
+    st.markdown("**New here? Start with a lesson.** Six short guided paths through the app: at each step you "
+                "predict (a choice, a number or a step), then reveal the answer computed live, with the reason.")
+    st.page_link("views/lessons.py", label="Lessons: predict, then reveal", icon=":material/school:")
 
 st.subheader("The pages")
 for row in grid(service.page_summaries(n), PAGES_PER_ROW):

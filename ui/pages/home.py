@@ -22,6 +22,8 @@ OPEN_KEY = "_preset_page"           # the page a preset button asked for, opened
 # What each page shows, in the order of the navigation (pages not written yet are left out);
 # <name> is a symbol written in the reader's notation (ui.notation.fill).
 PAGE_SUMMARIES = (
+    ("views/lessons.py", "Guided lessons: predict what the model will do, then see the answer computed live. "
+                         "The place to start."),
     ("views/graph.py", "The network unrolled over time, coloured by gradient size; play the gradient "
                        "flowing back from step T to step 1 (for an LSTM, along its memory row c too)."),
     ("views/vanishing.py", r"How $\lVert\partial <h_T>/\partial <h_k>\rVert$ shrinks or grows with the "
