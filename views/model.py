@@ -65,6 +65,34 @@ def weight_editor(name: str, params: rc.CellParams, n, *, titled: bool) -> None:
         st.rerun()
 
 
+def edited_metric(config) -> None:
+    st.metric("edited", len(config.edits), width="content", help="hand-edited entries (outlined in the heatmaps)")
+
+
+def vanilla_spectrum(config, n) -> None:
+    """W_hh's spectral radius and largest singular value as metrics, and how it was initialised."""
+    W = n.plain_param("W_hh")
+    radius, largest = service.spectrum(config)
+    # a row that wraps: on a projector's narrow column a metric moves down instead of being cut
+    with st.container(horizontal=True, gap="large"):
+        st.metric(f"ρ({W})", f"{radius:.3f}", width="content",
+                  help=f"spectral radius, the largest |eigenvalue|; the initialiser scales {W} to the "
+                       "sidebar's ρ, hand edits can change it")
+        st.metric(f"σ_max({W})", f"{largest:.3f}", width="content",
+                  help="largest singular value: with γ = sup|f'| it bounds each step's gain, eq. (11)")
+        edited_metric(config)
+    st.caption(f"Initialiser: {config.init}, seed {config.seed}, {W} scaled to ρ = {config.rho:g}; "
+               "biases start at zero.")
+
+
+def gated_spectrum(config, n) -> None:
+    """Each recurrent block's spectrum in a table, what it says about the gradient, the initialiser."""
+    st.table(service.spectra_table(config, n))
+    st.caption(service.gated_spectra_caption(config))
+    edited_metric(config)
+    st.caption(service.initialiser_caption(config))
+
+
 config = state.config()
 n = NOTATIONS[config.notation]
 params = state.params()
@@ -99,24 +127,7 @@ with right:
     count = f"{parameter_count(config.cell, config.D, config.H, config.O):,}".replace(",", "{,}")  # no space in TeX
     st.markdown(f"$T = {config.T}$ steps, $D = {config.D}$ inputs, $H = {config.H}$ hidden units, "
                 f"$O = {config.O}$ outputs: ${service.count_formula(config.cell)} = {count}$ parameters.")
-    if config.cell == "rnn":
-        W = n.plain_param("W_hh")
-        radius, largest = service.spectrum(config)
-        # a row that wraps: on a projector's narrow column a metric moves down instead of being cut
-        with st.container(horizontal=True, gap="large"):
-            st.metric(f"ρ({W})", f"{radius:.3f}", width="content",
-                      help=f"spectral radius, the largest |eigenvalue|; the initialiser scales {W} to the "
-                           "sidebar's ρ, hand edits can change it")
-            st.metric(f"σ_max({W})", f"{largest:.3f}", width="content",
-                      help="largest singular value: with γ = sup|f'| it bounds each step's gain, eq. (11)")
-            st.metric("edited", len(config.edits), width="content", help="hand-edited entries (outlined in the heatmaps)")
-        st.caption(f"Initialiser: {config.init}, seed {config.seed}, {W} scaled to ρ = {config.rho:g}; "
-                   "biases start at zero.")
-    else:
-        st.table(service.spectra_table(config, n))
-        st.caption(service.gated_spectra_caption(config))
-        st.metric("edited", len(config.edits), width="content", help="hand-edited entries (outlined in the heatmaps)")
-        st.caption(service.initialiser_caption(config))
+    (vanilla_spectrum if config.cell == "rnn" else gated_spectrum)(config, n)
 
 st.subheader("Weights")
 # outlines only where they can be told apart (an upload edits every entry: none then)
