@@ -137,7 +137,8 @@ def rows() -> list[tuple[str, tuple[float, float]]]:
         config = cell_config(cell, T=200, H=64)
         params, xs = build_params(config), make_data(config).xs
         for norm in ("fro", "2"):
-            out.append((f"  one {cell} curve, {norm}, T=200 H=64", best_of(lambda: vn.norm_curve(params, xs, "tanh", norm))))
+            out.append((f"  one {cell} curve, {norm}, T=200 H=64",
+                        best_of(lambda: vn.norm_curve(params, xs, "tanh", norm))))
     for cell in CELLS:
         config = cell_config(cell, T=200, H=64)
         plan = vn.plan(config)
@@ -147,7 +148,8 @@ def rows() -> list[tuple[str, tuple[float, float]]]:
         for norm in ("2", "fro"):
             config = cell_config(cell, T=200, H=64, v_section="cells", v_norm=norm)
             plan = vn.plan(config)
-            out.append((f"compare cells from {cell}, v_norm {norm}, T=200 H=64 ({plan.cells_norm} x{plan.cells_window})",
+            out.append((f"compare cells from {cell}, v_norm {norm}, T=200 H=64 "
+                        f"({plan.cells_norm} x{plan.cells_window})",
                         best_of(lambda: comparison(config))))
     for T, H in ((12, 8), (100, 8), (50, 32), (200, 64), (500, 64), (500, 256)):
         for cell in CELLS:

@@ -138,10 +138,15 @@ def test_cells_sentence_follows_the_numbers():
     curves = [("rnn", np.array([1e-9, 1e-3, 1.0])), ("lstm", np.array([0.2, 0.5, 1.0])),
               ("gru", np.array([np.inf, 2.0, 1.0]))]
     sentence = service.cells_sentence(3, curves)
-    assert sentence.startswith("At T = 3, 2 steps back (k = 1), the vanilla RNN keeps 1e-09, the LSTM keeps 0.2 "
-                               "and the GRU overflows (it explodes)")
+    assert sentence.startswith("At T = 3, 2 steps back (k = 1), of the gradient each cell has at k = T the vanilla "
+                               "RNN keeps 1e-09, the LSTM keeps 0.2 and the GRU overflows (it explodes).")
     assert "The LSTM keeps 2 × 10⁸ times as much as the vanilla RNN." in sentence
-    assert service.times(37.2) == "37" and service.times(8.2e11) == "8 × 10¹¹"
+    assert service.times(37.2, 1.0) == "37" and service.times(8.2e11, 1.0) == "8 × 10¹¹"
+    assert service.times(9.7e5, 1.0) == "1 × 10⁶" and service.times(1e300, 1e-300) == "1 × 10⁶⁰⁰"
+    # a ratio past the float range (ReLU, rho = 5: one cell explodes, another vanishes) is still said
+    wide = service.cells_sentence(2, [("rnn", np.array([1e300, 1.0])), ("gru", np.array([1e-300, 1.0]))])
+    assert "the vanilla RNN grows it 1e+300-fold" in wide
+    assert "The vanilla RNN keeps 1 × 10⁶⁰⁰ times as much as the GRU." in wide
     assert "times as much" not in service.cells_sentence(3, [("rnn", np.array([0.5, 1.0])),
                                                             ("gru", np.array([0.6, 1.0]))])
 
@@ -184,3 +189,12 @@ def test_a_comparison_that_cannot_fit_says_so():
     at = open_page({"cell": "lstm", "T": "300", "H": "256", "v_section": "cells"})
     assert "v_cells" not in charts(at) and not at.exception
     assert any("comparison of the three cells would take too long" in i.value for i in at.info)
+
+
+def test_an_exploding_vanilla_cell_beside_vanishing_gated_ones_is_said_not_raised():
+    """ReLU at rho = 5: the vanilla curve reaches 1e264 while the GRU's falls to 1e-74; their
+    ratio is past the float range and is still worded (a regression: it raised)."""
+    at = open_page({"activation": "relu", "rho": "5", "T": "500", "H": "16", "v_section": "cells"})
+    assert "v_cells" in charts(at) and not at.exception
+    sentence = next(i.value for i in at.info if i.value.startswith("At T = 500"))
+    assert "the vanilla RNN grows it" in sentence and "times as much as the GRU" in sentence

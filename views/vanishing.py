@@ -4,6 +4,11 @@ Layout only: widgets from the config schema, numbers and words from the page's s
 (ui.pages.vanishing: ||dh_T/dh_k|| of eq. (8), its bound (eq. (11)), the spectrum of W_hh, all
 pairs ||dh_t/dh_k||, ||dL/dh_t||, the per-step factors, within a cost plan and a Guard), charts
 from ui.figures.vanishing. Whatever was shrunk or skipped is said in a note next to it.
+
+For a gated cell (LSTM, GRU) the main curve is ||ds_T/ds_k|| of its whole state beside its
+memory path (the product of its forget or update gates); its sections show the spectra of its
+recurrent blocks and its gates per unit and step, and say in one line why there are no sweeps.
+"Compare cells" draws the three cells on the same inputs, seed, T and H, whatever the cell.
 """
 from __future__ import annotations
 
@@ -155,7 +160,8 @@ def cells_section(run: service.Run, nt: Notation, curves: list) -> None:
     named = service.named_cells(curves)
     summaries = [service.summarise(c) for _, c in named]
     chart(figures.sweep_figure(named, nt=nt, ord=run.plan.cells_norm, axis=config.v_axis,
-                               horizons=[s.horizon for s in summaries], horizon_texts=[s.horizon_text for s in summaries],
+                               horizons=[s.horizon for s in summaries],
+                               horizon_texts=[s.horizon_text for s in summaries],
                                title=f"T = {config.T}, H = {config.H}, seed {config.seed}: one curve per cell",
                                highlight=service.cell_title(config.cell),
                                first_step=config.T - run.plan.cells_window + 1, presentation=config.presentation,
@@ -300,8 +306,8 @@ def main() -> None:
     sections(run, nt, grads, radius_curves, act_curves, cell_curves)
     if text := guard_note(guard):
         st.warning(text, icon=":material/hourglass_disabled:")
-    st.download_button("Download the curves (CSV)", service.curves_csv(
-        run, grads, radius_curves + act_curves + [(f"cell = {title}", c) for title, c in service.named_cells(cell_curves)]),
+    compared = [(f"cell = {title}", c) for title, c in service.named_cells(cell_curves)]
+    st.download_button("Download the curves (CSV)", service.curves_csv(run, grads, radius_curves + act_curves + compared),
                        file_name="vanishing_curves.csv", mime="text/csv", icon=":material/download:",
                        help="the curves of this page as drawn, one row per step (empty where a window does not "
                             "reach; the sweeps when their section is shown); each chart exports a PNG from its "

@@ -230,7 +230,8 @@ def test_choosing_a_gated_cell_changes_the_page(page, app_url):
                                timeout=TIMEOUT_MS)
         page.wait_for_function(
             """() => { const el = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-                       return el && el.data.some(t => t.meta === 'gate') && !el.data.some(t => t.meta === 'bound'); }""",
+                       return el && el.data.some(t => t.meta === 'gate')
+                                 && !el.data.some(t => t.meta === 'bound'); }""",
             timeout=TIMEOUT_MS)
         wait_idle(page)
         assert metric_labels(page)[2] == label
@@ -250,3 +251,12 @@ def test_gated_cells_nothing_cut_or_covered(page, app_url, name, viewport, query
     assert page.locator(".katex-error").count() == 0
     assert_no_exception(page)
     screenshot(page, f"vanishing_{cell}_all_{name}")
+
+
+@pytest.mark.parametrize("notation", list(NOTATIONS))
+def test_no_katex_error_for_the_lstm_in_any_notation(page, app_url, notation):
+    open_page(page, app_url, NAV, query={"notation": notation, "v_section": "all", "cell": "lstm", "T": "20"})
+    plotly_figures(page, at_least=6)
+    wait_idle(page)
+    page.wait_for_function("() => document.querySelectorAll('.katex').length >= 4", timeout=TIMEOUT_MS)
+    assert page.locator(".katex-error").count() == 0

@@ -481,7 +481,8 @@ def blocks_spectrum_figure(blocks: Sequence[tuple[str, Array, Array]], *, presen
             hovertemplate=f"{label}: %{{x:.3f}} %{{y:+.3f}}i<br>|λ| = %{{customdata:.3f}}<extra></extra>"))
         traces.append(go.Scatter(
             x=np.arange(1, sv.size + 1), y=sv, mode="markers+lines", name=label, legendgroup=name, showlegend=False,
-            meta="singular", xaxis="x2", yaxis="y2", marker=dict(size=6, color=colour), line=dict(color=colour, width=1),
+            meta="singular", xaxis="x2", yaxis="y2", marker=dict(size=6, color=colour),
+            line=dict(color=colour, width=1),
             hovertemplate=f"{label}: σ<sub>%{{x}}</sub> = %{{y:.3f}}<extra></extra>"))
         extent = max(extent, 1.12 * float(np.max(np.abs(ev), initial=0.0)))
         top = max(top, 1.1 * float(sv.max(initial=0.0)))
@@ -489,7 +490,8 @@ def blocks_spectrum_figure(blocks: Sequence[tuple[str, Array, Array]], *, presen
     layout = dict(
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0),
         xaxis=dict(domain=[0.0, 0.44], range=[-extent, extent], title=dict(text="Re λ"), constrain="domain"),
-        yaxis=dict(range=[-extent, extent], title=dict(text="Im λ"), scaleanchor="x", scaleratio=1, constrain="domain"),
+        yaxis=dict(range=[-extent, extent], title=dict(text="Im λ"), scaleanchor="x", scaleratio=1,
+                   constrain="domain"),
         xaxis2=dict(domain=[0.56, 1.0], anchor="y2", title=dict(text="index i (largest first)")),
         yaxis2=dict(anchor="x2", range=[0.0, top], title=dict(text="σ<sub>i</sub>")),
         shapes=[dict(type="line", xref="x2 domain", x0=0, x1=1, yref="y2", y0=1.0, y1=1.0,

@@ -3,12 +3,19 @@
 views/vanishing.py lays out widgets and calls this module; ui/figures/vanishing.py draws the
 arrays it returns. Every number comes from rnn_core; this module decides what to ask for and at
 what cost, caches it on the model's config (never on arrays), and words what the numbers say.
-bench/vanishing.py times the functions on arrays as they are, so it measures the page's work.
+bench/vanishing.py runs this module with empty caches, so it measures the page's work.
+
+Every cell (rnn_core.CELLS): the curves are ||ds_T/ds_k|| of the cell's state s (h for the
+vanilla RNN and the GRU, [h; c] for the LSTM). The bound of eq. (11), the spectrum of W_hh, the
+sweeps of rho and f and the per-step split of diag(f'(a_t)) W_hh are the vanilla cell's; a gated
+cell has its memory path instead (rnn_core.memory_path: the product of its forget or update
+gates), the spectra of its recurrent blocks and its gates per unit and step. `cell_configs`
+builds the three cells compared on the same inputs.
 
 `plan` counts everything a link can ask for in estimated CPU seconds and keeps one run within
 PAGE_BUDGET; a ui.budget.Guard stops new work past GUARD_SECONDS of wall clock whatever the
 estimate, or when the visitor has gone. Large models get windows: the Jacobians of the last W
-steps, computed from the state h_{T-W} that the full forward pass reaches, are exactly the full
+steps, computed from the state s_{T-W} that the full forward pass reaches, are exactly the full
 run's, so a window shows true values, just fewer. Sweeps that cannot all fit keep the
 sidebar's own value first and drop others.
 
@@ -506,7 +513,8 @@ def cell_configs(config: Config) -> list[tuple[str, Config]]:
 # ---- the page's numbers, cached on a model's config (never on arrays) -------------------------
 
 CACHE = dict(max_entries=32, show_spinner=False, hash_funcs=EXACT)
-# A link draws at most 1 + MAX_RADII + 4 + 3 curves (main, sweeps, cells): the curve cache holds those of 8 such links, so
+# A link draws at most 1 + MAX_RADII + 4 + 3 curves (main, sweeps, cells): the curve cache holds those of 8 such
+# links, so
 # one link can never evict more than an eighth of what other visitors are looking at (a curve is
 # at most 500 floats: the whole cache stays under 1 MB).
 CURVE_ENTRIES = 8 * (1 + MAX_RADII + len(rc.ACTIVATIONS) + len(rc.CELLS))
@@ -1121,8 +1129,9 @@ def gate_verdict(run: Run) -> str | None:
     if not (np.isfinite(path) and np.isfinite(whole)) or path <= 0 or whole <= 0:
         return head + "one of them left the float range, so they cannot be compared."
     if whole > 10 * path:
-        hint = " Raise the forget-gate bias b_f in the sidebar to put the gates nearer 1." if run.config.cell == "lstm" else ""
-        return head + (f"the other paths ({w.others}) carry {times(whole / path)} times more than the {w.gate}s "
+        hint = (" Raise the forget-gate bias b_f in the sidebar to put the gates nearer 1."
+                if run.config.cell == "lstm" else "")
+        return head + (f"the other paths ({w.others}) carry {times(whole, path)} times more than the {w.gate}s "
                        f"alone.{hint}")
     if path > 10 * whole:
         return head + f"the other paths cancel part of what the {w.gate}s keep."
@@ -1152,7 +1161,8 @@ def gates_caption(run: Run) -> str:
     return (f"**What to look for:** the {w.gate} {w.letter}_t of every unit at every step, from 0 (dark: the unit "
             f"forgets, its {w.path} passes nothing back) to 1 (bright: it keeps everything). The {w.path}'s product "
             f"multiplies one row's values from k + 1 to T, so a row that stays bright is a unit that remembers. "
-            f"Here {100 * kept:.0f} % of the values are at least 0.9, and they average {float(np.mean(gate.values)):.2f}.")
+            f"Here {100 * kept:.0f} % of the values are at least 0.9, and they average "
+            f"{float(np.mean(gate.values)):.2f}.")
 
 
 def block_spectrum_caption(cell: str, blocks: list[tuple[str, Array, Array]]) -> str:
@@ -1185,24 +1195,29 @@ def cells_sentence(T: int, curves: list[tuple[str, Array]]) -> str:
     kept = [(rc.get_cell(cell).title, relative_at_first(c)) for cell, c in curves]
     parts = [f"the {title} {_keeps(v)}" for title, v in kept]
     listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
-    sentence = f"At T = {T}, {W - 1} steps back (k = {k}), {listed} of the gradient it has at k = T."
+    sentence = f"At T = {T}, {W - 1} steps back (k = {k}), of the gradient each cell has at k = T {listed}."
     finite = [(t, v) for t, v in kept if np.isfinite(v) and v > 0]
     if len(finite) > 1:
         (most, hi), (least, lo) = max(finite, key=lambda p: p[1]), min(finite, key=lambda p: p[1])
-        if hi >= 10 * lo:
-            sentence += f" The {most} keeps {times(hi / lo)} times as much as the {least}."
+        if np.log10(hi) - np.log10(lo) >= 1:
+            sentence += f" The {most} keeps {times(hi, lo)} times as much as the {least}."
     return sentence
 
 
 SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def times(ratio: float) -> str:
-    """A ratio >= 1 for a sentence: '37' below a thousand, else '8 × 10¹¹'."""
-    if ratio < 1000:
-        return f"{ratio:.0f}"
-    mantissa, exponent = f"{ratio:.0e}".split("e")
-    return f"{mantissa} × 10{str(int(exponent)).translate(SUPERSCRIPTS)}"
+def times(big: float, small: float) -> str:
+    """big / small (both finite, > 0, big >= small) for a sentence: '37' below a thousand, else
+    '8 × 10¹¹'; computed on logs, so a ratio past the float range (1e300 / 1e-300) is still said."""
+    exponent = float(np.log10(big) - np.log10(small))
+    if exponent < 3:
+        return f"{10 ** exponent:.0f}"
+    whole = int(np.floor(exponent))
+    mantissa = round(10 ** (exponent - whole))
+    if mantissa == 10:                                   # 9.6 rounds up to the next power
+        mantissa, whole = 1, whole + 1
+    return f"{mantissa} × 10{str(whole).translate(SUPERSCRIPTS)}"
 
 
 def _keeps(value: float) -> str:
@@ -1210,7 +1225,7 @@ def _keeps(value: float) -> str:
         return "overflows (it explodes)"
     if value == 0:
         return "keeps exactly 0"
-    return f"multiplies it by {value:.2g}" if value > 1 else f"keeps {value:.1g}"
+    return f"grows it {value:.1g}-fold" if value > 1 else f"keeps {value:.1g}"
 
 
 def cells_window_note(run: Run) -> str | None:
