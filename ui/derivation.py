@@ -160,7 +160,8 @@ class Equation:
     value: str = ""
     rel: str = "="
     note: str = ""        # markdown shown under the equation
-    one_line: bool = False   # lhs = rhs = steps = value on one line (short vectors, e.g. a gate)
+    one_line: bool = False      # lhs = rhs = steps = value on one line (a few short vectors, e.g. a gate)
+    numbers_row: bool = False   # lhs = rhs, then steps = value on one second line
 
     def latex(self, *, inline_tag: bool = False) -> str:
         """One display formula: aligned lines lhs = rhs = steps = value, with the tag.
@@ -169,8 +170,9 @@ class Equation:
         pins a \\tag to the right edge, where it lands on a wide matrix inside a scrolling block.
         """
         lines = [f"{self.lhs} &{self.rel} {self.rhs}"]
-        if self.one_line:
-            lines[0] += "".join(f" = {s}" for s in self.steps + ((self.value,) if self.value else ()))
+        if self.one_line or self.numbers_row:
+            numbers = " = ".join(self.steps + ((self.value,) if self.value else ()))
+            lines = [f"{lines[0]} = {numbers}"] if self.one_line else lines + [f"&= {numbers}"]
         else:
             # a step that starts with an operator continues the line above it
             lines += [rf"&\phantom{{=}}\; {s}" if s[:1] in "+-" else f"&= {s}" for s in self.steps]

@@ -323,7 +323,7 @@ def _forward(s: _Step) -> Stage:
     if cell == "lstm":
         f, i_, cc = (p.vec(s.gate(g)) for g in ("f", "i", "c~"))
         eqs.append(Equation("c", "L5", L.at("c", t), forward_equations(L, cell, t)["L5"].split(" = ", 1)[1],
-                            (rf"{f} \odot {p.vec(s.c_prev())} + {i_} \odot {cc}",), p.vec(tr.c[i]), one_line=True,
+                            (rf"{f} \odot {p.vec(s.c_prev())} + {i_} \odot {cc}",), p.vec(tr.c[i]), numbers_row=True,
                             note=f"${L.at('c', 0)} = 0$ and ${L.at('h', 0)} = 0$: the state before the first step."
                             if t == 1 else ""))
         eqs.append(Equation("h", "L6", L.at("h", t), forward_equations(L, cell, t)["L6"].split(" = ", 1)[1],
@@ -333,16 +333,18 @@ def _forward(s: _Step) -> Stage:
         z = p.vec(s.gate("z"))
         eqs.append(Equation("h", "G4", L.at("h", t), forward_equations(L, cell, t)["G4"].split(" = ", 1)[1],
                             (rf"{z} \odot {p.vec(h_prev)} + \left(1 - {z}\right) \odot {p.vec(s.gate('h~'))}",),
-                            p.vec(tr.h[i]), one_line=True))
+                            p.vec(tr.h[i]), numbers_row=True))
     eqs += _output_layer(s)
-    what = ("three sigmoid gates decide what to write ($i$), keep ($f$) and show ($G$) of the memory "
-            "$c$; the candidate is what could be written") if cell == "lstm" else (
-            "the reset gate decides how much of the past state the candidate sees, the update gate how "
-            "much of the past state is kept as it is")
-    words = ([L.at(g, "t") for g in ("i", "f", "G", "c")] if cell == "lstm"
-             else [L.at(g, "t") for g in ("r", "z")])
-    intro = (f"The forward pass of the {rc.get_cell(cell).title} at the chosen step: {what} "
-             f"(here ${'$, $'.join(words)}$). The read-out (3) and the loss (4), (5) are the vanilla model's.")
+    at = {name: L.at(name, "t") for name in L.names.symbols}
+    if cell == "lstm":
+        what = (f"three sigmoid gates decide what to write (the input gate ${at['i']}$), keep (the forget gate "
+                f"${at['f']}$) and show (the output gate ${at['G']}$) of the memory ${at['c']}$; the candidate "
+                f"${at['c~']}$ is what could be written")
+    else:
+        what = (f"the reset gate ${at['r']}$ decides how much of the past state the candidate ${at['h~']}$ sees, "
+                f"the update gate ${at['z']}$ how much of the past state is kept as it is")
+    intro = (f"The forward pass of the {rc.get_cell(cell).title} at the chosen step: {what}. "
+             "The read-out (3) and the loss (4), (5) are the vanilla model's.")
     return _stage(s, "forward", intro, eqs)
 
 
@@ -456,7 +458,7 @@ def _gates(s: _Step) -> Stage:
                    "c~": rf"{dc} \odot {p.vec(s.gate('i'))} \odot "
                          rf"{p.vec(tanh.df(None, s.gate('c~')))}"}
         values = {g: s.delta(letter) for letter, g in GATE_OF[cell].items()}
-        eqs = [Equation(f"delta_{g}", tag, L.delta(g, t), rhs[g], (numeric[g],), p.vec(values[g]), one_line=True)
+        eqs = [Equation(f"delta_{g}", tag, L.delta(g, t), rhs[g], (numeric[g],), p.vec(values[g]), numbers_row=True)
                for g in ("i", "f", "G", "c~")]
         intro = (f"From ${L.dL('h', t)}$ and ${L.dL('c', t)}$ to each gate's pre-activation: the products "
                  "of (L5), (L6) give each gate its share, and the gate's own derivative "
@@ -471,12 +473,12 @@ def _gates(s: _Step) -> Stage:
                    "r": rf"{p.vec(g_rh)} \odot {p.vec(s.h_prev())} \odot {sp['r']}"}
         values = {"z": s.delta("z"), "h~": s.delta("h"), "rh": g_rh, "r": s.delta("r")}
         eqs = [Equation(f"delta_{g}", tag, reset_input(L, t) if g == "rh" else L.delta(g, t), rhs[g],
-                        (numeric[g],), p.vec(values[g]), one_line=g != "rh",
-                        note="The gradient on the reset state $r \\odot h$, which the reset gate shares." if g == "rh" else "")
+                        (numeric[g],), p.vec(values[g]), numbers_row=True,
+                        note="The gradient on the reset state, which the reset gate shares." if g == "rh" else "")
                for g in ("z", "h~", "rh", "r")]
         intro = (f"From ${L.dL('h', t)}$ to each gate's pre-activation: (G4) splits it between the update "
                  f"gate and the candidate; the candidate's pre-activation sends it back through ${L.W('W_hh')}$ "
-                 "to the reset state $r \\odot h$, and from there to the reset gate.")
+                 f"to the reset state ${L.at('r', t)} \\odot {L.at('h', t - 1)}$, and from there to the reset gate.")
     return _stage(s, "gates", intro, eqs)
 
 

@@ -194,8 +194,8 @@ def main() -> None:
         st.caption(f"Notation *{n.title}*: ${n.mapping()}$")
         st.caption(f"**Conventions.** {n.convention}")
     else:
-        st.caption(f"Notation *{n.title}*, {cell.title}: ${names.mapping()}$")
-        st.caption(f"**The {cell.title} in this notation.** {names.note}")
+        mapping = "" if names.mapping().startswith(r"\text") else f": ${names.mapping()}$"
+        st.caption(f"**The {cell.title} in the notation {n.title}**{mapping}. {names.note}")
     if config.truncation != "full":
         st.info("This page derives the exact gradient; the truncation chosen in the sidebar applies "
                 "on the graph and training pages.", icon=":material/info:")

@@ -148,3 +148,48 @@ def test_presentation_mode_fits_too(page, app_url):
     assert_katex_ok(page)
     assert_nothing_overflows(page)
     screenshot(page, "derivation_presentation", full_page=False)
+
+
+# ---- the gated cells -----------------------------------------------------------------------------
+
+def choose_cell(page, title: str) -> None:
+    """Pick `title` in the sidebar's Cell selectbox."""
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Cell").click()
+    page.get_by_role("option", name=title, exact=True).click()
+
+
+def test_the_cell_choice_changes_the_equations_and_the_loop(page, app_url):
+    open_page(page, app_url, NAV, query="T=6&H=4&d_step=3&d_all=1")
+    wait_for_tex(page, "a_{3} &= W_{xh} x_{3}")
+    assert not any("f_{3} &= " in s for s in tex_sources(page))
+    choose_cell(page, "LSTM")
+    wait_for_tex(page, r"f_{3} &= \sigma\big(W_{xf} x_{3} + W_{hf} h_{2} + b_f\big)")
+    wait_for_tex(page, r"\frac{\partial L}{\partial c_{3}} &= ")          # the carousel's stage
+    assert not any("a_{3} &= " in s for s in tex_sources(page))
+    assert_katex_ok(page)
+    assert "cell=lstm" in page.url
+    code = page.get_by_test_id("stCode").filter(has_text="dc_next = f[t] * dc")
+    expect(code.first).to_be_visible()
+    assert_nothing_overflows(page)
+    screenshot(page, "derivation_lstm_all")
+
+    choose_notation(page, "d2l")
+    wait_for_tex(page, r"F_{3} &= \sigma\big(W_{xf} X_{3} + W_{hf} H_{2} + b_f\big)")
+    assert_katex_ok(page)
+
+    choose_cell(page, "GRU")
+    wait_for_tex(page, r"Z_{3} &= \sigma\big(W_{xz} X_{3} + W_{hz} H_{2} + b_z\big)")
+    assert not any(r"\partial C_{3}" in s for s in tex_sources(page))    # no memory cell
+    expect(page.get_by_test_id("stCode").filter(has_text="g_rh = p.W_hh.T @ d_h").first).to_be_visible()
+    assert_katex_ok(page)
+    assert_nothing_overflows(page)
+    screenshot(page, "derivation_gru_d2l_all")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_gated_walk_in_presentation_mode_fits(page, app_url, cell):
+    open_page(page, app_url, NAV, query=f"cell={cell}&T=6&H=5&presentation=1&d_stage=hidden&d_step=2")
+    wait_for_tex(page, r"\underbrace")
+    assert_katex_ok(page)
+    assert_nothing_overflows(page)
+    screenshot(page, f"derivation_{cell}_presentation", full_page=False)
