@@ -14,8 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, GRADIENT_SCALE, INDIRECT_COLOUR, OVERFLOW_COLOUR,
-                              SEQUENCE_COLOURS, apply_style)
+from ui.figures.style import (BOUND_COLOUR, DIRECT_COLOUR, FONT_SIZE, GRADIENT_SCALE, INDIRECT_COLOUR,
+                              OVERFLOW_COLOUR, PRESENTATION_FONT_SIZE, SEQUENCE_COLOURS, apply_style)
 from ui.notation import NOTATIONS
 
 VANILLA_NAMES = ("W_xh", "W_hh", "b_h", "W_hy", "b_y")     # the parameters the notations name
@@ -238,8 +238,10 @@ def cells_heatmaps(norms: Mapping[str, Array], steps: Mapping[str, Array], *, no
                           "%{customdata:.3g}<extra></extra>"), row=1, col=i + 1)
         fig.update_xaxes(title="time step t", showgrid=False, row=1, col=i + 1)
     fig.update_yaxes(title="training step", showgrid=False, row=1, col=1)
-    return apply_style(fig, title=f"‖∂L/∂{h_t}‖ over time step × training step, one colour scale",
-                       presentation=presentation, height=height)
+    fig = apply_style(fig, title=f"‖∂L/∂{h_t}‖ over time step × training step, one colour scale",
+                      presentation=presentation, height=height)
+    fig.update_annotations(font_size=PRESENTATION_FONT_SIZE if presentation else FONT_SIZE)   # the cells' names
+    return fig
 
 
 # ------------------------------------------------------------------------------- truncation and clipping
