@@ -161,7 +161,8 @@ def details_section(key: Config, source: int, guard) -> None:
         st.caption("With truncated BPTT the indirect part follows the truncation rule (it is cut or "
                    "rescaled at some steps), so it is not exactly the full-BPTT formula above.")
     if st.button(f"Derive it step by step at t = {t}", icon=":material/functions:",
-                 help="Opens the Derivation page at this step, at the recursion (7)."):
+                 help="Opens the Derivation page at this step, at the backward recursion"
+                      + (" (7)." if config.cell == "rnn" else " of the cell.")):
         service.derive_at(config, t)
     if not guard.allows("the step's numbers as a chart"):
         return
@@ -169,12 +170,7 @@ def details_section(key: Config, source: int, guard) -> None:
     figure = graph_details.step_details_figure(flow, state.bptt_result(key).trace, t, notation, prediction=prediction,
                                                target=target, presentation=config.presentation)
     st.plotly_chart(figure, key="g_details", theme=None, config=CHART_CONFIG)
-    st.caption("Red is positive, blue negative; each block has its own scale. The direct and indirect "
-               "parts add up to the total, unit by unit." + (" Gates lie between 0 and 1: a forget gate near 1 "
-                                                             "keeps c, and the gradient along c." if config.cell == "lstm"
-                                                             else " Gates lie between 0 and 1: an update gate near 1 "
-                                                             "keeps h, and the gradient along h." if config.cell == "gru"
-                                                             else ""))
+    st.caption(service.details_caption(config.cell))
 
 
 def export_section(config: Config, key: Config, view: graph_figures.GraphView, source: int) -> None:

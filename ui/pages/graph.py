@@ -233,6 +233,17 @@ def cell_caption(cell: str, numbers_on_edges: bool) -> str:
     return ""
 
 
+def details_caption(cell: str) -> str:
+    """The words under the step's heat strips."""
+    words = ("Red is positive, blue negative; each block has its own scale. The direct and indirect parts add up "
+             "to the total, unit by unit.")
+    if cell == "lstm":
+        words += " Gates lie between 0 and 1: a forget gate near 1 keeps c, and the gradient along c."
+    if cell == "gru":
+        words += " Gates lie between 0 and 1: an update gate near 1 keeps h, and the gradient along h."
+    return words
+
+
 def equation_caption(cell: str, t: int) -> str:
     """The words under the step's equation."""
     if cell == "lstm":
