@@ -31,7 +31,7 @@ import numpy as np
 import rnn_core as rc
 from ui.config import MAX_D, MAX_H, MAX_O
 
-MAX_FILE_BYTES = 2 * 1024 * 1024        # matches server.maxUploadSize in .streamlit/config.toml
+MAX_FILE_BYTES = 3 * 1024 * 1024        # matches server.maxUploadSize in .streamlit/config.toml
 MAX_UNCOMPRESSED_BYTES = 4 * 1024 * 1024  # the largest LSTM's 14 arrays take ~2.8 MB, the vanilla's 0.8 MB
 MAX_JSON_DEPTH = 3                      # {name: [[row], ...]}: object, list, list
 JSON_FORMAT = "bptt-explorer-weights"
