@@ -71,3 +71,11 @@ def test_the_annotated_source_marks_only_what_its_comments_do_not_say():
     text = dc.loop("lstm").annotated()
     assert "# (L1)\n" in text                          # the engine's own mark, not repeated
     assert "# dL/dc_t  → (L8)" in text and "→ (L10)" in text and "L10:out" not in text
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_export_carries_the_loop_and_its_equations(cell):
+    from ui.pages import derivation as service
+    text = service.loop_markdown(cell, "dlbook", "mse")
+    assert "```python\n" + dc.loop(cell).annotated() + "\n```" in text
+    assert text.count("$$") == 2 and unbalanced(text) is None

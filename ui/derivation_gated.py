@@ -403,7 +403,7 @@ def _hidden(s: _Step) -> Stage:
                                  (r"\text{indirect}", res.dL_dh_indirect[i])], p))
         eq = Equation("dL_dh", tag, lhs, f"{direct_sym} + " + " + ".join(indirect_sym), steps, p.vec(res.dL_dh[i]))
     share = dv._share(dv.norm(res.dL_dh_direct[i]), dv.norm(res.dL_dh_indirect[i]))
-    ways = ("through each of the four gates of step $t+1$ (each has its own recurrent matrix)"
+    ways = (f"through each of the four gates of step ${t + 1}$ (each has its own recurrent matrix)"
             if cell == "lstm" else
             "straight through the update gate's carry, through the candidate's $W$, and through both gates")
     c_held = (f" The memory ${L.at('c', t)}$ is held fixed here: its own gradient comes next (L8)."
