@@ -157,7 +157,7 @@ def show_reference_loop(config: Config) -> None:
     """The engine's readable loop (st.code of its source) beside the equation of every line."""
     cell = rc.get_cell(config.cell)
     st.subheader("The engine's loop, line by line", anchor="reference-loop")
-    st.markdown(f"`rnn_core/cells/{config.cell}.py`'s `reference_bptt`: the same {cell.title} BPTT as the "
+    st.markdown(f"The function `reference_bptt` of `rnn_core/cells/{config.cell}.py` is the same {cell.title} BPTT as the "
                 "engine's fast path (tested equal), as a short loop to read. Each line of its loops beside "
                 "the equation it computes, in this page's numbering.")
     loop = derivation_code.loop(config.cell)
