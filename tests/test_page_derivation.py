@@ -188,11 +188,13 @@ def test_the_lstm_memory_stage_prints_the_carousel():
     assert any("between" in c.value for c in at.caption)               # the forget gates' product
 
 
-@pytest.mark.parametrize("stage, shown", [("factor", "memory"), ("double_sum", "params"), ("last", "hidden")])
-def test_a_vanilla_stage_in_a_gated_link_opens_its_nearest_stage(stage, shown):
-    at = open_page({"cell": "lstm", "d_stage": stage})
+@pytest.mark.parametrize("cell, stage, shown", [("lstm", "factor", "memory"), ("lstm", "double_sum", "params"),
+                                               ("gru", "last", "hidden"), ("gru", "memory", "hidden"),
+                                               ("rnn", "memory", "recursion"), ("rnn", "gates", "params")])
+def test_another_cells_stage_in_a_link_opens_its_nearest_stage(cell, stage, shown):
+    at = open_page({"cell": cell, "d_stage": stage})
     assert at.query_params["d_stage"] == shown
-    keys = keys_of("lstm")
+    keys = keys_of(cell)
     assert at.subheader[0].value.startswith(f"{keys.index(shown) + 1}. ")
 
 

@@ -142,15 +142,20 @@ def double_sum(key: Config, t: int) -> derivation.DoubleSum | None:
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
-def numbers(key: Config, t: int, lr: float):
-    """The engine's results the stages at step t print (Jacobians, unrolled terms, the loss
-    after the update with lr), each within the plan's budget; a gated cell's: the update's."""
+def numbers(key: Config, t: int, lr: float) -> derivation.Numbers:
+    """The engine's results the vanilla stages at step t print (Jacobians, unrolled terms, the
+    loss after the update with lr), each within the plan's budget."""
     example, result = solved(key)
-    if key.cell != "rnn":
-        return derivation_gated.numbers(example, result, lr=lr)
     parts = plan(key, t)
     return derivation.numbers(example, result, t=t, lr=lr, product=parts.product,
                               unrolled_terms=parts.unrolled_terms)
+
+
+@st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
+def gated_numbers(key: Config, lr: float) -> derivation_gated.GatedNumbers:
+    """A gated cell's update (12) with lr and the loss after it: the same at every step t."""
+    example, result = solved(key)
+    return derivation_gated.numbers(example, result, lr=lr)
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False, hash_funcs=EXACT)
@@ -160,7 +165,7 @@ def stages(key: Config, notation: str, t: int, lr: float) -> tuple[derivation.St
     example, result = solved(key)
     if key.cell != "rnn":
         return derivation_gated.build(example, result, t=t, notation=notation, lr=lr,
-                                      numbers_=numbers(key, t, lr))
+                                      numbers_=gated_numbers(key, lr))
     return derivation.build(example, result, t=t, notation=notation, lr=lr, double_sum=double_sum(key, t),
                             numbers_=numbers(key, t, lr))
 
