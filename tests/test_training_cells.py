@@ -221,3 +221,10 @@ def test_the_stored_runs_are_what_each_cell_trains_alone(monkeypatch):
         np.testing.assert_array_equal(together[name].loss, alone.loss)
         assert service.store().get(spec) is together[name]
     assert service.cells_runs(variants) == together
+
+
+def test_the_copy_comparison_states_its_delay():
+    at = open_app_page(PAGE, {"tr_view": "cells", "tr_task": "copy", "T": "50", "tr_delay": "5"})
+    assert "**Recall delay:** 49 = T − 1 in the comparison" in " ".join(m.value for m in at.markdown)
+    assert not [s for s in at.slider if s.key == "cfg_tr_delay"]
+    assert "recall delay 49 (T − 1)" in " ".join(c.value for c in at.caption)

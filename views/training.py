@@ -61,7 +61,7 @@ def _use_task(task: str) -> None:
     st.session_state.pop(state.widget_key("tr_task"), None)
 
 
-def task_settings(config: Config) -> str | None:
+def task_settings(config: Config, view: str) -> str | None:
     """Task choice, its options and description; returns the uploaded text (or None)."""
     cols = st.columns([2, 2, 3])
     with cols[0]:
@@ -70,6 +70,8 @@ def task_settings(config: Config) -> str | None:
         if task == "char_lm":
             state.view_widget("tr_text", widget="radio", horizontal=True,
                               format_func=FIELD_BY_NAME["tr_text"].choice_label)
+        elif task == "copy" and view == "cells":
+            st.markdown(service.cells_delay_words(config.T))
         elif task == "copy":
             ranged_slider("tr_delay", 1, config.T - 1, why=f"T = {config.T}")
     with cols[2]:
@@ -240,7 +242,7 @@ def main() -> None:
     st.title("Training & truncation")
     view = state.view_widget("tr_view", widget="radio", horizontal=True, label_visibility="collapsed",
                              format_func=FIELD_BY_NAME["tr_view"].choice_label)
-    text = task_settings(config)
+    text = task_settings(config, view)
     config = state.config()
     spec = TrainSpec.from_config(config, text)
     try:

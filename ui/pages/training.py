@@ -925,6 +925,11 @@ def cells_delay(T: int) -> int:
     return T - 1
 
 
+def cells_delay_words(T: int) -> str:
+    return (f"**{FIELD_BY_NAME['tr_delay'].label}:** {cells_delay(T)} = T − 1 in the comparison: the first symbol "
+            "is asked for at the last step.")
+
+
 def cells_variants(config: Config, text: str | None = None, recipe: CellsRecipe | None = None) -> dict[str, TrainSpec]:
     """One run per cell, title -> spec: the same task, T, H, seed and batches, the recipe's SGD."""
     recipe = recipe or CELLS_RECIPE
