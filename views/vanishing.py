@@ -290,7 +290,9 @@ def main() -> None:
         st.latex(service.equations_latex(nt))
     else:
         st.markdown(service.gated_intro(config.cell, nt))
-        for line in service.gated_equations_latex(nt, config.cell):
+        update, path, product = service.gated_equations_latex(nt, config.cell)
+        # on a projector each equation gets its own line, so none is shrunk to fit the column
+        for line in (update, path, product) if config.presentation else (rf"{update} \qquad\qquad {path}", product):
             st.latex(line)
     note_place = chart_options(config)
     with st.spinner("Multiplying Jacobians…"):

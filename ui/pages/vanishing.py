@@ -1058,7 +1058,7 @@ def gated_intro(cell: str, nt: Notation) -> str:
 
 
 def gated_equations_latex(nt: Notation, cell: str) -> list[str]:
-    """Two lines: the cell's equation that carries the gradient with its memory path's
+    """Three equations: the cell's update that carries the gradient, its memory path's
     Jacobian, and the whole state's product of step Jacobians (what the main curve shows)."""
     w = GATE_WORDS[cell]
     at = nt.at
@@ -1075,7 +1075,7 @@ def gated_equations_latex(nt: Notation, cell: str) -> list[str]:
               rf"\frac{{\partial {at('s', 't')}}}{{\partial {at('s', 't-1')}}}{state}"
     path = (rf"\frac{{\partial {at(x, 'T')}}}{{\partial {at(x, 'k')}}}\Big|_{{\text{{{w.path}}}}} = "
             rf"\operatorname{{diag}}\big({g('k+1')} \odot \cdots \odot {g('T')}\big)")
-    return [rf"({w.equation})\quad {update} \qquad\qquad {path}", product]
+    return [rf"({w.equation})\quad {update}", path, product]
 
 
 def relative_at_first(values: Array) -> float:
