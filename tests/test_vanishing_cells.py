@@ -198,3 +198,24 @@ def test_an_exploding_vanilla_cell_beside_vanishing_gated_ones_is_said_not_raise
     assert "v_cells" in charts(at) and not at.exception
     sentence = next(i.value for i in at.info if i.value.startswith("At T = 500"))
     assert "the vanilla RNN grows it" in sentence and "times as much as the GRU" in sentence
+
+
+def test_view_choices_recompute_nothing_for_a_gated_cell(monkeypatch):
+    """Notation, presentation, axis and section of an LSTM view ask the engine for nothing new
+    (every cache keys on the model's config); the comparison's LSTM is the main curve's entry."""
+    at = open_page({"cell": "lstm", "T": "30", "seed": "616161"})
+    calls: dict[str, int] = {}
+    for name in ("iter_jacobian_norms_to_last", "pairwise_jacobian_norms", "gate_product_to_last"):
+        original = getattr(service, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] = calls.get(_name, 0) + 1
+            return _original(*args, **kwargs)
+        monkeypatch.setattr(service, name, counted)
+    for name, value in (("notation", "dlbook"), ("presentation", True), ("v_axis", "distance"),
+                        ("v_section", "spectrum"), ("v_section", "all")):
+        at.session_state[f"cfg_{name}"] = value
+        at.run()
+        assert not at.exception and getattr(at.session_state["_config"], name) == value
+    assert calls == {}, calls
+    assert "v_cells" in charts(at)
