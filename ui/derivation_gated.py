@@ -41,6 +41,7 @@ GATE_OF = {"lstm": {"i": "i", "f": "f", "o": "G", "c": "c~"}, "gru": {"r": "r", 
 SQUASH = {"i": SIGMA, "f": SIGMA, "G": SIGMA, "c~": TANH, "r": SIGMA, "z": SIGMA, "h~": TANH}
 WORDS = {"i": "input gate", "f": "forget gate", "G": "output gate", "c~": "candidate", "r": "reset gate",
          "z": "update gate", "h~": "candidate"}
+PER_LINE = 3        # underbraced vectors on one numeric line
 # the parameters the update stage writes: the gate that decides what is kept
 UPDATE_SHOWN = {"lstm": ("W_hf", "b_f"), "gru": ("W_hz", "b_z")}
 
@@ -371,9 +372,11 @@ def _output(s: _Step) -> Stage:
 
 
 def _underbraced(vectors: list[tuple[str, Array]], p: Printer) -> tuple[str, ...]:
-    """Vectors as a sum of underbraced terms, on one numeric line."""
+    """Vectors as a sum of underbraced terms, PER_LINE to a numeric line."""
     parts = [rf"\underbrace{{{p.vec(v)}}}_{{{label}}}" for label, v in vectors]
-    return (" + ".join(parts),)        # column vectors of at most PREVIEW + 1 rows: one line fits
+    # column vectors of at most PREVIEW + 1 rows: three to a line keep a projector's font size
+    rows = [" + ".join(parts[k:k + PER_LINE]) for k in range(0, len(parts), PER_LINE)]
+    return (rows[0], *(f"+ {row}" for row in rows[1:]))
 
 
 def _hidden(s: _Step) -> Stage:
@@ -405,7 +408,8 @@ def _hidden(s: _Step) -> Stage:
     share = dv._share(dv.norm(res.dL_dh_direct[i]), dv.norm(res.dL_dh_indirect[i]))
     ways = (f"through each of the four gates of step ${t + 1}$ (each has its own recurrent matrix)"
             if cell == "lstm" else
-            "straight through the update gate's carry, through the candidate's $W$, and through both gates")
+            f"straight through the update gate's carry, through the candidate's ${L.W('W_hh')}$, and through "
+            "both gates")
     c_held = (f" The memory ${L.at('c', t)}$ is held fixed here: its own gradient comes next (L8)."
               if cell == "lstm" else "")
     return _stage(s, "hidden", (
