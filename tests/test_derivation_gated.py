@@ -228,3 +228,15 @@ def test_the_pre_activations_squash_to_the_traces_gates_and_the_path_is_their_pr
     np.testing.assert_allclose(path_product(tr, 2), tr.gates[gate][2] * tr.gates[gate][3] * tr.gates[gate][4]
                                * tr.gates[gate][5], rtol=1e-12)
     np.testing.assert_array_equal(path_product(tr, problem.T), np.ones(3))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_one_step_one_unit(cell):
+    problem = make_problem(cell, T=1, H=1, D=1, O=2)
+    res = problem.solve()
+    eqs = by_key(derivation_gated.build(problem, res, t=1, notation="dlbook", lr=0.1))
+    assert_printed(value(eqs["dL_dh"]), res.dL_dh[0])
+    assert_printed(value(eqs["dL_dh0"]), res.dL_dh0)
+    if cell == "lstm":
+        assert_printed(value(eqs["dL_dc"]), res.dL_dc[0])
+        assert "only the path through" in eqs["dL_dc"].note

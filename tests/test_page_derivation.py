@@ -216,3 +216,19 @@ def test_the_largest_gated_model_stays_within_the_check_budget(cell):
     plan, vanilla = derivation_page.plan(big, 250), derivation_page.plan(big.replace(cell="rnn"), 250)
     assert plan.gradcheck_entries == derivation_page.GATED_MIN_ENTRIES and not plan.double_sum
     assert vanilla.seconds < plan.seconds < 6 * vanilla.seconds       # the gates' work is counted
+
+
+@pytest.mark.parametrize("query", [
+    {"cell": "lstm", "T": 1, "H": 1, "d_all": "1"},                       # one step, one unit
+    {"cell": "gru", "T": 10, "d_step": 400, "d_stage": "gates"},          # a step beyond T is clamped
+    {"cell": "lstm", "forget_bias": -5.0, "T": 60, "d_stage": "memory", "d_step": 1},   # a fading carousel
+    {"cell": "gru", "truncation": "k_step", "trunc_k": 2, "notation": "row"},
+])
+def test_gated_extremes_give_notes_not_tracebacks(query):
+    at = open_page(query)
+    assert len(at.latex) >= 1
+    config = parse(query)[0]
+    if config.truncation != "full":
+        assert any("exact gradient" in i.value for i in at.info)
+    if query.get("d_step") == 400:
+        assert equation(at, r"\delta_{z,10}")
