@@ -244,3 +244,12 @@ def test_every_outcome_quantity_has_labels_and_the_registry_names_are_placeholde
         assert quantity.kind != OUTCOME or quantity.outcomes
         assert re.fullmatch(r"[a-z_0-9]+", quantity.name)
     assert shipped_files()
+
+
+def test_the_documented_examples_load():
+    from pathlib import Path
+    from ui.lessons.format import EXAMPLE
+    readme = (Path(__file__).resolve().parents[1] / "lessons" / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert len(load_bytes(block.encode()).steps) == 2
+    assert len(load_bytes(EXAMPLE.encode()).steps) == 1

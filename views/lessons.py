@@ -8,25 +8,10 @@ import streamlit as st
 
 from ui import state
 from ui.lessons import bar
-from ui.lessons.format import MAX_BYTES, Lesson, LessonError, load_bytes, shipped
+from ui.lessons.format import EXAMPLE, MAX_BYTES, Lesson, LessonError, load_bytes, shipped
 
 MAX_MESSAGES = 12                # problems listed for one bad file; the rest are counted
 PER_ROW = 2
-EXAMPLE = '''title = "My first lesson"
-teaches = "How fast the gradient fades at a small spectral radius."
-
-[[step]]
-page = "vanishing"
-look = "The curve at k = 1, on the left."
-question = "At rho = {rho} and T = {T}, how small is ||dh_T/dh_1||?"
-kind = "number"
-answer = "jacobian_first"
-factor = 10
-reveal = "It is {answer:.1e}: about {jacobian_factor:.2f} per step, {T} steps back."
-[step.settings]
-rho = 0.5
-T = 20
-'''
 
 
 def progress_text(lesson: Lesson) -> str:

@@ -176,11 +176,6 @@ def _clip_keeps_direction(cfg: Config) -> str:
     return "yes" if clipping(cfg).cosine[2] >= SAME_DIRECTION else "no"
 
 
-def _clipping_changes(cfg: Config) -> str:
-    """Whether global-norm clipping at c (tr_clip_c) changes the sidebar model's gradient."""
-    return "yes" if state.bptt_result(cfg).grads.global_norm() > cfg.tr_clip_c else "no"
-
-
 QUANTITIES: dict[str, Quantity] = {q.name: q for q in (
     # Vanishing & exploding
     Quantity("jacobian_first", NUMBER, "||ds_T/ds_1||: the main curve of Vanishing & exploding at k = 1",
@@ -189,8 +184,6 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in (
              lambda cfg: float(rc.fit_decay_factor(jacobian_norms(cfg)))),
     Quantity("jacobian_trend", OUTCOME, "the page's verdict: vanishing, stable or exploding",
              lambda cfg: trend(jacobian_norms(cfg)), TRENDS),
-    Quantity("horizon", NUMBER, "the memory horizon: the largest distance T - k with ||ds_T/ds_k|| >= 0.01",
-             lambda cfg: float(rc.memory_horizon(jacobian_norms(cfg)))),
     Quantity("spectral_radius", NUMBER, "rho: the largest |eigenvalue| of W_hh", _spectral_radius),
     Quantity("sigma_max", NUMBER, "the largest singular value of W_hh", _sigma_max),
     Quantity("sigma_above_one", OUTCOME, "whether the largest singular value of W_hh is above 1",
@@ -235,10 +228,6 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in (
              lambda cfg: float(clipping(cfg).raw_norm)),
     Quantity("clip_value_keeps_direction", OUTCOME, "whether element-wise clipping keeps the gradient's direction",
              _clip_keeps_direction, YES_NO),
-    Quantity("grad_norm", NUMBER, "||g||, the global norm of the sidebar model's gradient (all parameters)",
-             lambda cfg: float(state.bptt_result(cfg).grads.global_norm())),
-    Quantity("clipping_changes", OUTCOME, "whether clipping by global norm at c (tr_clip_c) changes that gradient",
-             _clipping_changes, YES_NO),
 )}
 
 # What a quantity can depend on: everything but the display (notation, presentation, lesson)

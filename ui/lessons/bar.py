@@ -260,10 +260,10 @@ def render() -> None:
 
 def _header(lesson: Lesson, n: int, *, summary: bool = False) -> None:
     total = len(lesson.steps)
-    progress, back, forward, leave = st.columns([6, 1.4, 1.4, 1.2], vertical_alignment="center")
+    progress, back, forward, leave = st.columns([6, 1.5, 1.5, 1.3], vertical_alignment="center")
     text = f"{lesson.title} · results" if summary else f"{lesson.title} · step {n} of {total}"
     progress.progress(1.0 if summary else n / total, text=text)
-    back.button("◀ Previous", key="lesson_prev", width="stretch", on_click=back_to_last_step if summary else go,
+    back.button("◀ Back", key="lesson_prev", width="stretch", on_click=back_to_last_step if summary else go,
                 args=() if summary else (lesson, n - 1), disabled=not summary and n == 1,
                 help="the previous step (← key)")
     if summary:
@@ -297,11 +297,11 @@ def _step(lesson: Lesson, n: int, config: Config) -> None:
     problem = st.session_state.get(PROBLEM)
     if done is None and problem and problem[:2] == (lesson.id, n):
         st.caption(f":orange[{problem[2]}]")
-    if done is not None:
+    if done is not None:                                         # one block: the verdict, then why
         verdict = ":green[**Right.**]" if done["right"] else ":orange[**Not quite.**]"
-        st.markdown(f"{verdict} You predicted {state.literal_markdown(done['guess'])}; the answer is "
-                    f"**{state.literal_markdown(done['answer'])}**.")
-        st.info(reveal_text(lesson, n, config, done["guess"]), icon=":material/lightbulb:")
+        st.info(f"{verdict} You predicted {state.literal_markdown(done['guess'])}; the answer is "
+                f"**{state.literal_markdown(done['answer'])}**.\n\n{reveal_text(lesson, n, config, done['guess'])}",
+                icon=":material/lightbulb:")
 
 
 def _guess_widget(lesson: Lesson, n: int, step: Step, config: Config, *, disabled: bool) -> None:

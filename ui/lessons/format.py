@@ -557,6 +557,24 @@ def _is_label(name: str, quantity) -> bool:
     return field is not None and field.kind not in ("int", "float")
 
 
+# A lesson of one step, shown on the Lessons page (lessons/README.md has a longer one)
+EXAMPLE = '''title = "My first lesson"
+teaches = "How fast the gradient fades at a small spectral radius."
+
+[[step]]
+page = "vanishing"
+look = "The curve at k = 1, on the left."
+question = "At rho = {rho} and T = {T}, how small is ||dh_T/dh_1||?"
+kind = "number"
+answer = "jacobian_first"
+factor = 10
+reveal = "It is {answer:.1e}: about {jacobian_factor:.2f} per step, {T} steps back."
+[step.settings]
+rho = 0.5
+T = 20
+'''
+
+
 # ---- the shipped lessons -----------------------------------------------------------------------------
 
 def shipped_files() -> list[Path]:

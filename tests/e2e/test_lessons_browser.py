@@ -1,0 +1,123 @@
+"""End to end: a lesson walked from start to end with the keyboard (predict, reveal, ArrowRight),
+a shared step link opening at that step on its page in a fresh browser, the keys left alone
+while typing, a clicker's PageDown in presentation mode; screenshots of every step of lesson 2 in
+normal and presentation mode under /tmp/shots_lessons/ (and <repo>/screenshots/)."""
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import TIMEOUT_MS, assert_no_exception, open_page, screenshot, wait_idle
+from ui.lessons.format import Lesson, shipped
+
+pytestmark = pytest.mark.e2e
+SHOTS = Path("/tmp/shots_lessons")
+BAR = ".st-key-lesson_bar, .st-key-lesson_bar_presenting"
+LESSON = "2-vanishing"
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def at_step(page, n: int, total: int) -> None:
+    expect(page.locator(BAR).get_by_text(f"step {n} of {total}")).to_be_visible(timeout=TIMEOUT_MS)
+    wait_idle(page)
+
+
+def predict_and_reveal(page) -> None:
+    """A prediction in the bar (the first choice, 1e-3, or step 3), then Reveal."""
+    bar = page.locator(BAR)
+    choices = bar.locator('[data-testid="stRadio"] [role="radiogroup"] label')
+    if choices.count():
+        choices.first.click()
+    elif bar.locator('input[type="text"]').count():
+        bar.locator('input[type="text"]').fill("1e-3")
+        bar.locator('input[type="text"]').press("Enter")
+    else:
+        bar.locator('input[type="number"]').fill("3")
+        bar.locator('input[type="number"]').press("Enter")
+    wait_idle(page)
+    bar.locator(".st-key-lesson_reveal button").click()
+    expect(bar.get_by_text("the answer is")).to_be_visible(timeout=TIMEOUT_MS)
+    wait_idle(page)
+
+
+def press_outside_fields(page, key: str) -> None:
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.keyboard.press(key)
+
+
+@pytest.mark.parametrize("presentation", [False, True], ids=["normal", "presentation"])
+def test_a_lesson_walked_with_the_keyboard(page, app_url, presentation):
+    lesson = shipped()[LESSON]
+    assert isinstance(lesson, Lesson)
+    total = len(lesson.steps)
+    SHOTS.mkdir(exist_ok=True)
+    mode = "presentation" if presentation else "normal"
+    open_page(page, app_url, query={"lesson": LESSON, "step": 1, **({"presentation": 1} if presentation else {})})
+    for n in range(1, total + 1):
+        at_step(page, n, total)
+        assert query(page).get("step", "1") == str(n)              # the step is in the URL (1: the default)
+        predict_and_reveal(page)
+        assert_no_exception(page)
+        page.wait_for_timeout(600)                                # equations and charts settle
+        page.screenshot(path=str(SHOTS / f"{LESSON}_{mode}_step{n}.png"))
+        press_outside_fields(page, "ArrowRight")
+    bar = page.locator(BAR)
+    expect(bar.get_by_text("You predicted")).to_be_visible(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    page.screenshot(path=str(SHOTS / f"{LESSON}_{mode}_summary.png"))
+    screenshot(page, f"lessons_{mode}_summary", full_page=False)
+    press_outside_fields(page, "ArrowLeft")                       # back from the summary to the last step
+    at_step(page, total, total)
+    press_outside_fields(page, "ArrowLeft")
+    at_step(page, total - 1, total)
+
+
+def test_a_shared_step_link_opens_that_step_in_a_fresh_browser(browser, app_url):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(f"{app_url}/?lesson=4-truncation&step=3")
+        at_step(page, 3, 5)
+        link = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Unrolled graph", exact=True)
+        expect(link).to_have_attribute("aria-current", "page", timeout=TIMEOUT_MS)
+        settings = query(page)
+        assert settings["lesson"] == "4-truncation" and settings["step"] == "3"
+        assert settings["truncation"] == "k_step" and settings["trunc_k"] == "4" and settings["T"] == "14"
+        assert_no_exception(page)
+    finally:
+        context.close()
+
+
+def test_arrows_are_left_to_a_field_being_typed_in(page, app_url):
+    open_page(page, app_url, query={"lesson": LESSON, "step": 2})
+    at_step(page, 2, 6)
+    field = page.locator(BAR).locator('input[type="text"]')
+    field.click()
+    field.type("0.4")
+    page.keyboard.press("ArrowLeft")                              # moves the caret, not the lesson
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(800)
+    wait_idle(page)
+    assert query(page)["step"] == "2"
+    press_outside_fields(page, "ArrowLeft")
+    at_step(page, 1, 6)
+
+
+def test_page_down_moves_in_presentation_mode_only(page, app_url):
+    open_page(page, app_url, query={"lesson": LESSON, "step": 2})
+    at_step(page, 2, 6)
+    press_outside_fields(page, "PageDown")                        # a reader scrolls with it
+    page.wait_for_timeout(800)
+    wait_idle(page)
+    assert query(page)["step"] == "2"
+    open_page(page, app_url, query={"lesson": LESSON, "step": 2, "presentation": 1})
+    at_step(page, 2, 6)
+    press_outside_fields(page, "PageDown")                        # a clicker's "next"
+    at_step(page, 3, 6)
+    press_outside_fields(page, "PageUp")
+    at_step(page, 2, 6)
