@@ -219,3 +219,18 @@ def test_view_choices_recompute_nothing_for_a_gated_cell(monkeypatch):
         assert not at.exception and getattr(at.session_state["_config"], name) == value
     assert calls == {}, calls
     assert "v_cells" in charts(at)
+
+
+@pytest.mark.parametrize("query, expect", [
+    ({"cell": "lstm", "T": "1", "H": "1"}, None),
+    ({"cell": "gru", "T": "2", "H": "1"}, "1 step back"),
+    ({"cell": "lstm", "forget_bias": "-5", "T": "300", "H": "64"}, "product of gates fell below the smallest float64"),
+    ({"cell": "lstm", "edits": "W_hf.0=50.0~b_f.0=-80", "T": "20"}, "the other paths"),
+])
+def test_extreme_gated_settings_give_notes_not_tracebacks(query, expect):
+    at = open_page(query)
+    assert not at.exception and "v_curve" in charts(at)
+    notes = " ".join(i.value for i in at.info)
+    assert "its bound" not in notes                                  # a gated cell has no bound (11)
+    if expect:
+        assert expect in notes, notes

@@ -166,7 +166,7 @@ def cells_section(run: service.Run, nt: Notation, curves: list) -> None:
                                highlight=service.cell_title(config.cell),
                                first_step=config.T - run.plan.cells_window + 1, presentation=config.presentation,
                                state="s"), "v_cells", "cells")
-    st.info(service.cells_sentence(config.T, curves), icon=":material/lightbulb:")
+    notes(service.cells_sentence(config.T, curves), icon=":material/lightbulb:")
     st.caption(service.CELLS_CAPTION)
     notes(service.cells_window_note(run), icon=":material/speed:")
     st.dataframe(service.sweep_table(named), hide_index=True, width="stretch",

@@ -752,17 +752,21 @@ def equations_latex(nt: Notation) -> str:
             rf"\le \big(\gamma\, \sigma_{{\max}}({W})\big)^{{T-k}}")
 
 
-def log_notes(values, what: str) -> list[str]:
-    """Plain sentences about the zeros and overflow in `values` (the figures' edge markers)."""
+DEAD_UNITS = "every path goes through a unit with f' = 0, e.g. dead ReLUs"
+UNDERFLOW = "the product of gates fell below the smallest float64"
+
+
+def log_notes(values, what: str, zero_why: str = DEAD_UNITS) -> list[str]:
+    """Plain sentences about the zeros and overflow in `values` (the figures' edge markers);
+    zero_why: why a value is exactly 0."""
     split = split_for_log(values)
     notes = []
     if split.overflow.any():
         notes.append(f"{int(split.overflow.sum())} value(s) of {what} overflowed (inf or nan): they are "
                      "drawn as ▲ markers pinned to the top edge.")
     if split.zero.any():
-        notes.append(f"{int(split.zero.sum())} value(s) of {what} are exactly 0 (every path goes through "
-                     "a unit with f' = 0, e.g. dead ReLUs): a log axis has no 0, so they are drawn as ▼ "
-                     "markers on the bottom edge.")
+        notes.append(f"{int(split.zero.sum())} value(s) of {what} are exactly 0 ({zero_why}): a log axis has "
+                     "no 0, so they are drawn as ▼ markers on the bottom edge.")
     return notes
 
 
@@ -802,8 +806,9 @@ def norm_note(run: Run) -> str | None:
     config = run.config
     if run.plan.norm == config.v_norm:
         return None
+    why = "its bound carries an extra √H" if run.vanilla else "‖I‖ is then the square root of the state's size"
     return (f"At T = {config.T}, H = {config.H} spectral norms of every curve would take too long to compute: "
-            "the page uses the Frobenius norm (its bound carries an extra √H).")
+            f"the page uses the Frobenius norm ({why}).")
 
 
 def window_note(window: int, T: int, what: str) -> str | None:
@@ -850,7 +855,8 @@ def powers_check(run: Run, nt: Notation) -> str:
 def curve_notes(run: Run, nt: Notation) -> list[str]:
     jac = inline_maths(nt, run.config.cell)["jac"]
     if not run.vanilla:
-        return log_notes(run.norms, jac) + log_notes(run.gate.norms, f"the {GATE_WORDS[run.config.cell].path}")
+        return log_notes(run.norms, jac) + log_notes(run.gate.norms, f"the {GATE_WORDS[run.config.cell].path}",
+                                                     UNDERFLOW)
     return log_notes(run.norms, jac) + log_notes(run.bound, "the bound")[:1]
 
 
@@ -1124,10 +1130,10 @@ def gate_verdict(run: Run) -> str | None:
         return None
     w, k = GATE_WORDS[run.config.cell], run.first_step
     path, whole = relative_at_first(run.gate.norms), relative_at_first(run.norms)
-    head = (f"At k = {k}, {run.config.T - k} steps back, the {w.path} alone keeps {_share(path)} of its value at "
-            f"k = T and the whole state {_share(whole)}: ")
+    head = (f"At k = {k}, {_steps(run.config.T - k)} back, the {w.path} alone keeps {_share(path)} of its value "
+            f"at k = T and the whole state {_share(whole)}: ")
     if not (np.isfinite(path) and np.isfinite(whole)) or path <= 0 or whole <= 0:
-        return head + "one of them left the float range, so they cannot be compared."
+        return head + "one of them is exactly 0 or overflowed, so their ratio says nothing."
     if whole > 10 * path:
         hint = (" Raise the forget-gate bias b_f in the sidebar to put the gates nearer 1."
                 if run.config.cell == "lstm" else "")
@@ -1188,14 +1194,14 @@ CELLS_CAPTION = ("**What to look for:** the three cells read the same inputs fro
 def cells_sentence(T: int, curves: list[tuple[str, Array]]) -> str:
     """One sentence from the compared curves: how much of the gradient each cell keeps at the
     window's first step (relative to k = T), and the ratio between the most and the least kept."""
-    if not curves:
+    W = curves[0][1].shape[0] if curves else 0
+    if W < 2:                                         # T = 1: nothing to go back through
         return ""
-    W = curves[0][1].shape[0]
     k = T - W + 1
     kept = [(rc.get_cell(cell).title, relative_at_first(c)) for cell, c in curves]
     parts = [f"the {title} {_keeps(v)}" for title, v in kept]
     listed = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
-    sentence = f"At T = {T}, {W - 1} steps back (k = {k}), of the gradient each cell has at k = T {listed}."
+    sentence = f"At T = {T}, {_steps(W - 1)} back (k = {k}), of the gradient each cell has at k = T {listed}."
     finite = [(t, v) for t, v in kept if np.isfinite(v) and v > 0]
     if len(finite) > 1:
         (most, hi), (least, lo) = max(finite, key=lambda p: p[1]), min(finite, key=lambda p: p[1])
@@ -1225,7 +1231,9 @@ def _keeps(value: float) -> str:
         return "overflows (it explodes)"
     if value == 0:
         return "keeps exactly 0"
-    return f"grows it {value:.1g}-fold" if value > 1 else f"keeps {value:.1g}"
+    if value <= 1:
+        return f"keeps {value:.1g}"
+    return f"keeps {value:.2g} (it grows)" if value < 1000 else f"grows it {value:.1g}-fold"
 
 
 def cells_window_note(run: Run) -> str | None:
