@@ -11,7 +11,7 @@ import rnn_core.training
 import ui.pages.training as service
 from apptest_helpers import open_app_page, fresh_caches  # noqa: F401 (fresh_caches is a fixture)
 from ui.config import DEFAULT, parse, to_query
-from ui.pages.training import (CELLS_RECIPE, CellOutcome, CellsRecipe, TrainSpec, cells_guard_seconds,
+from ui.pages.training import (CELLS_RECIPE, CellOutcome, CellsRecipe, TrainSpec, guard_seconds,
                                cells_sentence, cells_steps, cells_variants, compare_label, compared_names,
                                initial_params, run_training, spec_step_seconds, step_seconds)
 from ui.presets import PRESETS
@@ -121,9 +121,9 @@ def test_the_comparison_fits_the_plan(T):
 
 
 def test_the_guard_holds_the_announced_time():
-    assert cells_guard_seconds(20.0) == 30.0
-    assert cells_guard_seconds(100.0) == service.TIME_BUDGET
-    assert cells_guard_seconds(0.1) == service.CELLS_MIN_GUARD
+    assert guard_seconds(20.0) == 30.0
+    assert guard_seconds(100.0) == service.TIME_BUDGET
+    assert guard_seconds(0.1) == service.MIN_GUARD
 
 
 def test_the_sentence_comes_from_the_numbers():
@@ -202,7 +202,7 @@ def test_the_gated_clipping_comparison_raises_the_weight_scale():
 
 def test_a_comparison_stopped_at_its_budget_stops_the_three_at_one_step(monkeypatch):
     monkeypatch.setattr(service, "CELLS_RECIPE", CellsRecipe(steps=3000))
-    monkeypatch.setattr(service, "cells_guard_seconds", lambda estimate: 0.5)
+    monkeypatch.setattr(service, "guard_seconds", lambda estimate: 0.5)
     at = open_app_page(PAGE, {"tr_view": "cells", "tr_task": "adding", "T": "20", "H": "4"})
     at.button(key="tr_train_cells").click().run()
     assert not at.exception, at.exception
@@ -228,3 +228,14 @@ def test_the_copy_comparison_states_its_delay():
     assert "**Recall delay:** 49 = T − 1 in the comparison" in " ".join(m.value for m in at.markdown)
     assert not [s for s in at.slider if s.key == "cfg_tr_delay"]
     assert "recall delay 49 (T − 1)" in " ".join(c.value for c in at.caption)
+
+
+def test_a_single_run_stops_at_one_and_a_half_times_its_estimate(monkeypatch):
+    """Not at TIME_BUDGET whatever it announced: the guard holds the announced time."""
+    monkeypatch.setattr(service, "MIN_GUARD", 0.3)
+    monkeypatch.setattr(service, "LOAD_MARGIN", 1e-6)          # an estimate far too low
+    at = open_app_page(PAGE, to_query(gated("lstm", T=40, H=32, tr_steps=2000)))
+    assert "the run stops at 0.3 s (1.5 times that, at least 0.3 s)" in " ".join(c.value for c in at.caption)
+    at.button(key="tr_train").click().run()
+    stopped = next(w.value for w in at.warning if w.value.startswith("Stopped at its time budget"))
+    assert "in the 0.3 s the run may take" in stopped

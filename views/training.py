@@ -1,5 +1,6 @@
-"""Training & truncation: learn a small task with SGD, watch the gradients, compare truncated
-and randomized BPTT and clipping with the full gradient.
+"""Training & truncation: learn a small task with SGD (with the sidebar's cell), watch the
+gradients, compare truncated and randomized BPTT and clipping with the full gradient, and the
+vanilla RNN, the LSTM and the GRU on the same batches.
 
 Layout only: widgets from the config schema (fields tr_*), runs, comparisons, budgets and words
 from the page's service (ui.pages.training), charts from ui.figures.training.
@@ -110,6 +111,7 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     show(note)
     if spec is None:
         return
+    budget = service.guard_seconds(spec.steps * service.spec_step_seconds(spec, data.D, data.O))
     cols = st.columns([1, 4])
     pressed = cols[0].button("Train", type="primary", icon=":material/play_arrow:", key="tr_train")
     cols[1].caption(service.train_caption(config, spec, data))
@@ -119,13 +121,13 @@ def training_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str 
     charts = service.LiveCharts()
     result = service.store().get(spec)
     if pressed and (result is None or result.stopped):     # a run cut short may be trained again
-        result = service.train_with_progress(spec, text, charts, config)
+        result = service.train_with_progress(spec, text, charts, config, budget)
     if result is None:
         charts.progress.info("Press **Train** to train with these settings.", icon=":material/info:")
         return
     charts.draw_curves(result, config, service.clip_threshold(spec))
     with charts.progress.container():
-        show(*service.run_banner(config, spec, text, result))
+        show(*service.run_banner(config, spec, text, result, budget))
     with charts.extra.container():
         st.caption(service.CURVES_CAPTION)
     with charts.heatmap.container():
@@ -141,15 +143,17 @@ def side_by_side(variants: dict[str, TrainSpec], data: rc.TaskData, text: str | 
         return None
     variants = service.with_steps(variants, steps)
     missing, estimate = service.missing_estimate(variants, data.D, data.O)
+    budget = service.guard_seconds(estimate)
     if missing and not st.button(label, key=key, icon=":material/play_arrow:"):
-        show(service.press_to_train(label, missing, estimate))
+        show(service.press_to_train(label, missing, estimate, budget))
         return None
     bar = st.empty()
-    results = service.train_missing(variants, text, lambda done, what: bar.progress(done, text=what))
+    results = service.train_missing(variants, text, lambda done, what: bar.progress(done, text=what), budget)
     if results is None:
         return None
     bar.empty()
-    show(service.unfinished_runs(results))
+    everything = service.missing_estimate(variants, data.D, data.O, again=True)[1]    # what the runs were planned for
+    show(service.unfinished_runs(results, service.guard_seconds(everything)))
     return {name: run for name, run in results.items() if run is not None}
 
 
@@ -222,7 +226,7 @@ def cells_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | N
     label = "Train the three cells"
     pressed = st.button(label, key="tr_train_cells", type="primary", icon=":material/play_arrow:")
     estimate = service.cells_estimate(variants, data.D, data.O)
-    budget = service.cells_guard_seconds(estimate)
+    budget = service.guard_seconds(estimate)
     results = service.cells_runs(variants, again=pressed)
     if results is None and not pressed:
         show(service.press_to_train(label, len(variants), estimate, budget))

@@ -21,10 +21,16 @@ Truncations (rnn_core.truncation), each swept over the same window lengths k:
   gradient path crosses k - 1 factors on average, as many as a k-step window lets through. It is
   shown as one draw and as the average gradient of several draws (unbiased: it tends to g_full).
 Clipping: the raw gradient against clipping by global norm and element-wise, on a model made to
-explode.
+explode (the vanilla RNN by its spectral radius, a gated cell by its weights' scale).
 
-Budgets. Cost models (fitted on this machine) plan each run and comparison before it starts;
-a ui.budget.Guard stops it at its wall-clock budget or when the visitor has gone.
+Cells. Every run is of the config's cell (TrainSpec.cell: the vanilla RNN, the LSTM or the GRU).
+"Compare cells" trains the three side by side on the same batches from the same seed
+(rnn_core.side_by_side), with its own SGD recipe (CELLS_RECIPE), and says who learned from the
+held-out losses against the best constant answer.
+
+Budgets. Cost models (fitted on this machine, times each cell's factors) plan each run and
+comparison before it starts; a ui.budget.Guard stops training at GUARD_FACTOR times the
+announced time (`guard_seconds`) or when the visitor has gone.
 
 Per-task behaviour (what a task's examples and a trained model's answers look like) comes from
 the `TASK_DISPLAYS` registry, as Blocks the view renders.
@@ -93,6 +99,16 @@ COST = (2.57e-4, 7.12e-9, 4.38e-6, 1.19e-10, 1.16e-7, 7.58e-9, 1.9e-10, 2.27e-9,
 LOAD_MARGIN = 1.2
 TIME_BUDGET = 60.0           # the wall-clock seconds a run may take, whatever the estimate said
 PLAN_SECONDS = 45.0          # the estimate a run is cut to: under load it still ends before the budget
+
+
+GUARD_FACTOR = 1.5           # a run stops at this multiple of the time the page announced for it ...
+MIN_GUARD = 5.0              # ... or at this many seconds, if more (a page's rerun costs about as much)
+
+
+def guard_seconds(estimate: float) -> float:
+    """The wall-clock budget of training announced at `estimate` seconds: GUARD_FACTOR times it
+    (at least MIN_GUARD), never more than TIME_BUDGET."""
+    return min(TIME_BUDGET, max(MIN_GUARD, GUARD_FACTOR * estimate))
 
 
 def k_window(truncation, T: int) -> int:
@@ -760,11 +776,12 @@ class LiveCharts:
             notation=notation, presentation=presentation), key=f"tr_grads_{self._draws}")
 
 
-def train_with_progress(spec: TrainSpec, text: str | None, charts: LiveCharts, config: Config) -> TrainResult:
-    """Train with a live progress bar, at most TIME_BUDGET seconds. A run stopped at the budget is
+def train_with_progress(spec: TrainSpec, text: str | None, charts: LiveCharts, config: Config,
+                        budget: float = TIME_BUDGET) -> TrainResult:
+    """Train with a live progress bar, at most `budget` seconds. A run stopped at the budget is
     kept (marked stopped) so that a rerun does not spend the budget again; a run whose session
     has gone is dropped (Streamlit ends the script at its next st.* call)."""
-    guard = Guard(TIME_BUDGET)
+    guard = Guard(budget)
     result = run_training(spec, text, callback=charts.callback(spec.steps, config, clip_threshold(spec)), guard=guard)
     if guard.stopped_by != SESSION:
         store().put(spec, result)
@@ -946,13 +963,6 @@ def cells_steps(variants: dict[str, TrainSpec], D: int, O: int, budget: float = 
     return int(min(next(iter(variants.values())).steps, budget // per_step))
 
 
-CELLS_MIN_GUARD = 5.0                            # seconds: below this, rerunning the page costs more than training
-
-
-def cells_guard_seconds(estimate: float) -> float:
-    """The wall-clock budget of training the comparison: 1.5 times what the page announced (at
-    least CELLS_MIN_GUARD), never more than TIME_BUDGET."""
-    return min(TIME_BUDGET, max(CELLS_MIN_GUARD, 1.5 * estimate))
 
 
 def cells_estimate(variants: dict[str, TrainSpec], D: int, O: int) -> float:
@@ -1352,7 +1362,8 @@ def train_caption(config: Config, spec: TrainSpec, data: rc.TaskData) -> str:
     return (f"SGD on a fresh batch each step, minimising the mean loss per step; update of eq. (12). "
             f"Gradient: {gradient} (sidebar). Same settings, same run: "
             "finished runs are kept and shown to every viewer. "
-            f"Estimated time: {about(estimate)}; any run stops at {TIME_BUDGET:.0f} s, keeping the steps done.")
+            f"Estimated time: {about(estimate)}; the run stops at {guard_seconds(estimate):.2g} s "
+            f"({GUARD_FACTOR:g} times that, at least {MIN_GUARD:g} s), keeping the steps done.")
 
 
 CURVES_CAPTION = ("**Left:** the loss of each step's batch (it is noisy: every step sees new sequences). "
@@ -1364,12 +1375,13 @@ HEATMAP_CAPTION = ("Each row is one training step, each column a time step t; co
                    "(exploding) as training goes on.")
 
 
-def run_banner(config: Config, spec: TrainSpec, text: str | None, result: TrainResult) -> list[Note]:
+def run_banner(config: Config, spec: TrainSpec, text: str | None, result: TrainResult,
+               budget: float = TIME_BUDGET) -> list[Note]:
     """What happened: stopped at the budget or not, and the run judged against its baseline."""
     notes = []
     if result.stopped:
         notes.append(Note("warning", f"Stopped at its time budget: {result.steps_done} of {spec.steps} steps ran "
-                                     f"in the {TIME_BUDGET:.0f} s a run may take; the steps done are shown. Lower T, "
+                                     f"in the {budget:.2g} s the run may take; the steps done are shown. Lower T, "
                                      "H, the batch size, the truncation's k or the steps for a complete run.", TIMER))
     verdict = judge(result, None if result.diverged else evaluation(config, text, result))
     first, last = np.mean(result.loss[:10]), np.mean(result.loss[-10:])
