@@ -152,8 +152,8 @@ def side_by_side(variants: dict[str, TrainSpec], data: rc.TaskData, text: str | 
     if results is None:
         return None
     bar.empty()
-    everything = service.missing_estimate(variants, data.D, data.O, again=True)[1]    # what the runs were planned for
-    show(service.unfinished_runs(results, service.guard_seconds(everything)))
+    planned = service.runs_estimate(variants, data.D, data.O)
+    show(service.unfinished_runs(results, service.guard_seconds(planned)))
     return {name: run for name, run in results.items() if run is not None}
 
 
@@ -225,7 +225,7 @@ def cells_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: str | N
     st.caption(service.cells_recipe_caption(next(iter(variants.values()))))
     label = "Train the three cells"
     pressed = st.button(label, key="tr_train_cells", type="primary", icon=":material/play_arrow:")
-    estimate = service.cells_estimate(variants, data.D, data.O)
+    estimate = service.runs_estimate(variants, data.D, data.O)
     budget = service.guard_seconds(estimate)
     results = service.cells_runs(variants, again=pressed)
     if results is None and not pressed:

@@ -834,15 +834,14 @@ def clipping_runs_blocks(results: dict[str, TrainResult], c: float, presentation
 
 
 def train_missing(variants: dict[str, TrainSpec], text: str | None,
-                  on_progress: Callable[[float, str], object], budget: float = TIME_BUDGET,
-                  again: bool = False) -> dict[str, TrainResult] | None:
-    """Train every variant the store lacks (and, with `again`, every one stopped at its budget),
-    all within `budget` seconds together: at the budget the current run stops (kept, marked
+                  on_progress: Callable[[float, str], object],
+                  budget: float = TIME_BUDGET) -> dict[str, TrainResult] | None:
+    """Train every variant the store lacks, all within `budget` seconds together: at the budget the current run stops (kept, marked
     stopped) and the rest are left untrained; if the session goes, nothing is kept and None is
     returned. on_progress(fraction, text) is called every step. Returns each variant's run as
     the store holds it (None: not trained)."""
     runs = store()
-    missing = [name for name, spec in variants.items() if needs_training(runs.get(spec), again)]
+    missing = [name for name, spec in variants.items() if spec not in runs]
     guard = Guard(budget)
     for i, name in enumerate(missing):
         if guard.should_stop():
@@ -863,12 +862,16 @@ def needs_training(run: TrainResult | None, again: bool) -> bool:
     return run is None or (again and run.stopped)
 
 
-def missing_estimate(variants: dict[str, TrainSpec], D: int, O: int, again: bool = False) -> tuple[int, float]:
-    """(how many variants the store lacks (or holds stopped, with `again`), their estimated
-    seconds together)."""
+def missing_estimate(variants: dict[str, TrainSpec], D: int, O: int) -> tuple[int, float]:
+    """(how many variants the store lacks, their estimated seconds together)."""
     runs = store()
-    missing = [spec for spec in variants.values() if needs_training(runs.get(spec), again)]
-    return len(missing), sum(spec.steps * spec_step_seconds(spec, D, O) for spec in missing)
+    missing = {name: spec for name, spec in variants.items() if spec not in runs}
+    return len(missing), runs_estimate(missing, D, O)
+
+
+def runs_estimate(variants: dict[str, TrainSpec], D: int, O: int) -> float:
+    """The announced seconds of training every variant (each cell's steps at its own cost)."""
+    return sum(spec.steps * spec_step_seconds(spec, D, O) for spec in variants.values())
 
 
 # ---------------------------------------------------------------------------- side-by-side runs
@@ -963,11 +966,6 @@ def cells_steps(variants: dict[str, TrainSpec], D: int, O: int, budget: float = 
     return int(min(next(iter(variants.values())).steps, budget // per_step))
 
 
-
-
-def cells_estimate(variants: dict[str, TrainSpec], D: int, O: int) -> float:
-    """The announced seconds of training the comparison (every cell's steps at its own cost)."""
-    return sum(spec.steps * spec_step_seconds(spec, D, O) for spec in variants.values())
 
 
 def cells_runs(variants: dict[str, TrainSpec], again: bool = False) -> dict[str, TrainResult] | None:
