@@ -501,16 +501,24 @@ def _label_trace(flow: Flow, window: Window, notation: Notation, font: int, trac
             put((window.x_h0 + window.start) / 2, row + 0.06, "⋯", "top center")
         if window.end < window.T:
             put(window.end + 0.6, row + 0.06, "⋯", "top center")
-    gate = KEEPING_GATE.get(flow.cell)
-    if gate and window.end - window.start < MAX_GATE_LABELS:
-        row = ROWS["c"] if flow.memory else ROWS["h"]
-        for step in window.steps:
-            if step > window.start or step == 1:
-                # under the edge, between the vertical edges of two steps: the nodes leave no room on it
-                put(step - 0.5, row - 0.42, f"{float(np.mean(trace.gates[gate][step - 1])):.2f}", "middle center")
     return dict(type="scatter", mode="text", x=xs, y=ys, text=texts, textposition=where,
                 hoverinfo="skip", showlegend=False, name="weights", meta="labels",
                 textfont=dict(size=font, color=LABEL_COLOUR))
+
+
+def _gate_trace(flow: Flow, window: Window, trace: rc.Trace, font: int) -> list[dict]:
+    """The keeping gate's mean over the units (LSTM: f_t; GRU: z_t) under each recurrent edge,
+    between the vertical edges of two steps (the nodes leave no room on the edge itself), while
+    at most MAX_GATE_LABELS steps are in view; none for the vanilla cell."""
+    gate = KEEPING_GATE.get(flow.cell)
+    if gate is None or window.end - window.start >= MAX_GATE_LABELS:
+        return []
+    row = rows_of(flow)["c" if flow.memory else "h"]
+    steps = [t for t in window.steps if t > window.start or t == 1]
+    return [dict(type="scatter", mode="text", x=[t - 0.5 for t in steps], y=[row - 0.42] * len(steps),
+                 text=[f"{float(np.mean(trace.gates[gate][t - 1])):.2f}" for t in steps], textposition="middle center",
+                 hoverinfo="skip", showlegend=False, name=f"mean {gate}", meta="gates",
+                 textfont=dict(size=font, color=MEMORY_COLOUR if flow.memory else LABEL_COLOUR))]
 
 
 def _bus_trace(flow: Flow, window: Window) -> dict:
@@ -636,6 +644,7 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
     data = [
         *_edge_traces(edges, lo, hi, view.split), _bus_trace(flow, window), _edge_hover_trace(edges),
         _label_trace(flow, window, notation, sizes.label or MIN_LABEL_FONT[view.mode], trace),
+        *_gate_trace(flow, window, trace, max(MIN_LABEL_FONT[view.mode], round(0.75 * sizes.label))),
         *_legend_traces(view.split, flow),
         *_node_traces(nodes, lo, hi, sizes.node, sizes.label),
         _veil_trace(window, 1, rows_of(flow)),
