@@ -153,9 +153,18 @@ def test_presentation_mode_fits_too(page, app_url):
 # ---- the gated cells -----------------------------------------------------------------------------
 
 def choose_cell(page, title: str) -> None:
-    """Pick `title` in the sidebar's Cell selectbox."""
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Cell").click()
-    page.get_by_role("option", name=title, exact=True).click()
+    """Pick `title` in the sidebar's Cell selectbox (again if a rerun closed its list)."""
+    wait_idle(page)
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Cell")
+    option = page.get_by_role("option", name=title, exact=True)
+    for _ in range(3):
+        box.get_by_role("button", name="Open").click()
+        try:
+            option.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            wait_idle(page)
+    option.click()
 
 
 def test_the_cell_choice_changes_the_equations_and_the_loop(page, app_url):
