@@ -40,16 +40,20 @@ def test_training_shows_progress_and_the_loss_chart(page, app_url):
     page.evaluate(WATCH_PROGRESS)
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_test_id("stProgress").first.wait_for(timeout=TIMEOUT_MS)
-    page.get_by_text("Trained 600 steps").wait_for(timeout=120_000)
+    banner = page.get_by_text(re.compile(r"^Trained \d+ steps"))
+    banner.wait_for(timeout=120_000)
     wait_idle(page)
     values = [float(v) for v in page.evaluate("window.__progress")]
     # the bar moved forward several times; at the end the summary message takes its place
     assert len(values) >= 3 and values == sorted(values) and values[-1] > values[0], values
     shown = titles(page)
     assert "Training loss" in shown and "Gradient norms per parameter" in shown
+    done = int(re.match(r"Trained (\d+) steps", banner.inner_text()).group(1))
+    # a loaded machine may stop the run at 1.5 times its announced time: then the page says so
+    assert done == 600 or page.get_by_text("Stopped at its time budget").count() == 1
     loss = next(f for f in plotly_figures(page) if title(f) == "Training loss")
     y = loss["data"][0]["y"]      # typed arrays arrive as {dtype, bdata, _inputArray}
-    assert len(y if isinstance(y, list) else y["_inputArray"]) == 600
+    assert len(y if isinstance(y, list) else y["_inputArray"]) == done
     assert_no_exception(page)
     screenshot(page, "training_trained")
 
