@@ -175,7 +175,7 @@ def test_a_lesson_walked_step_by_step_right_and_wrong(key):
         shown = verdict(at)
         assert ("Right." in shown) == guess_right, shown
         right += guess_right
-        assert f"the answer is **{literal_markdown(step.quantity.label(answer))}**" in shown   # the engine's
+        assert f"the answer is **{literal_markdown(bar.guess_label(step, answer))}**" in shown   # the engine's
         assert not re.search(r"\{(answer|guess|" + "|".join(answers.QUANTITIES) + r")\b", shown)   # all filled
         at.button(key="lesson_next").click().run()
         clean(at)
@@ -252,3 +252,19 @@ def test_number_reading():
     assert bar.read_number("1e-6") == 1e-6 and bar.read_number("10^-6") == 1e-6
     assert bar.read_number(" 0.25 ") == 0.25 and bar.read_number("−3") == -3
     assert bar.read_number("nan") is None and bar.read_number("1/0") is None and bar.read_number("inf") is None
+
+
+def test_the_vanishing_steps_are_drawn_whole_in_the_spectral_norm():
+    """The answers use ||.||_2 over all T steps: the page's cost model must draw exactly that
+    at every lesson step on the Vanishing page (else a caption could quote another curve)."""
+    from ui.pages import vanishing
+    for lesson in LESSONS.values():
+        for n, step in enumerate(lesson.steps, start=1):
+            if step.page != "views/vanishing.py":
+                continue
+            cfg = lesson.config(n)
+            plan = vanishing.plan(cfg)
+            assert (plan.norm, plan.main_window) == ("2", cfg.T), (lesson.key, n)
+            if cfg.v_section == "cells" and step.answer in ("rnn_first", "lstm_first", "gru_first",
+                                                             "longest_memory_cell"):
+                assert (plan.cells_norm, plan.cells_window) == ("2", cfg.T), (lesson.key, n)

@@ -179,6 +179,7 @@ def read_guess(step: Step, raw: Any):
 
 
 def guess_label(step: Step, guess) -> str:
+    """A prediction (or the answer) as the bar writes it: the outcome's words, 't = 5', '3.1e-05'."""
     if step.kind == "choice":
         return step.quantity.label(guess)
     if step.kind == "click":
@@ -197,7 +198,7 @@ def reveal(lesson: Lesson, n: int) -> None:
     config = state.config()
     answer = answers.value(step.answer, config)
     results(lesson)[n] = {"guess": guess_label(step, guess), "right": step.is_right(guess, answer),
-                          "answer": step.quantity.label(answer)}
+                          "answer": guess_label(step, answer)}
 
 
 def try_again(lesson: Lesson, n: int) -> None:
