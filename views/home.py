@@ -38,7 +38,8 @@ st.markdown(
 with st.container(border=True):
     st.markdown("**New here? Start with a lesson.** Six short guided paths through the app: at each step you "
                 "predict (a choice, a number or a step), then reveal the answer computed live, with the reason.")
-    st.page_link("views/lessons.py", label="Lessons: predict, then reveal", icon=":material/school:")
+    st.button("Start here: the lessons", key="open_lessons", type="primary", icon=":material/school:",
+              on_click=service.open_page, args=("views/lessons.py",))
 
 st.subheader("The pages")
 for row in grid(service.page_summaries(n), PAGES_PER_ROW):

@@ -23,9 +23,9 @@ def progress_text(lesson: Lesson) -> str:
     return f"{right} of {len(lesson.steps)} predictions right so far in this session."
 
 
-def lesson_card(lesson: Lesson, running_id: str | None) -> None:
+def lesson_card(lesson: Lesson, running_id: str | None, number: int | None = None) -> None:
     with st.container(border=True):
-        st.subheader(lesson.title)
+        st.subheader(lesson.title if number is None else f"{number}. {lesson.title}")
         st.caption(f"{len(lesson.steps)} steps · about {max(2, len(lesson.steps))} minutes")
         st.markdown(lesson.teaches)
         if lesson.id == running_id:
@@ -43,9 +43,9 @@ def shipped_lessons(running_id: str | None) -> None:
     found = shipped()
     good = [lesson for lesson in found.values() if isinstance(lesson, Lesson)]
     for start in range(0, len(good), PER_ROW):
-        for column, lesson in zip(st.columns(PER_ROW), good[start:start + PER_ROW]):
+        for i, (column, lesson) in enumerate(zip(st.columns(PER_ROW), good[start:start + PER_ROW])):
             with column:
-                lesson_card(lesson, running_id)
+                lesson_card(lesson, running_id, number=start + i + 1)
     for key, problem in found.items():
         if isinstance(problem, LessonError):
             show_problems(f"lessons/{key}.toml cannot be used:", problem.messages)

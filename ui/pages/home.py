@@ -51,6 +51,11 @@ def apply_preset(key: str) -> None:
     st.session_state[OPEN_KEY] = PRESETS[key].page
 
 
+def open_page(page: str) -> None:
+    """Button callback: open `page` in the next run (a callback cannot switch pages)."""
+    st.session_state[OPEN_KEY] = page
+
+
 def open_preset_page() -> None:
     """Switch to the page a preset asked for, its settings already in the URL: the link is
     right from the page's first run, even if that run is cut short."""
