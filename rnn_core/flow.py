@@ -73,6 +73,11 @@ class Flow:
         """Whether the cell has a memory row c_t (the LSTM)."""
         return self.dL_dc is not None
 
+    @property
+    def gate_letters(self) -> tuple[str, ...]:
+        """The letters of the cell's blocks of parameters (W_x*, W_h*, b_*): ('h',) for the vanilla cell."""
+        return rc.get_cell(self.cell).gate_letters
+
 
 @dataclass(frozen=True, eq=False)
 class NodeNorms:

@@ -30,7 +30,7 @@ def problem(cell, *, T=7, H=4, D=3, O=2, loss="mse", truncation=None, mask=None,
 def test_full_flow_is_the_engines_gradient_and_dL_dx_its_finite_differences(cell):
     params, xs, ys, states, kwargs, result = problem(cell, mask=np.array([1, 0, 2, 1, 0.5, 1, 1.0]))
     f = flow.full_flow(result, params)
-    assert f.cell == cell and f.memory == (cell == "lstm")
+    assert f.cell == cell and f.memory == (cell == "lstm") and f.gate_letters == rc.get_cell(cell).gate_letters
     for name in ("dL_dh", "dL_da", "dL_do", "dL_dh0"):
         np.testing.assert_array_equal(getattr(f, name), getattr(result, name))
     if cell == "lstm":

@@ -638,7 +638,7 @@ def graph_figure(flow: Flow, trace: rc.Trace, step_losses: Array, total_loss: fl
     geometry = _geometry(view.mode)
 
     edges = _edges(flow, carried, window, notation, trace)
-    sheet = Sheet.fitted(D, H, O, rc.get_cell(flow.cell).gate_letters)
+    sheet = Sheet.fitted(D, H, O, flow.gate_letters)
     sheet_values = sheet.fill(sums) if not view.compact else None
     linked = sheet_values is not None and sheet_values.shape[0] == T
     data = [
