@@ -241,6 +241,7 @@ def cells_heatmaps(norms: Mapping[str, Array], steps: Mapping[str, Array], *, no
     fig = apply_style(fig, title=f"‖∂L/∂{h_t}‖ over time step × training step, one colour scale",
                       presentation=presentation, height=height)
     fig.update_annotations(font_size=PRESENTATION_FONT_SIZE if presentation else FONT_SIZE)   # the cells' names
+    fig.update_layout(margin=dict(t=110 if presentation else 90))      # room for the title above the names
     return fig
 
 
