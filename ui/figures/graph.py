@@ -2,11 +2,14 @@
 
 One figure, so that one slider and one Play button drive everything client-side:
 - top: the graph. Time runs left to right, layers bottom to top (x_t, h_t, o_t, L_t, then the
-  sum into L). A long sequence shows a window of steps; h_0 and the total L stay at its ends,
+  sum into L; the LSTM has its memory row c_t between x_t and h_t, its gates drawn at c_t, the
+  memory path c_{t-1} -> c_t in green with the mean forget gate under each edge; the GRU the
+  mean update gate under each h_{t-1} -> h_t). A long sequence shows a window of steps; h_0 and the total L stay at its ends,
   joined by dotted links when steps are hidden. Node colour = log10 ||dL/d node||; edge
   width = ||gradient the edge carries|| (log scale); inf/nan in the overflow colour;
-- bottom: the five parameter gradients of eq. (10) on one sheet (one colour scale, so their
-  sizes compare), and the profile ||dL/dh_t|| over all T steps with the window marked;
+- bottom: the parameter gradients of eq. (10) (a gated cell's every block) on one sheet (one
+  colour scale, so their sizes compare), and the profile ||dL/dh_t|| (and ||dL/dc_t||) over all
+  T steps with the window marked;
 - frames: one per step of the window the pass reaches (from the window's right end, or the
   followed loss term, down to its left end), then h_0: the animation changes what is in view
   from its first frame. A grey veil covers what the pass has not reached (so a frame restyles
