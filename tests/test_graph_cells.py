@@ -85,3 +85,14 @@ def test_switching_the_cell_in_the_sidebar_redraws_the_graph():
     at.sidebar.selectbox(key="cfg_cell").set_value("lstm").run()
     assert not at.exception
     assert "memory" in graph(at)["layout"]["yaxis"]["ticktext"]
+
+
+@pytest.mark.parametrize("cell, stage", [("lstm", "memory"), ("gru", "hidden")])
+def test_a_step_opens_the_derivation_at_the_cells_recursion(cell, stage):
+    at = open_app_page(PAGE, {"cell": cell, "T": 20, "g_step": 7})
+    [button] = [b for b in at.button if b.label.startswith("Derive it") and "t = 7" in b.label]
+    button.click().run()
+    assert not at.exception
+    config = at.session_state["_config"]
+    assert (config.cell, config.d_step, config.d_stage) == (cell, 7, stage)
+    assert at.query_params["d_stage"] == stage

@@ -175,10 +175,14 @@ def show_step(config: Config, step: int | None) -> None:
         state.sync_url()
 
 
+DERIVATION_STAGES = {"lstm": "memory", "gru": "hidden"}     # the gated walks' stage of this page's equation
+
+
 def derive_at(config: Config, t: int) -> None:
     """Switch to the Derivation page at step t, at the stage of eq. (7) (at t = T: where the
-    recursion starts)."""
-    state.open_derivation("last" if t == config.T else "recursion", t)
+    recursion starts); a gated cell's at its own recursion (the LSTM's: the memory's gradient)."""
+    stage = DERIVATION_STAGES.get(config.cell) or ("last" if t == config.T else "recursion")
+    state.open_derivation(stage, t)
 
 
 def front_nearest(config: Config, view: graph_figures.GraphView, source: int) -> int:
