@@ -204,7 +204,8 @@ def cells_loss_figure(curves: Mapping[str, tuple[Array, Array]], *, baseline: fl
                                  name=f"{baseline_label} ({baseline:.3g})",
                                  line=dict(color=BOUND_COLOUR, dash="dash", width=2), hoverinfo="skip"))
     fig.update_xaxes(title="training step")
-    fig.update_yaxes(title=ytitle, type="log", exponentformat="power")
+    # D2: ticks at 1, 2 and 5 of each decade (plotly's default labels every digit when the range is short)
+    fig.update_yaxes(title=ytitle, type="log", exponentformat="power", dtick="D2")
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
     fig = apply_style(fig, title=title, presentation=presentation, height=height)
     fig.update_layout(margin=dict(b=110))
