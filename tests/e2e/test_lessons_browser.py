@@ -121,3 +121,45 @@ def test_page_down_moves_in_presentation_mode_only(page, app_url):
     at_step(page, 3, 6)
     press_outside_fields(page, "PageUp")
     at_step(page, 2, 6)
+
+
+BAD_LESSON = b'''title = "Mine"
+teaches = "x"
+
+[[step]]
+page = "vanishing"
+look = "the curve"
+question = "how small?"
+kind = "number"
+answer = "jacobian_first"
+factor = 10
+reveal = "{answer.__class__}"
+[step.settings]
+rho = 7.5
+'''
+
+
+def upload_lesson(page, name: str, data: bytes) -> None:
+    page.get_by_test_id("stFileUploader").locator('input[type="file"]').set_input_files(
+        files=[{"name": name, "mimeType": "application/toml", "buffer": data}])
+
+
+def test_an_uploaded_lesson_is_checked_then_runs_in_the_session(page, app_url):
+    open_page(page, app_url, "Lessons")
+    upload_lesson(page, "mine.toml", BAD_LESSON)
+    problems = page.get_by_test_id("stAlert").filter(has_text="mine.toml cannot be used")
+    expect(problems).to_be_visible(timeout=TIMEOUT_MS)
+    text = problems.inner_text().replace("\u2060", "")             # word joiners after ":" (literal text)
+    assert "Line 11: step 1: in the reveal: {answer.__class__} is not a placeholder" in text
+    assert "Line 13: step 1: rho = 7.5: outside the range [0.0, 5.0]" in text
+    upload_lesson(page, "mine.toml", BAD_LESSON.replace(b"{answer.__class__}", b"It is {answer:.1e}.")
+                  .replace(b"rho = 7.5", b"rho = 0.5"))
+    start = page.locator(".st-key-lesson_start_upload button")
+    expect(start).to_be_visible(timeout=TIMEOUT_MS)
+    wait_idle(page)
+    start.click()
+    at_step(page, 1, 1)
+    assert "lesson" not in query(page) and query(page)["rho"] == "0.5"   # its steps cannot go in a link
+    predict_and_reveal(page)
+    expect(page.locator(BAR).get_by_text("It is")).to_be_visible()
+    assert_no_exception(page)
