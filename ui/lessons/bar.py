@@ -20,7 +20,7 @@ from typing import Any
 import streamlit as st
 
 from ui import state
-from ui.config import FIELD_BY_NAME, FIELDS, Config, to_query
+from ui.config import FIELDS, Config, to_query
 from ui.lessons import answers
 from ui.lessons.format import ALL_NAMES, Lesson, Step, fill, placeholders, shipped
 

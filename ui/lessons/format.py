@@ -84,6 +84,7 @@ class Step:
     choices: tuple[str, ...]             # outcome keys of the answer ('choice' only)
     factor: float | None                 # 'number': right within this factor (log-scale quantities)
     within: float | None                 # 'number' / 'click': right within this distance
+    reveal: str = ""                     # the explanation, with its placeholders
 
     @property
     def quantity(self):
@@ -123,7 +124,6 @@ class Lesson:
     teaches: str
     steps: tuple[Step, ...]
     digest: str                          # of the file's bytes: answers are kept per lesson version
-    reveals: tuple[str, ...] = ()        # step i's reveal text (kept apart: Step stays small to show)
 
     @property
     def shipped(self) -> bool:
@@ -137,7 +137,7 @@ class Lesson:
         return self.steps[min(max(n, 1), len(self.steps)) - 1]
 
     def reveal(self, n: int) -> str:
-        return self.reveals[min(max(n, 1), len(self.steps)) - 1]
+        return self.step(n).reveal
 
     def config(self, n: int, current: Config = DEFAULT) -> Config:
         """Step n's config, naming this lesson and step when it is shipped (so they go in links)."""
@@ -324,15 +324,10 @@ def _lesson(raw: dict, lines: Lines, key: str, digest: str) -> Lesson:
         problem(lines.blocks[MAX_LESSON_STEPS + 1][0] + 1,
                 f"a lesson has at most {MAX_LESSON_STEPS} steps; this one has {len(steps_raw)}.")
         steps_raw = steps_raw[:MAX_LESSON_STEPS]
-    steps, reveals = [], []
-    for number, table in enumerate(steps_raw, start=1):
-        built = _step(number, table, common, lines, problem)
-        if built is not None:
-            steps.append(built[0])
-            reveals.append(built[1])
+    steps = [_step(number, table, common, lines, problem) for number, table in enumerate(steps_raw, start=1)]
     if problems:
         raise LessonError(problems)
-    return Lesson(key=key, title=title, teaches=teaches, steps=tuple(steps), digest=digest, reveals=tuple(reveals))
+    return Lesson(key=key, title=title, teaches=teaches, steps=tuple(steps), digest=digest)
 
 
 def _text(table: dict, name: str, limit: int, line: int, problem, *, required: bool) -> str:
@@ -425,7 +420,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:40] + "..."
 
 
-def _step(number: int, table: Any, common: dict, lines: Lines, problem) -> tuple[Step, str] | None:
+def _step(number: int, table: Any, common: dict, lines: Lines, problem) -> Step | None:
     """Step `number` checked; None if it has a problem (each reported at its line)."""
     errors: list[str] = []
 
@@ -486,9 +481,9 @@ def _step(number: int, table: Any, common: dict, lines: Lines, problem) -> tuple
             bad("settings", f"the settings do not fit together: {messages[0]}")
     if errors:
         return None
-    step = Step(number=number, page=PAGES[page], settings=tuple(merged.items()), preset=preset, look=texts["look"],
-                question=texts["question"], kind=kind, answer=answer, choices=choices, factor=factor, within=within)
-    return step, texts["reveal"]
+    return Step(number=number, page=PAGES[page], settings=tuple(merged.items()), preset=preset, look=texts["look"],
+                question=texts["question"], kind=kind, answer=answer, choices=choices, factor=factor, within=within,
+                reveal=texts["reveal"])
 
 
 def _choices(table: dict, kind: Any, quantity, bad) -> tuple[str, ...]:
