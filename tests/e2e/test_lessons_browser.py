@@ -2,6 +2,7 @@
 a shared step link opening at that step on its page in a fresh browser, the keys left alone
 while typing, a clicker's PageDown in presentation mode; screenshots of every step of lesson 2 in
 normal and presentation mode under /tmp/shots_lessons/ (and <repo>/screenshots/)."""
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -163,3 +164,16 @@ def test_an_uploaded_lesson_is_checked_then_runs_in_the_session(page, app_url):
     predict_and_reveal(page)
     expect(page.locator(BAR).get_by_text("It is")).to_be_visible()
     assert_no_exception(page)
+
+
+def test_on_the_derivation_a_clicker_moves_its_stages_not_the_lesson(page, app_url):
+    """The Derivation's stage buttons take PageUp / PageDown in presentation mode: one action a key."""
+    open_page(page, app_url, query={"lesson": "5-derivation", "step": 1, "presentation": 1})
+    at_step(page, 1, 5)
+    assert query(page)["d_stage"] == "output"
+    press_outside_fields(page, "PageDown")
+    expect(page).to_have_url(re.compile(r"d_stage=last"), timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert query(page).get("step", "1") == "1"
+    press_outside_fields(page, "ArrowRight")                      # the arrows still move the lesson
+    at_step(page, 2, 5)
