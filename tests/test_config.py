@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import rnn_core as rc
-from ui.config import (DEFAULT, FIELD_BY_NAME, FIELDS, GATED_VALUES, MAX_H, MAX_RHO, MAX_T, MAX_URL_EDITS_CHARS, TASK_MIN_T,
+from ui.config import (DEFAULT, FIELD_BY_NAME, FIELDS, GATED_VALUES, max_trunc_k, MAX_H, MAX_RHO, MAX_T, MAX_URL_EDITS_CHARS, TASK_MIN_T,
                        build_params, edits_between, link_is_complete, param_shapes, parse, task_fixes,
                        to_query)
 
@@ -44,6 +44,8 @@ def valid_configs(draw, max_edits=12):
         values.update({name: default for name, default in GATED_VALUES.items()
                        if name != "init" or values["init"] not in rc.GATED_INITIALISERS})
     values.update({name: FIELD_BY_NAME[name].default for name in DEFAULT.replace(cell=values["cell"]).unused_fields()})
+    if values["truncation"] == "k_step":
+        values["trunc_k"] = min(values["trunc_k"], max_trunc_k(values["cell"], values["T"], values["H"]))
     config = DEFAULT.replace(**values)
     shapes = param_shapes(config)
     edits = {}
@@ -207,3 +209,12 @@ def test_parse_never_raises_on_text(raw):
 def test_parse_never_raises_on_widget_like_values(raw):
     config, _ = parse(raw)
     assert parse(to_query(config))[0] == config
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_gated_cells_k_step_work_is_capped_with_a_message(cell):
+    config, messages = parse({"cell": cell, "T": "500", "H": "256", "truncation": "k_step", "trunc_k": "499"})
+    assert config.trunc_k == max_trunc_k(cell, 500, 256) < 499
+    assert any(f"using k = {config.trunc_k}" in m for m in messages)
+    assert parse({"T": "500", "H": "256", "truncation": "k_step", "trunc_k": "499"}) [0].trunc_k == 499   # vanilla
+    assert parse({"cell": cell, "T": "500", "H": "256", "truncation": "chunked", "trunc_k": "499"})[0].trunc_k == 499

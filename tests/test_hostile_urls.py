@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from streamlit.testing.v1 import AppTest
 
 import rnn_core as rc
-from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, GATED_VALUES, TASK_MIN_T, edits_fit, parse, task_fixes, to_query
+from ui.config import (DEFAULT, FIELD_BY_NAME, FIELDS, GATED_VALUES, MAX_T, TASK_MIN_T, edits_fit, max_trunc_k,
+                       parse, task_fixes, to_query)
 from ui.state import CONFIG_KEY, MAX_WARNINGS, WORD_JOINER
 from apptest_helpers import APP, compiled_once, page_files  # noqa: F401  (a fixture)
 
@@ -180,7 +181,17 @@ def test_any_query_gives_a_valid_config_and_names_every_rejected_value(query):
 def valid_queries(draw):
     names = draw(st.lists(field_names.filter(lambda n: n not in ("task", "edits")), unique=True, max_size=8))
     query = {name: draw(good_text(FIELD_BY_NAME[name])) for name in names}
-    return {name: text for name, text in query.items() if fits_the_cell(name, text, query.get("cell", "rnn"))}
+    query = {name: text for name, text in query.items() if fits_the_cell(name, text, query.get("cell", "rnn"))}
+    if "trunc_k" in query and int(float(query["trunc_k"])) > k_step_cap(query):
+        del query["trunc_k"]      # more k-step work than the cell may do: capped with a message
+    return query
+
+
+def k_step_cap(query):
+    if query.get("truncation", DEFAULT.truncation) != "k_step":
+        return MAX_T
+    size = {name: int(float(query.get(name, getattr(DEFAULT, name)))) for name in ("T", "H")}
+    return max_trunc_k(query.get("cell", "rnn"), size["T"], size["H"])
 
 
 def fits_the_cell(name, text, cell):
