@@ -239,3 +239,13 @@ def test_a_single_run_stops_at_one_and_a_half_times_its_estimate(monkeypatch):
     at.button(key="tr_train").click().run()
     stopped = next(w.value for w in at.warning if w.value.startswith("Stopped at its time budget"))
     assert "in the 0.3 s the run may take" in stopped
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_an_overflowed_comparison_advises_what_the_cell_has(cell):
+    table = service.TruncationComparison(ks=np.array([1]), p=np.array([1.0]), full_norm=float("inf"),
+                                         cosine={}, ratio={})
+    text = service.truncation_overflow(table, cell).text
+    assert ("spectral radius" in text) == (cell == "rnn") and "Lower" in text
+    finite = service.TruncationComparison(ks=np.array([1]), p=np.array([1.0]), full_norm=1.0, cosine={}, ratio={})
+    assert service.truncation_overflow(finite, cell) is None

@@ -174,7 +174,7 @@ def truncation_view(config: Config, spec: TrainSpec, data: rc.TaskData, text: st
     st.plotly_chart(figures.truncation_figure(table.ks, table.cosine, table.ratio, T=spec.T, k_marker=config.trunc_k,
                                               presentation=config.presentation), key="tr_trunc_fig")
     st.caption(service.truncation_caption(config, table))
-    show(service.truncation_overflow(table))
+    show(service.truncation_overflow(table, config.cell))
     with st.expander("The numbers", expanded=not config.presentation):
         # as text: st.dataframe would print a missing number as "None"
         st.dataframe(service.truncation_numbers(table), key="tr_trunc_table")

@@ -1284,7 +1284,14 @@ class Note:
 
 VERDICT_ICONS = {"success": ":material/check_circle:", "warning": ":material/warning:", "error": ":material/error:"}
 VERDICT_ADVICE = {"warning": " Try more steps, another learning rate, or a larger H.",
-                  "error": " Turn clipping on, lower the learning rate or the spectral radius."}
+                  "error": " Turn clipping on, lower the learning rate or {shrink}."}
+# What makes a cell's gradient smaller: the vanilla RNN's spectral radius, a gated cell's weights
+SHRINK = {"rnn": "the spectral radius"}
+SHRINK_GATED = "the hand-edited weights (a gated cell's gates and tanh are bounded; its weights are not)"
+
+
+def shrink_advice(cell: str) -> str:
+    return SHRINK.get(cell, SHRINK_GATED)
 HUGE_NORM = 1e6                     # a gradient norm worth a note: it has exploded
 CHART_HEADROOM = 1e3                # log charts of exploding runs stop at this multiple of the start
 WARNING, TIMER, SPEED = ":material/warning:", ":material/timer:", ":material/speed:"
@@ -1386,7 +1393,8 @@ def run_banner(config: Config, spec: TrainSpec, text: str | None, result: TrainR
     n = result.steps_done
     summary = (f"Trained {n} step{'s' if n != 1 else ''}: loss {first:.4g} → {last:.4g} (means of the first and "
                "last 10 steps). ")
-    notes.append(Note(verdict.level, summary + verdict.message + VERDICT_ADVICE.get(verdict.level, ""),
+    advice = VERDICT_ADVICE.get(verdict.level, "").format(shrink=shrink_advice(config.cell))
+    notes.append(Note(verdict.level, summary + verdict.message + advice,
                       VERDICT_ICONS[verdict.level]))
     return notes
 
@@ -1475,11 +1483,11 @@ def truncation_caption(config: Config, table: TruncationComparison) -> str:
             f"(it is unbiased). ‖g_full‖ = {table.full_norm:.4g}.")
 
 
-def truncation_overflow(table: TruncationComparison) -> Note | None:
+def truncation_overflow(table: TruncationComparison, cell: str) -> Note | None:
     if np.isfinite(table.full_norm):
         return None
     return Note("warning", "The full gradient is not finite at these settings (it overflowed): the comparison is "
-                           "undefined. Lower the spectral radius.", WARNING)
+                           f"undefined. Lower {shrink_advice(cell)}.", WARNING)
 
 
 def truncation_numbers(table: TruncationComparison):
