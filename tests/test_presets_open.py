@@ -18,9 +18,15 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 HOME = "views/home.py"
 # What each target page puts first (the graph page has a header, the others a title)
 HEADING = {"views/graph.py": "Unrolled graph", "views/vanishing.py": "Vanishing & exploding gradients",
-           "views/derivation.py": "Step-by-step derivation"}
+           "views/derivation.py": "Step-by-step derivation", "views/training.py": "Training & truncation"}
 WIDGET_TYPES = ("slider", "select_slider", "selectbox", "radio", "segmented_control", "toggle", "number_input")
 READER = {"presentation": "1", "notation": "row", "tr_view": "clipping"}   # not the presets' business
+TRAINING_READER = {**READER, "tr_view": "train", "g_window": "7"}           # ... for a preset opening Training
+
+
+def reader_of(preset) -> dict[str, str]:
+    """The reader's own settings before the preset: a view of a page the preset does not open."""
+    return TRAINING_READER if preset.page == "views/training.py" else READER
 
 
 def run_app(query: dict | None = None) -> AppTest:
@@ -53,14 +59,15 @@ def preset_buttons(at: AppTest) -> dict[str, str]:
 @pytest.mark.parametrize("key", list(PRESETS))
 def test_a_preset_opens_its_page_with_its_view(key):
     preset = PRESETS[key]
-    at = click_preset(run_app(READER), key)
+    at = click_preset(run_app(reader_of(preset)), key)
     config = at.session_state["_config"]
     assert HEADING[preset.page] in headings(at)                   # the page it is about, not Home
     assert "BPTT Explorer" not in headings(at)
     for name, value in preset.view_values().items():              # the page's view, as the preset set it
         assert getattr(config, name) == value, name
     assert preset.is_active(config)
-    assert config.presentation and config.tr_view == "clipping"   # the reader's own settings stay
+    other = ("g_window", 7) if preset.page == "views/training.py" else ("tr_view", "clipping")
+    assert config.presentation and getattr(config, other[0]) == other[1]   # the reader's own settings stay
     assert config.notation == dict(preset.settings).get("notation", "row")
     assert parse(dict(at.query_params)) == (config, [])           # the URL says exactly this
     drawn = drawn_values(at)

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import TIMEOUT_MS, assert_no_exception, nav_to, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
-PAGES = ("Home", "Unrolled graph", "Vanishing & exploding", "Model & weights", "Derivation",
+PAGES = ("Home", "Lessons", "Unrolled graph", "Vanishing & exploding", "Model & weights", "Derivation",
          "Training & truncation")
 VIEWPORTS = [(1280, 720, 1), (1920, 1080, 1), (1440, 900, 0)]
 METRICS = {"Vanishing & exploding": 4, "Model & weights": 3}     # pages that show metrics, how many

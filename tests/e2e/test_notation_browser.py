@@ -12,7 +12,7 @@ from ui.notation import NOTATIONS
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ("Home", "Unrolled graph", "Vanishing & exploding", "Model & weights", "Derivation",
+PAGES = ("Home", "Lessons", "Unrolled graph", "Vanishing & exploding", "Model & weights", "Derivation",
          "Training & truncation")
 
 # every display equation no wider than its column (st.latex centres a content-sized box inside

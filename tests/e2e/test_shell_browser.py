@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 import rnn_core as rc
+from ui.weights_io import MAX_FILE_BYTES
 from tests.e2e.conftest import (TIMEOUT_MS, VIEWPORT, assert_no_exception, nav_to, open_page, plotly_figures,
                                 screenshot, wait_idle)
 
@@ -251,7 +252,8 @@ HOSTILE = {
     "nan": ("nan.npz", lambda: npz(**default_arrays(b_h=np.full(8, np.nan))), "NaN or infinite"),
     "text": ("notes.npz", lambda: b"W_xh,W_hh\n1,2\n" * 20, "not a NumPy archive"),
     "pickle_file": ("weights.npz", lambda: pickle.dumps(default_arrays()), "not a NumPy archive"),
-    "huge": ("huge.npz", lambda: bytes(3 * 2**20), r"File must be 2(\.0)?MB or smaller"),
+    "huge": ("huge.npz", lambda: bytes(MAX_FILE_BYTES + 2**20),
+             rf"File must be {MAX_FILE_BYTES // 2**20}(\.0)?MB or smaller"),
 }
 
 
