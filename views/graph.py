@@ -15,6 +15,7 @@ from ui import export, state
 from ui.config import Config
 from ui.figures import graph as graph_figures
 from ui.figures import graph_details
+from ui.lessons import bar as lesson_bar
 from ui.notation import NOTATIONS
 from ui.pages import graph as service
 from ui.pages import guard_note
@@ -142,7 +143,10 @@ def graph_section(config: Config, key: Config, view: graph_figures.GraphView, wi
     if config.loss_at == "last" or len(service.loss_steps(key)) < config.T:
         st.info("Loss terms exist only at the steps drawn with an L node (the mask is zero elsewhere): "
                 "every other step gets its gradient only through the recurrence.", icon=":material/info:")
-    service.show_step(config, next((s for s in steps if s is not None), None))
+    clicked = next((s for s in steps if s is not None), None)
+    if lesson_bar.take_clicked_step(clicked):     # a lesson's "click the node" question: the prediction
+        st.rerun()
+    service.show_step(config, clicked)
 
 
 def details_section(key: Config, source: int, guard) -> None:

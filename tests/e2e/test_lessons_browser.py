@@ -177,3 +177,25 @@ def test_on_the_derivation_a_clicker_moves_its_stages_not_the_lesson(page, app_u
     assert query(page).get("step", "1") == "1"
     press_outside_fields(page, "ArrowRight")                      # the arrows still move the lesson
     at_step(page, 2, 5)
+
+
+VISIBLE_GRAPH = """Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot'))
+    .find(e => e.layout && e.layout.sliders && e.layout.sliders.length && e.offsetParent !== null)"""
+
+
+def test_a_click_on_a_node_of_the_graph_is_the_prediction(page, app_url):
+    open_page(page, app_url, query={"lesson": "1-chain-rule", "step": "1"})
+    at_step(page, 1, len(shipped()["1-chain-rule"].steps))
+    point = page.evaluate("""() => {
+      const el = """ + VISIBLE_GRAPH + """;
+      el.scrollIntoView({block: 'center'});
+      const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, box = el.getBoundingClientRect();
+      return {x: box.left + xa._offset + xa.l2p(4), y: box.top + ya._offset + ya.l2p(1)};
+    }""")      # the node h_4 (x: its step, y: the hidden row)
+    page.mouse.click(point["x"], point["y"])
+    expect(page.locator(BAR).locator('input[type="number"]')).to_have_value("4", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    assert "g_step" not in query(page)         # taken as the prediction, not as the step in detail
+    page.locator(BAR).locator(".st-key-lesson_reveal button").click()
+    expect(page.locator(BAR).get_by_text("You predicted t = 4")).to_be_visible(timeout=TIMEOUT_MS)
+    assert_no_exception(page)

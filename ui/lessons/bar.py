@@ -66,6 +66,10 @@ KEYS_JS = """<script>
 
 # ---- where the lesson is ---------------------------------------------------------------------------
 
+GRAPH_VIEW = "views/graph.py"       # where a "click the node" question can take a click
+CLICKED = "_lesson_clicked"          # (guess key, step t) clicked in the graph, for the next run's bar
+
+
 def lesson_of(key: str) -> Lesson | None:
     """The shipped lesson `key` (None if its file is missing or has a problem)."""
     found = shipped().get(key)
@@ -201,6 +205,22 @@ def reveal(lesson: Lesson, n: int) -> None:
                           "answer": guess_label(step, answer)}
 
 
+def take_clicked_step(t: int | None) -> bool:
+    """A node of step t clicked in the unrolled graph: the prediction of the running lesson's
+    current step, if that step asks to click a node there and is not revealed yet. True if taken
+    (the caller reruns, so the bar drawn above shows it)."""
+    current = running()
+    if t is None or current is None:
+        return False
+    lesson, n = current
+    step = lesson.step(n)
+    if step.kind != "click" or step.page != GRAPH_VIEW or n in results(lesson):
+        return False
+    # the bar's widget exists in this run already: its value is set before it is drawn in the next
+    st.session_state[CLICKED] = (guess_key(lesson, n), min(max(int(t), 1), state.config().T))
+    return True
+
+
 def try_again(lesson: Lesson, n: int) -> None:
     results(lesson).pop(n, None)
     st.session_state.pop(guess_key(lesson, n), None)
@@ -313,7 +333,11 @@ def _guess_widget(lesson: Lesson, n: int, step: Step, config: Config, *, disable
     elif step.kind == "number":
         st.text_input("Your prediction (a number)", key=key, disabled=disabled, placeholder="e.g. 0.01, 1e-6 or 10^-6")
     else:
-        st.number_input(f"Your prediction: the step t (1 to {config.T})", min_value=1, max_value=config.T,
+        clicked = st.session_state.pop(CLICKED, None)
+        if clicked is not None and clicked[0] == key:
+            st.session_state[key] = clicked[1]
+        where = "click its node in the graph below, or type" if step.page == GRAPH_VIEW else "type"
+        st.number_input(f"Your prediction: the step t ({where} 1 to {config.T})", min_value=1, max_value=config.T,
                         value=None, step=1, key=key, disabled=disabled, placeholder=f"1 to {config.T}")
 
 
