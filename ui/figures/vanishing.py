@@ -312,8 +312,15 @@ def spectrum_figure(eigenvalues, singular_values, *, gamma: float, rho: float, n
     extent = 1.12 * max(1.0, rho, 1.0 / gamma, float(np.max(np.abs(ev), initial=0.0)))
     top = 1.1 * max(float(sv.max(initial=0.0)), 1.0, 1.0 if same else 1.0 / gamma)
     levels = [(1.0, "1", "#444444")] + ([] if same else [(1.0 / gamma, "1/γ", INDIRECT_COLOUR)])
+    layout = _spectrum_layout(extent, top, levels, f"eigenvalues of {W}", f"singular values of {W}")
+    return _figure(traces, layout, presentation=presentation, height=440, top_lines=1)
+
+
+def _spectrum_layout(extent: float, top: float, levels: list[tuple[float, str, str]], left: str, right: str) -> dict:
+    """Eigenvalues in the complex plane on the left (|Re|, |Im| <= extent), singular values on the
+    right (up to top); levels: (value, label, colour) dashed lines across the singular values."""
     title = dict(xref="paper", yref="paper", y=1.0, yanchor="bottom", showarrow=False, font=dict(size=16))
-    layout = dict(
+    return dict(
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0),
         xaxis=dict(domain=[0.0, 0.44], range=[-extent, extent], title=dict(text="Re λ"), constrain="domain"),
         yaxis=dict(range=[-extent, extent], title=dict(text="Im λ"), scaleanchor="x", scaleratio=1,
@@ -322,11 +329,10 @@ def spectrum_figure(eigenvalues, singular_values, *, gamma: float, rho: float, n
         yaxis2=dict(anchor="x2", range=[0.0, top], title=dict(text="σ<sub>i</sub>")),
         shapes=[dict(type="line", xref="x2 domain", x0=0, x1=1, yref="y2", y0=level, y1=level,
                      line=dict(color=colour, dash="dash", width=1.5)) for level, _, colour in levels],
-        annotations=[dict(text=f"eigenvalues of {W}", x=0.22, xanchor="center", **title),
-                     dict(text=f"singular values of {W}", x=0.78, xanchor="center", **title)]
+        annotations=[dict(text=left, x=0.22, xanchor="center", **title),
+                     dict(text=right, x=0.78, xanchor="center", **title)]
                     + [dict(text=text, xref="x2 domain", x=1.0, xanchor="right", yref="y2", y=level,
-                            yanchor="bottom", showarrow=False) for level, text, _ in levels])
-    return _figure(traces, layout, presentation=presentation, height=440, top_lines=1)
+                            yanchor="bottom", showarrow=False) for level, text, _ in levels if text])
 
 
 # ---- all pairs and the gradient each step receives -----------------------------------------
@@ -486,16 +492,6 @@ def blocks_spectrum_figure(blocks: Sequence[tuple[str, Array, Array]], *, presen
             hovertemplate=f"{label}: σ<sub>%{{x}}</sub> = %{{y:.3f}}<extra></extra>"))
         extent = max(extent, 1.12 * float(np.max(np.abs(ev), initial=0.0)))
         top = max(top, 1.1 * float(sv.max(initial=0.0)))
-    title = dict(xref="paper", yref="paper", y=1.0, yanchor="bottom", showarrow=False, font=dict(size=16))
-    layout = dict(
-        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0.0),
-        xaxis=dict(domain=[0.0, 0.44], range=[-extent, extent], title=dict(text="Re λ"), constrain="domain"),
-        yaxis=dict(range=[-extent, extent], title=dict(text="Im λ"), scaleanchor="x", scaleratio=1,
-                   constrain="domain"),
-        xaxis2=dict(domain=[0.56, 1.0], anchor="y2", title=dict(text="index i (largest first)")),
-        yaxis2=dict(anchor="x2", range=[0.0, top], title=dict(text="σ<sub>i</sub>")),
-        shapes=[dict(type="line", xref="x2 domain", x0=0, x1=1, yref="y2", y0=1.0, y1=1.0,
-                     line=dict(color="#444444", dash="dash", width=1.5))],
-        annotations=[dict(text="eigenvalues of each block", x=0.22, xanchor="center", **title),
-                     dict(text="singular values of each block", x=0.78, xanchor="center", **title)])
+    layout = _spectrum_layout(extent, top, [(1.0, "", "#444444")], "eigenvalues of each block",
+                              "singular values of each block")
     return _figure(traces, layout, presentation=presentation, height=440, top_lines=1)
