@@ -84,6 +84,7 @@ def test_every_page_works_for_a_gated_cell(page, app_url, cell):
     open_page(page, app_url, query={"cell": cell, "T": "20"})
     for label in PAGES:
         nav_to(page, label)
+        wait_idle(page)           # the page's run done: the next click must not cut it short (see conftest)
         assert_no_exception(page)
         assert query(page).get("cell") == cell, label
 
