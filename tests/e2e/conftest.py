@@ -29,10 +29,10 @@ TIMEOUT_MS = 60_000           # generous: the machine is shared and some pages d
 
 # A browser test drives a live server on a 2-core machine: when a slow first run (a fresh clone
 # compiles and imports on its first request) is cut short by the test's next click, Streamlit can
-# answer with a half-drawn page. One retry in a fresh browser page tells that apart from a real
-# failure, which fails twice. A known race (closing note of stop 21): under heavy load a page
+# answer with a half-drawn page. Two retries in a fresh browser page tell that apart from a real
+# failure, which fails every time. A known race (closing note of stop 21): under heavy load a page
 # switch during a running script has reset sidebar widgets to their minimums.
-E2E_RERUNS = 1
+E2E_RERUNS = 2
 
 
 def pytest_collection_modifyitems(items):
