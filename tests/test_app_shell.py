@@ -5,9 +5,14 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import (ButtonGroup, Multiselect, Radio, Selectbox, SelectSlider, Slider,
+                                               Widget)
+
+from apptest_helpers import page_files
 
 from ui.config import DEFAULT, FIELDS, PAGE, parse
 from ui.presets import PRESETS
+from ui.sidebar import MODEL_FIELDS
 from ui.weights_table import editor_key
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -263,3 +268,39 @@ def test_a_shared_link_survives_a_first_run_cut_short(monkeypatch):
     assert_clean(at)
     assert (config_of(at).notation, config_of(at).loss, config_of(at).T) == ("dlbook", "mse", 30)
     assert parse(dict(at.query_params))[0] == config_of(at)        # and the URL says so again
+
+
+def _default_is_value(widget) -> bool:
+    """Whether the default a widget was sent with is its current value: what Streamlit's frontend
+    draws it at when it has dropped the widget's state."""
+    default = widget.proto.default
+    if isinstance(widget, (Selectbox, Radio)):
+        return default == widget.index
+    if isinstance(widget, (ButtonGroup, Multiselect)):
+        return list(default) == list(widget.indices)
+    if isinstance(widget, SelectSlider):
+        return [widget.proto.options[i] for i in default] == [widget.format_func(widget.value)]
+    if isinstance(widget, Slider):
+        return list(default) == [widget.value]
+    return default == widget.value
+
+
+@pytest.mark.parametrize("page", page_files())
+def test_every_settings_widget_is_sent_with_the_configs_value_as_its_default(page):
+    """A widget whose state the frontend drops (a page switch or a relabelling run meeting a run
+    in flight) is drawn at its default: that must be the config's value, never the slider's
+    minimum or the first option, which the next rerun would read back as the user's choice."""
+    at = run_app({"T": "7", "H": "5", "D": "2", "activation": "relu", "rho": "1.25", "seed": "3",
+                  "loss": "mse", "notation": "row", "init": "orthogonal", "reduction": "mean"})
+    at.switch_page(page).run()
+    assert_clean(at)
+    widgets = [w for w in _all_nodes(at._tree) if isinstance(w, Widget) and (w.key or "").startswith("cfg_")]
+    assert len(widgets) >= len(MODEL_FIELDS)
+    assert [w.key for w in widgets if not _default_is_value(w)] == []
+
+
+def _all_nodes(node):
+    children = getattr(node, "children", {})
+    for child in (children.values() if isinstance(children, dict) else children):
+        yield child
+        yield from _all_nodes(child)

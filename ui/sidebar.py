@@ -10,12 +10,7 @@ import streamlit as st
 
 import rnn_core as rc
 from ui import state
-from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, Config, link_is_complete, task_fixes
-
-
-# The fields whose label or choices name a parameter: a new notation relabels their widgets.
-RELABELLED = tuple(f.name for f in FIELDS if f.in_sidebar and f.in_notation)
-LABELLED_IN_KEY = "_labelled_in_"   # + field: the notation its widget was last labelled in
+from ui.config import DEFAULT, FIELD_BY_NAME, Config, link_is_complete, task_fixes
 
 # Widget and step per field, where the kind's default would not suit.
 WIDGET_OPTIONS = {
@@ -48,13 +43,6 @@ def field_widget(name: str) -> None:
             field.choice_label(key, notation)
     if name in task_fixes(config.task):
         options["disabled"] = True     # the task decides it; the caption under Task says so
-    labelled_in = LABELLED_IN_KEY + name
-    if name in RELABELLED and st.session_state.get(labelled_in) != config.notation:
-        # A new notation relabels the widget, which gives it a new identity: Streamlit would start
-        # it at its default unless its value is set in the run that relabels it. Only then: set on
-        # every run, it would undo keys pressed while an earlier run was still in flight.
-        st.session_state[state.widget_key(name)] = state.to_widget_value(FIELD_BY_NAME[name], getattr(config, name))
-        st.session_state[labelled_in] = config.notation
     state.schema_widget(name, **options)
 
 

@@ -6,8 +6,9 @@ How the config flows through a run (app.py calls `start_run` first, then `sync_u
 2. On later runs the canonical config in `st.session_state` is updated from the values of the
    widgets that exist (keys `cfg_<field>`), validated by the same `parse`.
 3. Widgets are seeded from the config when their key is missing (first run, or a page that was
-   not shown), and never get `value=`: Streamlit then never sees two sources for one value.
-   So a widget of another page keeps its value across page switches: the config holds it.
+   not shown), and their default (`value=`, `index=`) is the config's value too, so that a
+   widget whose state the frontend dropped is drawn at the config's value, never at its
+   minimum. So a widget of another page keeps its value across page switches: the config holds it.
 4. `sync_url` writes `to_query(config)` into the URL only when it changed.
 
 Pages read `config()`, `params()`, `data()` and `bptt_result()`. Every cache keys on what it
@@ -216,9 +217,27 @@ def schema_widget(name: str, *, widget: str | None = None, **kwargs: Any) -> Any
         options = {"options": field.options}
     kwargs.setdefault("help", field.help_in(config().notation) or None)
     label = kwargs.pop("label", field.label_in(config().notation))
-    raw = WIDGETS[kind](label, key=key, **{**options, **kwargs})
+    options = {**options, **kwargs}
+    options.update(_default_of(kind, to_widget_value(field, value), options.get("options")))
+    raw = WIDGETS[kind](label, key=key, **options)
     typed, _ = parse({name: raw}, base=config())
     return getattr(typed, name)
+
+
+def _default_of(kind: str, value: Any, options: Any) -> dict[str, Any]:
+    """The widget's own default set to the config's value, besides its state in st.session_state.
+
+    Streamlit's frontend can drop a widget's state (seen when a page switch or a relabelling run
+    meets a run still in flight) and then draws the widget at the default it was sent: without
+    this, the minimum of every slider and the first option of every select box, which the next
+    rerun would then read back as the user's choice.
+    """
+    if kind in ("selectbox", "radio"):
+        options = list(options)
+        return {"index": options.index(value)} if value in options else {}
+    if kind in ("segmented_control", "pills", "multiselect"):
+        return {"default": value}
+    return {"value": value}
 
 
 def _clamped_to_widget_range(field: Field, value: Any, kwargs: dict) -> Any:

@@ -27,19 +27,6 @@ VIEWPORT = {"width": 1600, "height": 1000}
 TIMEOUT_MS = 60_000           # generous: the machine is shared and some pages draw heavy figures
 
 
-# A browser test drives a live server on a 2-core machine: when a slow first run (a fresh clone
-# compiles and imports on its first request) is cut short by the test's next click, Streamlit can
-# answer with a half-drawn page. Two retries in a fresh browser page tell that apart from a real
-# failure, which fails every time. A known race (closing note of stop 21): under heavy load a page
-# switch during a running script has reset sidebar widgets to their minimums.
-E2E_RERUNS = 2
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.flaky(reruns=E2E_RERUNS, reruns_delay=2))
-
 @pytest.fixture(scope="session")
 def app_url():
     """The base URL of a fresh `streamlit run app.py` for the whole session (its output in

@@ -61,7 +61,6 @@ def test_choosing_the_lstm_shows_its_gate_groups(page, app_url):
     assert_no_exception(page)
 
 
-@pytest.mark.xfail(reason="on a fresh clone a rerun can reset sidebar widgets (the race in test_cells_browser.py)", strict=False)
 def test_an_edit_in_a_gates_table_reaches_the_url_and_the_heatmap(page, app_url):
     open_page(page, app_url, MODEL, query={"cell": "lstm"})
     page.get_by_role("tab", name="Forget gate f").click()

@@ -76,7 +76,6 @@ def test_page_down_and_up_walk_the_derivation(page, app_url):
     assert "d_stage=output" in page.url
 
 
-@pytest.mark.xfail(reason="on a fresh clone a rerun can reset sidebar widgets (the race in test_cells_browser.py)", strict=False)
 def test_a_new_notation_keeps_the_sidebars_values(page, app_url):
     open_page(page, app_url, "Derivation", query={"rho": 1.3, "init": "orthogonal", "T": 6, "H": 3})
     choose_notation(page, "dlbook")
