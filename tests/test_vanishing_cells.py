@@ -36,7 +36,7 @@ def test_a_gated_cell_draws_its_jacobian_beside_its_memory_path(cell):
     config = at.session_state["_config"]
     assert config.cell == cell
     figs = charts(at)
-    assert set(figs) == {"v_curve", "v_cells", "v_spectrum", "v_pairwise", "v_dl_dh", "v_df"}
+    assert set(figs) == {"v_curve", "v_cells", "v_spectrum", "v_pairwise", "v_pairs_row", "v_dl_dh", "v_df"}
     norms, path = engine(config)
     np.testing.assert_array_equal(traces(figs["v_curve"], "curve")[0]["y"], norms)
     np.testing.assert_allclose(traces(figs["v_curve"], "gate")[0]["y"], path.product_norm, rtol=1e-15)

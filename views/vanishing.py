@@ -102,13 +102,22 @@ def main_curve(run: service.Run, nt: Notation) -> None:
     metrics(run, nt)
     if not run.vanilla:
         gated_curve(run, nt)
+        notes(service.scrub_note(run))
         return
-    chart(figures.curve_figure(run.norms, run.bound, nt=nt, ord=run.plan.norm, axis=config.v_axis,
-                               horizon=summary.horizon, horizon_text=summary.horizon_text, factor_label=summary.label,
-                               matrix_powers=run.powers, first_step=run.first_step, presentation=config.presentation),
-          "v_curve", "dhT_dhk")
+    family = service.family_of(run)
+    if family is None:
+        chart(figures.curve_figure(run.norms, run.bound, nt=nt, ord=run.plan.norm, axis=config.v_axis,
+                                   horizon=summary.horizon, horizon_text=summary.horizon_text,
+                                   factor_label=summary.label, matrix_powers=run.powers, first_step=run.first_step,
+                                   presentation=config.presentation), "v_curve", "dhT_dhk")
+    else:
+        chart(service.scrub_figure(run.model, family.radii, run.plan.norm, run.plan.main_window, config.notation,
+                                   config.v_axis, config.presentation), "v_curve", "dhT_dhk")
     st.caption(service.curve_caption(run, nt))
-    notes(service.window_note(run.norms.shape[0], config.T, "the main curve"), icon=":material/speed:")
+    if family is not None:
+        st.caption(service.scrub_caption(run, family))
+    notes(service.window_note(run.norms.shape[0], config.T, "the main curve"), service.scrub_note(run),
+          icon=":material/speed:")
     if st.button("Where eq. (8) comes from: the Derivation, stage 5 (the factor)", icon=":material/functions:",
                  key="v_to_derivation", type="tertiary"):
         state.open_derivation("factor", config.T - 1)
@@ -192,6 +201,9 @@ def pairs_map(run: service.Run, nt: Notation, pairs: np.ndarray) -> None:
                                   presentation=config.presentation, state=None if run.vanilla else "s"),
           "v_pairwise", "pairwise")
     st.caption(service.pairs_caption(nt, config.cell))
+    chart(service.pairs_row_figure(run.model, plan.pair_norm, plan.pair_window, config.notation,
+                                   config.presentation), "v_pairs_row", "pairs_row")
+    st.caption(service.pairs_row_caption(nt, config.cell))
     notes(service.pair_norm_note(run), service.window_note(plan.pair_window, T, "the map of all pairs"),
           icon=":material/speed:")
     notes(*service.pair_notes(pairs, nt, config.cell))

@@ -135,11 +135,11 @@ def _top_margin(presentation: bool, text_lines: int) -> int:
 
 
 def _figure(traces: list, layout: dict, *, presentation: bool, height: int, title: str | None = None,
-            top_lines: int = 0) -> go.Figure:
+            top_lines: int = 0, frames: list | None = None) -> go.Figure:
     """One Figure built in a single call, then the shared style (each later update would cost
     plotly a full validation pass). The plot area, the title and `top_lines` lines of text
     above the plot all start below the toolbar's strip."""
-    fig = apply_style(go.Figure(data=traces, layout=layout), title=title, presentation=presentation, height=height)
+    fig = apply_style(go.Figure(data=traces, layout=layout, frames=frames), title=title, presentation=presentation, height=height)
     if title:
         fig.layout.title.update(yref="container", y=1.0, yanchor="top", pad=dict(t=MODEBAR_PX))
     fig.layout.margin.t = _top_margin(presentation, top_lines + bool(title))
@@ -222,6 +222,188 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
                   xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
                   yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(lo, hi)), **_edge_axis())
     return _figure(traces, layout, presentation=presentation, height=430, top_lines=1 if factor_label else 0)
+
+
+# ---- scrubbers: plotly frames and a slider that moves through them in the browser -------------
+# Each frame holds only what changes (y values, edge markers, names, the line above the plot); a
+# slider step animates to its frame with no transition, so a step is one redraw and no rerun.
+SCRUB_STEP_ARGS = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+SLIDER_PX = 70                 # the slider's rail and its current value, under the x axis title
+AXIS_TITLE_PX = 50             # the x axis' ticks and title under the plot
+LEGEND_PX = 70                 # two rows of legend
+SCRUB_DECADES = 40             # how far a scrubbed range reaches beyond the sidebar curve's own
+
+
+def _slider(labels: Sequence[str], names: Sequence[str], *, active: int, prefix: str, font: int) -> dict:
+    """A plotly slider with one step per frame; its current value (not crowded tick labels) says
+    where it is."""
+    return dict(active=active, x=0.0, len=1.0, xanchor="left", yanchor="top", pad=dict(t=0, b=0), name="scrub",
+                currentvalue=dict(prefix=prefix, xanchor="left", font=dict(size=font, color="#000000")),
+                font=dict(color="rgba(0,0,0,0)"), ticklen=4, minorticklen=2,
+                steps=[dict(label=label, value=name, method="animate", args=[[name], SCRUB_STEP_ARGS])
+                       for label, name in zip(labels, names)])
+
+
+def _place_below(fig: go.Figure, *, legend: bool) -> go.Figure:
+    """Room under the plot for the x axis title, the slider and (if shown) the legend, in that
+    order: the plot area keeps its height, the figure grows."""
+    layout = fig.layout
+    bottom = AXIS_TITLE_PX + SLIDER_PX + (LEGEND_PX if legend else 0)
+    plot_px = layout.height - layout.margin.t - layout.margin.b
+    height = layout.height + bottom - layout.margin.b
+
+    def paper_y(px: float) -> float:            # px below the plot area, in the plot's paper units
+        return -px / plot_px
+
+    fig.update_layout(height=height, margin=dict(b=bottom))
+    fig.layout.sliders[0].y = paper_y(AXIS_TITLE_PX)
+    if legend:
+        fig.layout.legend.update(y=paper_y(AXIS_TITLE_PX + SLIDER_PX), yanchor="top")
+    return fig
+
+
+def _curve_parts(x: Array, norms: Array, bound: Array, horizon: int | None, horizon_text: str,
+                 jac: str) -> dict[str, dict]:
+    """The changing properties of the scrubbed curve chart's traces, by slot: the bound, the
+    curve (its name carries the horizon when no ★ shows it), the curve's zero and overflow
+    markers, the bound's overflow markers, the ★ of the memory horizon. Absent markers are
+    empty traces out of the legend, so every frame has the same traces."""
+    split, bound_split = split_for_log(norms), split_for_log(bound)
+    W = norms.shape[0]
+    starred = bool(horizon is not None and 0 <= horizon < W and np.isfinite(split.y[W - 1 - horizon]))
+
+    def edge(mask: Array, level: float) -> dict:
+        return dict(x=x[mask], y=np.full(int(mask.sum()), level), showlegend=bool(mask.any()))
+
+    star = [W - 1 - horizon] if starred else []
+    return {"bound": dict(y=bound_split.y), "curve": dict(
+                y=split.y, name=f"{jac} · memory horizon: {horizon_text}" if horizon_text and not starred else jac),
+            "curve_zero": edge(split.zero, 0.0), "curve_overflow": edge(split.overflow, 1.0),
+            "bound_overflow": edge(bound_split.overflow, 1.0),
+            "horizon": dict(x=x[star], y=split.y[star], name=f"memory horizon: {horizon_text}",
+                            showlegend=starred)}
+
+
+def _curve_slots(jac: str, xlabel: str, scale: str) -> dict[str, dict]:
+    """The constant style of each slot of `_curve_parts` (as curve_figure draws them)."""
+    edge = dict(mode="markers", cliponaxis=False, meta="edge", yaxis=EDGE_AXIS)
+
+    def marker(symbol: str, colour: str) -> dict:
+        return dict(symbol=symbol, size=11, line=dict(width=1, color=colour),
+                    color=OVERFLOW_COLOUR if symbol == OVERFLOW_SYMBOL else colour)
+
+    return {
+        "bound": dict(mode="lines", name=f"bound {scale}(γ σ<sub>max</sub>)<sup>T−k</sup>, eq. (11)", meta="bound",
+                      line=dict(color=BOUND_COLOUR, dash="dash", width=2),
+                      hovertemplate="bound: %{y:.3g}<extra></extra>"),
+        "curve": dict(mode="lines+markers", meta="curve", line=dict(color=DIRECT_COLOUR, width=3),
+                      marker=dict(size=5),
+                      hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"),
+        "curve_zero": dict(**edge, name="curve: exactly 0", marker=marker(ZERO_SYMBOL, DIRECT_COLOUR),
+                           hovertemplate="%{x}: exactly 0<extra></extra>"),
+        "curve_overflow": dict(**edge, name="curve: overflow (inf/nan)", marker=marker(OVERFLOW_SYMBOL, DIRECT_COLOUR),
+                               hovertemplate="%{x}: overflow (inf/nan)<extra></extra>"),
+        "bound_overflow": dict(**edge, name="bound: overflow (inf/nan)", marker=marker(OVERFLOW_SYMBOL, BOUND_COLOUR),
+                               hovertemplate="%{x}: overflow (inf/nan)<extra></extra>"),
+        "horizon": dict(mode="markers", meta="horizon", marker=dict(symbol=HORIZON_SYMBOL, size=18, color="#000000"),
+                        hovertemplate="memory horizon<br>%{y:.3g}<extra></extra>"),
+    }
+
+
+def _factor_note(text: str) -> dict:
+    """The line above the plot's top left corner (in the margin, never over the curve)."""
+    return dict(text=f"<b>{text}</b>", xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left", yanchor="bottom",
+                yshift=4, showarrow=False, name="factor", font=dict(color="#000000"))
+
+
+def scrub_range(norms: Array, selected: int) -> tuple[float, float]:
+    """One log range for every frame: the curves' (the bounds leave it where they are above), at
+    most SCRUB_DECADES beyond the selected curve's own, so that it still shows its slope; curves
+    that go further leave the plot at its edge."""
+    lo, hi = log_range(norms)
+    own_lo, own_hi = log_range(norms[selected])
+    return max(lo, own_lo - SCRUB_DECADES), min(hi, own_hi + SCRUB_DECADES)
+
+
+def scrub_curve_figure(norms, bounds, radii: Sequence[float], *, selected: int, horizons: Sequence[int | None],
+                       horizon_texts: Sequence[str], factor_labels: Sequence[str], nt: Notation, ord: str = "2",
+                       axis: str = "k", first_step: int = 1, presentation: bool = False,
+                       matrix_powers=None) -> go.Figure:
+    """curve_figure with a slider over the spectral radius, moved in the browser.
+
+    norms, bounds (n, W): row i is ||dh_T/dh_k|| and the bound of eq. (11) at radii[i] for the W
+    steps k = first_step..first_step+W-1; selected: the row shown first (the sidebar's ρ, its
+    slider step labelled so). horizons, horizon_texts, factor_labels (n,): each row's memory
+    horizon (a distance T - k on the curve, else None), how it is said, and the line written
+    above the plot. One y range for all rows, so the curve's slope visibly pivots about k = T.
+    matrix_powers (W,): ||W_hh^(T-k)|| at the selected radius (identity activation), shown in
+    its frame only.
+    """
+    norms, bounds = np.asarray(norms, dtype=np.float64), np.asarray(bounds, dtype=np.float64)
+    n, W = norms.shape
+    x, xlabel = _steps_axis(W, axis, first_step)
+    jac = jacobian_label(nt, "T", "k", ord)
+    slots = _curve_slots(jac, xlabel, "" if ord == "2" else "√H · ")
+    if matrix_powers is not None:
+        slots = {"powers": dict(mode="markers", meta="powers", name=f"‖{to_html(nt.jacobian_power('T−k'))}‖ "
+                                "(matrix powers)", marker=dict(symbol="circle-open", size=9, color=INDIRECT_COLOUR),
+                                hovertemplate="matrix power: %{y:.3g}<extra></extra>"), **slots}
+    frames = []
+    for i in range(n):
+        parts = _curve_parts(x, norms[i], bounds[i], horizons[i], horizon_texts[i], jac)
+        if matrix_powers is not None:
+            parts["powers"] = dict(y=split_for_log(matrix_powers).y if i == selected else np.full(W, np.nan),
+                                   showlegend=i == selected)
+        shapes, notes = _zero_bands(x, split_for_log(norms[i]).zero)
+        frames.append(dict(name=f"{radii[i]:g}", data=[parts[s] for s in slots], traces=list(range(len(slots))),
+                           layout=dict(shapes=shapes, annotations=notes + [_factor_note(factor_labels[i])])))
+    shown = frames[selected]
+    traces = [{"type": "scatter", "x": x, **slots[s], **part} for s, part in zip(slots, shown["data"])]
+    layout = dict(legend=BELOW_LEGEND, **shown["layout"],
+                  xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
+                  yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(*scrub_range(norms, selected))), **_edge_axis(),
+                  sliders=[_slider([f"{r:g}" + (" (the sidebar's)" if i == selected else "")
+                                    for i, r in enumerate(radii)], [f["name"] for f in frames], active=selected,
+                                   prefix="scrub ρ = ", font=22 if presentation else 15)])
+    fig = _figure(traces, layout, presentation=presentation, height=430, top_lines=1, frames=frames)
+    return _place_below(fig, legend=True)
+
+
+def pairs_row_figure(pairwise, *, nt: Notation, ord: str = "2", first_step: int = 1, presentation: bool = False,
+                     state: str | None = None) -> go.Figure:
+    """One row of the map of all pairs, ||ds_t/ds_k|| against k <= t, with a slider over t
+    moved in the browser: the main curve of a sequence that ended at t. Shown first: t = T.
+
+    pairwise (W, W): entry [i, j] for t = first_step + i, k = first_step + j (k <= t), as
+    pairwise_figure. One y range for all rows.
+    """
+    P = np.asarray(pairwise, dtype=np.float64)
+    W = P.shape[0]
+    steps = np.arange(first_step, first_step + W)
+    jac = jacobian_label(nt, "t", "k", ord, state)
+    lo, hi = log_range(P[np.tril_indices(W)])
+    frames = []
+    for i in range(W):
+        split = split_for_log(P[i, :i + 1])
+        x = steps[:i + 1]
+        frames.append(dict(name=str(steps[i]), traces=[0, 1, 2], data=[
+            dict(x=x, y=split.y), dict(x=x[split.zero], y=np.zeros(int(split.zero.sum()))),
+            dict(x=x[split.overflow], y=np.ones(int(split.overflow.sum())))]))
+    edge = dict(type="scatter", mode="markers", cliponaxis=False, meta="edge", yaxis=EDGE_AXIS, showlegend=False)
+    last = frames[-1]["data"]
+    traces = [dict(type="scatter", mode="lines+markers", meta="curve", name=jac, **last[0],
+                   line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
+                   hovertemplate="k = %{x}<br>norm = %{y:.3g}<extra></extra>"),
+              dict(edge, **last[1], marker=dict(symbol=ZERO_SYMBOL, size=11, color=DIRECT_COLOUR),
+                   hovertemplate="%{x}: exactly 0<extra></extra>"),
+              dict(edge, **last[2], marker=dict(symbol=OVERFLOW_SYMBOL, size=11, color=OVERFLOW_COLOUR),
+                   hovertemplate="%{x}: overflow (inf/nan)<extra></extra>")]
+    layout = dict(showlegend=False, xaxis=dict(title=dict(text="k (from)"), range=[steps[0] - 0.5, steps[-1] + 0.5]),
+                  yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(lo, hi)), **_edge_axis(),
+                  sliders=[_slider([str(t) for t in steps], [f["name"] for f in frames], active=W - 1,
+                                   prefix="one row of the map: t = ", font=22 if presentation else 15)])
+    fig = _figure(traces, layout, presentation=presentation, height=380, frames=frames)
+    return _place_below(fig, legend=False)
 
 
 # ---- sweeps ---------------------------------------------------------------------------------

@@ -25,11 +25,12 @@ first step and fading, and "none" when it does not fade or grows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 import rnn_core as rc
@@ -40,10 +41,11 @@ from rnn_core.spectral import (classify_factor, extrapolated_horizon, fit_decay_
                                memory_horizon, singular_values)
 from ui import state
 from ui.budget import Guard, Stopped
-from ui.config import DEFAULT, EXACT_NUMBERS, MAX_RADII, NUMBERS, Config
+from ui.config import DEFAULT, EXACT_NUMBERS, MAX_RADII, NUMBERS, Config, build_params
+from ui.figures import vanishing as figures
 from ui.figures.vanishing import split_for_log
 from ui.keys import EXACT
-from ui.notation import Notation
+from ui.notation import NOTATIONS, Notation
 
 Array = np.ndarray
 ENGINE_ORD = {"2": 2, "fro": "fro"}
@@ -164,6 +166,8 @@ class Plan:
     stats_window: int
     dl_dh_window: int
     seconds: float
+    scrub: tuple[float, ...] = ()   # the ρ scrubber's radii (none: no scrubber)
+    scrub_step: float = 0.0         # their grid's step
 
 
 def _fit_steps(cost, budget: float, T: int, floor: int) -> int:
@@ -200,6 +204,27 @@ def section_budgets(section: str) -> dict[str, float]:
 
 
 def plan(config: Config) -> Plan:
+    """`_plan` of `config` and, for the vanilla cell, the radii of the ρ scrubber (`Plan.scrub`).
+
+    The scrubber's family shares the main curve's norm and window (its sidebar frame is the main
+    curve) and takes what the rest of the page leaves of PAGE_BUDGET: the finest grid of
+    SCRUB_STEPS that fits, none (with a note) if even the coarsest does not. As with the sweeps,
+    spectral norms are kept only while the finest grid can have them too; otherwise every curve
+    uses Frobenius.
+    """
+    first = _plan(config, allow_spectral=True)
+    if config.cell != "rnn":
+        return first
+    if first.norm == "2" and not _scrub_fits(config, first, scrub_grid(config.rho, SCRUB_STEPS[0])):
+        first = _plan(config, allow_spectral=False)
+    for step in SCRUB_STEPS:
+        grid = scrub_grid(config.rho, step)
+        if _scrub_fits(config, first, grid):
+            return replace(first, scrub=grid, scrub_step=step, seconds=first.seconds + scrub_seconds(grid, first, config))
+    return first
+
+
+def _plan(config: Config, *, allow_spectral: bool) -> Plan:
     """The norms, windows and curves of one page run for `config`, within PAGE_BUDGET.
 
     Counts everything a link can ask for: T, H, D, O, the cell (a gated cell's Jacobian step
@@ -229,7 +254,7 @@ def plan(config: Config) -> Plan:
     def dl_dh_cost(W: int) -> float:
         return dl_dh_seconds(W, H, config.truncation, config.trunc_k, config.D, config.O, cell)
 
-    spectral = (config.v_norm == "2" and main_cost(T, "2") <= main_budget
+    spectral = (allow_spectral and config.v_norm == "2" and main_cost(T, "2") <= main_budget
                 and n_curves * (curve_seconds(T, H, "2") + fwd) <= sweeps)
     norm = "2" if spectral else "fro"
     # a gated step costs up to 10x a vanilla one: at the largest H a trend's 30 steps would not fit
@@ -263,6 +288,34 @@ def plan(config: Config) -> Plan:
     return Plan(norm=norm, main_window=main_window, powers=identity, sweep_window=sweep_window, radii=radii,
                 acts=acts, cells_norm=cells_norm, cells_window=cells_window, pair_norm=pair_norm,
                 pair_window=pair_window, stats_window=stats_window, dl_dh_window=dl_dh_window, seconds=seconds)
+
+
+# ---- the ρ scrubber: the main curve's family over the spectral radius ------------------------
+# Every radius of a grid over [SCRUB_LO, SCRUB_HI] (and the sidebar's own, exactly) gets its exact
+# curve and bound, drawn as plotly frames: the slider inside the chart moves through them in the
+# browser, with no rerun. Finest grid first; each is tried until one fits the page's budget.
+SCRUB_LO, SCRUB_HI = 0.1, 2.0
+SCRUB_STEPS = (0.05, 0.1, 0.25)
+MIN_SCRUB = 5                     # fewer radii than this would not feel like scrubbing
+
+
+def scrub_grid(rho: float, step: float) -> tuple[float, ...]:
+    """Radii SCRUB_LO, SCRUB_LO + step, ..., SCRUB_HI (each the float of its 2-decimal literal, so
+    0.9 is 0.9) and the sidebar's `rho`, sorted."""
+    count = int(round((SCRUB_HI - SCRUB_LO) / step)) + 1
+    return tuple(sorted({round(SCRUB_LO + i * step, 2) for i in range(count)} | {float(rho)}))
+
+
+def scrub_seconds(radii: tuple[float, ...], plan_: Plan, config: Config) -> float:
+    """The family beside the main curve (which is cached already): per other radius a forward
+    pass, the curve over the main window, the bound's sigma_max, and two arrays in the frames."""
+    T, H, W = config.T, config.H, plan_.main_window
+    per_radius = curve_seconds(W, H, plan_.norm) + forward_seconds(T, H, config.D) + SVD_COST * H ** 3 / MATMUL_RATE
+    return (len(radii) - 1) * per_radius + 2 * len(radii) * W * CELL_SECONDS
+
+
+def _scrub_fits(config: Config, plan_: Plan, radii: tuple[float, ...]) -> bool:
+    return len(radii) >= MIN_SCRUB and plan_.seconds + scrub_seconds(radii, plan_, config) <= PAGE_BUDGET
 
 
 def cells_seconds(window: int, config: Config, norm: str) -> float:
@@ -611,6 +664,107 @@ def cached_matrix_powers(model: Config, steps: int, norm: str) -> Array:
     return matrix_power_norms(state.params(model).W_hh, steps, norm)
 
 
+@dataclass(frozen=True)
+class RadiusFamily:
+    """The main curve at every radius of the scrubber: radii (n,) sorted, norms and bounds (n, W)
+    in the main curve's norm over its window (row i for radii[i]; the bound of eq. (11) in that
+    norm); selected: the row of the sidebar's rho, which is the main curve itself."""
+
+    radii: tuple[float, ...]
+    norms: Array
+    bounds: Array
+    selected: int
+
+
+def radius_family(model: Config, radii: tuple[float, ...], norm: str, window: int,
+                  guard: Guard | None = None) -> RadiusFamily:
+    """The vanilla model's curve and bound at each radius (same seed, inputs, edits), from the
+    engine; raises Stopped (nothing partial is kept) if the guard stops between radii."""
+    xs = state.data(model).xs
+    norms, bounds = [], []
+    for rho in radii:
+        if guard is not None:
+            guard.check()
+        params = build_params(model.replace(rho=float(rho)))       # not state.params: n entries would evict others
+        norms.append(norm_curve(params, xs, model.activation, norm, window))
+        bounds.append(bound_for_norm(jacobian_bound(params, model.activation, model.T)[-window:], norm, H=model.H))
+    return RadiusFamily(tuple(radii), np.array(norms), np.array(bounds), radii.index(model.rho))
+
+
+@st.cache_data(**CACHE)
+def cached_radius_family(model: Config, radii: tuple[float, ...], norm: str, window: int,
+                         _guard: Guard | None = None) -> RadiusFamily:
+    """radius_family, one entry per model config and grid (a stopped family is not cached)."""
+    return radius_family(model, radii, norm, window, guard=_guard)
+
+
+def family_of(run: Run) -> RadiusFamily | None:
+    """The ρ scrubber's family for this run, or None: a gated cell, a plan without one, a main
+    curve the guard cut short, or the guard stopping it (which its note then says)."""
+    radii, W = run.plan.scrub, run.norms.shape[0]
+    if not run.vanilla or not radii or W != run.plan.main_window or not run.guard.allows("the ρ scrubber"):
+        return None
+    try:
+        return cached_radius_family(run.model, radii, run.plan.norm, W, _guard=run.guard)
+    except Stopped:
+        run.guard.skipped.append("the ρ scrubber")
+        return None
+
+
+def scrub_words(family: RadiusFamily) -> list[tuple[CurveSummary, str]]:
+    """Each radius's summary and the line written above its frame: 'ρ = 0.9 · vanishing: ×0.62 per step'."""
+    summaries = [summarise(row) for row in family.norms]
+    return [(s, f"ρ = {r:g} · {s.label}") for r, s in zip(family.radii, summaries)]
+
+
+# Figures with frames are worth keeping across reruns: plotly validates every frame (~60 ms at
+# T = 200 for 39 radii). Keyed on everything they draw; st.cache_resource hands the same object back.
+FIGURES = dict(max_entries=16, show_spinner=False, hash_funcs=EXACT)
+
+
+@st.cache_resource(**FIGURES)
+def scrub_figure(model: Config, radii: tuple[float, ...], norm: str, window: int, notation: str, axis: str,
+                 presentation: bool) -> go.Figure:
+    """The main chart with its ρ scrubber (figures.scrub_curve_figure) for the family of `model`."""
+    family = cached_radius_family(model, radii, norm, window)
+    words = scrub_words(family)
+    powers = cached_matrix_powers(model, window, norm) if model.activation == "identity" else None
+    return figures.scrub_curve_figure(family.norms, family.bounds, family.radii, selected=family.selected,
+                                      horizons=[s.horizon for s, _ in words],
+                                      horizon_texts=[s.horizon_text for s, _ in words],
+                                      factor_labels=[label for _, label in words], nt=NOTATIONS[notation], ord=norm,
+                                      axis=axis, first_step=model.T - window + 1, presentation=presentation,
+                                      matrix_powers=powers)
+
+
+@st.cache_resource(**FIGURES)
+def pairs_row_figure(model: Config, norm: str, window: int, notation: str, presentation: bool) -> go.Figure:
+    """One row of the map of all pairs with its slider over t (figures.pairs_row_figure)."""
+    return figures.pairs_row_figure(cached_pairwise(model, norm, window), nt=NOTATIONS[notation], ord=norm,
+                                    first_step=model.T - window + 1, presentation=presentation,
+                                    state=None if model.cell == "rnn" else "s")
+
+
+def scrub_note(run: Run) -> str | None:
+    """Why the chart has no ρ scrubber: a gated cell does not read ρ, or it would not fit."""
+    if not run.vanilla:
+        return (f"The ρ scrubber is the vanilla RNN's: the {cell_title(run.config.cell)} does not read ρ (its "
+                "weights are orthogonal and its gates decide what fades). Choose the vanilla RNN to scrub ρ.")
+    if run.plan.scrub:
+        return None
+    return (f"At T = {run.config.T}, H = {run.config.H} the curves for a range of ρ would take too long to compute: "
+            "the chart has no ρ scrubber; move the sidebar's ρ instead (or choose a smaller H or T).")
+
+
+def scrub_caption(run: Run, family: RadiusFamily) -> str:
+    """What the slider under the chart does, and what the numbers above it are for."""
+    radii = family.radii
+    return (f"**Scrub ρ:** drag the slider under the chart: it moves through {len(radii)} exact curves, "
+            f"ρ = {radii[0]:g} to {radii[-1]:g} in steps of {run.plan.scrub_step:g}, in your browser, with no wait. The line above the chart gives each curve's trend. The numbers above "
+            f"the chart and this caption are for the sidebar's ρ = {run.config.rho:g}; the sidebar's slider sets it "
+            "exactly, and the link shares it.")
+
+
 # ---- one run of the page ---------------------------------------------------------------------
 
 def new_guard() -> Guard:
@@ -909,6 +1063,13 @@ def pairs_caption(nt: Notation, cell: str = "rnn") -> str:
     return (f"**What to look for:** row t, column k is {inline_maths(nt, cell)['jac_tk']} in log colour. The diagonal "
             "is the identity; the colour changing away from it is the gradient vanishing (darker) or exploding "
             "(brighter) over the distance t − k. The bottom row is the curve above.")
+
+
+def pairs_row_caption(nt: Notation, cell: str = "rnn") -> str:
+    maths = inline_maths(nt, cell)
+    return (f"**Scrub t:** one row of the map, {maths['jac_tk']} for every k ≤ t: drag the slider under it to move t "
+            "in your browser. Each row is the main curve of a sequence that ended at t; where the rows look alike, "
+            "how fast the gradient fades does not depend on where the sequence ends.")
 
 
 def pair_norm_note(run: Run) -> str | None:
