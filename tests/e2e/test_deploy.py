@@ -1,0 +1,299 @@
+"""deploy/: two replicas behind nginx, started by deploy/run_replicas.py on free loopback ports
+and driven through the proxy in headless Chromium (issue 17). Checks that the websocket passes
+the proxy (a sidebar slider reruns the page and the URL follows), that a session stays on its
+replica (a download button's /media/ file and an upload reach the process holding the session,
+while requests without the affinity cookie are spread over both), that an XSRF token issued
+by one replica is accepted by another, that a replica that dies is replaced while the proxy
+keeps answering, and that Ctrl-C stops every process. Skipped where nginx is not installed."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import TIMEOUT_MS, assert_no_exception, plotly_figures, wait_idle
+from tests.e2e.server import REPO, streamlit_server
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(NGINX is None, reason="nginx is not installed (Debian: apt-get install nginx-light)")]
+SCRIPT = REPO / "deploy" / "run_replicas.py"
+COOKIE = "bptt_replica"
+READY_S = 150            # two replicas importing plotly and pandas at once on a busy 2-core machine
+LINK = "vanishing?T=20&H=16"
+
+
+@dataclass
+class Deployment:
+    """The running `deploy/run_replicas.py --replicas 2` and what it printed."""
+    proc: subprocess.Popen
+    url: str
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None     # appends the script's output to `lines`
+
+    def pids(self, name: str) -> list[int]:
+        """The pids printed as '<name> ...: pid P', in order (a restarted replica adds one)."""
+        return [int(m.group(1)) for line in list(self.lines) if line.startswith(name)
+                for m in [re.search(r"pid (\d+)", line)] if m]
+
+    def replica_urls(self) -> list[str]:
+        ports = dict.fromkeys(int(m.group(1)) for line in list(self.lines)
+                              for m in [re.match(r"replica \d+: pid \d+ port (\d+)", line)] if m)
+        return [f"http://127.0.0.1:{port}" for port in ports]
+
+    def wait_for_line(self, pattern: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if re.search(pattern, line):
+                    return line
+            if self.reader is not None and not self.reader.is_alive():    # all its output is read
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s: {self.lines}")
+
+
+def free_port_pair() -> int:
+    """A port p with p and p + 1 both free on 127.0.0.1 (the script's replicas take p, p + 1)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 65535 and port_is_free(port + 1):
+            return port
+    raise RuntimeError("no two consecutive free ports")
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def nobody_listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (nginx's workers, anything a replica started), from /proc."""
+    found: set[int] = set()
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return found
+    for child in map(int, children):
+        found |= {child} | descendants(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    """deploy/run_replicas.py with 2 replicas and nginx on free loopback ports; its work dir
+    (config, logs) under pytest's tmp dir. Stopped with SIGINT, as Ctrl-C does, at the end."""
+    workdir = tmp_path_factory.mktemp("deploy")
+    proxy_port, first = free_port_pair(), free_port_pair()
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--replicas", "2", "--port", str(proxy_port),
+         "--first-replica-port", str(first), "--workdir", str(workdir), "--nginx", NGINX],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    running = Deployment(proc, f"http://127.0.0.1:{proxy_port}")
+    running.reader = threading.Thread(target=lambda: running.lines.extend(line.rstrip() for line in proc.stdout),
+                                      daemon=True)
+    running.reader.start()
+    try:
+        running.wait_for_line(r"^ready: ", READY_S)
+        yield running
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def open_link(page, url: str) -> None:
+    page.goto(url)
+    page.get_by_test_id("stSidebar").get_by_test_id("stSlider").first.wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
+
+
+def last_step(page) -> float:
+    """The largest k drawn in the Vanishing page's first chart (T, as it shows k = 1..T)."""
+    return max(max(trace["x"]) for trace in plotly_figures(page)[0]["data"] if trace.get("x"))
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of a GET without cookies of its own; an HTTP error is a status,
+    no answer (connection refused) status 0."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+    except urllib.error.URLError:
+        return 0, {}, b""
+
+
+def put_upload(url: str, xsrf_cookie: str, xsrf_header: str | None) -> int:
+    """Status of a file upload PUT to a session that does not exist on `url`'s replica."""
+    boundary = "bptt"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"w.json\"\r\n"
+            f"Content-Type: application/json\r\n\r\n{{}}\r\n--{boundary}--\r\n").encode()
+    headers = {"Cookie": f"_streamlit_xsrf={xsrf_cookie}",
+               "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    if xsrf_header is not None:
+        headers["X-Xsrftoken"] = xsrf_header
+    request = urllib.request.Request(f"{url}/_stcore/upload_file/no-such-session/file-1", data=body,
+                                     headers=headers, method="PUT")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def xsrf_cookie_of(url: str) -> str:
+    """The _streamlit_xsrf cookie a replica gives a new visitor (its health route sets it)."""
+    _, headers, _ = get(f"{url}/_stcore/health")
+    match = re.search(r"_streamlit_xsrf=([^;]+)", headers.get("set-cookie", ""))
+    assert match, f"no XSRF cookie from {url}: {headers}"
+    return match.group(1)
+
+
+# ---- the tests, in the order a deployment lives --------------------------------------------------
+
+def test_the_proxy_sets_an_affinity_cookie_once_and_answers_health_checks(deployment):
+    workdir = re.search(r"logs in (.+)\)$", deployment.wait_for_line(r"^ready: ", 1)).group(1)
+    conf = (Path(workdir) / "nginx.conf").read_text()
+    assert "hash $replica_key consistent" in conf and len(re.findall(r"^ +server 127\.0\.0\.1:\d+ ", conf, re.M)) == 2
+    assert "proxy_set_header Upgrade $http_upgrade" in conf and "proxy_read_timeout 1d" in conf
+    status, headers, body = get(f"{deployment.url}/{LINK}")
+    assert status == 200 and b"<html" in body.lower()
+    assert re.match(rf"{COOKIE}=[0-9a-f]{{32}}; Path=/", headers["Set-Cookie"])   # a new browser's key
+    status, headers, _ = get(f"{deployment.url}/{LINK}", {"Cookie": f"{COOKIE}=abc"})
+    assert status == 200 and "Set-Cookie" not in headers                      # a known browser keeps its own
+    status, _, body = get(f"{deployment.url}/_stcore/health")
+    assert (status, body) == (200, b"ok")
+
+
+def test_a_share_link_through_the_proxy_reruns_on_a_slider_move(deployment, page):
+    open_link(page, f"{deployment.url}/{LINK}")
+    assert query(page) == {"T": "20", "H": "16"}
+    assert last_step(page) == 20                    # the curve against k = 1..T
+    thumb = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text="Sequence length T") \
+        .locator('input[type="range"]')
+    thumb.focus()
+    page.keyboard.press("ArrowRight")              # a widget change travels up the websocket ...
+    page.wait_for_function("() => new URLSearchParams(location.search).get('T') === '21'", timeout=TIMEOUT_MS)
+    wait_idle(page)                                # ... and the rerun's elements come back down it
+    expect(thumb).to_have_value("21")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while last_step(page) != 21:                   # plotly may redraw after the script finished
+        assert time.monotonic() < deadline, "the curve was not redrawn for T = 21"
+        time.sleep(0.2)
+    assert query(page) == {"T": "21", "H": "16"}
+    assert_no_exception(page)
+    assert any(c["name"] == COOKIE for c in page.context.cookies())
+
+
+def test_a_download_and_an_upload_reach_the_replica_holding_the_session(deployment, page):
+    open_link(page, f"{deployment.url}/model?T=20&H=16")
+    with page.expect_download(timeout=TIMEOUT_MS) as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="Download .npz").click()
+    download = info.value
+    arrays = dict(np.load(download.path()))
+    assert arrays["W_hh"].shape == (16, 16)
+    media = download.url
+    assert urlsplit(media).path.startswith("/media/")
+    # the browser, with its affinity cookie, finds the file every time on its replica ...
+    assert {page.request.get(media).status for _ in range(12)} == {200}
+    # ... a client without it is sent to either replica: one of them never held this file
+    assert 404 in {get(media)[0] for _ in range(16)}, "requests without the cookie all went to one replica"
+
+    arrays["W_hh"][0, 0] = 0.25
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "edited.npz", "mimeType": "application/octet-stream", "buffer": buffer.getvalue()}])
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Loaded the weights of 'edited.npz'",
+                                                                         timeout=TIMEOUT_MS)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('edits') === 'W_hh.0=0.25'",
+                           timeout=TIMEOUT_MS)
+    assert_no_exception(page)
+
+
+def test_an_xsrf_token_of_one_replica_is_accepted_by_another(deployment):
+    """A browser moved to another replica keeps its XSRF cookie: the replicas (sharing one
+    cookieSecret here) accept each other's. 400 = the token passed, the session is unknown."""
+    first, second = deployment.replica_urls()
+    token = xsrf_cookie_of(first)
+    assert put_upload(second, token, token) == 400
+    assert put_upload(second, token, None) == 403 and put_upload(second, token, "2|00|00|0") == 403
+    # Streamlit 1.67 checks the token against the cookie alone (double submit): even a server with
+    # another cookieSecret accepts it. The recipe shares the secret anyway, for signed cookies (st.login).
+    with streamlit_server("app.py", env={"STREAMLIT_SERVER_COOKIE_SECRET": "another-secret"}) as (other, _):
+        assert put_upload(other, token, token) == 400
+
+
+def test_a_replica_that_dies_is_started_again_and_the_proxy_keeps_answering(deployment):
+    replica_pid = deployment.pids("replica 2")[-1]
+    os.kill(replica_pid, signal.SIGKILL)
+    for _ in range(8):                                                # the other replica answers
+        assert get(f"{deployment.url}/_stcore/health")[0] == 200
+    deployment.wait_for_line(r"^replica 2: exited with code -9, starting it again", 30)
+    deadline = time.monotonic() + READY_S
+    second = deployment.replica_urls()[1]
+    while get(f"{second}/_stcore/health")[0] != 200:
+        assert time.monotonic() < deadline, "the restarted replica never answered"
+        time.sleep(0.5)
+    assert deployment.pids("replica 2")[-1] != replica_pid
+
+
+def test_ctrl_c_stops_every_process(deployment):
+    started = [deployment.proc.pid, *deployment.pids("replica"), *deployment.pids("nginx")]
+    below = descendants(deployment.proc.pid)
+    assert len(below) >= 4, f"expected 2 replicas, nginx and its workers below the script: {below}"
+    deployment.proc.send_signal(signal.SIGINT)
+    assert deployment.proc.wait(timeout=30) == 0
+    deployment.reader.join(timeout=5)
+    assert deployment.lines[-1] == "stopped"
+    time.sleep(0.5)                                       # nginx's workers leave after their master
+    assert [pid for pid in {*started, *below} if alive(pid)] == []
+    ports = [int(urlsplit(u).port) for u in deployment.replica_urls()] + [urlsplit(deployment.url).port]
+    assert [port for port in ports if not nobody_listens(port)] == []
