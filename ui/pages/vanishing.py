@@ -711,10 +711,9 @@ def family_of(run: Run) -> RadiusFamily | None:
         return None
 
 
-def scrub_words(family: RadiusFamily) -> list[tuple[CurveSummary, str]]:
-    """Each radius's summary and the line written above its frame: 'ρ = 0.9 · vanishing: ×0.62 per step'."""
-    summaries = [summarise(row) for row in family.norms]
-    return [(s, f"ρ = {r:g} · {s.label}") for r, s in zip(family.radii, summaries)]
+def scrub_words(family: RadiusFamily) -> list[CurveSummary]:
+    """Each radius's summary: its trend (the line above its frame) and its memory horizon."""
+    return [summarise(row) for row in family.norms]
 
 
 # Figures with frames are worth keeping across reruns: plotly validates every frame (~60 ms at
@@ -730,9 +729,9 @@ def scrub_figure(model: Config, radii: tuple[float, ...], norm: str, window: int
     words = scrub_words(family)
     powers = cached_matrix_powers(model, window, norm) if model.activation == "identity" else None
     return figures.scrub_curve_figure(family.norms, family.bounds, family.radii, selected=family.selected,
-                                      horizons=[s.horizon for s, _ in words],
-                                      horizon_texts=[s.horizon_text for s, _ in words],
-                                      factor_labels=[label for _, label in words], nt=NOTATIONS[notation], ord=norm,
+                                      horizons=[s.horizon for s in words],
+                                      horizon_texts=[s.horizon_text for s in words],
+                                      factor_labels=[s.label for s in words], nt=NOTATIONS[notation], ord=norm,
                                       axis=axis, first_step=model.T - window + 1, presentation=presentation,
                                       matrix_powers=powers)
 
