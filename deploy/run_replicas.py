@@ -19,6 +19,7 @@ import argparse
 import ctypes
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -65,6 +66,16 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def raise_open_files_limit(wanted: int = 8192) -> None:
+    """Raise this process's soft limit on open files (inherited by nginx and the replicas) up to
+    the hard limit: a viewer holds a socket in nginx twice and once in its replica, and a
+    shell's usual soft limit of 1024 would cap a hall at a few hundred viewers."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def render_config(*, listen: str, ports: list[int], workdir: Path) -> str:
@@ -203,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         workdir.chmod(0o755)          # nginx's workers (nobody) create their temp dirs in it
+    raise_open_files_limit()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
