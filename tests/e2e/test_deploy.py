@@ -4,7 +4,8 @@ the proxy (a sidebar slider reruns the page and the URL follows), that a session
 replica (a download button's /media/ file and an upload reach the process holding the session,
 while requests without the affinity cookie are spread over both), that an XSRF token issued
 by one replica is accepted by another, that a replica that dies is replaced while the proxy
-keeps answering, and that Ctrl-C stops every process. Skipped where nginx is not installed."""
+keeps answering, and that Ctrl-C stops every process (skipped where nginx is not installed).
+Without docker, the Dockerfile is checked for what it copies."""
 from __future__ import annotations
 
 import io
@@ -31,12 +32,16 @@ from tests.e2e.conftest import TIMEOUT_MS, assert_no_exception, plotly_figures, 
 from tests.e2e.server import REPO, streamlit_server
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(NGINX is None, reason="nginx is not installed (Debian: apt-get install nginx-light)")]
 SCRIPT = REPO / "deploy" / "run_replicas.py"
 COOKIE = "bptt_replica"
 READY_S = 150            # two replicas importing plotly and pandas at once on a busy 2-core machine
 LINK = "vanishing?T=20&H=16"
+
+
+def deployed(test):
+    """A browser or HTTP test of the running deployment: e2e, and skipped without nginx."""
+    reason = "nginx is not installed (Debian: apt-get install nginx-light)"
+    return pytest.mark.e2e(pytest.mark.skipif(NGINX is None, reason=reason)(test))
 
 
 @dataclass
@@ -198,6 +203,7 @@ def xsrf_cookie_of(url: str) -> str:
 
 # ---- the tests, in the order a deployment lives --------------------------------------------------
 
+@deployed
 def test_the_proxy_sets_an_affinity_cookie_once_and_answers_health_checks(deployment):
     workdir = re.search(r"logs in (.+)\)$", deployment.wait_for_line(r"^ready: ", 1)).group(1)
     conf = (Path(workdir) / "nginx.conf").read_text()
@@ -212,6 +218,7 @@ def test_the_proxy_sets_an_affinity_cookie_once_and_answers_health_checks(deploy
     assert (status, body) == (200, b"ok")
 
 
+@deployed
 def test_a_share_link_through_the_proxy_reruns_on_a_slider_move(deployment, page):
     open_link(page, f"{deployment.url}/{LINK}")
     assert query(page) == {"T": "20", "H": "16"}
@@ -232,6 +239,7 @@ def test_a_share_link_through_the_proxy_reruns_on_a_slider_move(deployment, page
     assert any(c["name"] == COOKIE for c in page.context.cookies())
 
 
+@deployed
 def test_a_download_and_an_upload_reach_the_replica_holding_the_session(deployment, page):
     open_link(page, f"{deployment.url}/model?T=20&H=16")
     with page.expect_download(timeout=TIMEOUT_MS) as info:
@@ -258,6 +266,7 @@ def test_a_download_and_an_upload_reach_the_replica_holding_the_session(deployme
     assert_no_exception(page)
 
 
+@deployed
 def test_an_xsrf_token_of_one_replica_is_accepted_by_another(deployment):
     """A browser moved to another replica keeps its XSRF cookie: the replicas (sharing one
     cookieSecret here) accept each other's. 400 = the token passed, the session is unknown."""
@@ -271,6 +280,7 @@ def test_an_xsrf_token_of_one_replica_is_accepted_by_another(deployment):
         assert put_upload(other, token, token) == 400
 
 
+@deployed
 def test_a_replica_that_dies_is_started_again_and_the_proxy_keeps_answering(deployment):
     replica_pid = deployment.pids("replica 2")[-1]
     os.kill(replica_pid, signal.SIGKILL)
@@ -285,6 +295,7 @@ def test_a_replica_that_dies_is_started_again_and_the_proxy_keeps_answering(depl
     assert deployment.pids("replica 2")[-1] != replica_pid
 
 
+@deployed
 def test_ctrl_c_stops_every_process(deployment):
     started = [deployment.proc.pid, *deployment.pids("replica"), *deployment.pids("nginx")]
     below = descendants(deployment.proc.pid)
@@ -297,3 +308,21 @@ def test_ctrl_c_stops_every_process(deployment):
     assert [pid for pid in {*started, *below} if alive(pid)] == []
     ports = [int(urlsplit(u).port) for u in deployment.replica_urls()] + [urlsplit(deployment.url).port]
     assert [port for port in ports if not nobody_listens(port)] == []
+
+
+def test_the_dockerfile_copies_only_files_that_exist_and_are_sent_to_the_build():
+    """No docker here: check that every COPY source exists in the repository and is let through
+    by deploy/Dockerfile.dockerignore, and that the image runs the script this module tests."""
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text()
+    ignore = [line.strip() for line in (REPO / "deploy" / "Dockerfile.dockerignore").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    sources = [src for line in dockerfile.splitlines() if line.startswith("COPY ")
+               for src in line.split()[1:-1]]
+    assert {"requirements.txt", "app.py", "ui/", "views/", "rnn_core/", "deploy/"} <= set(sources)
+    assert ignore[0] == "*"                                           # nothing else is sent
+    for src in sources:
+        assert (REPO / src).exists(), f"the Dockerfile copies {src}, which does not exist"
+        assert f"!{src.rstrip('/')}" in ignore, f"{src} is not let through by Dockerfile.dockerignore"
+    assert re.search(r"^FROM python:3\.\d+-slim-bookworm$", dockerfile, re.M)
+    assert "apt-get install -y --no-install-recommends nginx-light" in dockerfile
+    assert "exec python deploy/run_replicas.py" in dockerfile and SCRIPT.exists()
