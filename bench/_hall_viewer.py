@@ -66,8 +66,8 @@ class Viewer:
     to values drawn from `values` every `think` seconds on average (uniform 0.5x-1.5x jitter),
     one change at a time: the next move waits until its own rerun has ended, as a student
     waits for the chart. Stops moving at `window.stop_at` (monotonic, set by the hall once
-    every viewer has opened); gives up after a change whose rerun has not ended within
-    `timeout` seconds (counted as an error)."""
+    every viewer has opened). A change whose rerun has not ended within `timeout` seconds is
+    an error, still timed until `window.stop_at + timeout`."""
 
     def __init__(self, index: int, ws_url: str, page: str, query: str, *, key: str, param: str,
                  values: list[float], default: float, think: float, timeout: float, seed: int):
@@ -190,7 +190,9 @@ class Viewer:
             await ws.send(self._rerun_msg(value))
             if not await self._until_run_ends(ws, change.sent + self._timeout):
                 self._error("timeout", f"no rerun end within {self._timeout} s")
-                return
+                # still timed, until the hall's last change may end
+                if not await self._until_run_ends(ws, max(window.stop_at, change.sent) + self._timeout):
+                    return
             change.ended = time.monotonic()
             self._current = value
             if abs(self._shown_value() - value) > 1e-9:

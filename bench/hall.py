@@ -24,7 +24,11 @@ stopped at its end; with --url the halls go to that server (or proxy), and --ser
 the processes whose CPU and memory to sample (summed). Everything is bounded: the opening
 deadline, the window, and `--timeout` per change. Prints Markdown tables; raw numbers go to
 bench/.out/hall.json. --quick (CI): 3 viewers for 10 s on an own server, no reference; exits
-non-zero if a viewer never got its first run or saw any error.
+non-zero if a viewer never got its first run or saw any error. --profile: the own server
+samples its threads' CPU by Python stack (bench/_hall_server), and each hall prints the CPU
+per rerun by phase (bench/_hall_phases.py: script, plotly, protobuf, websocket, caches).
+--run-slot: the own server runs one script at a time (ui.runtime.run_slot), to measure that
+before app.py adopts it.
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+import _hall_phases  # noqa: E402
 from _hall_viewer import Viewer, ViewerLog  # noqa: E402
 from tests.e2e.server import streamlit_server  # noqa: E402
 
@@ -162,24 +167,56 @@ def summarise(raw: dict) -> dict:
     }
 
 
+PROFILE_OUT = OUT / f"hall-profile-{os.getpid()}.json"  # one per bench process: halls may run side by side
+HOOKS = str(ROOT / "bench" / "_hall_server")          # its sitecustomize.py
+
+
 @contextmanager
 def server_for(args):
-    """(url, pids): the given server, or a fresh `streamlit run app.py` on loopback."""
+    """(url, pids): the given server, or a fresh `streamlit run app.py` on loopback (with
+    bench/_hall_server's hooks for --profile and --run-slot)."""
     if args.url:
         yield args.url, args.server_pid
         return
-    with streamlit_server("app.py", log_dir=OUT, name="hall") as (url, pid):
+    env = dict(item.split("=", 1) for item in args.env)
+    if args.profile or args.run_slot:
+        env["PYTHONPATH"] = HOOKS
+    if args.profile:
+        env["HALL_PROFILE_OUT"] = str(PROFILE_OUT)
+    if args.run_slot:
+        env["HALL_RUN_SLOT"] = "1"
+    with streamlit_server("app.py", log_dir=OUT, name="hall", env=env) as (url, pid):
         yield url, [pid]
 
 
 def measure(args, viewers: int, link: str, duration: float, think: float) -> dict:
+    PROFILE_OUT.unlink(missing_ok=True)
     with server_for(args) as (url, pids):
         raw = asyncio.run(run_hall(url, pids, viewers, link, duration=duration, think=think,
                                    timeout=args.timeout, seed=args.seed))
+        time.sleep(2.5 if args.profile else 0)           # the profiler's last write
     summary = summarise(raw)
+    if args.profile:
+        raw["profile"] = json.loads(PROFILE_OUT.read_text())
+        PROFILE_OUT.unlink()
+        print_profile(raw["profile"], summary)
     print(f"  {link} x {viewers}: {summary['ended']}/{summary['changes']} changes ended, "
           f"p95 {summary['p95']:.2f} s, errors {summary['errors'] or 0}", file=sys.stderr, flush=True)
     return {"summary": summary, "raw": raw}
+
+
+def print_profile(totals: dict[str, float], summary: dict) -> None:
+    """Where the server's CPU went during one hall, per rerun (bench/_hall_phases.py)."""
+    runs = summary["runs"]
+    print(f"\nServer CPU by phase, `{summary['link']}` x {summary['viewers']} viewers, {runs} script runs "
+          f"(sampled: bench/_hall_server):\n")
+    print(_hall_phases.table(totals, runs))
+    for thread in ("script thread", "event loop"):
+        print(f"\nInnermost frames on the {thread} (ms per rerun, < its caller):\n")
+        for frame, seconds in _hall_phases.top_leaves(totals, thread):
+            frame = frame.replace(str(ROOT) + "/", "").split("site-packages/")[-1]
+            print(f"- {1000 * seconds / runs:6.1f}  {frame}")
+    print()
 
 
 def _s(x: float) -> str:
@@ -220,9 +257,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="with --url: a server process to sample for CPU and memory (repeatable)")
     ap.add_argument("--no-reference", action="store_true", help="skip the one-viewer-alone reference")
     ap.add_argument("--quick", action="store_true", help="CI: 3 viewers, 10 s, strict")
+    ap.add_argument("--profile", action="store_true",
+                    help="sample the own server's CPU by phase (bench/_hall_server) and print where it went")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="own server: an environment variable, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
+    ap.add_argument("--run-slot", action="store_true",
+                    help="own server: one script run at a time (ui.runtime.run_slot around each run's body)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT / "hall.json")
     args = ap.parse_args(argv)
+    if (args.profile or args.run_slot or args.env) and args.url:
+        ap.error("--profile, --run-slot and --env change an own server: leave out --url")
     if args.quick:
         args.viewers, args.duration, args.think, args.no_reference = "3", 10.0, 2.0, True
     args.links = args.link or ["/vanishing"]
