@@ -231,7 +231,7 @@ SCRUB_STEP_ARGS = dict(mode="immediate", frame=dict(duration=0, redraw=True), tr
 SLIDER_PX = 70                 # the slider's rail and its current value, under the x axis title
 AXIS_TITLE_PX = 50             # the x axis' ticks and title under the plot
 LEGEND_PX = 70                 # two rows of legend
-SCRUB_DECADES = 40             # how far a scrubbed range reaches beyond the sidebar curve's own
+SCRUB_DECADES = 15             # how far a scrubbed range reaches beyond the sidebar curve's own
 
 
 def _slider(labels: Sequence[str], names: Sequence[str], *, active: int, prefix: str, font: int) -> dict:
