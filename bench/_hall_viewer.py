@@ -62,14 +62,15 @@ class ViewerLog:
 
 
 class Viewer:
-    """A tab on `ws_url` that opens `page`?`query`, then moves widget `key` (URL name `param`)
+    """A tab on `ws_url` that opens `page`?`query`, then moves widget `key` (URL name `param`,
+    checked in the URL after each rerun; None: a page that keeps no URL)
     to values drawn from `values` every `think` seconds on average (uniform 0.5x-1.5x jitter),
     one change at a time: the next move waits until its own rerun has ended, as a student
     waits for the chart. Stops moving at `window.stop_at` (monotonic, set by the hall once
     every viewer has opened). A change whose rerun has not ended within `timeout` seconds is
     an error, still timed until `window.stop_at + timeout`."""
 
-    def __init__(self, index: int, ws_url: str, page: str, query: str, *, key: str, param: str,
+    def __init__(self, index: int, ws_url: str, page: str, query: str, *, key: str, param: str | None,
                  values: list[float], default: float, think: float, timeout: float, seed: int):
         self.log = ViewerLog(index)
         self._ws_url, self._page, self._query = ws_url, page, query
@@ -195,6 +196,6 @@ class Viewer:
                     return
             change.ended = time.monotonic()
             self._current = value
-            if abs(self._shown_value() - value) > 1e-9:
+            if self._param and abs(self._shown_value() - value) > 1e-9:
                 self._error("state", f"sent {value}, URL says {self._query}")
             next_move = change.sent + self._think * self._rng.uniform(0.5, 1.5)

@@ -27,7 +27,8 @@ bench/.out/hall.json. --quick (CI): 3 viewers for 10 s on an own server, no refe
 non-zero if a viewer never got its first run or saw any error. --profile: the own server
 samples its threads' CPU by Python stack (bench/_hall_server), and each hall prints the CPU
 per rerun by phase (bench/_hall_phases.py: script, plotly, protobuf, websocket, caches).
---run-slot: the own server runs one script at a time (ui.runtime.run_slot), to measure that
+--bare 50,200: halls on bench/bare_app.py (one slider, one chart) too, the floor Streamlit
+itself sets for a rerun's CPU. --run-slot: the own server runs one script at a time (ui.runtime.run_slot), to measure that
 before app.py adopts it.
 """
 from __future__ import annotations
@@ -53,6 +54,9 @@ from tests.e2e.server import streamlit_server  # noqa: E402
 
 OUT = ROOT / "bench" / ".out"
 KEY, PARAM, DEFAULT_RHO = "cfg_rho", "rho", 0.9       # ui/config.py: rho's default
+# The reference: bench/bare_app.py, one slider (key "rho", not in its URL) and one plotly chart,
+# the floor that Streamlit itself sets for a rerun's CPU.
+BARE = {"script": "bench/bare_app.py", "link": "/", "key": "rho", "param": None}
 RHO_VALUES = [round(0.5 + 0.05 * k, 2) for k in range(21)]
 SAMPLE_EVERY = 0.5                                     # s between CPU/memory samples
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -103,11 +107,11 @@ def ws_url(url: str) -> str:
 
 
 async def run_hall(url: str, pids: list[int], viewers: int, link: str, *, duration: float, think: float,
-                   timeout: float, seed: int) -> dict:
+                   timeout: float, seed: int, key: str = KEY, param: str | None = PARAM) -> dict:
     """One hall: `viewers` viewers on `url` + `link`; returns the raw measurements."""
     path, _, query = link.partition("?")
     window = Window()
-    hall = [Viewer(i, ws_url(url), path.strip("/"), query, key=KEY, param=PARAM, values=RHO_VALUES,
+    hall = [Viewer(i, ws_url(url), path.strip("/"), query, key=key, param=param, values=RHO_VALUES,
                    default=DEFAULT_RHO, think=think, timeout=timeout, seed=seed * 100_003 + i)
             for i in range(viewers)]
     samples: list[tuple[float, float, float]] = []
@@ -172,7 +176,7 @@ HOOKS = str(ROOT / "bench" / "_hall_server")          # its sitecustomize.py
 
 
 @contextmanager
-def server_for(args):
+def server_for(args, script: str = "app.py"):
     """(url, pids): the given server, or a fresh `streamlit run app.py` on loopback (with
     bench/_hall_server's hooks for --profile and --run-slot)."""
     if args.url:
@@ -185,22 +189,25 @@ def server_for(args):
         env["HALL_PROFILE_OUT"] = str(PROFILE_OUT)
     if args.run_slot:
         env["HALL_RUN_SLOT"] = "1"
-    with streamlit_server("app.py", log_dir=OUT, name="hall", env=env) as (url, pid):
+    with streamlit_server(script, log_dir=OUT, name="hall", env=env) as (url, pid):
         yield url, [pid]
 
 
-def measure(args, viewers: int, link: str, duration: float, think: float) -> dict:
+def measure(args, viewers: int, link: str, duration: float, think: float, *, bare: bool = False) -> dict:
     PROFILE_OUT.unlink(missing_ok=True)
-    with server_for(args) as (url, pids):
-        raw = asyncio.run(run_hall(url, pids, viewers, link, duration=duration, think=think,
-                                   timeout=args.timeout, seed=args.seed))
+    app = BARE if bare else {"script": "app.py", "link": link, "key": KEY, "param": PARAM}
+    with server_for(args, app["script"]) as (url, pids):
+        raw = asyncio.run(run_hall(url, pids, viewers, app["link"], duration=duration, think=think,
+                                   timeout=args.timeout, seed=args.seed, key=app["key"], param=app["param"]))
         time.sleep(2.5 if args.profile else 0)           # the profiler's last write
+    raw["app"] = app["script"]
     summary = summarise(raw)
+    summary["app"] = app["script"]
     if args.profile:
         raw["profile"] = json.loads(PROFILE_OUT.read_text())
         PROFILE_OUT.unlink()
         print_profile(raw["profile"], summary)
-    print(f"  {link} x {viewers}: {summary['ended']}/{summary['changes']} changes ended, "
+    print(f"  {app['script']} {app['link']} x {viewers}: {summary['ended']}/{summary['changes']} changes ended, "
           f"p95 {summary['p95']:.2f} s, errors {summary['errors'] or 0}", file=sys.stderr, flush=True)
     return {"summary": summary, "raw": raw}
 
@@ -237,8 +244,9 @@ def table(rows: list[dict], alone: dict[str, float]) -> str:
     for r in rows:
         ref = alone.get(r["link"])
         ratio = f"{r['p50'] / ref:.1f}" if ref and math.isfinite(r["p50"]) else "-"
+        page = "bare page (bench/bare_app.py)" if r.get("app") == BARE["script"] else f"`{r['link']}`"
         lines.append(
-            f"| `{r['link']}` | {r['viewers']} | {r['changes']} | {r['reruns_per_s']:.2f} | {_s(r['p50'])} "
+            f"| {page} | {r['viewers']} | {r['changes']} | {r['reruns_per_s']:.2f} | {_s(r['p50'])} "
             f"| {_s(r['p95'])} | {_s(r['p99'])} | {ratio} | {_s(r['open_p50'])} / {_s(r['open_p95'])} "
             f"| {_errors(r['errors'])} | {r['cpu_ms_per_run']:.0f} | {r['server_cpu_share']:.2f} "
             f"| {r['rss_start']:.0f} -> {r['rss_max']:.0f} | {r['client_cpu_s']:.0f} | {r['load_average']:.1f} |")
@@ -256,6 +264,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--server-pid", type=int, action="append", default=[],
                     help="with --url: a server process to sample for CPU and memory (repeatable)")
     ap.add_argument("--no-reference", action="store_true", help="skip the one-viewer-alone reference")
+    ap.add_argument("--bare", default="", help="comma-separated viewer counts for halls on the bare page too "
+                                              "(bench/bare_app.py, own server only)")
     ap.add_argument("--quick", action="store_true", help="CI: 3 viewers, 10 s, strict")
     ap.add_argument("--profile", action="store_true",
                     help="sample the own server's CPU by phase (bench/_hall_server) and print where it went")
@@ -272,6 +282,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.viewers, args.duration, args.think, args.no_reference = "3", 10.0, 2.0, True
     args.links = args.link or ["/vanishing"]
     args.counts = [int(n) for n in args.viewers.split(",")]
+    args.bare_counts = [int(n) for n in args.bare.split(",") if n]
+    if args.bare_counts and args.url:
+        ap.error("--bare starts its own server: leave out --url")
     return args
 
 
@@ -286,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append({**ref, "reference": True})
         for count in args.counts:
             results.append(measure(args, count, link, duration=args.duration, think=args.think))
+    for count in args.bare_counts:
+        results.append(measure(args, count, "/", duration=args.duration, think=args.think, bare=True))
     rows = [r["summary"] for r in results]
     print(f"Halls on {args.url or 'a fresh loopback server each'}; think {args.think} s, window "
           f"{args.duration:.0f} s, timeout {args.timeout:.0f} s; {os.cpu_count()} cores; "

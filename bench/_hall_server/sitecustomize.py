@@ -24,7 +24,9 @@ OUT = os.environ.get("HALL_PROFILE_OUT")
 def _stack(frame) -> str:
     names = []
     while frame is not None:
-        code = frame.f_code
+        code = getattr(frame, "f_code", None)
+        if code is None:                     # a frame torn down under us (seen in 3.11): stop there
+            break
         names.append(f"{code.co_filename}:{code.co_name}")
         frame = frame.f_back
     return ";".join(reversed(names))
