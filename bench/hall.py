@@ -28,8 +28,7 @@ non-zero if a viewer never got its first run or saw any error. --profile: the ow
 samples its threads' CPU by Python stack (bench/_hall_server), and each hall prints the CPU
 per rerun by phase (bench/_hall_phases.py: script, plotly, protobuf, websocket, caches).
 --bare 50,200: halls on bench/bare_app.py (one slider, one chart) too, the floor Streamlit
-itself sets for a rerun's CPU. --run-slot: the own server runs one script at a time (ui.runtime.run_slot), to measure that
-before app.py adopts it.
+itself sets for a rerun's CPU.
 """
 from __future__ import annotations
 
@@ -177,18 +176,14 @@ HOOKS = str(ROOT / "bench" / "_hall_server")          # its sitecustomize.py
 
 @contextmanager
 def server_for(args, script: str = "app.py"):
-    """(url, pids): the given server, or a fresh `streamlit run app.py` on loopback (with
-    bench/_hall_server's hooks for --profile and --run-slot)."""
+    """(url, pids): the given server, or a fresh `streamlit run <script>` on loopback (sampled
+    by bench/_hall_server with --profile)."""
     if args.url:
         yield args.url, args.server_pid
         return
     env = dict(item.split("=", 1) for item in args.env)
-    if args.profile or args.run_slot:
-        env["PYTHONPATH"] = HOOKS
     if args.profile:
-        env["HALL_PROFILE_OUT"] = str(PROFILE_OUT)
-    if args.run_slot:
-        env["HALL_RUN_SLOT"] = "1"
+        env.update(PYTHONPATH=HOOKS, HALL_PROFILE_OUT=str(PROFILE_OUT))
     with streamlit_server(script, log_dir=OUT, name="hall", env=env) as (url, pid):
         yield url, [pid]
 
@@ -271,13 +266,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="sample the own server's CPU by phase (bench/_hall_server) and print where it went")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="own server: an environment variable, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
-    ap.add_argument("--run-slot", action="store_true",
-                    help="own server: one script run at a time (ui.runtime.run_slot around each run's body)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT / "hall.json")
     args = ap.parse_args(argv)
-    if (args.profile or args.run_slot or args.env) and args.url:
-        ap.error("--profile, --run-slot and --env change an own server: leave out --url")
+    if (args.profile or args.env) and args.url:
+        ap.error("--profile and --env change an own server: leave out --url")
     if args.quick:
         args.viewers, args.duration, args.think, args.no_reference = "3", 10.0, 2.0, True
     args.links = args.link or ["/vanishing"]

@@ -1,14 +1,9 @@
-"""For bench/hall.py only (--profile, --run-slot): with this folder on PYTHONPATH the app's
-server is measured or changed as the options ask. Never used to serve the app.
-
-- $HALL_PROFILE_OUT set: it samples where its CPU goes. Every SAMPLE_S a thread reads each
-  thread's CPU clock (pthread_getcpuclockid) and its Python stack (sys._current_frames), and
-  charges the CPU used since the last sample to that stack; the totals ("thread name;
-  file:function; ..." -> CPU seconds, root first) are written to $HALL_PROFILE_OUT every few
-  seconds.
-- $HALL_RUN_SLOT=1: the script body of every run is wrapped in ui.runtime.run_slot, which is
-  what app.py's `with run_slot(): main()` would do, to measure it before app.py changes.
-"""
+"""For bench/hall.py --profile only: with this folder on PYTHONPATH (and $HALL_PROFILE_OUT set)
+the app's server samples where its CPU goes. Every SAMPLE_S a thread reads each thread's CPU
+clock (pthread_getcpuclockid) and its Python stack (sys._current_frames), and charges the CPU
+used since the last sample to that stack; the totals ("thread name; file:function; ...", root
+first -> CPU seconds) are written to $HALL_PROFILE_OUT every few seconds. Never used to serve
+the app."""
 import json
 import os
 import sys
@@ -62,19 +57,6 @@ def _sample() -> None:
             os.replace(OUT + ".tmp", OUT)
 
 
-def _wrap_runs_in_slots() -> None:
-    from streamlit.runtime.scriptrunner import script_runner
-
-    from ui.runtime import run_slot
-    plain = script_runner.exec_func_with_error_handling
-
-    def in_slot(func, ctx):
-        with run_slot():
-            return plain(func, ctx)
-
-    script_runner.exec_func_with_error_handling = in_slot
-
-
 if OUT:
     # The sampler gets the GIL when the running thread lets go of it: at a forced switch (every
     # switch interval) or at a release of its own (a syscall, hashing a large buffer), where it
@@ -82,6 +64,3 @@ if OUT:
     # forced ones, so the CPU lands where it was spent.
     sys.setswitchinterval(0.0005)
     threading.Thread(target=_sample, name="hall-profiler", daemon=True).start()
-if os.environ.get("HALL_RUN_SLOT") == "1":
-    sys.path.insert(0, os.getcwd())          # the repo: streamlit runs from it (tests/e2e/server.py)
-    _wrap_runs_in_slots()
