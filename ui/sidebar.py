@@ -10,7 +10,11 @@ import streamlit as st
 
 import rnn_core as rc
 from ui import state
-from ui.config import DEFAULT, FIELD_BY_NAME, Config, link_is_complete, task_fixes
+from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, Config, link_is_complete, task_fixes
+
+# The choice fields whose options name a parameter: a new notation rewords their options.
+RELABELLED = tuple(f.name for f in FIELDS if f.in_sidebar and f.in_notation and f.kind == "choice")
+WORDED_IN_KEY = "_worded_in_"   # + field: the notation its options were last worded in
 
 # Widget and step per field, where the kind's default would not suit.
 WIDGET_OPTIONS = {
@@ -43,6 +47,13 @@ def field_widget(name: str) -> None:
             field.choice_label(key, notation)
     if name in task_fixes(config.task):
         options["disabled"] = True     # the task decides it; the caption under Task says so
+    worded_in = WORDED_IN_KEY + name
+    if name in RELABELLED and st.session_state.get(worded_in) != config.notation:
+        # The frontend holds a select box's choice as its option's text: reworded options need the
+        # value sent again in the run that rewords them, or the box keeps showing the old words.
+        # Only then: sent on every run, it would undo keys pressed while a run was in flight.
+        st.session_state[state.widget_key(name)] = state.to_widget_value(field, getattr(config, name))
+        st.session_state[worded_in] = config.notation
     state.schema_widget(name, **options)
 
 
