@@ -267,6 +267,18 @@ def upload(at: AppTest, key: str, filename: str, data: bytes) -> AppTest:
     return at.run()
 
 
+def assert_refused_and_kept(at: AppTest, case: tuple, before) -> None:
+    """Upload the bad weights file of `case` (name, filename, bytes, words): one clear error that
+    says the previous weights are kept, and the session's config is still `before`."""
+    name, filename, data, words = case
+    upload(at, "weights_upload", filename, data)
+    assert not at.exception, (name, [e.message for e in at.exception])
+    errors = [plain(e.value) for e in at.error]
+    assert len(errors) == 1 and "previous weights are kept" in errors[0], (name, errors)
+    assert_clear(errors[0], words)
+    assert at.session_state[CONFIG_KEY] == before, name
+
+
 def test_model_page_keeps_weights_and_config_through_every_bad_weights_file():
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"H": "5", "edits": "W_hh.0=0.25~b_y.1=-2.0", "rho": "1.1", "notation": "dlbook"})
@@ -274,13 +286,8 @@ def test_model_page_keeps_weights_and_config_through_every_bad_weights_file():
     before = at.session_state[CONFIG_KEY]
     assert before.edits and not at.exception
     bad = WEIGHTS_CASES + [("oversized", "big.npz", bytes(MAX_FILE_BYTES + 1), ["at most"])]
-    for case, filename, data, words in widget_accepts(bad, (".npz", ".json")):
-        upload(at, "weights_upload", filename, data)
-        assert not at.exception, (case, [e.message for e in at.exception])
-        errors = [plain(e.value) for e in at.error]
-        assert len(errors) == 1 and "previous weights are kept" in errors[0], (case, errors)
-        assert_clear(errors[0], words)
-        assert at.session_state[CONFIG_KEY] == before, case
+    for case in widget_accepts(bad, (".npz", ".json")):
+        assert_refused_and_kept(at, case, before)
         assert parse(dict(at.query_params))[0] == before, case
     good = rc.init_params(3, 6, 3, seed=7)        # the uploader still works: a good file is taken
     upload(at, "weights_upload", "good.json", to_json_bytes(good))
@@ -381,10 +388,5 @@ def test_a_gated_model_page_keeps_weights_and_config_through_bad_files(cell):
     at.switch_page("views/model.py").run()
     before = at.session_state[CONFIG_KEY]
     assert before.edits and before.cell == cell and not at.exception
-    for case, filename, data, words in gated_cases(cell):
-        upload(at, "weights_upload", filename, data)
-        assert not at.exception, (case, [e.message for e in at.exception])
-        errors = [plain(e.value) for e in at.error]
-        assert len(errors) == 1 and "previous weights are kept" in errors[0], (case, errors)
-        assert_clear(errors[0], words)
-        assert at.session_state[CONFIG_KEY] == before, case
+    for case in gated_cases(cell):
+        assert_refused_and_kept(at, case, before)

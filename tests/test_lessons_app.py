@@ -221,6 +221,16 @@ def test_a_changed_setting_is_said_and_the_answer_follows_the_screen():
     assert config_of(at).rho == 0.5
 
 
+def test_the_sidebars_reset_keeps_the_lesson_and_brings_back_its_steps_settings():
+    at = clean(open_link({"lesson": "2-vanishing", "step": 5}))
+    assert at.sidebar.button(key="reset_all").disabled                # the step's settings are on
+    at.sidebar.slider(key="cfg_rho").set_value(0.8).run()
+    at.sidebar.button(key="reset_all").click().run()
+    cfg = config_of(clean(at))
+    assert (cfg.lesson, cfg.step, cfg.rho, cfg.T) == ("2-vanishing", 5, 1.5, 20)
+    assert at.sidebar.button(key="reset_all").disabled
+
+
 def test_a_prediction_is_needed_before_the_reveal():
     at = clean(open_link({"lesson": "2-vanishing", "step": 1}))
     at.button(key="lesson_reveal").click().run()

@@ -10,6 +10,7 @@ import streamlit as st
 
 import rnn_core as rc
 from ui import state
+from ui.lessons import bar as lesson_bar
 from ui.config import DEFAULT, FIELD_BY_NAME, FIELDS, Config, link_is_complete, task_fixes
 
 # The choice fields whose options name a parameter: a new notation rewords their options.
@@ -85,9 +86,11 @@ def render(config: Config) -> None:
     code runs, so a page that fails on some settings still leaves the way back on screen."""
     with st.sidebar:
         share_link(config)
+        in_lesson = lesson_bar.running() is not None
         st.button("Reset all settings", icon=":material/restart_alt:", on_click=reset_all, key="reset_all",
-                  disabled=config == DEFAULT.replace(presentation=config.presentation),
-                  help="every setting back to its default (presentation mode stays as it is)")
+                  disabled=config == reset_config(),
+                  help="every setting back to this lesson step's" if in_lesson else
+                  "every setting back to its default (presentation mode stays as it is)")
         if config.presentation:
             st.subheader("Settings")
             for name in LECTURE_FIELDS:
@@ -99,9 +102,23 @@ def render(config: Config) -> None:
         field_widget("presentation")
 
 
+def reset_config() -> Config:
+    """What "Reset all settings" gives: the defaults with presentation mode kept (the room still
+    needs it) or, while a lesson runs, its current step's settings (the lesson goes on)."""
+    now = lesson_bar.running()
+    if now is not None:
+        lesson, n = now
+        return lesson.config(n, state.config())
+    return DEFAULT.replace(presentation=state.config().presentation)
+
+
 def reset_all() -> None:
-    """Callback: the default config; presentation mode stays, the room still needs it."""
-    state.set_config(DEFAULT.replace(presentation=state.config().presentation))
+    """Callback of "Reset all settings" (see reset_config); in a lesson, back to its step's page too."""
+    now = lesson_bar.running()
+    if now is not None:
+        lesson_bar.go(*now)
+    else:
+        state.set_config(reset_config())
 
 
 def _all_settings(skip: tuple[str, ...]) -> None:

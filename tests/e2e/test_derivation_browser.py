@@ -55,10 +55,9 @@ def assert_nothing_overflows(page) -> None:
     assert layout["pageScroll"] <= 0, layout
 
 
-def choose_notation(page, key: str) -> None:
-    n = NOTATIONS[key]
-    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Notation")
-    option = page.get_by_role("option").filter(has_text=f"{n.title} ({n.source})")
+def choose_in_sidebar(page, box_text: str, option) -> None:
+    """Open the sidebar's select box that shows `box_text` and click `option` (a locator) in it."""
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text=box_text)
     for _ in range(3):           # the list may close again if a rerun redraws the sidebar
         box.get_by_role("button", name="Open").click()
         try:
@@ -67,6 +66,11 @@ def choose_notation(page, key: str) -> None:
         except PlaywrightTimeout:
             wait_idle(page)
     option.click()
+
+
+def choose_notation(page, key: str) -> None:
+    n = NOTATIONS[key]
+    choose_in_sidebar(page, "Notation", page.get_by_role("option").filter(has_text=f"{n.title} ({n.source})"))
 
 
 def test_notation_and_step_change_the_equations(page, app_url):
@@ -155,16 +159,7 @@ def test_presentation_mode_fits_too(page, app_url):
 def choose_cell(page, title: str) -> None:
     """Pick `title` in the sidebar's Cell selectbox (again if a rerun closed its list)."""
     wait_idle(page)
-    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Cell")
-    option = page.get_by_role("option", name=title, exact=True)
-    for _ in range(3):
-        box.get_by_role("button", name="Open").click()
-        try:
-            option.wait_for(timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            wait_idle(page)
-    option.click()
+    choose_in_sidebar(page, "Cell", page.get_by_role("option", name=title, exact=True))
 
 
 def test_the_cell_choice_changes_the_equations_and_the_loop(page, app_url):
