@@ -257,11 +257,20 @@ def test_the_documented_examples_load():
 
 
 def lesson_formulas() -> list[str]:
-    """Every inline formula of every shipped lesson's texts, filled with the step's live numbers."""
+    """Every inline formula of every shipped lesson's texts, filled with the step's live numbers,
+    its symbols written in every notation."""
     from katex_check import inline_math
+    from ui.notation import NOTATIONS
+    from ui.notation import fill as in_notation
+    return [formula for text in lesson_texts() for n in NOTATIONS.values()
+            for formula in inline_math(in_notation(text, n))]
+
+
+def lesson_texts() -> list[str]:
+    """Every text of every shipped lesson, its placeholders filled with the step's live numbers."""
     from ui.lessons import answers
     from ui.lessons.bar import field_values
-    formulas = []
+    texts = []
     for lesson in shipped().values():
         for n, step in enumerate(lesson.steps, start=1):
             config = lesson.config(n)
@@ -270,9 +279,21 @@ def lesson_formulas() -> list[str]:
                 if any(p == name for p, _ in placeholders(step.reveal, ALL_NAMES)) or name == step.answer:
                     values[name] = answers.value(name, config)
             values["answer"], values["guess"] = values[step.answer], values[step.answer]
-            for text in (step.question, step.look, step.reveal, lesson.teaches):
-                formulas += inline_math(fill(text, values, labels))
-    return formulas
+            texts += [fill(text, values, labels) for text in (step.question, step.look, step.reveal, lesson.teaches)]
+    return texts
+
+
+def test_lesson_symbols_are_written_in_the_readers_notation():
+    from ui.notation import NOTATIONS, symbols
+    from ui.notation import fill as in_notation
+    texts = lesson_texts()
+    assert any("<W_hh>" in text for text in texts)
+    for n in NOTATIONS.values():
+        written = [in_notation(text, n) for text in texts]
+        assert not [m for text in written for m in re.findall(r"<\w+>", text)], n.key
+        assert any(symbols(n)["W_hh"] in text for text in written)
+    assert not any("W_{hh}" in in_notation(text, NOTATIONS["dlbook"]) for text in texts
+                   if "Dive into Deep Learning" not in text)
 
 
 def test_every_lesson_formula_is_balanced_and_rendered_by_katex():

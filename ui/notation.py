@@ -414,7 +414,8 @@ def symbols(n: Notation) -> dict[str, str]:
     """LaTeX of the symbols prose names as <name> (see `fill`), in notation n."""
     h_T, h_k = n.at(n.h, "T"), n.at(n.h, "k")
     return {"W_hh": n.param("W_hh"), "h_T": h_T, "h_k": h_k, "dhT_dhk": rf"\partial {h_T}/\partial {h_k}",
-            "power": n.jacobian_power("T-k"), "o_t": n.at(n.o, "t"), "y_t": n.at(n.y, "t")}
+            "power": n.jacobian_power("T-k"), "o_t": n.at(n.o, "t"), "y_t": n.at(n.y, "t"),
+            "step_jacobian": n.step_jacobian("t")}
 
 
 def fill(text: str, n: Notation) -> str:

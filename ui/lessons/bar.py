@@ -23,6 +23,8 @@ from ui import state
 from ui.config import FIELDS, Config, to_query
 from ui.lessons import answers
 from ui.lessons.format import ALL_NAMES, Lesson, Step, fill, placeholders, shipped
+from ui.notation import NOTATIONS
+from ui.notation import fill as in_notation
 
 RESULTS = "_lesson_results"      # {lesson id: {step: {"guess": text, "right": bool}}}
 ENTERED = "_lesson_entered"      # (lesson id, step) whose settings were last applied
@@ -239,7 +241,7 @@ def field_values(config: Config) -> tuple[dict[str, Any], dict[str, str]]:
 def filled(text: str, config: Config, extra: dict[str, Any] | None = None,
            extra_labels: dict[str, str] | None = None) -> str:
     """A lesson text with its placeholders filled: config fields, and the quantities it names
-    (computed on `config`, the settings on screen)."""
+    (computed on `config`, the settings on screen); each <symbol> written in the reader's notation."""
     values, labels = field_values(config)
     for name, _ in placeholders(text, ALL_NAMES):
         if name in answers.QUANTITIES and name not in values:
@@ -249,7 +251,7 @@ def filled(text: str, config: Config, extra: dict[str, Any] | None = None,
                 labels[name] = quantity.label(values[name])
     values.update(extra or {})
     labels.update(extra_labels or {})
-    return fill(text, values, labels)
+    return in_notation(fill(text, values, labels), NOTATIONS[config.notation])
 
 
 def reveal_text(lesson: Lesson, n: int, config: Config, guess: str) -> str:
