@@ -13,8 +13,8 @@ Every change is timed from sending it to its rerun's script_finished.
 
 Once every viewer has opened (or the opening deadline passed), a steady window of `--duration`
 seconds starts; the table counts the changes sent inside it: reruns/s sustained (changes whose
-rerun ended / window), p50/p95/p99 change-to-rerun-end (a change that never ended counts as
-infinitely slow), errors (connect, disconnect, exception elements drawn by the app, compile
+rerun ended / window), p50/p95/p99 change-to-rerun-end (a change past `--timeout` is an error
+but still timed; one still not ended `--timeout` s after the window counts as "never"), errors (connect, disconnect, exception elements drawn by the app, compile
 errors, timeouts, a URL that does not hold the value sent), the server's CPU per rerun and its
 resident memory (/proc/<pid>), and the load average. The reference is one viewer alone on the
 same page, measured first in the same run ("p50 / alone").
@@ -28,7 +28,9 @@ non-zero if a viewer never got its first run or saw any error. --profile: the ow
 samples its threads' CPU by Python stack (bench/_hall_server), and each hall prints the CPU
 per rerun by phase (bench/_hall_phases.py: script, plotly, protobuf, websocket, caches).
 --bare 50,200: halls on bench/bare_app.py (one slider, one chart) too, the floor Streamlit
-itself sets for a rerun's CPU.
+itself sets for a rerun's CPU. --env NAME=VALUE: an environment variable for the own server,
+e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=true to measure Streamlit's default against
+.streamlit/config.toml.
 """
 from __future__ import annotations
 

@@ -58,3 +58,46 @@ def test_summary_counts_only_the_window_and_every_error():
     assert s["errors"] == {"timeout": 1, "exception": 1}
     assert (s["opened"], s["never_opened"]) == (1, 1)
     assert s["rss_max"] == 150.0 and s["cpu_ms_per_run"] == pytest.approx(3000 / 5)
+
+
+def _viewer():
+    from _hall_viewer import Viewer
+    return Viewer(0, "ws://127.0.0.1:1/_stcore/stream", "vanishing", "T=20", key="cfg_rho", param="rho",
+                  values=[0.5, 0.55], default=0.9, think=1.0, timeout=5.0, seed=0)
+
+
+def test_viewer_reads_the_widget_id_the_url_and_errors_from_forward_msgs():
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    viewer = _viewer()
+    slider = ForwardMsg()
+    slider.delta.new_element.slider.id = "$$ID-0123abcd-cfg_rho"
+    other = ForwardMsg()
+    other.delta.new_element.slider.id = "$$ID-4567ef00-cfg_T"
+    url = ForwardMsg()
+    url.page_info_changed.query_string = "T=20&rho=0.55"
+    nav = ForwardMsg()
+    nav.navigation.page_script_hash = "abc123"
+    shown = ForwardMsg()
+    shown.delta.new_element.exception.type = "ValueError"
+    done = ForwardMsg()
+    done.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
+    statuses = [viewer._read(m.SerializeToString()) for m in (slider, other, url, nav, shown, done)]
+    assert statuses == [None] * 5 + [ForwardMsg.FINISHED_SUCCESSFULLY]
+    assert viewer._widget_id == "$$ID-0123abcd-cfg_rho"
+    assert viewer._shown_value() == 0.55
+    assert [kind for kind, _, _ in viewer.log.errors] == ["exception"]
+
+
+def test_a_widget_change_is_a_rerun_with_the_current_url_page_and_value():
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    viewer = _viewer()
+    viewer._widget_id, viewer._page_hash, viewer._query = "$$ID-0123abcd-cfg_rho", "abc123", "T=20&rho=0.5"
+    msg = BackMsg()
+    msg.ParseFromString(viewer._rerun_msg(0.55))
+    state = msg.rerun_script
+    assert (state.query_string, state.page_script_hash, state.page_name) == ("T=20&rho=0.5", "abc123", "vanishing")
+    (widget,) = state.widget_states.widgets
+    assert widget.id == "$$ID-0123abcd-cfg_rho" and list(widget.double_array_value.data) == [0.55]
+    first = BackMsg()
+    first.ParseFromString(_viewer()._rerun_msg(None))               # opening the link: no widget yet
+    assert first.rerun_script.query_string == "T=20" and not first.rerun_script.widget_states.widgets
