@@ -77,33 +77,37 @@ def scrub_fig(config, norm="2"):
     words = service.scrub_words(family)
     return family, figures.scrub_curve_figure(
         family.norms, family.bounds, family.radii, selected=family.selected, horizons=[s.horizon for s in words],
-        horizon_texts=[s.horizon_text for s in words], factor_labels=[s.label for s in words], nt=NT, ord=norm)
+        factor_texts=[service.scrub_text(s) for s in words], nt=NT, ord=norm)
 
 
 def test_the_figures_frames_carry_each_radius_and_the_sidebars_comes_first():
     family, fig = scrub_fig(SMALL)
     slots = [t.meta for t in fig.data]
-    curve, bound = slots.index("curve"), slots.index("bound")
+    curve, bound, factor = slots.index("curve"), slots.index("bound"), slots.index("factor")
     assert len(fig.frames) == len(family.radii)
     for rho, frame, row, b in zip(family.radii, fig.frames, family.norms, family.bounds):
         assert frame.name == f"{rho:g}" and list(frame.traces) == list(range(len(slots)))
         np.testing.assert_array_equal(frame.data[curve].y, row)
         np.testing.assert_array_equal(frame.data[bound].y, b)
-        [label] = [a for a in frame.layout.annotations if a.name == "factor"]
-        assert service.summarise(row).label in label.text
+        summary = service.summarise(row)
+        assert summary.label in frame.data[factor].text[0] and summary.horizon_text in frame.data[factor].text[0]
     # shown first: the sidebar's radius, its data, its slider step
     np.testing.assert_array_equal(fig.data[curve].y, family.norms[family.selected])
     [slider] = fig.layout.sliders
     assert slider.active == family.selected and "the sidebar's" in slider.steps[family.selected].label
     assert [s.args[0][0] for s in slider.steps] == [f.name for f in fig.frames]
-    assert all(s.method == "animate" and s.args[1]["frame"]["redraw"] for s in slider.steps)
+    # no layout redraw: what a frame changes is in its traces, the legend's names are fixed
+    assert all(s.method == "animate" and not s.args[1]["frame"]["redraw"] for s in slider.steps)
+    assert all(set(d) <= {"type", "x", "y", "text"} for f in fig.frames for d in map(lambda t: t.to_plotly_json(), f.data))
+    assert not any(f.layout.to_plotly_json() for f in fig.frames)
 
 
 def test_frames_ship_float64_arrays_and_the_payload_stays_small():
     """plotly 6 sends numpy arrays as base64 typed arrays: exact float64, no JSON lists of digits."""
     _, fig = scrub_fig(DEFAULT.replace(T=200, H=16))
     spec = json.loads(fig.to_json())
-    y = spec["frames"][0]["data"][1]["y"]
+    curve = [t.get("meta") for t in spec["data"]].index("curve")
+    y = spec["frames"][0]["data"][curve]["y"]
     assert isinstance(y, dict) and y["dtype"] == "f8"
     assert len(fig.to_json()) < 120_000
 
@@ -136,7 +140,8 @@ def test_the_page_renders_with_the_scrubber_for_each_cell(cell):
         [curve] = traces(figs["v_curve"], "curve")
         selected = spec["frames"][spec["layout"]["sliders"][0]["active"]]
         assert selected["name"] == "0.9"
-        np.testing.assert_array_equal(decoded(selected["data"][1]["y"]), curve["y"])
+        index = [t.get("meta") for t in spec["data"]].index("curve")
+        np.testing.assert_array_equal(decoded(selected["data"][index]["y"]), curve["y"])
         assert "Scrub ρ" in captions and "ρ = 0.9" in captions
     else:
         assert "frames" not in spec or not spec["frames"]

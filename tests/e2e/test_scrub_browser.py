@@ -3,6 +3,8 @@ on the ρ slider inside the main chart draws that radius's curve, bound and tren
 server sent) with no rerun (the app's script state never turns "running"); the sidebar's slider
 still reruns and its value is the one the link shares and the chart shows first; the all-pairs
 row's slider over t does the same. Screenshots at 1280x720, normal and on a projector."""
+import re
+
 import pytest
 
 from tests.e2e.conftest import TIMEOUT_MS, assert_no_exception, open_page, screenshot, wait_idle
@@ -30,12 +32,14 @@ DRAWN_JS = """([index, name]) => {
   const gd = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')[index];
   const curve = gd.data.findIndex(t => t.meta === 'curve');
   const frame = name === null ? null : gd._transitionData._frameHash[name];
-  const factor = (gd.layout.annotations || []).find(a => a.name === 'factor');
+  const factor = gd.data.findIndex(t => t.meta === 'factor');
   const slider = gd._fullLayout.sliders[0];
   return {y: arr(gd.data[curve].y), x: arr(gd.data[curve].x),
           frameY: frame ? arr(frame.data[curve].y) : null, frameX: frame ? arr(frame.data[curve].x) : null,
-          factor: factor ? factor.text : null,
-          frameFactor: frame && frame.layout ? (frame.layout.annotations || []).filter(a => a.name === 'factor').map(a => a.text)[0] : null,
+          factor: factor < 0 ? null : gd.data[factor].text[0],
+          frameFactor: frame && factor >= 0 ? frame.data[factor].text[0] : null,
+          // what the screen shows: the text element plotly drew for the factor trace
+          shown: Array.from(gd.querySelectorAll('.textpoint text')).map(t => t.textContent),
           active: slider.active, label: slider.steps[slider.active].label,
           names: slider.steps.map(s => s.args[0][0])};
 }"""
@@ -87,6 +91,7 @@ def test_scrubbing_rho_redraws_the_curve_without_a_rerun_and_the_link_keeps_the_
         now = scrub_to(page, 0, name)
         assert same(now["y"], now["frameY"]) and not same(now["y"], first["y"])
         assert now["factor"] == now["frameFactor"] and now["label"] == name
+        assert re.sub(r"<[^>]+>", "", now["frameFactor"]) in now["shown"]      # drawn, not only in the data
     assert drawn(page, 0, "1.5")["frameFactor"] != first["factor"]       # the trend above the plot moves too
     page.wait_for_timeout(1500)                        # a rerun, had one started, would show by now
     assert page.evaluate("() => window.__reruns") == 0

@@ -23,8 +23,10 @@ NAV = "Vanishing & exploding"
 def factor_label(page) -> str:
     """The fitted per-step factor as the main chart prints it, e.g. 'vanishing: x0.62 per step'."""
     main = plotly_figures(page, at_least=3)[0]            # the main curve, then the default section
-    [label] = [a for a in main["layout"]["annotations"] if a.get("name") == "factor"]
-    return re.sub(r"<[^>]+>", "", label["text"])
+    # an annotation, or the ρ scrubber's text trace (which its frames move)
+    [label] = [a["text"] for a in main["layout"].get("annotations", []) if a.get("name") == "factor"] + \
+        [t["text"][0] for t in main["data"] if t.get("meta") == "factor"]
+    return re.sub(r"<[^>]+>", "", label)
 
 
 def curve_names(figure: dict) -> list[str]:
@@ -46,7 +48,9 @@ def test_rho_slider_turns_vanishing_into_exploding(page, app_url):
     page.wait_for_function("() => new URLSearchParams(location.search).get('rho') === '2.0'", timeout=60_000)
     page.wait_for_function(
         """() => { const el = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
-                   return el && el.layout.annotations.some(a => a.name === 'factor' && a.text.includes('exploding')); }""",
+                   const said = (el ? (el.layout.annotations || []).filter(a => a.name === 'factor').map(a => a.text)
+                     .concat(el.data.filter(t => t.meta === 'factor').map(t => t.text[0])) : []);
+                   return said.some(text => text.includes('exploding')); }""",
         timeout=60_000)
     wait_idle(page)
     after = factor_label(page)
@@ -93,7 +97,7 @@ def test_section_control_shows_one_part_and_keeps_it_in_the_link(page, app_url):
     expect(page.get_by_role("heading", name="The spectrum of")).to_be_visible()
     assert "rho=1.2" in page.url
     page.get_by_test_id("stMain").get_by_role("radio", name="Everything").click()
-    assert len(plotly_figures(page, at_least=9)) == 9          # with the three cells compared
+    assert len(plotly_figures(page, at_least=10)) == 10        # with the three cells compared and the all-pairs row
     assert_no_exception(page)
     screenshot(page, "vanishing_section_everything")
 

@@ -225,9 +225,11 @@ def curve_figure(norms, bound, *, nt: Notation, ord: str = "2", axis: str = "k",
 
 
 # ---- scrubbers: plotly frames and a slider that moves through them in the browser -------------
-# Each frame holds only what changes (y values, edge markers, names, the line above the plot); a
-# slider step animates to its frame with no transition, so a step is one redraw and no rerun.
-SCRUB_STEP_ARGS = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+# Each frame holds only the traces' changing data; a slider step animates to its frame with no
+# transition and no redraw of the layout (a full redraw costs 2-3x as much in Chromium), so
+# whatever changes with the frame, the line above the plot and the bands of exact zeros
+# included, is a trace, and the legend's names stay the same in every frame.
+SCRUB_STEP_ARGS = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
 SLIDER_PX = 70                 # the slider's rail and its current value, under the x axis title
 AXIS_TITLE_PX = 50             # the x axis' ticks and title under the plot
 LEGEND_PX = 70                 # two rows of legend
@@ -262,41 +264,58 @@ def _place_below(fig: go.Figure, *, legend: bool) -> go.Figure:
     return fig
 
 
-def _curve_parts(x: Array, norms: Array, bound: Array, horizon: int | None, horizon_text: str,
-                 jac: str) -> dict[str, dict]:
-    """The changing properties of the scrubbed curve chart's traces, by slot: the bound, the
-    curve (its name carries the horizon when no ★ shows it), the curve's zero and overflow
-    markers, the bound's overflow markers, the ★ of the memory horizon. Absent markers are
-    empty traces out of the legend, so every frame has the same traces."""
+def _zero_band_parts(x: Array, zero: Array) -> tuple[dict, dict]:
+    """The shaded bands over runs of exact zeros (one filled polygon per run, on EDGE_AXIS) and
+    their 'exactly 0' labels, as trace data: the frame-by-frame twin of `_zero_bands`."""
+    step = float(abs(x[1] - x[0])) if x.size > 1 else 1.0
+    xs, ys, centres = [], [], []
+    for first, last in _runs(zero):
+        lo, hi = sorted((float(x[first]), float(x[last])))
+        xs += [lo - step / 2, hi + step / 2, hi + step / 2, lo - step / 2, lo - step / 2, None]
+        ys += [0.0, 0.0, 1.0, 1.0, 0.0, None]
+        centres.append((lo + hi) / 2)
+    return dict(x=xs, y=ys), dict(x=centres, y=[0.04] * len(centres), text=["exactly 0"] * len(centres))
+
+
+def _curve_parts(x: Array, norms: Array, bound: Array, horizon: int | None, factor_text: str) -> dict[str, dict]:
+    """The changing data of the scrubbed curve chart's traces, by slot (see `_curve_slots`);
+    absent markers are empty traces, so that every frame has the same traces."""
     split, bound_split = split_for_log(norms), split_for_log(bound)
     W = norms.shape[0]
     starred = bool(horizon is not None and 0 <= horizon < W and np.isfinite(split.y[W - 1 - horizon]))
 
     def edge(mask: Array, level: float) -> dict:
-        return dict(x=x[mask], y=np.full(int(mask.sum()), level), showlegend=bool(mask.any()))
+        return dict(x=x[mask], y=np.full(int(mask.sum()), level))
 
     star = [W - 1 - horizon] if starred else []
-    return {"bound": dict(y=bound_split.y), "curve": dict(
-                y=split.y, name=f"{jac} · memory horizon: {horizon_text}" if horizon_text and not starred else jac),
+    band, band_label = _zero_band_parts(x, split.zero)
+    return {"zero_band": band, "zero_label": band_label, "bound": dict(y=bound_split.y), "curve": dict(y=split.y),
             "curve_zero": edge(split.zero, 0.0), "curve_overflow": edge(split.overflow, 1.0),
-            "bound_overflow": edge(bound_split.overflow, 1.0),
-            "horizon": dict(x=x[star], y=split.y[star], name=f"memory horizon: {horizon_text}",
-                            showlegend=starred)}
+            "bound_overflow": edge(bound_split.overflow, 1.0), "horizon": dict(x=x[star], y=split.y[star]),
+            "factor": dict(text=[f"<b>{factor_text}</b>"])}
 
 
-def _curve_slots(jac: str, xlabel: str, scale: str) -> dict[str, dict]:
-    """The constant style of each slot of `_curve_parts` (as curve_figure draws them)."""
-    edge = dict(mode="markers", cliponaxis=False, meta="edge", yaxis=EDGE_AXIS)
+def _curve_slots(x: Array, jac: str, xlabel: str, scale: str, font: int) -> dict[str, dict]:
+    """The constant style of each trace of the scrubbed curve chart, in drawing order: the bands
+    of exact zeros and their labels, the bound, the curve, the edge markers of zeros and
+    overflow, the ★ of the memory horizon, and the line above the plot (a text trace in the
+    margin above the plot's top left corner, where curve_figure writes its annotation)."""
+    edge = dict(mode="markers", cliponaxis=False, meta="edge", yaxis=EDGE_AXIS, showlegend=False)
+    quiet = dict(yaxis=EDGE_AXIS, showlegend=False, hoverinfo="skip")
 
     def marker(symbol: str, colour: str) -> dict:
         return dict(symbol=symbol, size=11, line=dict(width=1, color=colour),
                     color=OVERFLOW_COLOUR if symbol == OVERFLOW_SYMBOL else colour)
 
     return {
+        "zero_band": dict(mode="lines", fill="toself", fillcolor=ZERO_FILL, line=dict(width=0), meta="zero_band",
+                          **quiet),
+        "zero_label": dict(mode="text", textposition="top center", meta="zero_label",
+                           textfont=dict(color="#333333"), **quiet),
         "bound": dict(mode="lines", name=f"bound {scale}(γ σ<sub>max</sub>)<sup>T−k</sup>, eq. (11)", meta="bound",
                       line=dict(color=BOUND_COLOUR, dash="dash", width=2),
                       hovertemplate="bound: %{y:.3g}<extra></extra>"),
-        "curve": dict(mode="lines+markers", meta="curve", line=dict(color=DIRECT_COLOUR, width=3),
+        "curve": dict(mode="lines+markers", meta="curve", name=jac, line=dict(color=DIRECT_COLOUR, width=3),
                       marker=dict(size=5),
                       hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"),
         "curve_zero": dict(**edge, name="curve: exactly 0", marker=marker(ZERO_SYMBOL, DIRECT_COLOUR),
@@ -305,15 +324,12 @@ def _curve_slots(jac: str, xlabel: str, scale: str) -> dict[str, dict]:
                                hovertemplate="%{x}: overflow (inf/nan)<extra></extra>"),
         "bound_overflow": dict(**edge, name="bound: overflow (inf/nan)", marker=marker(OVERFLOW_SYMBOL, BOUND_COLOUR),
                                hovertemplate="%{x}: overflow (inf/nan)<extra></extra>"),
-        "horizon": dict(mode="markers", meta="horizon", marker=dict(symbol=HORIZON_SYMBOL, size=18, color="#000000"),
+        "horizon": dict(mode="markers", meta="horizon", name="memory horizon (1 %)",
+                        marker=dict(symbol=HORIZON_SYMBOL, size=18, color="#000000"),
                         hovertemplate="memory horizon<br>%{y:.3g}<extra></extra>"),
+        "factor": dict(mode="text", x=x[:1], y=[1.0], textposition="top right", cliponaxis=False, meta="factor",
+                       name="factor", textfont=dict(color="#000000", size=font), **quiet),
     }
-
-
-def _factor_note(text: str) -> dict:
-    """The line above the plot's top left corner (in the margin, never over the curve)."""
-    return dict(text=f"<b>{text}</b>", xref="paper", yref="paper", x=0.0, y=1.0, xanchor="left", yanchor="bottom",
-                yshift=4, showarrow=False, name="factor", font=dict(color="#000000"))
 
 
 def scrub_range(norms: Array, selected: int) -> tuple[float, float]:
@@ -326,40 +342,36 @@ def scrub_range(norms: Array, selected: int) -> tuple[float, float]:
 
 
 def scrub_curve_figure(norms, bounds, radii: Sequence[float], *, selected: int, horizons: Sequence[int | None],
-                       horizon_texts: Sequence[str], factor_labels: Sequence[str], nt: Notation, ord: str = "2",
-                       axis: str = "k", first_step: int = 1, presentation: bool = False,
-                       matrix_powers=None) -> go.Figure:
+                       factor_texts: Sequence[str], nt: Notation, ord: str = "2", axis: str = "k",
+                       first_step: int = 1, presentation: bool = False, matrix_powers=None) -> go.Figure:
     """curve_figure with a slider over the spectral radius, moved in the browser.
 
     norms, bounds (n, W): row i is ||dh_T/dh_k|| and the bound of eq. (11) at radii[i] for the W
     steps k = first_step..first_step+W-1; selected: the row shown first (the sidebar's ρ, its
-    slider step labelled so). horizons, horizon_texts, factor_labels (n,): each row's memory
-    horizon (a distance T - k on the curve, else None), how it is said, and the line written
-    above the plot. One y range for all rows, so the curve's slope visibly pivots about k = T.
-    matrix_powers (W,): ||W_hh^(T-k)|| at the selected radius (identity activation), shown in
-    its frame only.
+    slider step labelled so). horizons (n,): each row's memory horizon as a distance T - k where
+    it is on the curve (a ★), else None; factor_texts (n,): the line above the plot for each
+    row (its trend and horizon). One y range for all rows, so the curve's slope visibly pivots
+    about k = T. matrix_powers (W,): ||W_hh^(T-k)|| at the selected radius (identity
+    activation), shown in its frame only.
     """
     norms, bounds = np.asarray(norms, dtype=np.float64), np.asarray(bounds, dtype=np.float64)
     n, W = norms.shape
     x, xlabel = _steps_axis(W, axis, first_step)
     jac = jacobian_label(nt, "T", "k", ord)
-    slots = _curve_slots(jac, xlabel, "" if ord == "2" else "√H · ")
+    slots = _curve_slots(x, jac, xlabel, "" if ord == "2" else "√H · ", font=18 if presentation else 14)
     if matrix_powers is not None:
-        slots = {"powers": dict(mode="markers", meta="powers", name=f"‖{to_html(nt.jacobian_power('T−k'))}‖ "
-                                "(matrix powers)", marker=dict(symbol="circle-open", size=9, color=INDIRECT_COLOUR),
-                                hovertemplate="matrix power: %{y:.3g}<extra></extra>"), **slots}
+        slots["powers"] = dict(mode="markers", meta="powers", name=f"‖{to_html(nt.jacobian_power('T−k'))}‖ "
+                               "(matrix powers, at the sidebar's ρ)",
+                               marker=dict(symbol="circle-open", size=9, color=INDIRECT_COLOUR),
+                               hovertemplate="matrix power: %{y:.3g}<extra></extra>")
     frames = []
     for i in range(n):
-        parts = _curve_parts(x, norms[i], bounds[i], horizons[i], horizon_texts[i], jac)
+        parts = _curve_parts(x, norms[i], bounds[i], horizons[i], factor_texts[i])
         if matrix_powers is not None:
-            parts["powers"] = dict(y=split_for_log(matrix_powers).y if i == selected else np.full(W, np.nan),
-                                   showlegend=i == selected)
-        shapes, notes = _zero_bands(x, split_for_log(norms[i]).zero)
-        frames.append(dict(name=f"{radii[i]:g}", data=[parts[s] for s in slots], traces=list(range(len(slots))),
-                           layout=dict(shapes=shapes, annotations=notes + [_factor_note(factor_labels[i])])))
-    shown = frames[selected]
-    traces = [{"type": "scatter", "x": x, **slots[s], **part} for s, part in zip(slots, shown["data"])]
-    layout = dict(legend=BELOW_LEGEND, **shown["layout"],
+            parts["powers"] = dict(y=split_for_log(matrix_powers).y if i == selected else np.full(W, np.nan))
+        frames.append(dict(name=f"{radii[i]:g}", data=[parts[s] for s in slots], traces=list(range(len(slots)))))
+    traces = [{"type": "scatter", "x": x, **slots[s], **part} for s, part in zip(slots, frames[selected]["data"])]
+    layout = dict(legend=BELOW_LEGEND,
                   xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
                   yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(*scrub_range(norms, selected))), **_edge_axis(),
                   sliders=[_slider([f"{r:g}" + (" (the sidebar's)" if i == selected else "")

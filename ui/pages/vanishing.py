@@ -716,6 +716,11 @@ def scrub_words(family: RadiusFamily) -> list[CurveSummary]:
     return [summarise(row) for row in family.norms]
 
 
+def scrub_text(summary: CurveSummary) -> str:
+    """The line above one frame of the ρ scrubber: its trend and its memory horizon."""
+    return f"{summary.label} · memory horizon: {summary.horizon_text}"
+
+
 # Figures with frames are worth keeping across reruns: plotly validates every frame (~60 ms at
 # T = 200 for 39 radii). Keyed on everything they draw; st.cache_resource hands the same object back.
 FIGURES = dict(max_entries=16, show_spinner=False, hash_funcs=EXACT)
@@ -730,8 +735,7 @@ def scrub_figure(model: Config, radii: tuple[float, ...], norm: str, window: int
     powers = cached_matrix_powers(model, window, norm) if model.activation == "identity" else None
     return figures.scrub_curve_figure(family.norms, family.bounds, family.radii, selected=family.selected,
                                       horizons=[s.horizon for s in words],
-                                      horizon_texts=[s.horizon_text for s in words],
-                                      factor_labels=[s.label for s in words], nt=NOTATIONS[notation], ord=norm,
+                                      factor_texts=[scrub_text(s) for s in words], nt=NOTATIONS[notation], ord=norm,
                                       axis=axis, first_step=model.T - window + 1, presentation=presentation,
                                       matrix_powers=powers)
 
