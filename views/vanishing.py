@@ -3,7 +3,9 @@
 Layout only: widgets from the config schema, numbers and words from the page's service
 (ui.pages.vanishing: ||dh_T/dh_k|| of eq. (8), its bound (eq. (11)), the spectrum of W_hh, all
 pairs ||dh_t/dh_k||, ||dL/dh_t||, the per-step factors, within a cost plan and a Guard), charts
-from ui.figures.vanishing. Whatever was shrunk or skipped is said in a note next to it.
+from ui.figures.vanishing. Whatever was shrunk or skipped is said in a note next to it. The main
+chart (vanilla RNN) and the all-pairs row carry sliders inside the chart (over ρ, over t) that move
+through frames of exact numbers in the browser; the sidebar's ρ stays the exact value the link shares.
 
 For a gated cell (LSTM, GRU) the main curve is ||ds_T/ds_k|| of its whole state beside its
 memory path (the product of its forget or update gates); its sections show the spectra of its

@@ -233,6 +233,7 @@ SCRUB_STEP_ARGS = dict(mode="immediate", frame=dict(duration=0, redraw=False), t
 SLIDER_PX = 70                 # the slider's rail and its current value, under the x axis title
 AXIS_TITLE_PX = 50             # the x axis' ticks and title under the plot
 LEGEND_PX = 70                 # two rows of legend
+MARKED_STEPS = 60              # a scrubbed curve over more steps is drawn as a line only
 SCRUB_DECADES = 15             # how far a scrubbed range reaches beyond the sidebar curve's own
 
 
@@ -315,8 +316,9 @@ def _curve_slots(x: Array, jac: str, xlabel: str, scale: str, font: int) -> dict
         "bound": dict(mode="lines", name=f"bound {scale}(γ σ<sub>max</sub>)<sup>T−k</sup>, eq. (11)", meta="bound",
                       line=dict(color=BOUND_COLOUR, dash="dash", width=2),
                       hovertemplate="bound: %{y:.3g}<extra></extra>"),
-        "curve": dict(mode="lines+markers", meta="curve", name=jac, line=dict(color=DIRECT_COLOUR, width=3),
-                      marker=dict(size=5),
+        # markers only where they can be told apart: hundreds of them are a thick line that costs each step
+        "curve": dict(mode="lines+markers" if x.size <= MARKED_STEPS else "lines", meta="curve", name=jac,
+                      line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
                       hovertemplate=f"{xlabel.split(' (')[0]} = %{{x}}<br>norm = %{{y:.3g}}<extra></extra>"),
         "curve_zero": dict(**edge, name="curve: exactly 0", marker=marker(ZERO_SYMBOL, DIRECT_COLOUR),
                            hovertemplate="%{x}: exactly 0<extra></extra>"),
@@ -403,7 +405,8 @@ def pairs_row_figure(pairwise, *, nt: Notation, ord: str = "2", first_step: int 
             dict(x=x[split.overflow], y=np.ones(int(split.overflow.sum())))]))
     edge = dict(type="scatter", mode="markers", cliponaxis=False, meta="edge", yaxis=EDGE_AXIS, showlegend=False)
     last = frames[-1]["data"]
-    traces = [dict(type="scatter", mode="lines+markers", meta="curve", name=jac, **last[0],
+    traces = [dict(type="scatter", mode="lines+markers" if W <= MARKED_STEPS else "lines", meta="curve", name=jac,
+                   **last[0],
                    line=dict(color=DIRECT_COLOUR, width=3), marker=dict(size=5),
                    hovertemplate="k = %{x}<br>norm = %{y:.3g}<extra></extra>"),
               dict(edge, **last[1], marker=dict(symbol=ZERO_SYMBOL, size=11, color=DIRECT_COLOUR),

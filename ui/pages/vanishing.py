@@ -19,6 +19,12 @@ steps, computed from the state s_{T-W} that the full forward pass reaches, are e
 run's, so a window shows true values, just fewer. Sweeps that cannot all fit keep the
 sidebar's own value first and drop others.
 
+The ρ scrubber (`plan`'s Plan.scrub, `radius_family`, `scrub_figure`): the vanilla main curve,
+its bound and its trend at every radius of a grid (0.1 to 2.0 in steps of 0.05, and the
+sidebar's own), cached per model config and drawn as plotly frames that a slider inside the chart
+moves through in the browser, with no rerun; the all-pairs map's rows get the same over t
+(`pairs_row_figure`). Their figures are kept across reruns (st.cache_resource).
+
 The memory horizon is stated one way everywhere (`CurveSummary.horizon_text`): measured on the
 curve when it falls below 1 %, extrapolated from its trend when it is still above 1 % at its
 first step and fading, and "none" when it does not fade or grows.
