@@ -757,8 +757,8 @@ def pairs_row_figure(model: Config, norm: str, window: int, notation: str, prese
 def scrub_note(run: Run) -> str | None:
     """Why the chart has no ρ scrubber: a gated cell does not read ρ, or it would not fit."""
     if not run.vanilla:
-        return (f"The ρ scrubber is the vanilla RNN's: the {cell_title(run.config.cell)} does not read ρ (its "
-                "weights are orthogonal and its gates decide what fades). Choose the vanilla RNN to scrub ρ.")
+        return (f"The ρ scrubber is the vanilla RNN's: the {cell_title(run.config.cell)} does not read ρ, its gates "
+                "decide what fades. Choose the vanilla RNN to scrub ρ.")
     if run.plan.scrub:
         return None
     return (f"At T = {run.config.T}, H = {run.config.H} the curves for a range of ρ would take too long to compute: "
