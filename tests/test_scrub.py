@@ -98,7 +98,7 @@ def test_the_figures_frames_carry_each_radius_and_the_sidebars_comes_first():
     assert [s.args[0][0] for s in slider.steps] == [f.name for f in fig.frames]
     # no layout redraw: what a frame changes is in its traces, the legend's names are fixed
     assert all(s.method == "animate" and not s.args[1]["frame"]["redraw"] for s in slider.steps)
-    assert all(set(d) <= {"type", "x", "y", "text"} for f in fig.frames for d in map(lambda t: t.to_plotly_json(), f.data))
+    assert all(set(t.to_plotly_json()) <= {"type", "x", "y", "text"} for f in fig.frames for t in f.data)
     assert not any(f.layout.to_plotly_json() for f in fig.frames)
 
 

@@ -139,7 +139,8 @@ def _figure(traces: list, layout: dict, *, presentation: bool, height: int, titl
     """One Figure built in a single call, then the shared style (each later update would cost
     plotly a full validation pass). The plot area, the title and `top_lines` lines of text
     above the plot all start below the toolbar's strip."""
-    fig = apply_style(go.Figure(data=traces, layout=layout, frames=frames), title=title, presentation=presentation, height=height)
+    fig = apply_style(go.Figure(data=traces, layout=layout, frames=frames), title=title, presentation=presentation,
+                      height=height)
     if title:
         fig.layout.title.update(yref="container", y=1.0, yanchor="top", pad=dict(t=MODEBAR_PX))
     fig.layout.margin.t = _top_margin(presentation, top_lines + bool(title))
@@ -375,7 +376,8 @@ def scrub_curve_figure(norms, bounds, radii: Sequence[float], *, selected: int, 
     traces = [{"type": "scatter", "x": x, **slots[s], **part} for s, part in zip(slots, frames[selected]["data"])]
     layout = dict(legend=BELOW_LEGEND,
                   xaxis=dict(title=dict(text=xlabel), autorange="reversed" if axis == "distance" else True),
-                  yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(*scrub_range(norms, selected))), **_edge_axis(),
+                  yaxis=dict(title=dict(text=f"{jac} (log)"), **log_axis(*scrub_range(norms, selected))),
+                  **_edge_axis(),
                   sliders=[_slider([f"{r:g}" + (" (the sidebar's)" if i == selected else "")
                                     for i, r in enumerate(radii)], [f["name"] for f in frames], active=selected,
                                    prefix="scrub ρ = ", font=22 if presentation else 15)])

@@ -766,12 +766,13 @@ def scrub_note(run: Run) -> str | None:
 
 
 def scrub_caption(run: Run, family: RadiusFamily) -> str:
-    """What the slider under the chart does, and what the numbers above it are for."""
+    """What the slider under the chart does, and which ρ the numbers around it are for."""
     radii = family.radii
     return (f"**Scrub ρ:** drag the slider under the chart: it moves through {len(radii)} exact curves, "
-            f"ρ = {radii[0]:g} to {radii[-1]:g} in steps of {run.plan.scrub_step:g}, in your browser, with no wait. The line above the chart gives each curve's trend. The numbers above "
-            f"the chart and this caption are for the sidebar's ρ = {run.config.rho:g}; the sidebar's slider sets it "
-            "exactly, and the link shares it.")
+            f"ρ = {radii[0]:g} to {radii[-1]:g} in steps of {run.plan.scrub_step:g}, in your browser, with no wait; "
+            "the line above the chart gives each curve's trend and memory horizon. The numbers above the chart and "
+            f"the words under it are for the sidebar's ρ = {run.config.rho:g}: its slider sets ρ exactly, and the "
+            "link shares it.")
 
 
 # ---- one run of the page ---------------------------------------------------------------------
