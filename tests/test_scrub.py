@@ -159,3 +159,15 @@ def test_a_size_without_a_scrubber_says_so():
     at = open_page({"T": "500", "H": "256"})
     assert not at.exception
     assert "has no ρ scrubber" in " ".join(i.value for i in at.info)
+
+
+def test_a_sent_figure_is_turned_into_a_dict_once_and_says_the_same():
+    """st.plotly_chart calls to_dict() on every rerun: the cached scrub figure makes its dict once."""
+    import plotly
+    _, fig = scrub_fig(SMALL)
+    fresh = fig.to_json()
+    sent = service.sent(fig)
+    assert isinstance(sent, service.SentFigure) and sent.to_dict() is sent.to_dict()
+    shipped = plotly.io.to_json(plotly.tools.return_figure_from_figure_or_data(sent, validate_figure=True),
+                                validate=False)
+    assert json.loads(shipped) == json.loads(fresh)

@@ -732,6 +732,26 @@ def scrub_text(summary: CurveSummary) -> str:
 FIGURES = dict(max_entries=16, show_spinner=False, hash_funcs=EXACT)
 
 
+class SentFigure(go.Figure):
+    """A cached figure that st.plotly_chart turns into a dict once, not on every rerun.
+
+    st.plotly_chart (Streamlit 1.67) calls figure.to_dict() on every run, a deep copy of every
+    frame (~20 ms for the ρ scrubber's 39 frames, against ~2 ms to encode the dict); a cached
+    figure is never changed, so its dict is made once and handed back (callers must not change it).
+    """
+
+    def to_dict(self) -> dict:
+        if getattr(self, "_sent", None) is None:
+            self._sent = super().to_dict()
+        return self._sent
+
+
+def sent(fig: go.Figure) -> SentFigure:
+    """`fig` as a SentFigure (the same traces, layout and frames, not validated again)."""
+    fig.__class__ = SentFigure          # go.Figure(fig) would validate every frame again (~60 ms)
+    return fig
+
+
 @st.cache_resource(**FIGURES)
 def scrub_figure(model: Config, radii: tuple[float, ...], norm: str, window: int, notation: str, axis: str,
                  presentation: bool) -> go.Figure:
@@ -739,19 +759,19 @@ def scrub_figure(model: Config, radii: tuple[float, ...], norm: str, window: int
     family = cached_radius_family(model, radii, norm, window)
     words = scrub_words(family)
     powers = cached_matrix_powers(model, window, norm) if model.activation == "identity" else None
-    return figures.scrub_curve_figure(family.norms, family.bounds, family.radii, selected=family.selected,
+    return sent(figures.scrub_curve_figure(family.norms, family.bounds, family.radii, selected=family.selected,
                                       horizons=[s.horizon for s in words],
                                       factor_texts=[scrub_text(s) for s in words], nt=NOTATIONS[notation], ord=norm,
                                       axis=axis, first_step=model.T - window + 1, presentation=presentation,
-                                      matrix_powers=powers)
+                                      matrix_powers=powers))
 
 
 @st.cache_resource(**FIGURES)
 def pairs_row_figure(model: Config, norm: str, window: int, notation: str, presentation: bool) -> go.Figure:
     """One row of the map of all pairs with its slider over t (figures.pairs_row_figure)."""
-    return figures.pairs_row_figure(cached_pairwise(model, norm, window), nt=NOTATIONS[notation], ord=norm,
-                                    first_step=model.T - window + 1, presentation=presentation,
-                                    state=None if model.cell == "rnn" else "s")
+    return sent(figures.pairs_row_figure(cached_pairwise(model, norm, window), nt=NOTATIONS[notation], ord=norm,
+                                         first_step=model.T - window + 1, presentation=presentation,
+                                         state=None if model.cell == "rnn" else "s"))
 
 
 def scrub_note(run: Run) -> str | None:
