@@ -3,9 +3,9 @@
 Starts `streamlit run app.py` on loopback (bench/_serve.py), opens /vanishing at T = 200,
 H = 64 in headless Chromium and times, on the page's own clock:
 - a scrub step: a click on a step of the ρ slider inside the main chart (plotly frames), from
-  the pointerdown to the first animation frame after plotly reports the redraw
-  (plotly_animated, then requestAnimationFrame); and the same on the all-pairs row's slider
-  over t (section "pairs");
+  the pointerdown to the first animation frame after the plot's traces changed in the SVG (drawn), and to
+  the first after plotly's plotly_animated event (settled, a frame later); the same on the
+  all-pairs row's slider over t (section "pairs");
 - the reference, in the same run: a key press on the sidebar's ρ slider to the redrawn charts
   (a server rerun, bench/_probe.py).
 It counts the reruns the scrub steps caused (the app's script state turning "running"), which
@@ -30,21 +30,32 @@ QUERY = "T=200&H=64"
 TIMEOUT_MS = 120_000
 CHART = '[data-testid="stPlotlyChart"] .js-plotly-plot'
 
-# t0: the pointerdown on the slider; done: one animation frame after plotly's redraw of the
-# frame; reruns: how often the app's script state turned "running" since install.
+# t0: the pointerdown on the slider. drawn: the first animation frame after the plot's traces
+# changed in the SVG (.cartesianlayer: the curve redrawn, what the viewer sees; the slider's own
+# grip is drawn elsewhere); settled: the first animation frame after
+# plotly reports the animation over (plotly_animated comes one frame after the redraw, as
+# plotly's slider and animation loop each wait for a frame). reruns: how often the app's script
+# state turned "running" since install.
 SCRUB_JS = r"""
 (index) => {
   const gd = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')[index];
   const app = document.querySelector('[data-testid="stApp"]');
   if (window.__scrub) window.__scrub.stop();
-  const s = {times: [], reruns: 0, t0: null, gd};
-  const down = () => { s.t0 = performance.now(); };
-  const animated = () => { const t0 = s.t0; requestAnimationFrame(() => { if (t0 !== null) s.times.push(performance.now() - t0); s.t0 = null; }); };
+  const s = {drawn: [], settled: [], reruns: 0, t0: null, seen: false};
+  const down = () => { s.t0 = performance.now(); s.seen = false; };
+  const svg = new MutationObserver(() => {
+    if (s.t0 === null || s.seen) return;
+    s.seen = true;
+    const t0 = s.t0;
+    requestAnimationFrame(() => s.drawn.push(performance.now() - t0));
+  });
+  svg.observe(gd.querySelector('.cartesianlayer'), {subtree: true, attributes: true, childList: true});
+  const animated = () => { const t0 = s.t0; requestAnimationFrame(() => { if (t0 !== null) s.settled.push(performance.now() - t0); s.t0 = null; }); };
   const mo = new MutationObserver(() => { if (app.getAttribute('data-test-script-state') === 'running') s.reruns += 1; });
   mo.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   gd.addEventListener('pointerdown', down, true);
   gd.on('plotly_animated', animated);
-  s.stop = () => { mo.disconnect(); gd.removeEventListener('pointerdown', down, true); gd.removeListener('plotly_animated', animated); };
+  s.stop = () => { mo.disconnect(); svg.disconnect(); gd.removeEventListener('pointerdown', down, true); gd.removeListener('plotly_animated', animated); };
   window.__scrub = s;
   return gd.querySelectorAll('.slider-tick-rect').length;
 }
@@ -66,9 +77,9 @@ def tick_points(page, index: int) -> list[tuple[float, float]]:
     }""", index)
 
 
-def scrub(page, index: int, steps: int, seed: int = 0) -> tuple[list[float], int]:
+def scrub(page, index: int, steps: int, seed: int = 0) -> tuple[list[float], list[float], int]:
     """Click `steps` slider steps of chart `index` (a random walk, never the current step twice);
-    return each step's ms and the reruns seen."""
+    return each step's ms to the redrawn chart and to plotly's end of animation, and the reruns seen."""
     page.locator(CHART).nth(index).scroll_into_view_if_needed()
     page.evaluate(SCRUB_JS, index)
     points = tick_points(page, index)
@@ -76,9 +87,10 @@ def scrub(page, index: int, steps: int, seed: int = 0) -> tuple[list[float], int
     for n in range(steps):
         current = rng.choice([i for i in range(len(points)) if i != current])
         page.mouse.click(*points[current])
-        page.wait_for_function("n => window.__scrub.times.length > n", arg=n, timeout=TIMEOUT_MS)
-    result = page.evaluate("() => { const s = window.__scrub; s.stop(); return {times: s.times, reruns: s.reruns}; }")
-    return result["times"], result["reruns"]
+        page.wait_for_function("n => window.__scrub.settled.length > n && window.__scrub.drawn.length > n", arg=n,
+                               timeout=TIMEOUT_MS)
+    result = page.evaluate("() => { const s = window.__scrub; s.stop(); return s; }")
+    return result["drawn"], result["settled"], result["reruns"]
 
 
 def reference(page, steps: int) -> list[float]:
@@ -92,7 +104,8 @@ def reference(page, steps: int) -> list[float]:
 
 
 def figure_bytes() -> list[tuple[str, int, int]]:
-    """(chart, frames, JSON bytes) of the two scrubbed figures at QUERY, built as the page builds them."""
+    """(chart, frames, JSON bytes) of the two scrubbed figures at QUERY, built as the page builds them,
+    and of the main chart without its frames."""
     warnings.filterwarnings("ignore")
     sys.path.insert(0, str(ROOT))
     import logging
@@ -105,7 +118,11 @@ def figure_bytes() -> list[tuple[str, int, int]]:
     curve = service.scrub_figure(model, plan.scrub, plan.norm, plan.main_window, config.notation, "k", False)
     pairs_plan = service.plan(config.replace(v_section="pairs"))
     row = service.pairs_row_figure(model, pairs_plan.pair_norm, pairs_plan.pair_window, config.notation, False)
-    return [("ρ scrubber (main chart)", len(curve.frames), len(curve.to_json())),
+    family = service.cached_radius_family(model, plan.scrub, plan.norm, plan.main_window)
+    plain = service.figures.curve_figure(family.norms[family.selected], family.bounds[family.selected],
+                                         nt=service.NOTATIONS[config.notation], ord=plan.norm)
+    return [("main chart without a scrubber (the sidebar's ρ only)", 0, len(plain.to_json())),
+            ("ρ scrubber (main chart)", len(curve.frames), len(curve.to_json())),
             ("t scrubber (one row of the map)", len(row.frames), len(row.to_json()))]
 
 
@@ -130,24 +147,26 @@ def main() -> None:
         _probe.wait_idle(page)
         load_before = os.getloadavg()
         ref = reference(page, args.reference)
-        rho_times, rho_reruns = scrub(page, 0, args.steps)
+        rho_drawn, rho_settled, rho_reruns = scrub(page, 0, args.steps)
         page.goto(f"{url}/vanishing?{QUERY}&v_section=pairs")
         page.wait_for_function(f"() => document.querySelectorAll('{CHART}').length >= 3", timeout=TIMEOUT_MS)
         _probe.wait_idle(page)
         row_index = page.evaluate(f"""() => Array.from(document.querySelectorAll('{CHART}'))
             .findIndex(gd => (gd.layout.sliders || []).some(s => (s.currentvalue || {{}}).prefix?.includes('t =')))""")
-        t_times, t_reruns = scrub(page, row_index, args.steps, seed=1)
+        t_drawn, t_settled, t_reruns = scrub(page, row_index, args.steps, seed=1)
         load_after = os.getloadavg()
         browser.close()
     ref_med = statistics.median(ref)
-    print(f"Scrub steps at {QUERY} (headless Chromium, timed in the page: pointerdown to the first animation "
-          "frame after plotly's redraw); reference: the sidebar's ρ slider, key press to redrawn charts "
-          "(a server rerun), same run.\n")
+    print(f"Scrub steps at {QUERY} (headless Chromium, timed in the page from the pointerdown: 'drawn' to the "
+          "first animation frame after the plot's traces changed in the SVG, 'settled' to the first after plotly_animated); "
+          "reference: the sidebar's ρ slider, key press to redrawn charts (a server rerun), same run.\n")
     print("| control | steps | median ms | p95 ms | median / reference | reruns |")
     print("| --- | --- | --- | --- | --- | --- |")
     print(row("reference: sidebar ρ slider (server rerun)", ref, ref_med, "1 per step"))
-    print(row("ρ scrubber in the main chart (client-side)", rho_times, ref_med, str(rho_reruns)))
-    print(row("t scrubber on the all-pairs row (client-side)", t_times, ref_med, str(t_reruns)))
+    print(row("ρ scrubber in the main chart, drawn", rho_drawn, ref_med, str(rho_reruns)))
+    print(row("ρ scrubber in the main chart, settled", rho_settled, ref_med, str(rho_reruns)))
+    print(row("t scrubber on the all-pairs row, drawn", t_drawn, ref_med, str(t_reruns)))
+    print(row("t scrubber on the all-pairs row, settled", t_settled, ref_med, str(t_reruns)))
     print(f"\nload average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
           f"{time.monotonic() - started:.0f} s in all\n")
     print("| figure | frames | JSON bytes |")
