@@ -155,13 +155,13 @@ def wait_proxy(url: str, nginx: subprocess.Popen, workdir: Path) -> None:
         time.sleep(0.2)
 
 
-def supervise(replicas: list[Replica], nginx: subprocess.Popen, stop: threading.Event, **start) -> None:
-    """Until `stop`: poll each replica's health; start again one whose process died (at most
-    MAX_RESTARTS times); return if nginx itself exits."""
+def supervise(replicas: list[Replica], nginx: subprocess.Popen, stop: threading.Event, **start) -> bool:
+    """Until `stop` (then True): poll each replica's health; start again one whose process died
+    (at most MAX_RESTARTS times). False at once if nginx itself exits."""
     while not stop.wait(POLL_S):
         if nginx.poll() is not None:
             say(f"nginx exited with code {nginx.returncode}: stopping")
-            return
+            return False
         for replica in replicas:
             code = replica.proc.poll()
             if code is None:
@@ -171,6 +171,7 @@ def supervise(replicas: list[Replica], nginx: subprocess.Popen, stop: threading.
                 replica.restarts += 1
                 say(f"replica {replica.index}: exited with code {code}, starting it again")
                 start_replica(replica, **start)
+    return True
 
 
 def stop_all(replicas: list[Replica], nginx: subprocess.Popen | None) -> None:
@@ -234,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         host = "127.0.0.1" if args.address == "0.0.0.0" else args.address
         wait_proxy(f"http://{host}:{args.port}", nginx, workdir)
         say(f"ready: http://{args.address}:{args.port} (logs in {workdir})")
-        supervise(replicas, nginx, stop, **start)
+        if not supervise(replicas, nginx, stop, **start):
+            return 1
     except KeyboardInterrupt:
         pass
     except RuntimeError as error:

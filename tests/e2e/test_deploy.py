@@ -3,8 +3,8 @@ and driven through the proxy in headless Chromium (issue 17). Checks that the we
 the proxy (a sidebar slider reruns the page and the URL follows), that a session stays on its
 replica (a download button's /media/ file and an upload reach the process holding the session,
 while requests without the affinity cookie are spread over both), that an XSRF token issued
-by one replica is accepted by another, that a replica that dies is replaced while the proxy
-keeps answering, and that Ctrl-C stops every process (skipped where nginx is not installed).
+by one replica is accepted by another, that a viewer whose replica dies goes on on the other
+one with the view of its link while the dead replica is started again, and that Ctrl-C stops every process (skipped where nginx is not installed).
 Without docker, the Dockerfile is checked for what it copies."""
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import TIMEOUT_MS, assert_no_exception, plotly_figures, wait_idle
-from tests.e2e.server import REPO, streamlit_server
+from tests.e2e.server import IDLE, REPO, streamlit_server
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
 SCRIPT = REPO / "deploy" / "run_replicas.py"
@@ -281,18 +281,39 @@ def test_an_xsrf_token_of_one_replica_is_accepted_by_another(deployment):
 
 
 @deployed
-def test_a_replica_that_dies_is_started_again_and_the_proxy_keeps_answering(deployment):
-    replica_pid = deployment.pids("replica 2")[-1]
-    os.kill(replica_pid, signal.SIGKILL)
+def test_a_viewer_whose_replica_dies_moves_to_the_other_with_the_view_of_its_link(deployment, page):
+    # a seed of its own: no other test's session left a file of these weights on a replica
+    open_link(page, f"{deployment.url}/model?T=20&H=16&seed=11")
+    with page.expect_download(timeout=TIMEOUT_MS) as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="Download .npz").click()
+    media = urlsplit(info.value.url).path
+    holders = [i for i, url in enumerate(deployment.replica_urls(), 1) if get(url + media)[0] == 200]
+    assert len(holders) == 1, f"the session's file should be on one replica: {holders}"
+    victim = deployment.pids(f"replica {holders[0]}")[-1]
+    os.kill(victim, signal.SIGKILL)
     for _ in range(8):                                                # the other replica answers
         assert get(f"{deployment.url}/_stcore/health")[0] == 200
-    deployment.wait_for_line(r"^replica 2: exited with code -9, starting it again", 30)
+    # The tab reconnects to the other replica; its next move starts a session there from the
+    # URL (that first move is not applied: the slider returns to the link's T; deploy/README.md).
+    thumb = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text="Sequence length T") \
+        .locator('input[type="range"]')
+    for _ in range(3):
+        thumb.focus()
+        page.keyboard.press("ArrowRight")
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while not (page.locator(IDLE).count() and query(page)["T"] == thumb.input_value()):
+            assert time.monotonic() < deadline, "the slider and the URL never agreed again"
+            time.sleep(0.3)
+        if query(page)["T"] != "20":
+            break
+    assert int(query(page)["T"]) > 20 and query(page)["H"] == "16" and query(page)["seed"] == "11"
+    assert_no_exception(page)
+    deployment.wait_for_line(rf"^replica {holders[0]}: exited with code -9, starting it again", 30)
     deadline = time.monotonic() + READY_S
-    second = deployment.replica_urls()[1]
-    while get(f"{second}/_stcore/health")[0] != 200:
+    while get(f"{deployment.replica_urls()[holders[0] - 1]}/_stcore/health")[0] != 200:
         assert time.monotonic() < deadline, "the restarted replica never answered"
         time.sleep(0.5)
-    assert deployment.pids("replica 2")[-1] != replica_pid
+    assert deployment.pids(f"replica {holders[0]}")[-1] != victim
 
 
 @deployed
