@@ -88,8 +88,9 @@ def load_average() -> float:
 
 
 async def sample_server(pids: list[int], samples: list[tuple[float, float, float]], stop: asyncio.Event) -> None:
-    """Append (time, summed RSS MB, summed CPU s) of `pids` every SAMPLE_EVERY s until `stop`."""
-    while True:
+    """Append (time, summed RSS MB, summed CPU s) of `pids` every SAMPLE_EVERY s until `stop`
+    (nothing without pids: a server given by --url alone)."""
+    while pids:
         try:
             samples.append((time.monotonic(), sum(map(rss_mb, pids)), sum(map(cpu_seconds, pids))))
         except OSError:
@@ -227,6 +228,11 @@ def _s(x: float) -> str:
     return "never" if math.isinf(x) else "-" if math.isnan(x) else f"{x:.2f}"
 
 
+def _n(x: float, spec: str) -> str:
+    """A measured number, or "-" where nothing was sampled (--url without --server-pid)."""
+    return "-" if math.isnan(x) else format(x, spec)
+
+
 def _errors(errors: dict[str, int]) -> str:
     if not errors:
         return "0"
@@ -245,8 +251,9 @@ def table(rows: list[dict], alone: dict[str, float]) -> str:
         lines.append(
             f"| {page} | {r['viewers']} | {r['changes']} | {r['reruns_per_s']:.2f} | {_s(r['p50'])} "
             f"| {_s(r['p95'])} | {_s(r['p99'])} | {ratio} | {_s(r['open_p50'])} / {_s(r['open_p95'])} "
-            f"| {_errors(r['errors'])} | {r['cpu_ms_per_run']:.0f} | {r['server_cpu_share']:.2f} "
-            f"| {r['rss_start']:.0f} -> {r['rss_max']:.0f} | {r['client_cpu_s']:.0f} | {r['load_average']:.1f} |")
+            f"| {_errors(r['errors'])} | {_n(r['cpu_ms_per_run'], '.0f')} | {_n(r['server_cpu_share'], '.2f')} "
+            f"| {_n(r['rss_start'], '.0f')} -> {_n(r['rss_max'], '.0f')} | {r['client_cpu_s']:.0f} "
+            f"| {r['load_average']:.1f} |")
     return "\n".join(lines)
 
 
