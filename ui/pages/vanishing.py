@@ -214,14 +214,15 @@ def plan(config: Config) -> Plan:
 
     The scrubber's family shares the main curve's norm and window (its sidebar frame is the main
     curve) and takes what the rest of the page leaves of PAGE_BUDGET: the finest grid of
-    SCRUB_STEPS that fits, none (with a note) if even the coarsest does not. As with the sweeps,
-    spectral norms are kept only while the finest grid can have them too; otherwise every curve
-    uses Frobenius.
+    SCRUB_STEPS that fits, none (with a note) if even the coarsest does not. Spectral norms (the
+    norm the bound is about) are kept while some grid fits with them, even a coarser one; only
+    when none does, every curve uses Frobenius, as with the sweeps.
     """
     first = _plan(config, allow_spectral=True)
     if config.cell != "rnn":
         return first
-    if first.norm == "2" and not _scrub_fits(config, first, scrub_grid(config.rho, SCRUB_STEPS[0])):
+    if first.norm == "2" and not any(_scrub_fits(config, first, scrub_grid(config.rho, step))
+                                     for step in SCRUB_STEPS):
         first = _plan(config, allow_spectral=False)
     for step in SCRUB_STEPS:
         grid = scrub_grid(config.rho, step)
