@@ -78,12 +78,13 @@ def raise_open_files_limit(wanted: int = 8192) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def render_config(*, listen: str, ports: list[int], workdir: Path) -> str:
-    """nginx.conf text: the template with the listen address, one upstream line per replica port
-    and the work dir filled in. As root, nginx's workers drop to nobody."""
+def render_config(*, listen: str, ports: list[int], workdir: Path, tempdir: Path) -> str:
+    """nginx.conf text: the template with the listen address, one upstream line per replica port,
+    the work dir (config, logs) and the workers' temp dir filled in. As root, nginx's workers
+    drop to nobody."""
     servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports)
     fields = {"USER": "user nobody nogroup;" if os.geteuid() == 0 else "", "WORKDIR": str(workdir),
-              "LISTEN": listen, "SERVERS": servers, "COOKIE": COOKIE}
+              "TEMPDIR": str(tempdir), "LISTEN": listen, "SERVERS": servers, "COOKIE": COOKIE}
     text = TEMPLATE.read_text()
     for name, value in fields.items():
         text = text.replace("{{" + name + "}}", value)
@@ -213,8 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="bptt-deploy-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        workdir.chmod(0o755)          # nginx's workers (nobody) create their temp dirs in it
+    # the workers' temp files: in the system's temp dir, which nobody can reach, whatever the
+    # work dir's parents allow (nginx's master creates the subfolders and gives them to nobody)
+    tempdir = Path(tempfile.mkdtemp(prefix="bptt-nginx-"))
+    tempdir.chmod(0o711)
     raise_open_files_limit()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -229,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             start_replica(replica, **start)
         wait_healthy(replicas, stop)
         conf = workdir / "nginx.conf"
-        conf.write_text(render_config(listen=f"{args.address}:{args.port}",
-                                      ports=[r.port for r in replicas], workdir=workdir))
+        conf.write_text(render_config(listen=f"{args.address}:{args.port}", ports=[r.port for r in replicas],
+                                      workdir=workdir, tempdir=tempdir))
         nginx = start_nginx(args.nginx, conf, workdir)
         host = "127.0.0.1" if args.address == "0.0.0.0" else args.address
         wait_proxy(f"http://{host}:{args.port}", nginx, workdir)
@@ -244,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop_all(replicas, nginx)
+        shutil.rmtree(tempdir, ignore_errors=True)
     return 0
 
 

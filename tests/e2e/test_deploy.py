@@ -1,6 +1,6 @@
 """deploy/: two replicas behind nginx, started by deploy/run_replicas.py on free loopback ports
 and driven through the proxy in headless Chromium (issue 17). Checks that the websocket passes
-the proxy (a sidebar slider reruns the page and the URL follows), that a session stays on its
+the proxy (a sidebar slider reruns the page, the heatmaps and the URL follow), that a session stays on its
 replica (a download button's /media/ file and an upload reach the process holding the session,
 while requests without the affinity cookie are spread over both), that an XSRF token issued
 by one replica is accepted by another, that a viewer whose replica dies goes on on the other
@@ -35,7 +35,7 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/ngin
 SCRIPT = REPO / "deploy" / "run_replicas.py"
 COOKIE = "bptt_replica"
 READY_S = 150            # two replicas importing plotly and pandas at once on a busy 2-core machine
-LINK = "vanishing?T=20&H=16"
+LINK = "model?T=20&H=16"
 
 
 def deployed(test):
@@ -157,9 +157,10 @@ def open_link(page, url: str) -> None:
     wait_idle(page)
 
 
-def last_step(page) -> float:
-    """The largest k drawn in the Vanishing page's first chart (T, as it shows k = 1..T)."""
-    return max(max(trace["x"]) for trace in plotly_figures(page)[0]["data"] if trace.get("x"))
+def w_hh_shape(page) -> tuple[int, ...]:
+    """The shape of the W_hh heatmap on the Model & weights page: (H, H)."""
+    traces = plotly_figures(page)[0]["data"]
+    return np.array(next(t["z"] for t in traces if t.get("name") == "W<sub>hh</sub>")).shape
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -222,31 +223,34 @@ def test_the_proxy_sets_an_affinity_cookie_once_and_answers_health_checks(deploy
 def test_a_share_link_through_the_proxy_reruns_on_a_slider_move(deployment, page):
     open_link(page, f"{deployment.url}/{LINK}")
     assert query(page) == {"T": "20", "H": "16"}
-    assert last_step(page) == 20                    # the curve against k = 1..T
-    thumb = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text="Sequence length T") \
+    assert w_hh_shape(page) == (16, 16)
+    thumb = page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text="Hidden units H") \
         .locator('input[type="range"]')
     thumb.focus()
     page.keyboard.press("ArrowRight")              # a widget change travels up the websocket ...
-    page.wait_for_function("() => new URLSearchParams(location.search).get('T') === '21'", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('H') === '17'", timeout=TIMEOUT_MS)
     wait_idle(page)                                # ... and the rerun's elements come back down it
-    expect(thumb).to_have_value("21")
+    expect(thumb).to_have_value("17")
     deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while last_step(page) != 21:                   # plotly may redraw after the script finished
-        assert time.monotonic() < deadline, "the curve was not redrawn for T = 21"
+    while w_hh_shape(page) != (17, 17):            # plotly may redraw after the script finished
+        assert time.monotonic() < deadline, "the heatmaps were not redrawn for H = 17"
         time.sleep(0.2)
-    assert query(page) == {"T": "21", "H": "16"}
+    assert query(page) == {"T": "20", "H": "17"}
     assert_no_exception(page)
     assert any(c["name"] == COOKIE for c in page.context.cookies())
 
 
 @deployed
 def test_a_download_and_an_upload_reach_the_replica_holding_the_session(deployment, page):
-    open_link(page, f"{deployment.url}/model?T=20&H=16")
+    # Weights of its own (seed 5: a media file's name is its content's hash, and no other test
+    # leaves this one on a replica); H = 64 makes the upload (~35 kB) larger than nginx's
+    # in-memory body buffer (16 kB), so it passes through the workers' temp files.
+    open_link(page, f"{deployment.url}/model?T=20&H=64&seed=5")
     with page.expect_download(timeout=TIMEOUT_MS) as info:
         page.get_by_test_id("stDownloadButton").filter(has_text="Download .npz").click()
     download = info.value
     arrays = dict(np.load(download.path()))
-    assert arrays["W_hh"].shape == (16, 16)
+    assert arrays["W_hh"].shape == (64, 64)
     media = download.url
     assert urlsplit(media).path.startswith("/media/")
     # the browser, with its affinity cookie, finds the file every time on its replica ...
@@ -257,6 +261,7 @@ def test_a_download_and_an_upload_reach_the_replica_holding_the_session(deployme
     arrays["W_hh"][0, 0] = 0.25
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
+    assert buffer.tell() > 16 * 1024
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": "edited.npz", "mimeType": "application/octet-stream", "buffer": buffer.getvalue()}])
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Loaded the weights of 'edited.npz'",
