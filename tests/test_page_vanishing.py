@@ -376,3 +376,18 @@ def test_the_curve_links_to_the_derivation_of_its_factor():
     assert (config.d_stage, config.d_step, config.d_all) == ("factor", 19, False)
     assert at.subheader[0].value.startswith("5.")                # the Derivation page, at stage 5
     assert at.query_params["d_stage"] == "factor"
+
+
+def test_a_rerun_that_changes_nothing_drawn_builds_no_sweep_or_cells_figure(fresh_caches, monkeypatch):
+    """The sweep and compare-cells charts are kept across reruns, keyed on the curves they draw."""
+    from ui.figures import vanishing as figures
+    built = []
+    real = figures.sweep_figure
+    monkeypatch.setattr(figures, "sweep_figure", lambda *args, **kwargs: built.append(1) or real(*args, **kwargs))
+    at = open_app_page(PAGE, {"v_section": "all"})
+    first = len(built)
+    assert first == 3                                   # the radius sweep, the activation sweep, the cells
+    at.run()
+    assert len(built) == first
+    at.sidebar.slider(key="cfg_rho").set_value(1.1).run()
+    assert not at.exception and len(built) == first + 3  # a new rho: new curves, new charts

@@ -128,13 +128,10 @@ def main_curve(run: service.Run, nt: Notation) -> None:
     notes(*service.curve_notes(run, nt))
 
 
-def sweep_chart(run: service.Run, nt: Notation, curves: list, *, title: str, highlight: str, key: str) -> None:
-    summaries = [service.summarise(c) for _, c in curves]
-    chart(figures.sweep_figure(curves, nt=nt, ord=run.plan.norm, axis=run.config.v_axis,
-                               horizons=[s.horizon for s in summaries],
-                               horizon_texts=[s.horizon_text for s in summaries],
-                               title=title, highlight=highlight, first_step=run.config.T - run.plan.sweep_window + 1,
-                               presentation=run.config.presentation), key, key.removeprefix("v_"))
+def sweep_chart(run: service.Run, curves: list, *, title: str, highlight: str, key: str) -> None:
+    config = run.config
+    chart(service.sweep_figure(curves, config.notation, run.plan.norm, config.v_axis, title, highlight,
+                               config.T - run.plan.sweep_window + 1, config.presentation), key, key.removeprefix("v_"))
 
 
 def sweeps_section(run: service.Run, nt: Notation, radius_curves: list, act_curves: list) -> None:
@@ -144,13 +141,13 @@ def sweeps_section(run: service.Run, nt: Notation, radius_curves: list, act_curv
     with left:
         radii_widget(config)
         if radius_curves:
-            sweep_chart(run, nt, radius_curves, title=f"f = {config.activation}, ρ varied",
+            sweep_chart(run, radius_curves, title=f"f = {config.activation}, ρ varied",
                         highlight=f"ρ = {config.rho:g}", key="v_sweep_rho")
         st.caption(service.SWEEP_RHO_CAPTION)
     with right:
         state.view_widget("v_acts", format_func=FIELD_BY_NAME["v_acts"].choice_label)
         if act_curves:
-            sweep_chart(run, nt, act_curves, title=f"ρ = {config.rho:g}, f varied",
+            sweep_chart(run, act_curves, title=f"ρ = {config.rho:g}, f varied",
                         highlight=f"f = {config.activation}", key="v_sweep_act")
             st.caption(service.sweep_act_caption(nt))
         elif not config.v_acts:
@@ -162,21 +159,17 @@ def sweeps_section(run: service.Run, nt: Notation, radius_curves: list, act_curv
     notes(*service.sweep_notes(radius_curves + act_curves))
 
 
-def cells_section(run: service.Run, nt: Notation, curves: list) -> None:
+def cells_section(run: service.Run, curves: list) -> None:
     """The three cells' ||ds_T/ds_k|| on one log axis, their horizons and a sentence from their numbers."""
     config = run.config
     notes(service.cells_norm_note(run), service.cells_skipped_note(run), icon=":material/speed:")
     if not curves:
         return
     named = service.named_cells(curves)
-    summaries = [service.summarise(c) for _, c in named]
-    chart(figures.sweep_figure(named, nt=nt, ord=run.plan.cells_norm, axis=config.v_axis,
-                               horizons=[s.horizon for s in summaries],
-                               horizon_texts=[s.horizon_text for s in summaries],
-                               title=f"T = {config.T}, H = {config.H}, seed {config.seed}: one curve per cell",
-                               highlight=service.cell_title(config.cell),
-                               first_step=config.T - run.plan.cells_window + 1, presentation=config.presentation,
-                               state="s"), "v_cells", "cells")
+    chart(service.sweep_figure(named, config.notation, run.plan.cells_norm, config.v_axis,
+                               f"T = {config.T}, H = {config.H}, seed {config.seed}: one curve per cell",
+                               service.cell_title(config.cell), config.T - run.plan.cells_window + 1,
+                               config.presentation, state="s"), "v_cells", "cells")
     notes(service.cells_sentence(config.T, curves), icon=":material/lightbulb:")
     st.caption(service.CELLS_CAPTION)
     notes(service.cells_window_note(run), icon=":material/speed:")
@@ -282,7 +275,7 @@ def sections(run: service.Run, nt: Notation, grads, radius_curves: list, act_cur
                                label_visibility="collapsed")
     sweeps = (lambda: sweeps_section(run, nt, radius_curves, act_curves)) if run.vanilla else \
         (lambda: notes(service.gated_note("sweeps", run.config.cell)))
-    draw = {"sweeps": sweeps, "cells": lambda: cells_section(run, nt, cell_curves),
+    draw = {"sweeps": sweeps, "cells": lambda: cells_section(run, cell_curves),
             "spectrum": lambda: spectrum_section(run, nt), "pairs": lambda: pairs_section(run, nt, grads),
             "steps": lambda: steps_section(run, nt)}
     for name in (draw if chosen == "all" else (chosen,)):

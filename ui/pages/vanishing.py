@@ -767,6 +767,20 @@ def scrub_figure(model: Config, radii: tuple[float, ...], norm: str, window: int
                                       matrix_powers=powers))
 
 
+@st.cache_resource(max_entries=FIGURES["max_entries"], show_spinner=False)
+def sweep_figure(curves: list[tuple[str, Array]], notation: str, norm: str, axis: str, title: str, highlight: str,
+                 first_step: int, presentation: bool, state: str | None = None) -> go.Figure:
+    """Curves (name, norms (W,)) overlaid with their memory horizons (figures.sweep_figure): a
+    sweep's or the compared cells' chart. Keyed on the curves' exact values (Streamlit hashes an
+    array by its bytes), so a rerun that changes nothing they draw builds nothing."""
+    summaries = [summarise(c) for _, c in curves]
+    return sent(figures.sweep_figure(curves, nt=NOTATIONS[notation], ord=norm, axis=axis,
+                                     horizons=[s.horizon for s in summaries],
+                                     horizon_texts=[s.horizon_text for s in summaries], title=title,
+                                     highlight=highlight, first_step=first_step, presentation=presentation,
+                                     state=state))
+
+
 @st.cache_resource(**FIGURES)
 def pairs_row_figure(model: Config, norm: str, window: int, notation: str, presentation: bool) -> go.Figure:
     """One row of the map of all pairs with its slider over t (figures.pairs_row_figure)."""
