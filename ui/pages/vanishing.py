@@ -767,7 +767,11 @@ def scrub_figure(model: Config, radii: tuple[float, ...], norm: str, window: int
                                       matrix_powers=powers))
 
 
-@st.cache_resource(max_entries=FIGURES["max_entries"], show_spinner=False)
+# Small figures (a few curves, no frames), three per config: room for a hall's worth of radii.
+SWEEP_FIGURES = 64
+
+
+@st.cache_resource(max_entries=SWEEP_FIGURES, show_spinner=False)
 def sweep_figure(curves: list[tuple[str, Array]], notation: str, norm: str, axis: str, title: str, highlight: str,
                  first_step: int, presentation: bool, state: str | None = None) -> go.Figure:
     """Curves (name, norms (W,)) overlaid with their memory horizons (figures.sweep_figure): a
