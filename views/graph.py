@@ -14,7 +14,6 @@ import streamlit as st
 from ui import export, state
 from ui.config import Config
 from ui.figures import graph as graph_figures
-from ui.figures import graph_details
 from ui.lessons import bar as lesson_bar
 from ui.notation import NOTATIONS
 from ui.pages import graph as service
@@ -170,10 +169,8 @@ def details_section(key: Config, source: int, guard) -> None:
         service.derive_at(config, t)
     if not guard.allows("the step's numbers as a chart"):
         return
-    prediction, target = service.step_outputs(key, t)
-    figure = graph_details.step_details_figure(flow, state.bptt_result(key).trace, t, notation, prediction=prediction,
-                                               target=target, presentation=config.presentation)
-    st.plotly_chart(figure, key="g_details", theme=None, config=CHART_CONFIG)
+    st.plotly_chart(service.details_figure(key, source, t, config.notation, config.presentation), key="g_details",
+                    theme=None, config=CHART_CONFIG)
     st.caption(service.details_caption(config.cell))
 
 

@@ -10,6 +10,9 @@ colour scale so that direct + indirect = total can be read off.
 """
 from __future__ import annotations
 
+import copy
+import functools
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -94,19 +97,32 @@ def step_details_figure(flow: Flow, trace: rc.Trace, t: int, notation: Notation,
                                             n.html_at(n.y, t) + " (target)"], "output", O),
         (np.stack(gradient), gradient_names, "gradient", H),
     ]
-    heights = [len(forward), 3, len(gradient)]
-    fig = make_subplots(rows=3, cols=1, vertical_spacing=0.16 * 8 / sum(heights), row_heights=heights,
-                        subplot_titles=(f"forward values at t = {t} (over the {H} hidden units)",
-                                        f"output at t = {t} (over the {O} output units)",
-                                        f"∂{num}/∂{h_t} {GRADIENT_TITLES[flow.cell]}"))
-    for row, (values, names, name, units) in enumerate(blocks, start=1):
-        fig.add_trace(go.Heatmap(_strip(values, names, name, units <= TEXT_LIMIT)), row=row, col=1)
+    heights = (len(forward), 3, len(gradient))
+    titles = (f"forward values at t = {t} (over the {H} hidden units)",
+              f"output at t = {t} (over the {O} output units)",
+              f"∂{num}/∂{h_t} {GRADIENT_TITLES[flow.cell]}")
+    layout = _layout(heights, titles, tuple(units <= 20 for *_, units in blocks), presentation)
+    axes = [("x", "y")] + [(f"x{row}", f"y{row}") for row in range(2, len(blocks) + 1)]
+    data = [dict(_strip(values, names, name, units <= TEXT_LIMIT), xaxis=x, yaxis=y)
+            for (values, names, name, units), (x, y) in zip(blocks, axes)]
+    return go.Figure(data=data, layout=copy.deepcopy(layout))
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(heights: tuple[int, ...], titles: tuple[str, ...], unit_ticks: tuple[bool, ...],
+            presentation: bool) -> dict:
+    """The strips' layout (subplots, titles, style) as a dict: make_subplots and the axis updates
+    cost ~20 ms a figure, and only the step's numbers change with the model (ui/pages/graph.py
+    redraws the figure on every sidebar change). unit_ticks: a tick per unit in that row."""
+    fig = make_subplots(rows=len(heights), cols=1, vertical_spacing=0.16 * 8 / sum(heights),
+                        row_heights=list(heights), subplot_titles=titles)
+    for row, ticks in enumerate(unit_ticks, start=1):
         fig.update_yaxes(autorange="reversed", row=row, col=1)
-        fig.update_xaxes(dtick=1 if units <= 20 else None, row=row, col=1)
+        fig.update_xaxes(dtick=1 if ticks else None, row=row, col=1)
     style.apply_style(fig, presentation=presentation, height=420 + 34 * (sum(heights) - 8))
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(showgrid=False)
     # the rows' names need their room on the left (plotly's automargin widens it to fit them)
     fig.update_yaxes(automargin=True)
     fig.update_layout(margin=dict(l=10, r=10, t=40, b=40))
-    return fig
+    return fig.to_dict()["layout"]

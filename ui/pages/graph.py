@@ -30,9 +30,11 @@ from ui.budget import Guard
 from ui.config import NUMBERS, Config
 from ui.derivation import array, norm, number
 from ui.figures import graph as graph_figures
+from ui.figures import graph_details
 from ui.figures.graph_sheet import Sheet, sheet_is_linked
 from ui.keys import EXACT
 from ui.notation import NOTATIONS, Notation, d, recursion
+from ui.pages.vanishing import SentFigure, sent
 
 # ---- the cost model ------------------------------------------------------------------------
 MATVEC_RATE = 8e9          # multiply-adds per second of the engine's per-step products (one BLAS thread)
@@ -113,12 +115,23 @@ def flow_and_sums(key: Config, source: int) -> tuple[Flow, dict]:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=EXACT)
-def graph_figure(key: Config, source: int, view: graph_figures.GraphView, notation: str):
-    """The animated figure (plotly validates every frame: worth keeping across reruns)."""
+def graph_figure(key: Config, source: int, view: graph_figures.GraphView, notation: str) -> SentFigure:
+    """The animated figure (plotly validates every frame: worth keeping across reruns), turned
+    into the dict st.plotly_chart sends once, not on every rerun (callers must not change it)."""
     flow, sums = flow_and_sums(key, source)
     result = state.bptt_result(key)
-    return graph_figures.graph_figure(flow, result.trace, result.step_losses, result.loss, sums,
-                                      NOTATIONS[notation], view)
+    return sent(graph_figures.graph_figure(flow, result.trace, result.step_losses, result.loss, sums,
+                                           NOTATIONS[notation], view))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False, hash_funcs=EXACT)
+def details_figure(key: Config, source: int, t: int, notation: str, presentation: bool) -> SentFigure:
+    """The heat strips of step t (graph_details.step_details_figure), kept across reruns: the
+    graph's own controls (window, colours, followed term's slider) leave them as they are."""
+    flow, _ = flow_and_sums(key, source)
+    prediction, target = step_outputs(key, t)
+    return sent(graph_details.step_details_figure(flow, state.bptt_result(key).trace, t, NOTATIONS[notation],
+                                                  prediction=prediction, target=target, presentation=presentation))
 
 
 @st.cache_data(max_entries=8, show_spinner=False, hash_funcs=EXACT)
