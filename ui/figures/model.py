@@ -11,6 +11,10 @@ the transposes).
 """
 from __future__ import annotations
 
+import copy
+import functools
+from dataclasses import dataclass
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -51,51 +55,77 @@ def weight_heatmaps(params: rc.CellParams, notation: Notation, *, edited: set[tu
     outlined when there are at most MAX_EDIT_MARKS of them.
     """
     cell = cell_named(params.names())
-    groups, places = param_groups(cell), positions(cell)
+    places = positions(cell)
     tables = {name: table_of(array, name, notation) for name, array in params.items()}
-    n_rows = len(groups)
-    widths = [max(tables[n].shape[1] for n, (_, c) in places.items() if c == col) for col in (1, 2, 3)]
-    heights = [max(tables[n].shape[0] for n, (r, _) in places.items() if r == row) for row in range(1, n_rows + 1)]
-    height = _height(heights)
-    fig = make_subplots(
-        rows=n_rows, cols=3, column_widths=[max(w, MIN_COLUMN_CELLS) for w in widths], row_heights=heights,
-        specs=[[{}, {}, {}]] * (n_rows - 1) + [[None, {}, {}]],
-        subplot_titles=[_title(notation, cell, n, tables[n]) for group in groups for n in group.names],
-        horizontal_spacing=0.08 if presentation else 0.05, vertical_spacing=0.14 if n_rows <= 2 else GAP_PX / height)
-    scale = _colour_range(params)
-    font_size = PRESENTATION_FONT_SIZE if presentation else FONT_SIZE
-    for name, (row, col) in places.items():
+    grid = _grid(cell, tuple((name, tables[name].shape, _title(notation, cell, name, tables[name])) for name in places),
+                 presentation)
+    data = []
+    for name in places:
         table = tables[name]
         label = param_html(notation, cell, name)
         show_text = max(table.shape) <= MAX_CELLS_WITH_TEXT
         gap = 1 if max(table.shape) <= MAX_GAPPED_SIDE else 0
-        fig.add_trace(go.Heatmap(
-            z=table.to_numpy(), x=list(table.columns), y=list(table.index), coloraxis="coloraxis",
+        data.append(dict(
+            type="heatmap", z=table.to_numpy(), x=list(table.columns), y=list(table.index), coloraxis="coloraxis",
             name=label, xgap=gap, ygap=gap,
             text=np.vectorize(lambda v: f"{v:.2f}")(table.to_numpy()) if show_text else None,
             texttemplate="%{text}" if show_text else None,
             textfont=dict(size=FONT_SIZE - 1),   # the cells' width does not grow with presentation mode
-            hovertemplate=f"{label}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>"),
-            row=row, col=col)
+            hovertemplate=f"{label}[%{{y}}, %{{x}}] = %{{z:.4f}}<extra></extra>", **grid.axes[name]))
         marks = _edit_marks(name, table, edited, notation) if len(edited) <= MAX_EDIT_MARKS else []
         if marks:
-            fig.add_trace(go.Scatter(x=[c for _, c in marks], y=[r for r, _ in marks], mode="markers",
-                                     marker=dict(symbol=EDIT_MARK, size=_mark_size(max(table.shape)),
-                                                 color=OVERFLOW_COLOUR, line=dict(width=3)),
-                                     name="hand-edited", hoverinfo="skip", showlegend=False),
-                          row=row, col=col)
+            data.append(dict(type="scatter", x=[c for _, c in marks], y=[r for r, _ in marks], mode="markers",
+                             marker=dict(symbol=EDIT_MARK, size=_mark_size(max(table.shape)),
+                                         color=OVERFLOW_COLOUR, line=dict(width=3)),
+                             name="hand-edited", hoverinfo="skip", showlegend=False, **grid.axes[name]))
+    layout = copy.deepcopy(grid.layout)
+    scale = _colour_range(params)
+    layout["coloraxis"].update(cmin=-scale, cmax=scale)
+    return go.Figure(data=data, layout=layout)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The heatmaps' layout without their values, and each parameter's axes ({"xaxis": "x2", ...})."""
+
+    layout: dict
+    axes: dict[str, dict[str, str]]
+
+
+@functools.lru_cache(maxsize=32)
+def _grid(cell: str, shown: tuple[tuple[str, tuple[int, int], str], ...], presentation: bool) -> _Grid:
+    """The layout for parameters `shown` as (name, (rows, columns) as drawn, subplot title), made
+    once per shape and notation: make_subplots and the per-axis updates cost ~40 ms (vanilla) to
+    ~100 ms (LSTM) a figure, and a sidebar change (e.g. ρ) changes only the values."""
+    groups, places = param_groups(cell), positions(cell)
+    shapes = {name: shape for name, shape, _ in shown}
+    titles = {name: title for name, _, title in shown}
+    n_rows = len(groups)
+    widths = [max(shapes[n][1] for n, (_, c) in places.items() if c == col) for col in (1, 2, 3)]
+    heights = [max(shapes[n][0] for n, (r, _) in places.items() if r == row) for row in range(1, n_rows + 1)]
+    height = _height(heights)
+    fig = make_subplots(
+        rows=n_rows, cols=3, column_widths=[max(w, MIN_COLUMN_CELLS) for w in widths], row_heights=heights,
+        specs=[[{}, {}, {}]] * (n_rows - 1) + [[None, {}, {}]],
+        subplot_titles=[titles[n] for group in groups for n in group.names],
+        horizontal_spacing=0.08 if presentation else 0.05, vertical_spacing=0.14 if n_rows <= 2 else GAP_PX / height)
+    font_size = PRESENTATION_FONT_SIZE if presentation else FONT_SIZE
+    axes = {}
+    for name, (row, col) in places.items():
+        subplot = fig.get_subplot(row, col)
+        axes[name] = {"xaxis": subplot.xaxis.plotly_name.replace("axis", ""),
+                      "yaxis": subplot.yaxis.plotly_name.replace("axis", "")}
         fig.update_yaxes(autorange="reversed", type="category", row=row, col=col)
         fig.update_xaxes(type="category", showticklabels=name.startswith("W"), row=row, col=col)
     if n_rows > 2:      # a gated cell: each row says which gate it is
         for row, group in enumerate(groups, 1):
             fig.update_yaxes(title_text=f"<b>{group.title}</b>", row=row, col=1 if row < n_rows else 2)
-    fig.update_layout(coloraxis=dict(colorscale=DIVERGING_SCALE, cmin=-scale, cmax=scale, cmid=0,
-                                     colorbar=dict(title="value", len=0.8)))
+    fig.update_layout(coloraxis=dict(colorscale=DIVERGING_SCALE, cmid=0, colorbar=dict(title="value", len=0.8)))
     apply_style(fig, height=height, presentation=presentation)
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(showgrid=False)
     fig.update_annotations(font=dict(size=font_size + 2, color="#111111"))   # the subplot titles
-    return fig
+    return _Grid(fig.to_dict()["layout"], axes)
 
 
 def _height(heights: list[int]) -> int:
