@@ -9,7 +9,6 @@ import streamlit as st
 import rnn_core as rc
 from ui import state
 from ui.config import link_is_complete
-from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
 from ui.notation import NOTATIONS, every_step_counts, model_block, shows_biases
 from ui.pages import model as service
 from ui.pages import guard_note
@@ -130,11 +129,7 @@ with right:
     (vanilla_spectrum if config.cell == "rnn" else gated_spectrum)(config, n)
 
 st.subheader("Weights")
-# outlines only where they can be told apart (an upload edits every entry: none then)
-edited_entries = ({(name, index) for name, index, _ in config.edits}
-                  if len(config.edits) <= MAX_EDIT_MARKS else frozenset())
-st.plotly_chart(weight_heatmaps(params, n, edited=edited_entries, presentation=config.presentation),
-                key="weights_heatmaps", config={"displayModeBar": False})
+st.plotly_chart(service.heatmaps(config), key="weights_heatmaps", config={"displayModeBar": False})
 if config.edits:
     st.caption("Outlined cells are hand-edited.")
 

@@ -30,8 +30,10 @@ import rnn_core as rc
 from ui import state
 from ui.budget import Guard
 from ui.config import WEIGHTS, Config, build_params, edits_between, param_shapes, parse, task_fixes
+from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
 from ui.keys import EXACT
-from ui.notation import ENGINE, Notation, aligned, equations, plain
+from ui.notation import ENGINE, NOTATIONS, Notation, aligned, equations, plain
+from ui.pages.vanishing import SentFigure, sent
 from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
 from ui.weights_table import param_groups, param_latex
 
@@ -84,6 +86,21 @@ def weight_files(config: Config) -> tuple[bytes, bytes]:
     """The .npz and .json downloads of the config's weights: up to ~3 MB to write at the largest
     sizes, so written once per model (cached on WEIGHTS), not on every rerun of the page."""
     return _weight_files(config.project(WEIGHTS))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False, hash_funcs=EXACT)
+def _heatmaps(key: Config, notation: str, presentation: bool) -> SentFigure:
+    # outlines only where they can be told apart (an upload edits every entry: none then)
+    edited = {(name, index) for name, index, _ in key.edits} if len(key.edits) <= MAX_EDIT_MARKS else frozenset()
+    return sent(weight_heatmaps(state.params(key), NOTATIONS[notation], edited=edited, presentation=presentation))
+
+
+def heatmaps(config: Config) -> SentFigure:
+    """The weights' heatmaps (ui.figures.model.weight_heatmaps, edited entries outlined), kept
+    across reruns on the weights, the notation and presentation mode, and sent as a dict made
+    once: the page's own actions (opening another weight table) do not rebuild them. Callers
+    must not change the figure."""
+    return _heatmaps(config.project(WEIGHTS), config.notation, config.presentation)
 
 
 @dataclass(frozen=True)
