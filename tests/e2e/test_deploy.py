@@ -1,11 +1,12 @@
 """deploy/: two replicas behind nginx, started by deploy/run_replicas.py on free loopback ports
 and driven through the proxy in headless Chromium (issue 17). Checks that the websocket passes
-the proxy (a sidebar slider reruns the page, the heatmaps and the URL follow), that a session stays on its
-replica (a download button's /media/ file and an upload reach the process holding the session,
-while requests without the affinity cookie are spread over both), that an XSRF token issued
-by one replica is accepted by another, that a viewer whose replica dies goes on on the other
-one with the view of its link while the dead replica is started again, and that Ctrl-C stops every process (skipped where nginx is not installed).
-Without docker, the Dockerfile is checked for what it copies."""
+the proxy (a sidebar slider reruns the page, the heatmaps and the URL follow), that a session
+stays on its replica (a download button's /media/ file and an upload reach the process holding
+the session, while requests without the affinity cookie are spread over both), that an XSRF
+token issued by one replica is accepted by another, that a viewer whose replica dies goes on on
+the other one with the view of its link while the dead replica is started again, and that
+Ctrl-C stops every process (all skipped where nginx is not installed). Without docker, the
+Dockerfile is checked for what it copies."""
 from __future__ import annotations
 
 import io
@@ -208,7 +209,8 @@ def xsrf_cookie_of(url: str) -> str:
 def test_the_proxy_sets_an_affinity_cookie_once_and_answers_health_checks(deployment):
     workdir = re.search(r"logs in (.+)\)$", deployment.wait_for_line(r"^ready: ", 1)).group(1)
     conf = (Path(workdir) / "nginx.conf").read_text()
-    assert "hash $replica_key consistent" in conf and len(re.findall(r"^ +server 127\.0\.0\.1:\d+ ", conf, re.M)) == 2
+    assert "hash $replica_key consistent" in conf
+    assert len(re.findall(r"^ +server 127\.0\.0\.1:\d+ ", conf, re.M)) == 2       # one line per replica
     assert "proxy_set_header Upgrade $http_upgrade" in conf and "proxy_read_timeout 1d" in conf
     status, headers, body = get(f"{deployment.url}/{LINK}")
     assert status == 200 and b"<html" in body.lower()
