@@ -18,35 +18,16 @@ import argparse
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from run_replicas import free_ports    # this folder is on sys.path when the script runs
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / ".out"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_ports(count: int) -> int:
-    """A port p with p .. p + count - 1 free on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            first = s.getsockname()[1]
-        if first + count <= 65536 and all(_free(first + i) for i in range(1, count)):
-            return first
-    raise RuntimeError(f"no {count} consecutive free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -30,6 +30,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import TIMEOUT_MS, assert_no_exception, plotly_figures, wait_idle
+from deploy.run_replicas import free_ports
 from tests.e2e.server import IDLE, REPO, streamlit_server
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
@@ -75,26 +76,6 @@ class Deployment:
         raise AssertionError(f"no line matching {pattern!r} within {timeout} s: {self.lines}")
 
 
-def free_port_pair() -> int:
-    """A port p with p and p + 1 both free on 127.0.0.1 (the script's replicas take p, p + 1)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65535 and port_is_free(port + 1):
-            return port
-    raise RuntimeError("no two consecutive free ports")
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
 def nobody_listens(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -127,7 +108,7 @@ def deployment(tmp_path_factory):
     """deploy/run_replicas.py with 2 replicas and nginx on free loopback ports; its work dir
     (config, logs) under pytest's tmp dir. Stopped with SIGINT, as Ctrl-C does, at the end."""
     workdir = tmp_path_factory.mktemp("deploy")
-    proxy_port, first = free_port_pair(), free_port_pair()
+    proxy_port, first = free_ports(2), free_ports(2)
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--replicas", "2", "--port", str(proxy_port),
          "--first-replica-port", str(first), "--workdir", str(workdir), "--nginx", NGINX],
