@@ -506,3 +506,22 @@ def test_png_and_gif_render_with_kaleido():
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     gif = Image.open(io.BytesIO(export.animation_gif(fig, 200, width=600, height=440)))
     assert gif.format == "GIF" and gif.n_frames == 3
+
+
+def test_step_details_from_the_cached_layout_equal_a_fresh_drawing():
+    """The strips' layout is made once per shape (issue 17): another model's strips drawn in
+    between leave nothing in the next figure, and each strip keeps its own colour scale."""
+    import plotly.io as pio
+
+    def strips(rho):
+        p, _, ys, r = problem(rho=rho)
+        flow = engine_flow.full_flow(r, p)
+        return graph_details.step_details_figure(flow, r.trace, 3, NT, prediction=r.trace.o[2], target=ys[2])
+
+    graph_details._layout.cache_clear()
+    fresh = pio.to_json(strips(0.9))
+    other = strips(3.0)
+    again = strips(0.9)
+    assert pio.to_json(again) == fresh
+    assert [t.zmax for t in again.data] != [t.zmax for t in other.data]
+    assert [(t.xaxis, t.yaxis) for t in again.data] == [("x", "y"), ("x2", "y2"), ("x3", "y3")]

@@ -80,3 +80,20 @@ def test_editor_key_changes_with_the_shown_numbers_only():
     for change in ({"seed": 1}, {"H": 9}, {"rho": 1.1}, {"edits": (("W_hh", 0, 1.0),)}, {"notation": "row"}):
         assert editor_key(DEFAULT.replace(**change), "W_hh") != key, change
     assert editor_key(DEFAULT, "W_xh") != key
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_a_figure_from_the_cached_layout_equals_one_drawn_afresh(cell):
+    """The layout is made once per shape (issue 17): drawing other weights (another scale, edits)
+    in between must leave nothing of theirs in the next figure."""
+    import plotly.io as pio
+
+    from ui.figures import model as figures
+    first, other = rc.init_params(D, H, O, seed=1, cell=cell), rc.init_params(D, H, O, seed=2, cell=cell)
+    other = other.replace(W_hy=other.W_hy * 40)
+    figures._grid.cache_clear()
+    fresh = pio.to_json(weight_heatmaps(first, NOTATIONS["wxh"]))
+    weight_heatmaps(other, NOTATIONS["wxh"], edited={("W_hy", 0)})
+    again = weight_heatmaps(first, NOTATIONS["wxh"])
+    assert pio.to_json(again) == fresh
+    assert again.layout.coloraxis.cmax == pytest.approx(max(np.abs(a).max() for _, a in first.items()))

@@ -177,3 +177,19 @@ def test_the_largest_model_of_every_cell_can_be_uploaded_again(cell):
     config, _ = parse({**BIG, "cell": cell})
     npz, _ = service.weight_files(config)
     assert service.too_big_to_upload(npz) is None, f"{cell}: {len(npz) / 2**20:.2f} MB"
+
+
+def test_the_heatmaps_are_drawn_once_per_model(monkeypatch):
+    """Issue 17: a rerun with the same weights (e.g. the page's own controls) sends the cached
+    heatmaps; a new ρ draws them again, from its weights."""
+    from apptest_helpers import count_calls
+    st.cache_resource.clear()
+    at = open_model()
+    calls = count_calls(monkeypatch, [(service, "weight_heatmaps")])
+    before = json.loads(at.get("plotly_chart")[0].proto.spec)
+    at.run()
+    assert calls == {}
+    at.slider(key="cfg_rho").set_value(1.3).run()
+    assert calls == {"weight_heatmaps": 1}
+    after = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert after["data"] != before["data"]          # W_hh rescaled to the new ρ

@@ -238,3 +238,17 @@ def test_png_export_offers_a_download():
     at.button[0].click().run()
     assert not at.exception
     assert at.get("download_button"), "no download button after rendering"
+
+
+def test_the_steps_strips_are_not_drawn_again_when_only_the_graph_changes(monkeypatch):
+    """Issue 17: the graph's own controls (here the colour switch) leave the step's heat strips
+    as they are (cached); moving the step in detail draws them again."""
+    from apptest_helpers import count_calls
+    from ui.figures import graph_details
+    at = open_page()
+    calls = count_calls(monkeypatch, [(graph_details, "step_details_figure")])
+    at.toggle(key="cfg_g_split").set_value(not at.session_state["_config"].g_split).run()
+    assert not at.exception
+    assert calls == {}
+    at.slider(key="cfg_g_step").set_value(2).run()
+    assert calls == {"step_details_figure": 1}
