@@ -30,7 +30,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _probe import Timing, arm, collect, timed_step, wait_idle  # noqa: E402
+from _probe import Timing, arm, collect, wait_idle  # noqa: E402
 from _serve import CHROMIUM, CHROMIUM_ARGS, LOGS, streamlit_server  # noqa: E402
 
 PAGES = ("Home", "Unrolled graph", "Vanishing & exploding", "Model & weights", "Derivation",
@@ -70,6 +70,17 @@ def timed_change(page) -> Timing:
     arm(page)
     rho_slider(page).press("ArrowRight")
     return collect(page, timeout=STEP_TIMEOUT_MS)
+
+
+def guarded_change(name: str, page) -> Timing | None:
+    """timed_change, or None (the tab reloaded) if the change was not complete in time."""
+    try:
+        return timed_change(page)
+    except PlaywrightTimeout:
+        print(f"{name}: a change was not complete within {STEP_TIMEOUT_MS} ms; reloading the tab", file=sys.stderr)
+        page.reload()
+        wait_idle(page)
+        return None
 
 
 def stats(values: list[float]) -> tuple[float, float]:
@@ -117,19 +128,16 @@ def main() -> None:
             tabs[label] = open_tab(browser, url, label)
         for name, page in tabs.items():
             for _ in range(WARMUP):
-                timed_step(page, rho_slider(page))
+                guarded_change(name, page)
         results: dict[str, list[Timing]] = {name: [] for name in tabs}
         lost = {name: 0 for name in tabs}
         for round_ in range(args.changes):
             for name, page in tabs.items():
-                try:
-                    results[name].append(timed_change(page))
-                except PlaywrightTimeout:
+                timing = guarded_change(name, page)
+                if timing is None:
                     lost[name] += 1
-                    print(f"{name}: a change was not complete within {STEP_TIMEOUT_MS} ms; reloading the tab",
-                          file=sys.stderr)
-                    page.reload()
-                    wait_idle(page)
+                else:
+                    results[name].append(timing)
                 page.wait_for_timeout(150)
             print(f"round {round_ + 1}/{args.changes}: " + ", ".join(
                 f"{n} {r[-1].redraw_ms:.0f}" for n, r in results.items() if r), file=sys.stderr)
