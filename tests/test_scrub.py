@@ -166,8 +166,9 @@ def test_a_sent_figure_is_turned_into_a_dict_once_and_says_the_same():
     import plotly
     _, fig = scrub_fig(SMALL)
     fresh = fig.to_json()
+    from ui.pages import SentFigure
     sent = service.sent(fig)
-    assert isinstance(sent, service.SentFigure) and sent.to_dict() is sent.to_dict()
+    assert isinstance(sent, SentFigure) and sent.to_dict() is sent.to_dict()
     shipped = plotly.io.to_json(plotly.tools.return_figure_from_figure_or_data(sent, validate_figure=True),
                                 validate=False)
     assert json.loads(shipped) == json.loads(fresh)

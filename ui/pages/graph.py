@@ -34,7 +34,7 @@ from ui.figures import graph_details
 from ui.figures.graph_sheet import Sheet, sheet_is_linked
 from ui.keys import EXACT
 from ui.notation import NOTATIONS, Notation, d, recursion
-from ui.pages.vanishing import SentFigure, sent
+from ui.pages import SentFigure, sent
 
 # ---- the cost model ------------------------------------------------------------------------
 MATVEC_RATE = 8e9          # multiply-adds per second of the engine's per-step products (one BLAS thread)

@@ -33,7 +33,7 @@ from ui.config import WEIGHTS, Config, build_params, edits_between, param_shapes
 from ui.figures.model import MAX_EDIT_MARKS, weight_heatmaps
 from ui.keys import EXACT
 from ui.notation import ENGINE, NOTATIONS, Notation, aligned, equations, plain
-from ui.pages.vanishing import SentFigure, sent
+from ui.pages import SentFigure, sent
 from ui.weights_io import MAX_FILE_BYTES, WeightsFileError, load_weights, to_json_bytes, to_npz_bytes
 from ui.weights_table import param_groups, param_latex
 

@@ -52,6 +52,7 @@ from ui.figures import vanishing as figures
 from ui.figures.vanishing import split_for_log
 from ui.keys import EXACT
 from ui.notation import NOTATIONS, Notation
+from ui.pages import sent
 
 Array = np.ndarray
 ENGINE_ORD = {"2": 2, "fro": "fro"}
@@ -731,26 +732,6 @@ def scrub_text(summary: CurveSummary) -> str:
 # Figures with frames are worth keeping across reruns: plotly validates every frame (~60 ms at
 # T = 200 for 39 radii). Keyed on everything they draw; st.cache_resource hands the same object back.
 FIGURES = dict(max_entries=16, show_spinner=False, hash_funcs=EXACT)
-
-
-class SentFigure(go.Figure):
-    """A cached figure that st.plotly_chart turns into a dict once, not on every rerun.
-
-    st.plotly_chart (Streamlit 1.67) calls figure.to_dict() on every run, a deep copy of every
-    frame (~20 ms for the ρ scrubber's 39 frames, against ~2 ms to encode the dict); a cached
-    figure is never changed, so its dict is made once and handed back (callers must not change it).
-    """
-
-    def to_dict(self) -> dict:
-        if getattr(self, "_sent", None) is None:
-            self._sent = super().to_dict()
-        return self._sent
-
-
-def sent(fig: go.Figure) -> SentFigure:
-    """`fig` as a SentFigure (the same traces, layout and frames, not validated again)."""
-    fig.__class__ = SentFigure          # go.Figure(fig) would validate every frame again (~60 ms)
-    return fig
 
 
 @st.cache_resource(**FIGURES)
