@@ -30,6 +30,10 @@ def at_step(page, n: int, total: int) -> None:
 def predict_and_reveal(page) -> None:
     """A prediction in the bar (the first choice, 1e-3, or step 3), then Reveal."""
     bar = page.locator(BAR)
+    # the step's page may still be opening (a step switches pages in the run after the click):
+    # read which kind of prediction the bar asks for only once it is drawn
+    bar.locator('[data-testid="stRadio"], input[type="text"], input[type="number"]').first.wait_for(timeout=TIMEOUT_MS)
+    wait_idle(page)
     choices = bar.locator('[data-testid="stRadio"] [role="radiogroup"] label')
     if choices.count():
         choices.first.click()
@@ -159,6 +163,7 @@ def test_an_uploaded_lesson_is_checked_then_runs_in_the_session(page, app_url):
     expect(start).to_be_visible(timeout=TIMEOUT_MS)
     wait_idle(page)
     start.click()
+    expect(page).to_have_url(re.compile(r"/vanishing\?"), timeout=TIMEOUT_MS)   # the step's page
     at_step(page, 1, 1)
     assert "lesson" not in query(page) and query(page)["rho"] == "0.5"   # its steps cannot go in a link
     predict_and_reveal(page)
