@@ -23,6 +23,10 @@ class Activation:
     df: Callable[[Array, Array], Array]
     gamma: float
     latex: str  # the function as the app prints it, e.g. r"\tanh"
+    # The same two functions writing into `out` (no temporaries; the vanilla kernels' steps),
+    # equal to f and df bit for bit: f_into(a, out), df_into(a, h, out).
+    f_into: Callable[[Array, Array], None]
+    df_into: Callable[[Array, Array, Array], None]
 
 
 def _numpy_tanh_is_vectorised() -> bool:
@@ -66,6 +70,29 @@ def _tanh(a: Array) -> Array:
     return np.tanh(a)
 
 
+def _tanh_into(a: Array, out: Array) -> None:
+    if _USE_EXPM1_TANH and np.size(a) >= _TANH_EXPM1_MIN_SIZE:
+        out[...] = _tanh_expm1(a)
+    else:
+        np.tanh(a, out=out)
+
+
+def _one_minus_square_into(a: Array, h: Array, out: Array) -> None:
+    """tanh'(a) = 1 - h^2 from h = tanh(a), into out."""
+    np.multiply(h, h, out=out)
+    np.subtract(1.0, out, out=out)
+
+
+def _sigmoid_slope_into(a: Array, h: Array, out: Array) -> None:
+    """sigma'(a) = h (1 - h) from h = sigma(a), into out."""
+    np.subtract(1.0, h, out=out)
+    np.multiply(h, out, out=out)
+
+
+def _assign(value: Array, out: Array) -> None:
+    out[...] = value
+
+
 def _sigmoid(a: Array) -> Array:
     # exp of a non-positive number never overflows: pick the stable branch per sign.
     e = np.exp(-np.abs(a))
@@ -75,12 +102,16 @@ def _sigmoid(a: Array) -> Array:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("tanh", _tanh, lambda a, h: 1.0 - h * h, 1.0, r"\tanh"),
+        Activation("tanh", _tanh, lambda a, h: 1.0 - h * h, 1.0, r"\tanh",
+                   _tanh_into, _one_minus_square_into),
         # ReLU'(0) = 0 by convention (DESIGN.md).
         Activation("relu", lambda a: np.maximum(a, 0.0), lambda a, h: (a > 0).astype(a.dtype), 1.0,
-                   r"\mathrm{ReLU}"),
-        Activation("sigmoid", _sigmoid, lambda a, h: h * (1.0 - h), 0.25, r"\sigma"),
-        Activation("identity", lambda a: a.copy(), lambda a, h: np.ones_like(a), 1.0, r"\mathrm{id}"),
+                   r"\mathrm{ReLU}", lambda a, out: np.maximum(a, 0.0, out=out),
+                   lambda a, h, out: np.greater(a, 0.0, out=out)),
+        Activation("sigmoid", _sigmoid, lambda a, h: h * (1.0 - h), 0.25, r"\sigma",
+                   lambda a, out: _assign(_sigmoid(a), out), _sigmoid_slope_into),
+        Activation("identity", lambda a: a.copy(), lambda a, h: np.ones_like(a), 1.0, r"\mathrm{id}",
+                   lambda a, out: _assign(a, out), lambda a, h, out: out.fill(1.0)),
     )
 }
 

@@ -168,7 +168,7 @@ def bptt(params, xs, ys, *, activation: str | None = None, loss: str, reduction:
         np.matmul(dL_do, params.W_hy, out=direct)                       # eq. (7), direct part
         back = cell.backward(params, run, direct, trunc, out=arrays[n + 3:] or None)   # eqs. (7), (10)
         grads = params_gradients(cell, params, run, back.dL_da, dL_do)  # eq. (10)
-        overflow = first_overflow_step(run.a, run.hs, O_) if cell is RNN else gated_overflow_step(run, O_)
+        overflow = first_overflow_step(run.a, O_) if cell is RNN else gated_overflow_step(run, O_)
         grad_overflow = first_nonfinite_step(back.dL_dh, from_end=True)
     squeeze = (lambda z: z) if batched else (lambda z: z[:, 0])
     trace = make_trace(cell, run, O_, batched, act, overflow)
@@ -200,5 +200,5 @@ def params_gradients(cell: Cell, params, run: Run, dL_da: Array, dL_do: Array):
     g_o = dL_do.reshape(T * B, O)
     grads = cell.recurrent_gradients(params, run, dL_da)
     grads["W_hy"] = g_o.T @ run.hs.reshape(T * B, H)
-    grads["b_y"] = g_o.sum(axis=0)
+    grads["b_y"] = np.ones(T * B) @ g_o
     return cell.params_type(**grads)

@@ -52,12 +52,14 @@ class Trace:
         return self.h.ndim == 3
 
 
-def first_overflow_step(A: Array, Hs: Array, O: Array) -> int | None:
+def first_overflow_step(A: Array, O: Array) -> int | None:
     """The first step t (1-based) whose a_t, h_t or o_t holds a non-finite value, else None.
 
-    A, Hs (T, B, H), O (T, B, O). Checked array by array: joining them first would copy them all.
+    A (T, B, H), O (T, B, O). h_t = f(a_t) needs no scan of its own: every activation maps a
+    finite a_t to a finite h_t, so h_t is first non-finite where a_t is. Checked array by array:
+    joining them first would copy them all.
     """
-    found = [step for step in map(first_nonfinite_step, (A, Hs, O)) if step is not None]
+    found = [step for step in map(first_nonfinite_step, (A, O)) if step is not None]
     return min(found, default=None)
 
 
@@ -93,7 +95,7 @@ def forward(params, xs, *, activation: str | None = None, h0=None, c0=None) -> T
         run = cell.run(params, X, H0, C0, act)
         O = output_layer(params, run.hs)
         if cell.name == "rnn":
-            overflow = first_overflow_step(run.a, run.hs, O)
+            overflow = first_overflow_step(run.a, O)
         else:
             from .bptt import gated_overflow_step
             overflow = gated_overflow_step(run, O)

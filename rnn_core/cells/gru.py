@@ -27,8 +27,8 @@ from .._arrays import empty_arrays
 from ..params import CellParams
 from ..truncation import Truncation
 from .base import (Back, Cell, Run, backward_by_steps, negated_rows, sigmoid, sigmoid_of_negated_, stack_rows,
-                   sum_leading)
-from .lstm import CHUNK, stacked_gradients
+                   stacked_gradients, sum_leading)
+from .lstm import CHUNK
 
 Array = np.ndarray
 

@@ -7,8 +7,10 @@
     (10) delta_t = f'(a_t) * dL/dh_t
 
 State s_t = h_t (S = H). The fast kernels (`run_forward`, `backward_through_time`,
-`parameter_gradients`) are the engine's original ones, unchanged, so the vanilla numbers are
-exactly those of every earlier version; `reference_bptt` is the same algorithm as a short loop.
+`parameter_gradients`) work on whole batches in preallocated arrays; `reference_bptt` is the same
+algorithm as a short loop (tested equal). Which memory layout BLAS is handed decides the last bits
+of a product, so the kernels' numbers are exact to rounding (about 1e-14 relative), not bit for
+bit across versions or CPUs.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from .._arrays import empty_arrays
 from ..activations import Activation
 from ..params import Params
 from ..truncation import Truncation
-from .base import Back, Cell, Run, sum_leading
+from .base import Back, Cell, Run, stacked_gradients, sum_leading
 
 Array = np.ndarray
 
@@ -61,16 +63,16 @@ def backward_through_time(W_hh: Array, direct: Array, A: Array, Hs: Array, act: 
     if window is not None:
         return _backward_k_step(W_hh, direct, A, Hs, act, window, out)
     r = trunc.step_factors(T)
-    # Fortran order: with it BLAS multiplies (B, H) by (H, H) ~20% faster at B = 32, H = 128.
-    W_hh = np.asfortranarray(W_hh)
+    W_hh = np.ascontiguousarray(W_hh)                      # C order: see _recurrence
     dL_dh0 = np.empty((B, H))
     indirect[T - 1] = 0.0                                  # the indirect part is 0 at t = T
     for t in range(T - 1, -1, -1):
         into_prev = indirect[t - 1] if t > 0 else dL_dh0   # the indirect part of dL/dh_{t-1}
+        delta = dL_da[t]
         np.add(direct[t], indirect[t], out=dL_dh[t])       # eq. (7): dL/dh_t = direct + indirect
-        fprime = act.df(A[t], Hs[t])                       # back through eq. (2): f'(a_t)
-        np.multiply(dL_dh[t], fprime, out=dL_da[t])        # eq. (10): delta_t = f'(a_t) * dL/dh_t
-        np.dot(dL_da[t], W_hh, out=into_prev)              # back through eq. (1): W_hh^T delta_t
+        act.df_into(A[t], Hs[t], delta)                    # back through eq. (2): f'(a_t)
+        delta *= dL_dh[t]                                  # eq. (10): delta_t = f'(a_t) * dL/dh_t
+        np.dot(delta, W_hh, out=into_prev)                 # back through eq. (1): W_hh^T delta_t
         if r is not None:
             into_prev *= r[t]                              # detached or randomly truncated step
     return dL_dh0
@@ -104,19 +106,8 @@ def parameter_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, dL_do: Arr
     T, B, _ = X.shape
     H, O = Hs.shape[2], dL_do.shape[2]
     g_o = dL_do.reshape(T * B, O)
-    return Params(**_recurrent_sums(X, H0, Hs, dL_da), W_hy=g_o.T @ Hs.reshape(T * B, H), b_y=g_o.sum(axis=0))
-
-
-def _recurrent_sums(X: Array, H0: Array, Hs: Array, dL_da: Array) -> dict[str, Array]:
-    """Eq. (10) for W_xh, W_hh, b_h. For W_hh the states h_{t-1} are h_0 then Hs[:-1]: two
-    products instead of one on a joined copy, which would be as large as Hs."""
-    T, B, D = X.shape
-    H = Hs.shape[2]
-    delta = dL_da.reshape(T * B, H)
-    states = Hs.reshape(T * B, H)
-    W_hh = delta[B:].T @ states[:-B]     # steps t = 2..T: delta_t h_{t-1}^T
-    W_hh += dL_da[0].T @ H0              # step t = 1: delta_1 h_0^T
-    return {"W_xh": delta.T @ X.reshape(T * B, D), "W_hh": W_hh, "b_h": delta.sum(axis=0)}
+    return Params(**stacked_gradients(X, H0, Hs, dL_da, ("h",)), W_hy=g_o.T @ Hs.reshape(T * B, H),
+                  b_y=np.ones(T * B) @ g_o)
 
 
 class RNNCell(Cell):
@@ -161,7 +152,7 @@ class RNNCell(Cell):
         return da @ params.W_hh                          # back through eq. (1): W_hh^T delta_t
 
     def recurrent_gradients(self, params: Params, run: Run, dL_da: Array) -> dict[str, Array]:
-        return _recurrent_sums(run.X, run.H0, run.hs, dL_da)
+        return stacked_gradients(run.X, run.H0, run.hs, dL_da, ("h",))
 
 
 def _recurrence(params: Params, X: Array, H0: Array, act: Activation, A: Array, Hs: Array) -> None:
@@ -171,13 +162,17 @@ def _recurrence(params: Params, X: Array, H0: Array, act: Activation, A: Array, 
     # eq. (1), the input part for all steps at once: one BLAS call instead of T.
     np.matmul(X.reshape(T * B, D), params.W_xh.T, out=A.reshape(T * B, H))
     A += params.b_h
-    W_hh_T = params.W_hh.T          # a Fortran-order view: BLAS's fast layout for this product
+    # C order: OpenBLAS multiplies (B, H) by a C-order (H, H) 25% faster than by a Fortran-order
+    # one at B = 32, H = 128 on the benchmark machine (15 against 19.5 us; bench/RESULTS.md).
+    W_hh_T = np.ascontiguousarray(params.W_hh.T)
     recurrent = np.empty((B, H))    # W_hh h_{t-1}, rewritten in place every step
     h = H0
     for t in range(T):
         np.dot(h, W_hh_T, out=recurrent)   # np.dot: less call overhead than matmul on small arrays
-        A[t] += recurrent           # eq. (1), the recurrent part
-        h = Hs[t] = act.f(A[t])     # eq. (2)
+        a = A[t]
+        a += recurrent              # eq. (1), the recurrent part
+        h = Hs[t]
+        act.f_into(a, h)            # eq. (2)
 
 
 def reference_bptt(params: Params, xs: Array, ys: Array, *, activation: Activation, loss, h0: Array) -> tuple:
