@@ -167,12 +167,11 @@ def _recurrence(params: Params, X: Array, H0: Array, act: Activation, A: Array, 
     W_hh_T = np.ascontiguousarray(params.W_hh.T)
     recurrent = np.empty((B, H))    # W_hh h_{t-1}, rewritten in place every step
     h = H0
-    for t in range(T):
+    for a, h_next in zip(A, Hs):           # a_t, h_t (B, H): views, written in place
         np.dot(h, W_hh_T, out=recurrent)   # np.dot: less call overhead than matmul on small arrays
-        a = A[t]
-        a += recurrent              # eq. (1), the recurrent part
-        h = Hs[t]
-        act.f_into(a, h)            # eq. (2)
+        a += recurrent                     # eq. (1), the recurrent part
+        act.f_into(a, h_next)              # eq. (2)
+        h = h_next
 
 
 def reference_bptt(params: Params, xs: Array, ys: Array, *, activation: Activation, loss, h0: Array) -> tuple:
