@@ -1,8 +1,9 @@
-"""rnn_core's tanh (NumPy's, or the expm1 form on large arrays where that is faster) against np.tanh."""
+"""rnn_core's tanh (NumPy's, or the expm1 form on large arrays where that is faster) against np.tanh,
+and every activation's in-place forms against its plain ones."""
 import numpy as np
 import pytest
 
-from rnn_core.activations import _TANH_EXPM1_MIN_SIZE, _tanh_expm1, get_activation
+from rnn_core.activations import ACTIVATIONS, _TANH_EXPM1_MIN_SIZE, _tanh_expm1, get_activation
 
 EPS = np.finfo(np.float64).eps
 SPECIALS = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e308, -1e308, 5e-324, -5e-324, 19.0, 20.0, 20.5])
@@ -37,3 +38,20 @@ def test_tanh_keeps_shape_of_a_batch_and_scalars():
     a = np.linspace(-4, 4, 3 * 1024).reshape(3, 32, 32)
     assert get_activation("tanh").f(a).shape == (3, 32, 32)
     assert get_activation("tanh").f(0.5) == np.tanh(0.5)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("n", [8, _TANH_EXPM1_MIN_SIZE, 50_000])
+def test_in_place_forms_equal_the_activation_and_its_derivative_bit_for_bit(name, n):
+    """f_into and df_into (the vanilla kernels' steps) write exactly what f and df return."""
+    act = ACTIVATIONS[name]
+    a = wide_range(n)
+    with np.errstate(all="ignore"):
+        h = act.f(a)
+        into = np.full_like(a, 7.0)
+        act.f_into(a, into)
+        assert np.array_equal(into, h, equal_nan=True) and np.array_equal(np.signbit(into), np.signbit(h))
+        slope = np.full_like(a, 7.0)
+        act.df_into(a, h, slope)
+        expected = act.df(a, h)
+    assert np.array_equal(slope, expected, equal_nan=True) and np.array_equal(np.signbit(slope), np.signbit(expected))
