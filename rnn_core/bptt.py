@@ -25,7 +25,7 @@ from ._arrays import empty_arrays
 from ._checks import check_h0, check_mask, check_xs, check_ys, first_nonfinite_step, step_weights
 from .activations import ACTIVATIONS, Activation, get_activation
 from .cells import Cell, Run, cell_of
-from .cells.rnn import RNN, backward_through_time, output_layer, parameter_gradients  # noqa: F401
+from .cells.rnn import RNN
 from .forward import Trace, first_overflow_step, make_trace
 from .losses import Loss, get_loss
 from .params import CellParams, validate_params
@@ -158,8 +158,7 @@ def bptt(params, xs, ys, *, activation: str | None = None, loss: str, reduction:
     n = len(forward_shapes)
     direct, O_, dL_do = arrays[n:n + 3]
     with np.errstate(all="ignore"):
-        run = cell.run(params, X, H0, C0, act, out=arrays[:n])          # the cell's equations
-        output_layer(params, run.hs, out=O_)                            # eq. (3)
+        run = cell.run_with_outputs(params, X, H0, C0, act, arrays[:n], O_)   # the cell's equations, eq. (3)
         per_term = out.value_and_grad(O_, Y, out=dL_do)                 # (T, B) eq. (4); dL_t/do_t
         step_losses = per_term.mean(axis=1)
         total = float(np.sum(np.where(w > 0, w * step_losses, 0.0)))    # eq. (5)

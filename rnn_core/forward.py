@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_h0, check_xs, first_nonfinite_step
-from .cells.rnn import output_layer, run_forward  # noqa: F401  (run_forward: the vanilla kernel)
 from .params import validate_params
 
 Array = np.ndarray
@@ -92,8 +91,8 @@ def forward(params, xs, *, activation: str | None = None, h0=None, c0=None) -> T
     H0 = check_h0(h0, X.shape[1], H, batched)
     C0 = check_h0(c0, X.shape[1], H, batched, name="c0") if cell.memory else None
     with np.errstate(all="ignore"):
-        run = cell.run(params, X, H0, C0, act)
-        O = output_layer(params, run.hs)
+        O = np.empty((*X.shape[:2], params.W_hy.shape[0]))
+        run = cell.run_with_outputs(params, X, H0, C0, act, None, O)
         if cell.name == "rnn":
             overflow = first_overflow_step(run.a, O)
         else:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bptt import bptt, check_problem
-from .forward import output_layer
+from .cells.base import output_layer
 from .truncation import parse_truncation
 
 Array = np.ndarray

@@ -29,7 +29,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_h0, check_xs, first_nonfinite_step
 from .activations import get_activation
-from .forward import run_forward
+from .cells.rnn import run_forward
 from .params import Params, validate_params
 
 Array = np.ndarray

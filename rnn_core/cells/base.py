@@ -151,6 +151,14 @@ class Cell:
         """The fast forward pass over a batch; out: arrays of `run_shapes` to fill (else allocated)."""
         raise NotImplementedError
 
+    def run_with_outputs(self, params, X: Array, H0: Array, C0: Array | None, act: Activation | None,
+                         out: list[Array] | None, O: Array) -> Run:
+        """`run`, and eq. (3) o_t = W_hy h_t + b_y into O (T, B, O). A cell may interleave the two
+        (the vanilla cell does, while h_t is in cache); by default the outputs follow the run."""
+        run = self.run(params, X, H0, C0, act, out=out)
+        output_layer(params, run.hs, out=O)
+        return run
+
     def state_vjp(self, params, run: Run, t: int, ds: Array, *, da_out: Array | None = None,
                   dc_out: Array | None = None, da_each: Array | None = None) -> Array:
         """Back through step index t (step t+1): ds (..., B, S) on s_t -> ds_prev (..., B, S).
@@ -168,6 +176,16 @@ class Cell:
     def backward(self, params, run: Run, direct: Array, trunc: Truncation, out: list[Array] | None = None) -> Back:
         """BPTT on the batch of `run`; out: arrays of `backward_shapes` to fill (else allocated)."""
         return backward_by_steps(self, params, run, direct, trunc)
+
+
+def output_layer(params, Hs: Array, out: Array | None = None) -> Array:
+    """Eq. (3) for all steps at once: Hs (T, B, H) -> O (T, B, O), into `out` if given."""
+    T, B, H = Hs.shape
+    O_size = params.W_hy.shape[0]
+    O = np.empty((T, B, O_size)) if out is None else out
+    np.matmul(Hs.reshape(T * B, H), params.W_hy.T, out=O.reshape(T * B, O_size))
+    O += params.b_y
+    return O
 
 
 def backward_by_steps(cell: Cell, params, run: Run, direct: Array, trunc: Truncation) -> Back:
@@ -269,16 +287,12 @@ def sigmoid_(z: Array) -> Array:
     return np.reciprocal(z, out=z)
 
 
-def sigmoid_of_negated_(m: Array) -> Array:
-    """sigma(a) = 1 / (1 + exp(m)) in place from m = -a: the fast paths keep the sigmoid gates'
-    weights negated, which saves the negation pass and changes no bit (-(x w) == x (-w))."""
-    np.exp(m, out=m)
-    m += 1.0
-    return np.reciprocal(m, out=m)
-
-
 def negated_rows(M: Array, rows: int) -> Array:
-    """A copy of M (stacked gate blocks) with its first `rows` rows negated."""
+    """A copy of M (stacked gate blocks) with its first `rows` rows negated.
+
+    The fast paths keep the sigmoid gates' weights negated, so a product gives m = -a and
+    sigma(a) = 1 / (1 + exp(m)) needs no negation pass; no bit changes (-(x w) == x (-w)).
+    """
     out = np.array(M, dtype=np.float64)
     out[:rows] *= -1.0
     return out

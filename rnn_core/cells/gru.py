@@ -26,7 +26,7 @@ import numpy as np
 from .._arrays import empty_arrays
 from ..params import CellParams
 from ..truncation import Truncation
-from .base import (Back, Cell, Run, backward_by_steps, negated_rows, sigmoid, sigmoid_of_negated_, stack_rows,
+from .base import (Back, Cell, Run, backward_by_steps, negated_rows, sigmoid, stack_rows,
                    stacked_gradients, sum_leading)
 from .lstm import CHUNK
 
@@ -78,7 +78,7 @@ class GRUCell(Cell):
         T, B, D = X.shape
         H = H0.shape[1]
         W_rz = stack_rows(p, ("W_hr", "W_hz"))                         # (2H, H)
-        # both gates computed as -pre-activations (see sigmoid_of_negated_)
+        # both gates computed as -pre-activations (see negated_rows)
         W_rz_T, W_hh_T = np.ascontiguousarray(negated_rows(W_rz, 2 * H).T), np.ascontiguousarray(p.W_hh.T)
         gates, Hs, RH = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
         np.matmul(X.reshape(T * B, D), negated_rows(stack_rows(p, ("W_xr", "W_xz", "W_xh")), 2 * H).T,
@@ -95,7 +95,7 @@ class GRUCell(Cell):
                 dot(h, W_rz_T, out=rec_rz)                             # both gates' products in one
                 rec_rz += s_t                                          # in the contiguous buffer:
                 exp(rec_rz, out=rec_rz)                                # (G1), (G2): sigma(a) from -a,
-                rec_rz += 1.0                                          #   as in sigmoid_of_negated_
+                rec_rz += 1.0                                          #   as in negated_rows
                 reciprocal(rec_rz, out=rec_rz)
                 copyto(s_t, rec_rz)
                 multiply(r[t], h, out=RH[t])                           # r_t * h_{t-1}

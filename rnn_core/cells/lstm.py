@@ -29,7 +29,7 @@ import numpy as np
 from .._arrays import empty_arrays
 from ..params import CellParams
 from ..truncation import Truncation
-from .base import (Back, Cell, Run, backward_by_steps, negated_rows, sigmoid, sigmoid_of_negated_, stack_rows,
+from .base import (Back, Cell, Run, backward_by_steps, negated_rows, sigmoid, stack_rows,
                    stacked_gradients, sum_leading)
 
 Array = np.ndarray
@@ -90,7 +90,7 @@ class LSTMCell(Cell):
         T, B, D = X.shape
         H = H0.shape[1]
         W_h = stack_rows(p, ("W_hi", "W_hf", "W_ho", "W_hc"))        # (4H, H)
-        # the three sigmoid gates computed as -pre-activations (see sigmoid_of_negated_)
+        # the three sigmoid gates computed as -pre-activations (see negated_rows)
         W_h_T = np.ascontiguousarray(negated_rows(W_h, 3 * H).T)    # C order: faster here (bench/variance.py)
         gates, Hs, Cs = out if out is not None else empty_arrays(*self.run_shapes(T, B, H))
         # every step's input part at once: one matmul for T steps and four gates
@@ -109,7 +109,7 @@ class LSTMCell(Cell):
                 g_t += recurrent
                 copyto(pre_c, cc[t])                                # the candidate's pre-activation, kept:
                 exp(g_t, out=g_t)                                   # (L1)-(L3): sigma(a) from -a, as in
-                g_t += 1.0                                          #   sigmoid_of_negated_, on the whole
+                g_t += 1.0                                          #   negated_rows, on the whole
                 reciprocal(g_t, out=g_t)                            #   contiguous row (faster than 3 of 4
                 tanh(pre_c, out=cc[t])                              #   blocks); (L4) overwrites the 4th
                 c_t = Cs[t]

@@ -6,8 +6,8 @@
     (8)  dh_t/dh_{t-1} = diag(f'(a_t)) W_hh
     (10) delta_t = f'(a_t) * dL/dh_t
 
-State s_t = h_t (S = H). The fast kernels (`run_forward`, `backward_through_time`,
-`parameter_gradients`) work on whole batches in preallocated arrays; `reference_bptt` is the same
+State s_t = h_t (S = H). The fast kernels (`run_forward`, `backward_through_time` and the
+parameter sums of `stacked_gradients`) work on whole batches in preallocated arrays; `reference_bptt` is the same
 algorithm as a short loop (tested equal). Which memory layout BLAS is handed decides the last bits
 of a product, so the kernels' numbers are exact to rounding (about 1e-14 relative), not bit for
 bit across versions or CPUs.
@@ -34,19 +34,8 @@ def run_forward(params: Params, X: Array, H0: Array, act: Activation,
     T, B, D = X.shape
     H, O_size = H0.shape[1], params.W_hy.shape[0]
     A, Hs, O = out if out is not None else empty_arrays((T, B, H), (T, B, H), (T, B, O_size))
-    _recurrence(params, X, H0, act, A, Hs)     # eqs. (1)-(2)
-    output_layer(params, Hs, out=O)            # eq. (3) for all steps at once
+    _recurrence(params, X, H0, act, A, Hs, O)     # eqs. (1)-(3)
     return A, Hs, O
-
-
-def output_layer(params, Hs: Array, out: Array | None = None) -> Array:
-    """Eq. (3) for all steps at once: Hs (T, B, H) -> O (T, B, O), into `out` if given."""
-    T, B, H = Hs.shape
-    O_size = params.W_hy.shape[0]
-    O = np.empty((T, B, O_size)) if out is None else out
-    np.matmul(Hs.reshape(T * B, H), params.W_hy.T, out=O.reshape(T * B, O_size))
-    O += params.b_y
-    return O
 
 
 def backward_through_time(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activation,
@@ -101,15 +90,6 @@ def _backward_k_step(W_hh: Array, direct: Array, A: Array, Hs: Array, act: Activ
     return arriving.sum(axis=0)
 
 
-def parameter_gradients(X: Array, H0: Array, Hs: Array, dL_da: Array, dL_do: Array) -> Params:
-    """Eq. (10): every sum over t and over the batch as one BLAS matmul."""
-    T, B, _ = X.shape
-    H, O = Hs.shape[2], dL_do.shape[2]
-    g_o = dL_do.reshape(T * B, O)
-    return Params(**stacked_gradients(X, H0, Hs, dL_da, ("h",)), W_hy=g_o.T @ Hs.reshape(T * B, H),
-                  b_y=np.ones(T * B) @ g_o)
-
-
 class RNNCell(Cell):
     """h_t = f(W_xh x_t + W_hh h_{t-1} + b_h); f chosen by `activation`."""
 
@@ -137,6 +117,12 @@ class RNNCell(Cell):
         _recurrence(params, X, H0, act, A, Hs)
         return Run(X=X, H0=H0, C0=None, hs=Hs, a=A, act=act)
 
+    def run_with_outputs(self, params: Params, X: Array, H0: Array, C0, act: Activation, out, O: Array) -> Run:
+        T, B, _ = X.shape
+        A, Hs = out if out is not None else empty_arrays(*self.run_shapes(T, B, H0.shape[1]))
+        _recurrence(params, X, H0, act, A, Hs, O)
+        return Run(X=X, H0=H0, C0=None, hs=Hs, a=A, act=act)
+
     def backward(self, params: Params, run: Run, direct: Array, trunc: Truncation, out=None) -> Back:
         dL_dh, indirect, dL_da = out if out is not None else empty_arrays(*self.backward_shapes(*direct.shape))
         dS0 = backward_through_time(params.W_hh, direct, run.a, run.hs, run.act, trunc,
@@ -155,8 +141,14 @@ class RNNCell(Cell):
         return stacked_gradients(run.X, run.H0, run.hs, dL_da, ("h",))
 
 
-def _recurrence(params: Params, X: Array, H0: Array, act: Activation, A: Array, Hs: Array) -> None:
-    """Eqs. (1)-(2) on a batch into A, Hs (T, B, H): the loop of `run_forward`, without eq. (3)."""
+def _recurrence(params: Params, X: Array, H0: Array, act: Activation, A: Array, Hs: Array,
+                O: Array | None = None) -> None:
+    """Eqs. (1)-(2) on a batch into A, Hs (T, B, H), and eq. (3) into O (T, B, O) if given.
+
+    o_t is computed right after h_t, while h_t is still in cache: T small products cost less
+    than one whole-sequence product reading Hs back from memory (~4 ms of 7 at the largest
+    benchmark size).
+    """
     T, B, D = X.shape
     H = H0.shape[1]
     # eq. (1), the input part for all steps at once: one BLAS call instead of T.
@@ -165,13 +157,18 @@ def _recurrence(params: Params, X: Array, H0: Array, act: Activation, A: Array, 
     # C order: OpenBLAS multiplies (B, H) by a C-order (H, H) 25% faster than by a Fortran-order
     # one at B = 32, H = 128 on the benchmark machine (15 against 19.5 us; bench/RESULTS.md).
     W_hh_T = np.ascontiguousarray(params.W_hh.T)
+    W_hy_T = None if O is None else np.ascontiguousarray(params.W_hy.T)
     recurrent = np.empty((B, H))    # W_hh h_{t-1}, rewritten in place every step
     h = H0
-    for a, h_next in zip(A, Hs):           # a_t, h_t (B, H): views, written in place
+    for t, (a, h_next) in enumerate(zip(A, Hs)):   # a_t, h_t (B, H): views, written in place
         np.dot(h, W_hh_T, out=recurrent)   # np.dot: less call overhead than matmul on small arrays
         a += recurrent                     # eq. (1), the recurrent part
         act.f_into(a, h_next)              # eq. (2)
+        if W_hy_T is not None:
+            np.dot(h_next, W_hy_T, out=O[t])   # eq. (3), without b_y
         h = h_next
+    if O is not None:
+        O += params.b_y
 
 
 def reference_bptt(params: Params, xs: Array, ys: Array, *, activation: Activation, loss, h0: Array) -> tuple:
