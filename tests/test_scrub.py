@@ -63,6 +63,24 @@ def test_the_familys_rows_are_the_engines_curves_at_each_radius(norm, activation
     np.testing.assert_array_equal(family.norms[family.selected], main)
 
 
+@pytest.mark.usefixtures("fresh_caches")
+def test_every_radius_of_a_grid_shares_one_family_and_selects_its_own_row(monkeypatch):
+    """A hall spread over the grid computes the family once; each viewer's row is its own ρ."""
+    grid = service.scrub_grid(0.9, 0.25)
+    computed = []
+    original = service.radius_family
+    monkeypatch.setattr(service, "radius_family", lambda *a, **k: computed.append(a) or original(*a, **k))
+    for rho in (0.35, 0.9, 1.6):
+        model = SMALL.replace(rho=rho).project(*EXACT_NUMBERS)
+        family = service.shared_family(model, grid, "2", SMALL.T)
+        assert family.radii == grid and grid[family.selected] == rho
+        expected = original(model, grid, "2", SMALL.T)
+        np.testing.assert_array_equal(family.norms, expected.norms)
+        np.testing.assert_array_equal(family.bounds, expected.bounds)
+        assert family.selected == expected.selected
+    assert len(computed) == 1
+
+
 def test_a_window_family_is_the_tail_of_the_whole_curves():
     model = SMALL.project(*EXACT_NUMBERS)
     radii = (0.5, 0.93, 1.5)

@@ -14,6 +14,8 @@ recurrent blocks and its gates per unit and step, and say in one line why there 
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import streamlit as st
 
@@ -284,6 +286,16 @@ def sections(run: service.Run, nt: Notation, grads, radius_curves: list, act_cur
 
 
 
+SPINNER_DELAY_S = 0.5     # Streamlit's own: a spinner appears only after this
+
+
+def busy(text: str, seconds: float):
+    """st.spinner for work the cost model expects to outlast the spinner's half-second delay.
+    Every spinner starts a timer thread and sends a placeholder: on a lecture hall's reruns,
+    cache hits all, that was ~3 ms of each (bench/hall.py --profile) for nothing ever shown."""
+    return st.spinner(text) if seconds >= SPINNER_DELAY_S else nullcontext()
+
+
 def main() -> None:
     guard = service.new_guard()
     config = state.config()
@@ -302,15 +314,16 @@ def main() -> None:
         for line in (update, path, product) if config.presentation else (rf"{update} \qquad\qquad {path}", product):
             st.latex(line)
     note_place = chart_options(config)
-    with st.spinner("Multiplying Jacobians…"):
+    seconds = service.plan(config).seconds
+    with busy("Multiplying Jacobians…", seconds):
         run = service.main_run(config, guard)
     if text := service.norm_note(run):
         note_place.info(text, icon=":material/speed:")
     main_curve(run, nt)
     grads = service.gradient_of(run)
-    with st.spinner("Sweeping the spectral radius and the activation…"):
+    with busy("Sweeping the spectral radius and the activation…", seconds):
         radius_curves, act_curves = service.sweep_curves(run)
-    with st.spinner("Multiplying the three cells' Jacobians…"):
+    with busy("Multiplying the three cells' Jacobians…", seconds):
         cell_curves = service.cell_curves(run)
     sections(run, nt, grads, radius_curves, act_curves, cell_curves)
     if text := guard_note(guard):

@@ -706,6 +706,15 @@ def cached_radius_family(model: Config, radii: tuple[float, ...], norm: str, win
     return radius_family(model, radii, norm, window, guard=_guard)
 
 
+def shared_family(model: Config, radii: tuple[float, ...], norm: str, window: int,
+                  guard: Guard | None = None) -> RadiusFamily:
+    """cached_radius_family, one entry for every radius of a grid: its rows are the curves at
+    `radii` whichever of them the sidebar's ρ is, so a lecture hall spread over the grid shares
+    one family; only `selected` is the caller's own."""
+    family = cached_radius_family(model.replace(rho=radii[0]), radii, norm, window, _guard=guard)
+    return replace(family, selected=radii.index(model.rho))
+
+
 def family_of(run: Run) -> RadiusFamily | None:
     """The ρ scrubber's family for this run, or None: a gated cell, a plan without one, a main
     curve the guard cut short, or the guard stopping it (which its note then says)."""
@@ -713,7 +722,7 @@ def family_of(run: Run) -> RadiusFamily | None:
     if not run.vanilla or not radii or W != run.plan.main_window or not run.guard.allows("the ρ scrubber"):
         return None
     try:
-        return cached_radius_family(run.model, radii, run.plan.norm, W, _guard=run.guard)
+        return shared_family(run.model, radii, run.plan.norm, W, guard=run.guard)
     except Stopped:
         run.guard.skipped.append("the ρ scrubber")
         return None
@@ -732,13 +741,16 @@ def scrub_text(summary: CurveSummary) -> str:
 # Figures with frames are worth keeping across reruns: plotly validates every frame (~60 ms at
 # T = 200 for 39 radii). Keyed on everything they draw; st.cache_resource hands the same object back.
 FIGURES = dict(max_entries=16, show_spinner=False, hash_funcs=EXACT)
+# The scrubber's figure marks the sidebar's ρ (its first frame, axis range and label), so each
+# radius has its own: room for the whole 0.05 grid (39) and a few more (~1.2 MB each at T = 200).
+SCRUB_FIGURES = 48
 
 
-@st.cache_resource(**FIGURES)
+@st.cache_resource(**{**FIGURES, "max_entries": SCRUB_FIGURES})
 def scrub_figure(model: Config, radii: tuple[float, ...], norm: str, window: int, notation: str, axis: str,
                  presentation: bool) -> go.Figure:
     """The main chart with its ρ scrubber (figures.scrub_curve_figure) for the family of `model`."""
-    family = cached_radius_family(model, radii, norm, window)
+    family = shared_family(model, radii, norm, window)
     words = scrub_words(family)
     powers = cached_matrix_powers(model, window, norm) if model.activation == "identity" else None
     return sent(figures.scrub_curve_figure(family.norms, family.bounds, family.radii, selected=family.selected,
