@@ -7,10 +7,10 @@
     (10) delta_t = f'(a_t) * dL/dh_t
 
 State s_t = h_t (S = H). The fast kernels (`run_forward`, `backward_through_time` and the
-parameter sums of `stacked_gradients`) work on whole batches in preallocated arrays; `reference_bptt` is the same
-algorithm as a short loop (tested equal). Which memory layout BLAS is handed decides the last bits
-of a product, so the kernels' numbers are exact to rounding (about 1e-14 relative), not bit for
-bit across versions or CPUs.
+parameter sums of `stacked_gradients`) work on whole batches in preallocated arrays;
+`reference_bptt` is the same algorithm as a short loop (tested equal). Which memory layout BLAS
+is handed decides the last bits of a product, so the kernels' numbers are exact to rounding
+(about 1e-14 relative), not bit for bit across versions or CPUs.
 """
 from __future__ import annotations
 
@@ -112,12 +112,11 @@ class RNNCell(Cell):
         return [(T, B, H)] * 3                              # dL_dh, indirect, dL_da
 
     def run(self, params: Params, X: Array, H0: Array, C0, act: Activation, out=None) -> Run:
-        T, B, _ = X.shape
-        A, Hs = out if out is not None else empty_arrays(*self.run_shapes(T, B, H0.shape[1]))
-        _recurrence(params, X, H0, act, A, Hs)
-        return Run(X=X, H0=H0, C0=None, hs=Hs, a=A, act=act)
+        return self.run_with_outputs(params, X, H0, C0, act, out, None)
 
-    def run_with_outputs(self, params: Params, X: Array, H0: Array, C0, act: Activation, out, O: Array) -> Run:
+    def run_with_outputs(self, params: Params, X: Array, H0: Array, C0, act: Activation, out,
+                         O: Array | None) -> Run:
+        """Eqs. (1)-(2), and eq. (3) into O if given (o_t right after h_t: see _recurrence)."""
         T, B, _ = X.shape
         A, Hs = out if out is not None else empty_arrays(*self.run_shapes(T, B, H0.shape[1]))
         _recurrence(params, X, H0, act, A, Hs, O)
