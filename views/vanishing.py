@@ -329,7 +329,9 @@ def main() -> None:
     if text := guard_note(guard):
         st.warning(text, icon=":material/hourglass_disabled:")
     compared = [(f"cell = {title}", c) for title, c in service.named_cells(cell_curves)]
-    st.download_button("Download the curves (CSV)", service.curves_csv(run, grads, radius_curves + act_curves + compared),
+    curves = radius_curves + act_curves + compared
+    # made on the click, not on every rerun (a lecture hall's reruns never download)
+    st.download_button("Download the curves (CSV)", lambda: service.curves_csv(run, grads, curves),
                        file_name="vanishing_curves.csv", mime="text/csv", icon=":material/download:",
                        help="the curves of this page as drawn, one row per step (empty where a window does not "
                             "reach; the sweeps when their section is shown); each chart exports a PNG from its "

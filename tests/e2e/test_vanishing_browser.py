@@ -7,6 +7,7 @@ settings show notes, never a traceback; at lecture viewports (presentation mode 
 1920x1080, 1440x900 normally) no metric is cut, no chart text is under the toolbar, the fitted
 factor's label is off the curve, and no notation has a KaTeX error (screenshots for people to
 look at)."""
+import csv
 import re
 
 import pytest
@@ -264,3 +265,21 @@ def test_no_katex_error_for_the_lstm_in_any_notation(page, app_url, notation):
     wait_idle(page)
     page.wait_for_function("() => document.querySelectorAll('.katex').length >= 4", timeout=TIMEOUT_MS)
     assert page.locator(".katex-error").count() == 0
+
+
+def test_the_curves_download_is_the_pages_curves(page, app_url):
+    """The CSV, made only when clicked, holds a row per step with the main curve the chart draws."""
+    open_page(page, app_url, NAV, query={"T": "30", "rho": "1.2"})
+    main = plotly_figures(page, at_least=3)[0]
+    with page.expect_download(timeout=TIMEOUT_MS) as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="Download the curves").click()
+    download = info.value
+    assert download.suggested_filename == "vanishing_curves.csv"
+    with open(download.path()) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == list(range(1, 31))
+    [drawn] = [t for t in main["data"] if t.get("meta") == "curve"]
+    norms = [float(r["norm_dhT_dhk"]) for r in rows]
+    assert all(n > 0 for n in norms) and any(k.startswith("sweep ") for k in rows[0])
+    assert norms[-len(drawn["y"]):] == pytest.approx(drawn["y"], rel=1e-12)
+    assert_no_exception(page)
