@@ -89,7 +89,7 @@ def main_figure(run: vn.Run) -> None:
 def page(config) -> None:
     """What the page computes and draws for `config` on a first visit (cold caches): the main
     run, the gradient each step receives, and the sections the config's v_section shows."""
-    run = vn.main_run(config, Guard(60.0, alive=lambda: True))
+    run = vn.main_run(config, vn.plan(config), Guard(60.0, alive=lambda: True))
     main_figure(run)
     grads = vn.gradient_of(run)
     shown = ("sweeps", "cells", "spectrum", "pairs", "steps") if config.v_section == "all" else (config.v_section,)

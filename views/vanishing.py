@@ -285,7 +285,6 @@ def sections(run: service.Run, nt: Notation, grads, radius_curves: list, act_cur
         draw[name]()
 
 
-
 SPINNER_DELAY_S = 0.5     # Streamlit's own: a spinner appears only after this
 
 
@@ -314,9 +313,10 @@ def main() -> None:
         for line in (update, path, product) if config.presentation else (rf"{update} \qquad\qquad {path}", product):
             st.latex(line)
     note_place = chart_options(config)
-    seconds = service.plan(config).seconds
+    plan = service.plan(config)
+    seconds = plan.seconds
     with busy("Multiplying Jacobians…", seconds):
-        run = service.main_run(config, guard)
+        run = service.main_run(config, plan, guard)
     if text := service.norm_note(run):
         note_place.info(text, icon=":material/speed:")
     main_curve(run, nt)

@@ -848,11 +848,10 @@ class Run:
         return self.config.T - self.norms.shape[0] + 1
 
 
-def main_run(config: Config, guard: Guard) -> Run:
-    """The plan and the main curve's numbers: the curve (cut short if the guard stops it); for
-    the vanilla cell the spectrum, the bound of eq. (11) and, for the identity, the matrix
-    powers; for a gated cell its keeping gates' product over the same steps."""
-    plan_ = plan(config)
+def main_run(config: Config, plan_: Plan, guard: Guard) -> Run:
+    """The main curve's numbers under `plan_` (plan(config)): the curve (cut short if the guard
+    stops it); for the vanilla cell the spectrum, the bound of eq. (11) and, for the identity,
+    the matrix powers; for a gated cell its keeping gates' product over the same steps."""
     model = config.project(*EXACT_NUMBERS)
     norms = guarded_curve(guard, "the main curve", model, plan_.norm,
                           plan_.main_window if plan_.main_window < config.T else None, keep_tail=True)
